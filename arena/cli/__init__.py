@@ -1,0 +1,32 @@
+"""The ``arena`` command line: one entry point, a group of subcommands.
+
+Each subcommand lives in its own module and is added here.
+"""
+
+from __future__ import annotations
+
+import click
+
+from arena import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="arena")
+def main() -> None:
+    """Arena: pairwise battles, votes and ratings for language models.
+
+    Every command takes --config FILE (default: $ARENA_CONFIG, else
+    ./config.toml when present). ARENA_DATABASE_URL, ARENA_REDIS_URL,
+    ARENA_SECRET_KEY and ARENA_INSTANCE override the file.
+    """
+
+
+def _register() -> None:
+    from arena.cli import db, imports, judge, rank, rate, run
+
+    for module in (db, imports, run, rate, judge, rank):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()

@@ -1,0 +1,3 @@
+"""``arena judge``: work in progress (see the README)."""
+
+COMMANDS: list = []

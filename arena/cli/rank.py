@@ -1,0 +1,3 @@
+"""``arena rank``: work in progress (see the README)."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""``arena rate``: work in progress (see the README)."""
+
+COMMANDS: list = []

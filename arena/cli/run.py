@@ -1,0 +1,3 @@
+"""``arena serve``, ``arena worker`` and ``arena demo``."""
+
+COMMANDS: list = []

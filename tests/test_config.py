@@ -1,0 +1,50 @@
+"""config.toml documents every default exactly as arena.config.DEFAULTS has it."""
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from arena.config import DEFAULTS, ConfigError, load
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_config_toml_matches_defaults():
+    with open(ROOT / "config.toml", "rb") as fh:
+        assert tomllib.load(fh) == DEFAULTS
+
+
+def test_environment_overrides_file(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[database]\nurl = "sqlite:///from-file.db"\n[arena]\ninstance = "inst"\n')
+    s = load(cfg, env={})
+    assert s.database_url == "sqlite:///from-file.db"
+    assert s.instance_path == (tmp_path / "inst").resolve()
+    s = load(cfg, env={"ARENA_DATABASE_URL": "sqlite:///env.db", "ARENA_REDIS_URL": "redis://x"})
+    assert s.database_url == "sqlite:///env.db"
+    assert s.redis_url == "redis://x"
+
+
+def test_default_database_is_sqlite_in_instance(tmp_path):
+    s = load(None, env={"ARENA_INSTANCE": str(tmp_path)})
+    assert s.database_url == f"sqlite:///{tmp_path.resolve() / 'arena.db'}"
+
+
+def test_secret_key_generated_once(tmp_path):
+    s = load(None, env={"ARENA_INSTANCE": str(tmp_path)})
+    assert s.secret_key == s.secret_key
+    assert len(s.secret_key) == 64
+
+
+@pytest.mark.parametrize("text", ["[arena\n", "x = = 1"])
+def test_broken_config_is_a_clear_error(tmp_path, text):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError, match="c.toml"):
+        load(cfg, env={})
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load(tmp_path / "nope.toml", env={})

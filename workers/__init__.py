@@ -1,0 +1,1 @@
+"""rq job functions and the judge clients."""
