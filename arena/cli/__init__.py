@@ -22,9 +22,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from arena.cli import db, imports, judge, rank, rate, run
+    from arena.cli import db, import_signals, imports, judge, rank, rate, run
 
-    for module in (db, imports, run, rate, judge, rank):
+    for module in (db, imports, import_signals, run, rate, judge, rank):
         for command in module.COMMANDS:
             main.add_command(command)
 
