@@ -1,3 +1,118 @@
 """``arena serve``, ``arena worker`` and ``arena demo``."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import click
+
+from arena import db, queue
+from arena.cli.common import config_option
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@config_option
+def serve(host: str, port: int, rt) -> None:
+    """Run the web app with Flask's development server.
+
+    For production run gunicorn instead: gunicorn -w 4 'arena.app:create_app()'.
+    """
+    from arena.app import create_app
+
+    create_app(rt.settings).run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+def worker_class(fork: bool):
+    from rq import SimpleWorker, Worker
+
+    return Worker if fork else SimpleWorker
+
+
+@click.command("worker")
+@click.option("--queue", "queues", multiple=True,
+              help="Queue to listen on (repeatable; default: [worker] queues).")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--fork", is_flag=True,
+              help="Run each job in a forked child (rq's Worker) instead of in-process.")
+@config_option
+def worker(queues: tuple[str, ...], burst: bool, fork: bool, rt) -> None:
+    """Run an rq worker on Arena's queues (every queue unless --queue is given)."""
+    names = list(queues) or list(rt.settings["worker"]["queues"])
+    conn = rt.redis
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    w = worker_class(fork)([queue.get_queue(n, conn) for n in names], connection=conn)
+    w.work(burst=burst, logging_level="INFO")
+
+
+def _child_env(rt, redis_url: str) -> dict:
+    env = dict(os.environ)
+    env.update({"ARENA_DATABASE_URL": rt.settings.database_url, "ARENA_REDIS_URL": redis_url,
+                "ARENA_INSTANCE": str(rt.settings.instance_path),
+                "ARENA_SECRET_KEY": rt.settings.secret_key})
+    if rt.settings.source:
+        env["ARENA_CONFIG"] = str(rt.settings.source)
+    return env
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", "n_workers", default=1, show_default=True, type=int,
+              help="How many rq worker processes to start.")
+@config_option
+def demo(host: str, port: int, n_workers: int, rt) -> None:
+    """Migrate, load the demo set, and run the web app with workers, all in one.
+
+    Uses the embedded defaults (SQLite and a private redis-server in the
+    instance folder) unless a database or Redis URL is configured. Ctrl-C
+    stops everything.
+    """
+    from werkzeug.serving import make_server
+
+    from arena.app import create_app
+    from arena.importers import demo_set
+
+    db.upgrade(rt.settings.database_url)
+    loaded = demo_set.load(rt.engine)
+    click.echo(f"demo set: {loaded['models']} models, {loaded['prompts']} prompts, "
+               f"{loaded['answers']} answers")
+    redis_url = queue.resolve_redis_url(rt.settings)
+    env = _child_env(rt, redis_url)
+    children = [subprocess.Popen([sys.executable, "-m", "arena", "worker"], env=env)
+                for _ in range(max(n_workers, 0))]
+    app = create_app(rt.settings)
+    server = make_server(host, port, app, threaded=True)
+    url = f"http://{host}:{server.server_port}/"
+    click.echo(f"Arena demo running at {url}  (Ctrl-C stops it)", err=False)
+    sys.stdout.flush()
+    stop = threading.Event()
+
+    def _stop(*_):
+        stop.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        queue.stop_embedded()
+        click.echo("demo stopped")
+
+
+COMMANDS = [serve, worker, demo]

@@ -118,10 +118,12 @@ def upgrade() -> None:
     sa.Column('issued_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('rater_id', sa.String(length=100), nullable=True),
     sa.Column('origin', sa.String(length=60), nullable=False),
+    sa.Column('external_key', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['left_model_id'], ['models.id'], ),
     sa.ForeignKeyConstraint(['prompt_id'], ['prompts.id'], ),
     sa.ForeignKeyConstraint(['right_model_id'], ['models.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('external_key')
     )
     with op.batch_alter_table('battles', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_battles_prompt_id'), ['prompt_id'], unique=False)

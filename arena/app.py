@@ -1,0 +1,38 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from arena import runtime
+from arena.config import Settings, load
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the web app for ``settings`` (default: resolved from the environment).
+
+    Configures the process runtime (database engine, Redis), CSRF protection
+    for the HTML forms, per-client rate limits stored in Redis, and the
+    blueprints: the battle page, the JSON API under ``/api/v1`` and ``/healthz``.
+    """
+    settings = settings or load()
+    rt = runtime.configure(settings)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=64 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["arena.runtime"] = rt
+
+    from arena.web import api, battle, errors, extensions, health
+
+    extensions.init_app(app, rt)
+    errors.init_app(app)
+    app.register_blueprint(battle.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+    extensions.csrf.exempt(api.bp)
+    return app

@@ -1,0 +1,92 @@
+"""The JSON API, version 1 (``/api/v1``).
+
+Every error answers ``{"error": ..., "reason": ...}`` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from rq.exceptions import DuplicateJobError
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from arena import battles, queue, votes
+from arena.models import CHOICES, Battle, Model, Prompt, Vote
+from arena.web.common import issue_battle, rater_id, rt, tokens
+from arena.web.errors import ApiError
+from arena.web.extensions import limit
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+CLAIM_PREFIX = "arena:vote-claim:"
+
+
+def _json_body(required: bool) -> dict:
+    if not request.get_data():
+        if required:
+            raise ApiError(400, "request body must be a JSON object", "bad_json")
+        return {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "request body must be a JSON object", "bad_json")
+    return data
+
+
+@bp.post("/battles")
+@limit("battles")
+def create_battle():
+    body = _json_body(required=False)
+    category = body.get("category")
+    if category is not None and (not isinstance(category, str) or not category.strip()):
+        raise ApiError(400, "category must be a non-empty string", "bad_category")
+    return jsonify(issue_battle(category)), 201
+
+
+@bp.post("/votes")
+@limit("votes")
+def create_vote():
+    body = _json_body(required=True)
+    choice = body.get("choice")
+    if choice not in CHOICES:
+        raise ApiError(400, f"choice must be one of {', '.join(CHOICES)}", "bad_choice")
+    try:
+        battle_id = tokens().battle_id(body.get("battle_token"))
+    except battles.TokenExpired as exc:
+        raise ApiError(410, str(exc), "token_expired") from None
+    except battles.TokenInvalid as exc:
+        raise ApiError(400, str(exc), "bad_token") from None
+
+    runtime = rt()
+    with Session(runtime.engine) as s:
+        if s.get(Battle, battle_id) is None:
+            raise ApiError(404, "battle no longer exists", "no_battle")
+        if votes.exists(s, battle_id):
+            raise ApiError(409, "this battle already has a vote", "already_voted")
+        payload = votes.payload_for(s, battle_id, choice, source="human", rater_id=rater_id())
+
+    ttl = int(runtime.settings["battle"]["token_ttl_seconds"]) + 3600
+    claim = f"{CLAIM_PREFIX}{battle_id}"
+    if not runtime.redis.set(claim, 1, nx=True, ex=ttl):
+        raise ApiError(409, "this battle already has a vote", "already_voted")
+    cfg = runtime.settings["votes"]
+    try:
+        votes.enqueue(runtime.queue(cfg["queue"]), payload,
+                      timeout=int(cfg["job_timeout_seconds"]), retries=int(cfg["retries"]))
+    except DuplicateJobError:
+        raise ApiError(409, "this battle already has a vote", "already_voted") from None
+    except Exception:
+        runtime.redis.delete(claim)
+        raise
+    return jsonify({"left_model": payload["left_model"],
+                    "right_model": payload["right_model"]}), 202
+
+
+@bp.get("/stats")
+def stats():
+    runtime = rt()
+    with Session(runtime.engine) as s:
+        counts = {name: s.execute(select(func.count()).select_from(table)).scalar_one()
+                  for name, table in (("models", Model), ("prompts", Prompt),
+                                      ("battles", Battle), ("votes", Vote))}
+    counts["queued"] = queue.queued_count(runtime.redis, [runtime.settings["votes"]["queue"]])
+    return jsonify(counts)

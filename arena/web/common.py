@@ -1,0 +1,48 @@
+"""What the battle page and the API share: the runtime, tokens, the rater id."""
+
+from __future__ import annotations
+
+import secrets
+
+import numpy as np
+from flask import current_app, session
+
+from arena import battles, sampling
+from arena.db import session_scope
+from arena.web.errors import ApiError
+
+
+def rt():
+    return current_app.extensions["arena.runtime"]
+
+
+def tokens() -> battles.BattleTokens:
+    settings = rt().settings
+    return battles.BattleTokens(settings.secret_key, int(settings["battle"]["token_ttl_seconds"]))
+
+
+def rater_id() -> str:
+    """The anonymous rater id kept in the signed session cookie."""
+    if "rater" not in session:
+        session["rater"] = secrets.token_hex(12)
+        session.permanent = True
+    return session["rater"]
+
+
+def issue_battle(category: str | None) -> dict:
+    """Draw and store a battle; answer the public view of it (no model names)."""
+    settings = rt().settings
+    try:
+        with session_scope(rt().engine) as s:
+            issued = battles.issue(s, np.random.default_rng(), category=category,
+                                   rater_id=rater_id(), policy=settings["battle"]["sampler"])
+            view = {
+                "battle_token": tokens().sign(issued.battle.id),
+                "prompt": {"id": issued.prompt.id, "text": issued.prompt.text,
+                           "category": issued.prompt.category},
+                "left": {"text": issued.left.text},
+                "right": {"text": issued.right.text},
+            }
+    except sampling.NoBattleAvailable as exc:
+        raise ApiError(404, str(exc), "no_battle") from None
+    return view

@@ -1,0 +1,38 @@
+"""Flask extensions: CSRF protection and rate limits (stored in Redis)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+
+from arena import queue
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def _limits_uri(redis_url: str) -> str:
+    return redis_url.replace("unix://", "redis+unix://", 1) if redis_url.startswith("unix://") \
+        else redis_url
+
+
+def init_app(app: Flask, rt) -> None:
+    csrf.init_app(app)
+    limits = rt.settings["limits"]
+    app.config["RATELIMIT_ENABLED"] = bool(limits["enabled"])
+    app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    if limits["enabled"]:
+        app.config["RATELIMIT_STORAGE_URI"] = _limits_uri(queue.resolve_redis_url(rt.settings))
+    limiter.init_app(app)
+
+
+def limit(name: str):
+    """A rate-limit decorator whose limit comes from ``[limits] <name>``."""
+    from flask import current_app
+
+    def value() -> str:
+        return current_app.extensions["arena.runtime"].settings["limits"][name]
+
+    return limiter.limit(value)

@@ -1,0 +1,27 @@
+"""``GET /healthz``: 200 when the database and Redis both answer."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+from arena import db
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    rt = current_app.extensions["arena.runtime"]
+    checks = {}
+    try:
+        db.ping(rt.engine)
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure is a failed check, reported as such
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        rt.redis.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {type(exc).__name__}"
+    ok = all(v == "ok" for v in checks.values())
+    return jsonify({"status": "ok" if ok else "unavailable", **checks}), 200 if ok else 503

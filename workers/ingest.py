@@ -1,0 +1,39 @@
+"""The vote job: store one vote exactly once, and schedule rating recomputes."""
+
+from __future__ import annotations
+
+from rq.exceptions import DuplicateJobError
+
+from arena import runtime, votes
+
+
+def store_vote(payload: dict) -> dict:
+    """Store the vote in ``payload`` (see :func:`arena.votes.payload_for`).
+
+    Safe to run any number of times: the insert skips a battle that already
+    has a vote. Every ``[rating] recompute_every`` new votes it enqueues one
+    ``recompute_ratings`` job (at most one waits at a time).
+    """
+    rt = runtime.current()
+    stored = votes.store(rt.engine, [payload])
+    if stored:
+        schedule_recompute(rt, stored)
+    return {"battle_id": payload["battle_id"], "stored": stored}
+
+
+def schedule_recompute(rt: runtime.Runtime, new_votes: int) -> bool:
+    """Count new votes; enqueue a recompute when enough have arrived."""
+    every = int(rt.settings["rating"]["recompute_every"] or 0)
+    if every <= 0:
+        return False
+    count = rt.redis.incrby(votes.SINCE_RECOMPUTE_KEY, new_votes)
+    if count < every:
+        return False
+    rt.redis.decrby(votes.SINCE_RECOMPUTE_KEY, count)
+    try:
+        rt.queue("recompute").enqueue(votes.RECOMPUTE_JOB, job_id=votes.RECOMPUTE_JOB_ID,
+                                      unique=True, result_ttl=0, job_timeout=600,
+                                      description="recompute rating snapshots")
+    except DuplicateJobError:
+        return False
+    return True
