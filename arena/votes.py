@@ -92,8 +92,8 @@ def store_in(conn: Connection, payloads: Iterable[dict]) -> int:
             insert(Vote).values(battle_id=p["battle_id"], choice=p["choice"], winner=p["winner"],
                                 source=p["source"], rater_id=p.get("rater_id"),
                                 created_at=created or utcnow())
-            .on_conflict_do_nothing(index_elements=["battle_id"]))
-        if result.rowcount != 1:
+            .on_conflict_do_nothing(index_elements=["battle_id"]).returning(Vote.id))
+        if result.first() is None:  # RETURNING is empty when the battle already had a vote
             continue
         stored += 1
         inc = _count_increments(p["choice"])
