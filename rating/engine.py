@@ -1,0 +1,420 @@
+"""One call from counts to a leaderboard: :func:`rate`, :func:`rate_scopes`, :func:`rate_elo`.
+
+The steps, in order:
+
+1. models with fewer than ``min_battles`` battles (in this scope) are left out
+   of the fit and the table, and listed in ``meta["excluded"]``;
+2. the comparison graph is checked: with several components the run stops
+   (``components="refuse"``, the message names them), rates each component on
+   its own (``"each"``, every row then carries ``component``) or keeps the
+   largest (``"largest"``);
+3. a model that never lost or never won makes the maximum infinite: then the
+   tiny Gaussian prior :data:`rating.bt.DEFAULT_PRIOR` is used and named in
+   ``meta["prior_reason"]``;
+4. the point fit, then the intervals (bootstrap percentiles or the sandwich),
+   the anchor shift (applied to the point fit and to every replicate), rank
+   (UB) and tiers.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from rating import __version__, bt, graph, intervals
+from rating.counts import BOTH_BAD, LEFT_WIN, RIGHT_WIN, TIE, CountTable, PairCounts
+from rating.davidson import Cells
+from rating.elo import online
+from rating.snapshot import Result
+from rating.tiers import assign_tiers, rank_upper_bound
+
+METHODS = ("bt", "davidson", "elo")
+CI_METHODS = ("bootstrap", "sandwich", "none")
+COMPONENT_POLICIES = ("refuse", "each", "largest")
+
+
+class RatingError(ValueError):
+    """Input the engine will not rate (the message says why)."""
+
+
+class DisconnectedError(RatingError):
+    """The comparison graph has several components and ``components="refuse"``."""
+
+    def __init__(self, groups: list[list[str]]):
+        self.groups = groups
+        shown = "; ".join(
+            f"{k + 1}: " + ", ".join(g[:8]) + (f" (+{len(g) - 8} more)" if len(g) > 8 else "")
+            for k, g in enumerate(groups))
+        super().__init__(
+            f"the comparison graph is not connected ({len(groups)} components: {shown}); "
+            "ratings across components are not comparable: rate each component "
+            "(components='each') or only the largest (components='largest')")
+
+
+def _exclusions(pairs: PairCounts, min_battles: float):
+    stats = pairs.per_model()
+    played = stats["battles"] > 0
+    keep = played & (stats["battles"] >= min_battles)
+    few = np.flatnonzero(played & ~keep)
+    return keep, [pairs.models[k] for k in few]
+
+
+def _fit_bt(pairs, *, ci, rounds, seed, confidence, prior, solver, progress):
+    i, j, wi, wj, t = pairs.unordered()
+    m = pairs.n_models
+    w, n = wi + 0.5 * t, wi + wj + t
+    meta = {}
+    if prior is None:
+        prior = 0.0
+        if not graph.mle_exists(i, j, w, wj + 0.5 * t, m):
+            prior = bt.DEFAULT_PRIOR
+            lost, won = graph.never(i, j, w, wj + 0.5 * t, m)
+            meta["prior_reason"] = {
+                "never_lost": [pairs.models[k] for k in lost],
+                "never_won": [pairs.models[k] for k in won],
+                "why": "the maximum-likelihood ratings are not finite (some model or group "
+                       "never lost or never won against the rest); a Gaussian prior "
+                       f"N(0, 1/{bt.DEFAULT_PRIOR}) on natural-log strength keeps them finite",
+            }
+    if solver == "choix":
+        theta = _choix(i, j, w, wj + 0.5 * t, m, prior)
+        meta.update(solver="choix", grad_norm=float(np.linalg.norm(
+            bt.gradient(theta, i, j, w, n, m, prior))))
+    else:
+        f = bt.fit(i, j, w, n, m, prior=prior)
+        theta = f.theta
+        meta.update(solver="exact", iterations=f.iterations, grad_norm=f.grad_norm)
+    meta["prior"] = prior
+    reps, cov = None, None
+    if ci == "bootstrap" and rounds > 0:
+        if solver == "choix":
+            reps = np.empty((rounds, m))
+            q = len(i)
+            cells = np.concatenate([wi, wj, t])
+            done = 0
+            for draw in intervals.multinomial_rounds(cells, rounds, seed):
+                for row in draw:
+                    a, b, c = row[:q], row[q:2 * q], row[2 * q:]
+                    reps[done] = _choix(i, j, a + 0.5 * c, b + 0.5 * c, m, prior or 0.0)
+                    done += 1
+                if progress:
+                    progress(len(draw))
+        else:
+            reps, info = intervals.bootstrap_bt(i, j, wi, wj, t, m, theta, rounds=rounds,
+                                                seed=seed, prior=prior, progress=progress)
+            meta["bootstrap_max_grad_norm"] = info["max_grad_norm"]
+            meta["bootstrap_prior_rounds"] = info["prior_rounds"]
+    elif ci == "sandwich":
+        cov = intervals.sandwich_bt(i, j, wi, wj, t, m, theta, prior)
+    return theta, reps, cov, meta
+
+
+def _choix(i, j, w_ij, w_ji, m, prior):
+    import choix
+
+    comp = np.zeros((m, m))
+    np.add.at(comp, (i, j), w_ij)
+    np.add.at(comp, (j, i), w_ji)
+    theta = choix.ilsr_pairwise_dense(comp, alpha=prior, tol=1e-12, max_iter=100000)
+    return theta - theta.mean()
+
+
+def _fit_davidson(pairs, *, ci, rounds, seed, confidence, prior, left_advantage, progress):
+    if left_advantage and not pairs.positional:
+        raise RatingError("this input does not record which model was shown left: "
+                          "the left advantage cannot be fitted")
+    c = pairs.counts
+    m = pairs.n_models
+    cells = Cells(pairs.left, pairs.right, c[:, LEFT_WIN], c[:, RIGHT_WIN],
+                  c[:, TIE] + c[:, BOTH_BAD], m, left_advantage)
+    if cells.k[:, 2].sum() == 0:
+        raise RatingError("Davidson's model needs ties, and there are none: use method 'bt'")
+    i, j, wi, wj, t = pairs.unordered()
+    meta = {}
+    if prior is None:
+        prior = 0.0
+        if not graph.mle_exists(i, j, wi + 0.5 * t, wj + 0.5 * t, m):
+            prior = bt.DEFAULT_PRIOR
+            lost, won = graph.never(i, j, wi + 0.5 * t, wj + 0.5 * t, m)
+            meta["prior_reason"] = {"never_lost": [pairs.models[k] for k in lost],
+                                    "never_won": [pairs.models[k] for k in won]}
+    start = bt.fit(i, j, wi + 0.5 * t, wi + wj + t, m, prior=prior).theta
+    f = cells.fit(cells.start(start), prior=prior)
+    meta.update(solver="exact", iterations=f.iterations, grad_norm=f.grad_norm, prior=prior)
+    x_hat = f.params
+    reps_x, cov = None, None
+    if ci == "bootstrap" and rounds > 0:
+        reps_x = np.empty((rounds, cells.dim))
+        flat = cells.k.reshape(-1)
+        done = 0
+        for draw in intervals.multinomial_rounds(flat, rounds, seed):
+            for row in draw:
+                k = row.reshape(-1, 3)
+                reps_x[done] = cells.fit(x_hat, k=k, prior=prior or 0.0).params
+                done += 1
+            if progress:
+                progress(len(draw))
+    elif ci == "sandwich":
+        _, h = cells.grad_info(x_hat, prior=prior)
+        inv = np.linalg.pinv(h, hermitian=True)
+        cov = inv @ cells.meat(x_hat) @ inv
+    params = {"tie_log_nu": f.log_nu, "tie_nu": float(np.exp(f.log_nu))}
+    extra = {"tie_nu": (m, np.exp)}
+    if left_advantage:
+        extra["left_advantage"] = (m + 1, lambda e: bt.SCALE * e)
+        params["left_advantage_log"] = f.eta
+        params["left_advantage"] = bt.SCALE * f.eta
+        params["left_win_probability_equal"] = float(
+            np.exp(f.eta / 2) / (np.exp(f.eta / 2) + np.exp(-f.eta / 2) + np.exp(f.log_nu)))
+    a = (1.0 - confidence) / 2.0
+    for name, (idx, fn) in extra.items():
+        if reps_x is not None:
+            lo, hi = np.quantile(fn(reps_x[:, idx]), [a, 1 - a])
+        elif cov is not None:
+            z = float(np.sqrt(2) * __import__("scipy.special", fromlist=["erfinv"]).erfinv(confidence))
+            se = np.sqrt(max(cov[idx, idx], 0.0))
+            lo, hi = fn(x_hat[idx] - z * se), fn(x_hat[idx] + z * se)
+        else:
+            continue
+        params[f"{name}_ci"] = [float(lo), float(hi)]
+    meta["parameters"] = params
+    reps = None if reps_x is None else reps_x[:, :m]
+    return f.theta, reps, None if cov is None else cov[:m, :m], meta
+
+
+def rate(pairs: PairCounts, method: str = "bt", *, ci: str = "bootstrap", rounds: int = 1000,
+         seed: int = 42, confidence: float = 0.95, anchor: tuple[str, float] | None = None,
+         min_battles: float = 0, components: str = "refuse", solver: str = "exact",
+         left_advantage: bool = False, prior: float | None = None,
+         scope: dict | None = None, progress: Callable[[int], None] | None = None) -> Result:
+    """Rate the models of one scope from its aggregated counts.
+
+    Parameters
+    ----------
+    pairs : PairCounts
+    method : {"bt", "davidson"}
+        (Elo needs the battles in order: :func:`rate_elo`.)
+    ci : {"bootstrap", "sandwich", "none"}
+    rounds, seed : bootstrap rounds and the seed of its generator.
+    confidence : float
+        Interval coverage (default 0.95).
+    anchor : (model, rating), optional
+        Shift every rating (point and replicates) so this model has this rating.
+        Default: the mean rating is 1000.
+    min_battles : models with fewer battles are left out (``meta["excluded"]``).
+    components : {"refuse", "each", "largest"}
+    solver : {"exact", "choix"}
+        ``choix`` uses ``choix.ilsr_pairwise_dense`` (Bradley-Terry only).
+    left_advantage : fit Davidson's first-position parameter (needs positional counts).
+    prior : float, optional
+        Force a ridge prior (default: none unless the maximum is infinite).
+    scope : dict, optional
+        Copied into ``meta["scope"]``.
+    progress : callable, optional
+        Called with the number of bootstrap rounds just finished.
+
+    Returns
+    -------
+    Result
+    """
+    if method not in ("bt", "davidson"):
+        raise RatingError(f"unknown method {method!r} (use 'bt' or 'davidson'; Elo: rate_elo)")
+    if ci not in CI_METHODS:
+        raise RatingError(f"unknown interval method {ci!r}: use one of {', '.join(CI_METHODS)}")
+    if components not in COMPONENT_POLICIES:
+        raise RatingError(f"unknown components policy {components!r}")
+    if solver not in ("exact", "choix"):
+        raise RatingError(f"unknown solver {solver!r}")
+    if solver == "choix" and method != "bt":
+        raise RatingError("the choix solver applies to Bradley-Terry only (method 'bt')")
+    if not 0 < confidence < 1:
+        raise RatingError("confidence must be between 0 and 1")
+    keep, few = _exclusions(pairs, min_battles)
+    sub = pairs.subset(keep)
+    meta = {"method": method, "ci": ci, "confidence": confidence,
+            "bootstrap_rounds": rounds if ci == "bootstrap" else 0,
+            "seed": seed if ci == "bootstrap" else None,
+            "anchor": None if anchor is None else {"model": anchor[0], "rating": anchor[1]},
+            "scope": scope or {"category": "", "source": "", "rater_group": ""},
+            "digest": pairs.digest(), "battles": _plain(pairs.total),
+            "positional": pairs.positional, "min_battles": min_battles,
+            "models_rated": 0,
+            "excluded": {"count": len(few), "models": few,
+                         "reason": f"fewer than {min_battles} battles"},
+            "rating_scale": "1000 + 400*log10(strength)", "package_version": __version__}
+    if sub.n_models == 0:
+        raise RatingError("no battles to rate" + (
+            f" ({len(few)} models under --min-battles {min_battles})" if few else ""))
+    i, j, *_ = sub.unordered()
+    comp = graph.components(i, j, sub.n_models)
+    n_comp = int(comp.max()) + 1
+    groups = [[sub.models[k] for k in np.flatnonzero(comp == c)] for c in range(n_comp)]
+    meta["components"] = {"count": n_comp, "policy": components,
+                          "sizes": [len(g) for g in groups]}
+    if n_comp > 1:
+        if components == "refuse":
+            raise DisconnectedError(groups)
+        if components == "largest":
+            meta["components"]["dropped"] = [m for g in groups[1:] for m in g]
+            sub = sub.subset(comp == 0)
+            comp = np.zeros(sub.n_models, np.int64)
+            n_comp = 1
+    if anchor is not None and anchor[0] not in sub.models:
+        raise RatingError(f"anchor model {anchor[0]!r} is not among the rated models")
+    z_conf = confidence
+    m = sub.n_models
+    rating = np.empty(m)
+    low = np.empty(m)
+    high = np.empty(m)
+    reps_all = np.zeros((rounds, m)) if ci == "bootstrap" and rounds > 0 else None
+    rank = np.empty(m, np.int64)
+    tier = np.empty(m, np.int64)
+    fit_meta = []
+    for c in range(n_comp):
+        idx = np.flatnonzero(comp == c)
+        part = sub.subset(idx) if n_comp > 1 else sub
+        kwargs = dict(ci=ci, rounds=rounds, seed=seed, confidence=z_conf, prior=prior,
+                      progress=progress)
+        if method == "bt":
+            theta, reps, cov, fm = _fit_bt(part, solver=solver, **kwargs)
+        else:
+            theta, reps, cov, fm = _fit_davidson(part, left_advantage=left_advantage, **kwargs)
+        fit_meta.append(fm)
+        r = bt.to_rating(theta)
+        a_idx = None
+        if anchor is not None and anchor[0] in part.models:
+            a_idx = part.models.index(anchor[0])
+            shift = anchor[1] - r[a_idx]
+            r = r + shift
+        if reps is not None:
+            rr = bt.to_rating(reps)
+            if a_idx is not None:
+                rr += (anchor[1] - rr[:, a_idx])[:, None]
+            lo, hi = intervals.percentile(rr, confidence)
+            reps_all[:, idx] = rr
+        elif cov is not None:
+            lo, hi, _ = intervals.normal_bounds(r, cov * bt.SCALE ** 2, confidence, a_idx)
+        else:
+            lo, hi = r.copy(), r.copy()
+        rating[idx], low[idx], high[idx] = r, lo, hi
+        rank[idx] = rank_upper_bound(lo, hi)
+        tier[idx] = assign_tiers(r, lo, hi)
+    meta["models_rated"] = m
+    meta.update(fit_meta[0] if n_comp == 1 else {"fits": fit_meta})
+    meta["grad_norm_max"] = max(f["grad_norm"] for f in fit_meta)
+    return _result(method, sub, rating, low, high, rank, tier, meta, reps_all,
+                   comp if n_comp > 1 else None)
+
+
+def _plain(x):
+    x = float(x)
+    return int(x) if x == int(x) else x
+
+
+def _result(method, sub, rating, low, high, rank, tier, meta, reps, comp):
+    stats = sub.per_model()
+    names = np.array(sub.models, dtype=object)
+    order = np.lexsort((names.astype(str), -rating)) if len(names) else np.array([], int)
+    pick = lambda a: None if a is None else a[order]  # noqa: E731
+    return Result(method, [sub.models[k] for k in order], rating[order], low[order], high[order],
+                  rank[order], tier[order], stats["battles"][order], stats["wins"][order],
+                  stats["losses"][order], stats["ties"][order], meta,
+                  None if reps is None else reps[:, order], pick(comp))
+
+
+def rate_scopes(table: CountTable, scopes=None, **kwargs) -> dict[tuple, Result | Exception]:
+    """Rate several scopes of one :class:`CountTable` in one call.
+
+    Parameters
+    ----------
+    table : CountTable
+    scopes : iterable of (category, source, group), optional
+        ``None`` in a position means "all". Default: overall, then each
+        category, each source and each rater group present.
+    **kwargs
+        Passed to :func:`rate`.
+
+    Returns
+    -------
+    dict
+        ``(category, source, group) -> Result`` ("" = all), or the
+        :class:`RatingError` that scope raised (e.g. too few battles).
+    """
+    if scopes is None:
+        labels = table.labels()
+        scopes = [(None, None, None)]
+        scopes += [(c, None, None) for c in labels["category"] if len(labels["category"]) > 1]
+        scopes += [(None, s, None) for s in labels["source"] if len(labels["source"]) > 1]
+        scopes += [(None, None, g) for g in labels["group"] if len(labels["group"]) > 1]
+    out = {}
+    for cat, src, grp in scopes:
+        key = (cat or "", src or "", grp or "")
+        scope = {"category": key[0], "source": key[1], "rater_group": key[2]}
+        try:
+            out[key] = rate(table.select(cat, src, grp), scope=scope, **kwargs)
+        except RatingError as exc:
+            out[key] = exc
+    return out
+
+
+def rate_elo(left, right, outcome, models, *, k: float = 4.0, rounds: int = 0, seed: int = 42,
+             confidence: float = 0.95, anchor=None, min_battles: float = 0,
+             scope: dict | None = None, progress=None) -> Result:
+    """Online Elo over battles in time order, optionally with bootstrap intervals.
+
+    The bootstrap draws battles with replacement and replays each replicate in
+    the original time order (vectorised across replicates; O(rounds·battles)).
+    """
+    from rating.counts import pair_counts
+
+    left = np.asarray(left, np.int64)
+    right = np.asarray(right, np.int64)
+    outcome = np.asarray(outcome, np.int64)
+    onehot = np.zeros((left.size, 4))
+    onehot[np.arange(left.size), outcome] = 1.0
+    pairs = pair_counts(left, right, onehot, models)
+    keep, few = _exclusions(pairs, min_battles)
+    sel = keep[left] & keep[right]
+    new = np.cumsum(keep) - 1
+    sub = pairs.subset(keep)
+    l2, r2, o2 = new[left[sel]], new[right[sel]], outcome[sel]
+    m = sub.n_models
+    if m == 0:
+        raise RatingError("no battles to rate")
+    rating = online(l2, r2, o2, m, k)
+    reps = None
+    a_idx = None if anchor is None else (sub.models.index(anchor[0]) if anchor[0] in sub.models
+                                         else None)
+    if anchor is not None and a_idx is None:
+        raise RatingError(f"anchor model {anchor[0]!r} is not among the rated models")
+    if a_idx is not None:
+        rating = rating + anchor[1] - rating[a_idx]
+    if rounds > 0:
+        rng = np.random.default_rng(seed)
+        n = l2.size
+        reps = np.empty((rounds, m))
+        for start in range(0, rounds, intervals.CHUNK):
+            size = min(intervals.CHUNK, rounds - start)
+            times = rng.multinomial(n, np.full(n, 1.0 / n), size=size)
+            reps[start:start + size] = online(l2, r2, o2, m, k, repeat=times)
+            if progress:
+                progress(size)
+        if a_idx is not None:
+            reps += (anchor[1] - reps[:, a_idx])[:, None]
+        low, high = intervals.percentile(reps, confidence)
+    else:
+        low, high = rating.copy(), rating.copy()
+    meta = {"method": "elo", "k": k, "ci": "bootstrap" if rounds else "none",
+            "confidence": confidence, "bootstrap_rounds": rounds,
+            "seed": seed if rounds else None,
+            "anchor": None if anchor is None else {"model": anchor[0], "rating": anchor[1]},
+            "scope": scope or {"category": "", "source": "", "rater_group": ""},
+            "digest": pairs.digest(), "battles": _plain(pairs.total), "positional": True,
+            "min_battles": min_battles, "models_rated": m,
+            "excluded": {"count": len(few), "models": few,
+                         "reason": f"fewer than {min_battles} battles"},
+            "rating_scale": "online Elo, base 10, scale 400, initial 1000",
+            "package_version": __version__}
+    return _result("elo", sub, rating, low, high, rank_upper_bound(low, high),
+                   assign_tiers(rating, low, high), meta, reps, None)
