@@ -30,6 +30,7 @@
       document.getElementById("name-left").textContent = "— " + res.body.left_model;
       document.getElementById("name-right").textContent = "— " + res.body.right_model;
       form.dataset.voted = choice;
+      form.querySelector('[data-choice="' + choice + '"]').classList.add("chosen");
       status.textContent = "Thanks! Your vote is recorded.";
       document.getElementById("next").hidden = false;
       document.getElementById("next-battle").focus();
