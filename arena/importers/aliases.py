@@ -1,0 +1,49 @@
+"""Model aliases from a CSV ``alias, model``: another name for a model, used to
+match names across inputs. Aliases are stored lower-case; an alias given
+twice in a file must name the same model. Writing is an upsert on ``alias``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from arena.importers.benchmarks import (Parsed, SignalFileError, _require, count, read_csv,
+                                        upsert)
+from arena.models import Alias
+
+
+def parse_aliases(path: str | Path) -> Parsed:
+    """``Parsed.rows`` is a list of ``(alias lower-case, model)``."""
+    header, rows = read_csv(path)
+    _require(path, header, ["alias", "model"])
+    out: dict[str, tuple[str, int]] = {}
+    for line, row in rows:
+        alias, model = row["alias"].lower(), row["model"]
+        if not alias:
+            raise SignalFileError(path, line, "column 'alias' is empty")
+        if not model:
+            raise SignalFileError(path, line, "column 'model' is empty")
+        if alias in out and out[alias][0].lower() != model.lower():
+            raise SignalFileError(path, line, f"alias {alias!r} already names "
+                                  f"{out[alias][0]!r} on line {out[alias][1]}")
+        out.setdefault(alias, (model, line))
+    if not out:
+        raise SignalFileError(path, None, "no aliases in the file")
+    return Parsed([(a, m) for a, (m, _l) in out.items()], "csv", [f"{len(out)} aliases"])
+
+
+def write_aliases(engine: Engine, rows: list[tuple[str, str]]) -> dict:
+    table = Alias.__table__
+    data = [{"alias": a, "model": m} for a, m in rows]
+    with engine.begin() as conn:
+        before = count(conn, table)
+        upsert(conn, table, data, ["alias"])
+        after = count(conn, table)
+    return {"inserted": after - before, "updated": len(data) - (after - before)}
+
+
+def import_aliases(engine: Engine, path: str | Path) -> tuple[Parsed, dict]:
+    parsed = parse_aliases(path)
+    return parsed, write_aliases(engine, parsed.rows)

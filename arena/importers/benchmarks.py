@@ -1,0 +1,249 @@
+"""Benchmark scores from files: the Open LLM Leaderboard v2 export and a long CSV.
+
+Formats (detected from the header):
+
+* Open LLM Leaderboard v2 (``huggingface_v2.csv``): one row per evaluated
+  model; the raw ``evaluations_<task>_value`` of the six tasks (IFEval, BBH,
+  MATH Level 5, GPQA, MuSR, MMLU-Pro) are stored as raw accuracies
+  (``normalized = false``) with the public test-set sizes as ``n_items``; the
+  v2 normalization is applied when ranking. A model listed more than once
+  (several precisions or revisions) keeps one row: the official provider's,
+  else the first in the file; the others are counted as skipped.
+* long CSV: ``model, benchmark, subtask, score, n_items[, normalized]``;
+  ``subtask`` and ``n_items`` may be empty. A raw score is an accuracy in
+  [0, 1]; with ``normalized`` true it is already on the 0-100 scale.
+
+Every problem names the file and line; nothing is written unless the whole
+file is good. Writing is an upsert on ``(model, benchmark, subtask)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from arena.models import BenchmarkScore
+from rating.composite.inputs import BenchmarkResult
+from rating.composite.openllm import V2_ITEMS, V2_TASKS
+
+HF_V2_MARKER = "evaluations_ifeval_value"
+LONG_COLUMNS = ("model", "benchmark", "score")
+TRUE = {"1", "true", "yes", "y", "t"}
+FALSE = {"0", "false", "no", "n", "f", ""}
+
+
+class SignalFileError(ValueError):
+    """A signal file that cannot be used; names the file and, when known, the line."""
+
+    def __init__(self, path: str | Path, line: int | None, message: str):
+        self.path, self.line, self.message = str(path), line, message
+        where = f"{self.path}, line {line}" if line else str(path)
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class Parsed:
+    """Parsed rows and notes about the file (format, skipped duplicates)."""
+
+    rows: list
+    format: str
+    notes: list[str] = field(default_factory=list)
+
+
+def read_csv(path: str | Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
+    """Header and ``(line number, row)`` pairs of a CSV file (blank lines skipped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SignalFileError(path, None, "file not found")
+    try:
+        fh = open(path, newline="", encoding="utf-8-sig")
+        reader = csv.DictReader(fh)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise SignalFileError(path, 1, f"not a readable CSV file ({exc})") from None
+    if not header:
+        fh.close()
+        raise SignalFileError(path, None, "empty file (no header line)")
+    reader.fieldnames = header
+
+    def rows() -> Iterator[tuple[int, dict]]:
+        with fh:
+            try:
+                for row in reader:
+                    if None in row:
+                        raise SignalFileError(path, reader.line_num,
+                                              f"{len(header) + len(row[None])} fields, "
+                                              f"header has {len(header)}")
+                    if all((v or "").strip() == "" for v in row.values()):
+                        continue
+                    yield reader.line_num, {k: (v or "").strip() for k, v in row.items()}
+            except csv.Error as exc:
+                raise SignalFileError(path, reader.line_num, f"bad CSV ({exc})") from None
+            except UnicodeDecodeError as exc:
+                raise SignalFileError(path, reader.line_num, f"not UTF-8 text ({exc})") from None
+
+    return header, rows()
+
+
+def number(path, line: int, column: str, text: str, *, integer: bool = False,
+           optional: bool = False, minimum: float | None = None):
+    """Parse a number cell or raise :class:`SignalFileError` naming file, line and column."""
+    if text == "" or text.lower() in {"nan", "null", "none", "na"}:
+        if optional:
+            return None
+        raise SignalFileError(path, line, f"column {column!r} is empty")
+    try:
+        value = float(text)
+    except ValueError:
+        raise SignalFileError(path, line, f"column {column!r} is not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise SignalFileError(path, line, f"column {column!r} is not finite: {text!r}")
+    if integer:
+        if value != int(value):
+            raise SignalFileError(path, line, f"column {column!r} is not a whole number: {text!r}")
+        value = int(value)
+    if minimum is not None and value < minimum:
+        raise SignalFileError(path, line, f"column {column!r} must be >= {minimum}: {text!r}")
+    return value
+
+
+def _boolean(path, line: int, column: str, text: str) -> bool:
+    low = text.lower()
+    if low in TRUE:
+        return True
+    if low in FALSE:
+        return False
+    raise SignalFileError(path, line, f"column {column!r} is not true/false: {text!r}")
+
+
+def _require(path, header: list[str], columns) -> None:
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise SignalFileError(path, 1, f"missing column(s) {', '.join(missing)}; "
+                              f"header is {', '.join(header)}")
+
+
+def is_hf_v2(header: list[str]) -> bool:
+    return HF_V2_MARKER in header
+
+
+def parse_hf_v2(path, header, rows) -> Parsed:
+    """Rows of the Open LLM Leaderboard v2 export (see the module docstring)."""
+    need = ["model_name"] + [f"evaluations_{t}_value" for t in V2_TASKS]
+    _require(path, header, need)
+    chosen: dict[str, tuple[int, dict, bool]] = {}
+    skipped = 0
+    for line, row in rows:
+        name = row["model_name"]
+        if not name:
+            raise SignalFileError(path, line, "column 'model_name' is empty")
+        for t in V2_TASKS:
+            number(path, line, f"evaluations_{t}_value", row[f"evaluations_{t}_value"],
+                   minimum=0.0)
+            if float(row[f"evaluations_{t}_value"]) > 1:
+                raise SignalFileError(path, line, f"evaluations_{t}_value is above 1: "
+                                      f"{row[f'evaluations_{t}_value']!r}")
+        official = row.get("features_is_official_provider", "").lower() == "true"
+        if name in chosen:
+            skipped += 1
+            if official and not chosen[name][2]:
+                chosen[name] = (line, row, official)
+            continue
+        chosen[name] = (line, row, official)
+    out = []
+    for name, (_line, row, _off) in chosen.items():
+        for t in V2_TASKS:
+            out.append(BenchmarkResult(name, t, "", float(row[f"evaluations_{t}_value"]),
+                                       V2_ITEMS[t], False))
+    notes = [f"{len(chosen)} models"]
+    if skipped:
+        notes.append(f"{skipped} repeated rows of the same model skipped "
+                     f"(kept the official provider's, else the first)")
+    return Parsed(out, "open-llm-leaderboard-v2", notes)
+
+
+def parse_long(path, header, rows) -> Parsed:
+    """Rows of the long format ``model, benchmark, subtask, score, n_items[, normalized]``."""
+    _require(path, header, LONG_COLUMNS)
+    seen: dict[tuple, int] = {}
+    out = []
+    for line, row in rows:
+        model, bench = row["model"], row["benchmark"]
+        if not model:
+            raise SignalFileError(path, line, "column 'model' is empty")
+        if not bench:
+            raise SignalFileError(path, line, "column 'benchmark' is empty")
+        subtask = row.get("subtask", "")
+        normalized = _boolean(path, line, "normalized", row.get("normalized", ""))
+        score = number(path, line, "score", row["score"])
+        top = 100.0 if normalized else 1.0
+        if not 0.0 <= score <= top:
+            raise SignalFileError(path, line, (
+                f"score {score} outside [0, {top:g}] "
+                + ("(normalized scores are 0-100)" if normalized else
+                   "(raw scores are accuracies in [0, 1]; mark 0-100 scores normalized=true)")))
+        n_items = number(path, line, "n_items", row.get("n_items", ""), integer=True,
+                         optional=True, minimum=1)
+        key = (model.lower(), bench.lower(), subtask.lower())
+        if key in seen:
+            raise SignalFileError(path, line, f"{model} / {bench} / {subtask or '-'} "
+                                  f"repeats line {seen[key]}")
+        seen[key] = line
+        out.append(BenchmarkResult(model, bench, subtask, score, n_items, normalized))
+    return Parsed(out, "long", [f"{len(out)} scores"])
+
+
+def parse_benchmarks(path: str | Path) -> Parsed:
+    """Parse a benchmarks file in either format; raises :class:`SignalFileError`."""
+    header, rows = read_csv(path)
+    parsed = parse_hf_v2(path, header, rows) if is_hf_v2(header) else parse_long(path, header,
+                                                                                rows)
+    if not parsed.rows:
+        raise SignalFileError(path, None, "no scores in the file")
+    return parsed
+
+
+def dialect_insert(conn: Connection):
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def upsert(conn: Connection, table, rows: list[dict], keys: list[str],
+           chunk: int = 500) -> None:
+    """Insert rows, updating the other columns where ``keys`` already exist."""
+    if not rows:
+        return
+    stmt = dialect_insert(conn)(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: stmt.excluded[c] for c in rows[0] if c not in keys})
+    for start in range(0, len(rows), chunk):
+        conn.execute(stmt, rows[start:start + chunk])
+
+
+def count(conn: Connection, table) -> int:
+    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def write_benchmarks(engine: Engine, rows: list[BenchmarkResult]) -> dict:
+    """Store scores in one transaction; returns ``{"inserted", "updated"}``."""
+    table = BenchmarkScore.__table__
+    data = [{"model": r.model, "benchmark": r.benchmark, "subtask": r.subtask or "",
+             "score": float(r.score), "n_items": r.n_items, "normalized": bool(r.normalized)}
+            for r in rows]
+    with engine.begin() as conn:
+        before = count(conn, table)
+        upsert(conn, table, data, ["model", "benchmark", "subtask"])
+        after = count(conn, table)
+    return {"inserted": after - before, "updated": len(data) - (after - before)}
+
+
+def import_benchmarks(engine: Engine, path: str | Path) -> tuple[Parsed, dict]:
+    """Parse then store a benchmarks file (all or nothing)."""
+    parsed = parse_benchmarks(path)
+    return parsed, write_benchmarks(engine, parsed.rows)

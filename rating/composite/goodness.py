@@ -1,0 +1,153 @@
+"""Benchmark aggregates: the v2-style average, one benchmark, and goodness.
+
+Benchmark results are leaves ``(model, benchmark, subtask)`` holding a
+normalized score on 0-100 (see :mod:`rating.composite.openllm`). Aggregates
+are nested means:
+
+* a benchmark's score is the mean of its subtasks;
+* the ``benchmarks`` signal is the mean of the benchmarks a model has (for v2
+  data: the six tasks with equal weight);
+* goodness, in the spirit of the MPG paper, is hierarchical: subtask ->
+  benchmark -> subdomain -> model, each level an equal-weight mean, so a
+  domain with many benchmarks does not outweigh one with few. With item
+  counts, leaves are Beta posteriors and goodness carries a credible interval.
+
+All aggregates work on a point vector ``(L,)`` or on draws ``(R, L)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from rating.composite.openllm import baseline, canonical_task, normalize_score
+from rating.composite.uncertainty import beta_draws
+
+#: Default subdomain of each benchmark (goodness level 3); others are their own domain.
+SUBDOMAINS = {
+    "ifeval": "instruction following",
+    "bbh": "reasoning",
+    "musr": "reasoning",
+    "math": "math",
+    "gsm8k": "math",
+    "gpqa": "knowledge",
+    "mmlu_pro": "knowledge",
+    "mmlu": "knowledge",
+    "humaneval": "coding",
+    "mbpp": "coding",
+    "livecodebench": "coding",
+}
+
+
+@dataclass
+class Leaves:
+    """Benchmark results aligned as parallel arrays (one entry per leaf).
+
+    ``score`` is a raw accuracy in [0, 1] unless ``normalized`` (already 0-100).
+    ``model`` holds indices into the candidate pool.
+    """
+
+    model: np.ndarray
+    benchmark: list[str]
+    subtask: list[str]
+    score: np.ndarray
+    n_items: np.ndarray
+    normalized: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.model = np.asarray(self.model, dtype=int)
+        self.benchmark = [canonical_task(b) for b in self.benchmark]
+        self.subtask = [s.strip().lower() for s in self.subtask]
+        self.score = np.asarray(self.score, dtype=float)
+        self.n_items = np.asarray(self.n_items, dtype=float)
+        self.normalized = np.asarray(self.normalized, dtype=bool)
+
+    def __len__(self) -> int:
+        return int(self.model.size)
+
+    @property
+    def baselines(self) -> np.ndarray:
+        return np.array([baseline(b, s) for b, s in zip(self.benchmark, self.subtask)])
+
+    def select(self, keep: np.ndarray) -> "Leaves":
+        keep = np.asarray(keep, dtype=bool)
+        return Leaves(self.model[keep], [b for b, k in zip(self.benchmark, keep) if k],
+                      [s for s, k in zip(self.subtask, keep) if k], self.score[keep],
+                      self.n_items[keep], self.normalized[keep])
+
+
+def raw_accuracy(leaves: Leaves) -> np.ndarray:
+    """Raw accuracies; normalized leaves are mapped back through their baseline."""
+    base = leaves.baselines
+    return np.where(leaves.normalized, base + (1 - base) * leaves.score / 100.0, leaves.score)
+
+
+def normalized_points(leaves: Leaves) -> np.ndarray:
+    """Each leaf on the 0-100 v2 scale (baseline removed, clipped at 0)."""
+    return np.where(leaves.normalized, leaves.score,
+                    normalize_score(leaves.score, leaves.baselines))
+
+
+def normalized_draws(leaves: Leaves, replicates: int, rng: np.random.Generator) -> np.ndarray:
+    """Beta-posterior draws of every leaf on the 0-100 scale, ``(replicates, L)``."""
+    acc = beta_draws(raw_accuracy(leaves), leaves.n_items, replicates, rng)
+    out = normalize_score(acc, leaves.baselines[None, :])
+    fixed = ~(np.isfinite(leaves.n_items) & (leaves.n_items > 0))
+    out[:, fixed] = normalized_points(leaves)[fixed]
+    return out
+
+
+def _group_mean(values: np.ndarray, keys: list) -> tuple[np.ndarray, list]:
+    """Mean of ``values[..., L]`` over leaves sharing a key; returns (means[..., G], keys)."""
+    uniq = list(dict.fromkeys(keys))
+    index = {k: i for i, k in enumerate(uniq)}
+    cols = np.array([index[k] for k in keys], dtype=int)
+    counts = np.bincount(cols, minlength=len(uniq)).astype(float)
+    mat = sparse.csr_matrix((1.0 / counts[cols], (np.arange(len(keys)), cols)),
+                            shape=(len(keys), len(uniq)))
+    values = np.asarray(values, dtype=float)
+    flat = values.reshape(-1, values.shape[-1])
+    out = np.asarray((mat.T @ flat.T).T)
+    return out.reshape(values.shape[:-1] + (len(uniq),)), uniq
+
+
+def _to_pool(values: np.ndarray, model_of_group: np.ndarray, n_models: int) -> np.ndarray:
+    out = np.full(values.shape[:-1] + (n_models,), np.nan)
+    out[..., model_of_group] = values
+    return out
+
+
+def benchmark_scores(leaves: Leaves, values: np.ndarray, n_models: int,
+                     only: str | None = None) -> np.ndarray:
+    """Per model: mean over benchmarks of mean over subtasks (``only``: one benchmark).
+
+    ``values`` is ``(L,)`` or ``(R, L)`` on the 0-100 scale; the answer is
+    ``(n_models,)`` or ``(R, n_models)`` with ``NaN`` for models without results.
+    """
+    keep = np.ones(len(leaves), dtype=bool)
+    if only is not None:
+        only = canonical_task(only)
+        keep = np.array([b == only for b in leaves.benchmark])
+    if not keep.any():
+        return np.full(np.asarray(values).shape[:-1] + (n_models,), np.nan)
+    values = np.asarray(values)[..., keep]
+    models = leaves.model[keep]
+    bench = [b for b, k in zip(leaves.benchmark, keep) if k]
+    per_bench, keys = _group_mean(values, list(zip(models.tolist(), bench)))
+    per_model, mkeys = _group_mean(per_bench, [k[0] for k in keys])
+    return _to_pool(per_model, np.array(mkeys, dtype=int), n_models)
+
+
+def goodness(leaves: Leaves, values: np.ndarray, n_models: int,
+             subdomains: dict[str, str] | None = None) -> np.ndarray:
+    """Hierarchical goodness: subtask -> benchmark -> subdomain -> model (equal-weight means)."""
+    domains = SUBDOMAINS if subdomains is None else subdomains
+    if len(leaves) == 0:
+        return np.full(np.asarray(values).shape[:-1] + (n_models,), np.nan)
+    models = leaves.model.tolist()
+    per_bench, keys = _group_mean(values, list(zip(models, leaves.benchmark)))
+    per_domain, dkeys = _group_mean(per_bench, [(m, domains.get(b, b)) for m, b in keys])
+    per_model, mkeys = _group_mean(per_domain, [k[0] for k in dkeys])
+    return _to_pool(per_model, np.array(mkeys, dtype=int), n_models)

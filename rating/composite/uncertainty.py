@@ -1,0 +1,71 @@
+"""Replicates and intervals.
+
+The composite is computed once per replicate; a replicate draws every
+uncertain input at once (a bootstrap row of the arena ratings, a Beta draw of
+each benchmark accuracy). The interval is the central quantile range of the
+replicated composite, and rank (UB) and tiers follow the rating engine's
+rules (:mod:`rating.tiers`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+Z95 = 1.959963984540054
+
+
+def normal_replicates(rating, ci_low, ci_high, replicates: int,
+                      rng: np.random.Generator, confidence: float = 0.95) -> np.ndarray:
+    """Draw ``(replicates, n)`` normal ratings from point values and intervals.
+
+    Used when a ratings file carries no bootstrap: the standard deviation is
+    ``(ci_high - ci_low) / (2 z)`` with ``z`` the normal quantile of the
+    two-sided ``confidence`` level (1.96 for 95%).
+    """
+    from scipy.stats import norm
+
+    rating = np.asarray(rating, dtype=float)
+    z = float(norm.ppf(0.5 + confidence / 2))
+    sd = (np.asarray(ci_high, dtype=float) - np.asarray(ci_low, dtype=float)) / (2 * z)
+    sd = np.where(np.isfinite(sd) & (sd > 0), sd, 0.0)
+    return rating + rng.standard_normal((replicates, rating.size)) * sd
+
+
+def pick_rows(rows: np.ndarray, replicates: int, rng: np.random.Generator) -> np.ndarray:
+    """``replicates`` rows of a bootstrap matrix: the first ones when there are
+    enough (keeps the draw aligned with the file), else resampled with replacement."""
+    rows = np.asarray(rows, dtype=float)
+    if rows.shape[0] >= replicates:
+        return rows[:replicates]
+    idx = rng.integers(0, rows.shape[0], size=replicates)
+    return rows[idx]
+
+
+def beta_draws(accuracy, n_items, replicates: int, rng: np.random.Generator) -> np.ndarray:
+    """Posterior draws of accuracies, ``(replicates, L)``.
+
+    A leaf with ``n`` items and accuracy ``p`` has ``k = p n`` successes; its
+    posterior under the Jeffreys prior is ``Beta(k + 1/2, n - k + 1/2)``.
+    Leaves with unknown ``n`` (``NaN`` or <= 0) keep their point value.
+    """
+    p = np.clip(np.asarray(accuracy, dtype=float), 0.0, 1.0)
+    n = np.asarray(n_items, dtype=float)
+    known = np.isfinite(n) & (n > 0) & np.isfinite(p)
+    out = np.broadcast_to(p, (replicates, p.size)).copy()
+    if known.any():
+        k = p[known] * n[known]
+        a = k + 0.5
+        b = n[known] - k + 0.5
+        out[:, known] = rng.beta(a, b, size=(replicates, int(known.sum())))
+    return out
+
+
+def interval(draws: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Central ``confidence`` interval over axis 0, ignoring ``NaN`` replicates."""
+    alpha = (1.0 - confidence) / 2
+    draws = np.asarray(draws, dtype=float)
+    all_nan = np.isnan(draws).all(axis=0)
+    safe = np.where(all_nan[None, :], 0.0, draws)
+    lo = np.nanquantile(safe, alpha, axis=0)
+    hi = np.nanquantile(safe, 1 - alpha, axis=0)
+    return np.where(all_nan, np.nan, lo), np.where(all_nan, np.nan, hi)
