@@ -1,3 +1,270 @@
-"""``arena rate``: work in progress (see the README)."""
+"""``arena rate``: ratings with intervals, ranks and tiers from a file or the database."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from arena.cli.common import config_option
+from rating.engine import RatingError, rate_elo
+from rating.engine import rate as rate_counts
+from rating.snapshot import Result, dumps
+
+PROGRESS_MIN_ROUNDS = 200
+
+
+def _anchor(value):
+    if value is None:
+        return None
+    name, sep, number = value.rpartition("=")
+    if not sep or not name:
+        raise click.BadParameter("use MODEL=RATING, e.g. mixtral-8x7b-instruct-v0.1=1114",
+                                 param_hint="--anchor")
+    try:
+        return name, float(number)
+    except ValueError:
+        raise click.BadParameter(f"{number!r} is not a number", param_hint="--anchor") from None
+
+
+def _plain(x):
+    x = float(x)
+    return int(x) if x == int(x) else x
+
+
+@contextmanager
+def _progress(total: int, enabled: bool):
+    """A rich progress bar on stderr for long bootstraps (only on a terminal)."""
+    if not enabled or total < PROGRESS_MIN_ROUNDS or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("bootstrap"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("bootstrap", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _table_text(result: Result) -> str:
+    conf = int(round(100 * result.meta.get("confidence", 0.95)))
+    head = ["rank", "tier", "model", "rating", f"{conf}% CI", "battles", "W/L/T"]
+    lines = []
+    for row in result.rows():
+        ci = f"-{row['rating'] - row['ci_low']:.1f}/+{row['ci_high'] - row['rating']:.1f}"
+        lines.append([str(row["rank_ub"]), str(row["tier"]), row["model"], f"{row['rating']:.1f}",
+                      ci, f"{row['battles']:g}",
+                      f"{row['wins']:g}/{row['losses']:g}/{row['ties']:g}"])
+    widths = [max(len(x) for x in col) for col in zip(head, *lines)]
+    right = {0, 1, 3, 5}
+    fmt = lambda cells: "  ".join(c.rjust(w) if k in right else c.ljust(w)  # noqa: E731
+                                  for k, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    out = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in lines]
+    meta = result.meta
+    notes = [f"method {meta['method']}, {meta.get('battles')} battles, "
+             f"{meta.get('models_rated')} models, intervals: {meta.get('ci')}"
+             + (f" ({meta.get('bootstrap_rounds')} rounds, seed {meta.get('seed')})"
+                if meta.get("ci") == "bootstrap" else "")]
+    if meta.get("excluded", {}).get("count"):
+        notes.append(f"left out (under {meta['min_battles']} battles): "
+                     f"{', '.join(meta['excluded']['models'])}")
+    if meta.get("prior"):
+        notes.append(f"prior {meta['prior']} used: {meta.get('prior_reason', {})}")
+    if meta.get("components", {}).get("count", 1) > 1:
+        notes.append(f"{meta['components']['count']} components ({meta['components']['policy']})")
+    params = meta.get("parameters", {})
+    if "left_advantage" in params:
+        lo, hi = params.get("left_advantage_ci", [None, None])
+        extra = f" [{lo:.1f}, {hi:.1f}]" if lo is not None else ""
+        notes.append(f"left advantage {params['left_advantage']:+.1f} rating points{extra}")
+    if "tie_nu" in params:
+        notes.append(f"Davidson tie parameter nu {params['tie_nu']:.4f}")
+    return "\n".join(out + [""] + notes) + "\n"
+
+
+def _csv_text(result: Result) -> str:
+    buf = io.StringIO()
+    rows = result.rows()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["model"],
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    path = Path(output)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=".rate-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _from_file(path, method, category, source, group, options, elo_k, progress):
+    from arena.importers.battle_files import BattleFileError, read
+
+    try:
+        battles = read(path)
+    except BattleFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    scope = {"category": category or "", "source": source or "", "rater_group": group or ""}
+    if method == "elo":
+        seq = battles.sequence
+        if seq is None:
+            raise click.ClickException(
+                f"{path}: aggregated counts have no battle order; Elo needs the battles "
+                "themselves (use --method bt or davidson)")
+        import numpy as np
+
+        keep = np.ones(seq["left"].size, bool)
+        for value, key in ((category, "category"), (source, "source"), (group, "group")):
+            if value is not None:
+                keep &= seq[key] == value
+        if not keep.any():
+            raise click.ClickException("no battles in this scope")
+        for key in ("components", "solver", "left_advantage", "ci"):
+            options.pop(key, None)
+        result = rate_elo(seq["left"][keep], seq["right"][keep], seq["outcome"][keep],
+                          battles.table.models, k=elo_k, scope=scope, progress=progress,
+                          **options)
+        result.meta["time_ordered"] = seq["time_ordered"]
+    else:
+        pairs = battles.table.select(category, source, group)
+        if pairs.total == 0:
+            raise click.ClickException("no battles in this scope")
+        result = rate_counts(pairs, method, scope=scope, progress=progress, **options)
+    result.meta["input"] = {"file": os.path.basename(str(path)), "format": battles.format}
+    if battles.sequence is not None and not battles.sequence["left_recorded"]:
+        result.meta["positions"] = "assumed: model_a shown left (no 'left' column)"
+    return result
+
+
+@click.command("rate")
+@click.option("--input", "input_path", type=click.Path(dir_okay=False),
+              help="Battle file (CSV, JSONL, FastChat JSON or aggregated {models,X,Y}); "
+                   "default: the database.")
+@click.option("--method", type=click.Choice(["bt", "davidson", "elo"]), default=None,
+              help="Bradley-Terry, Davidson (ties as outcome) or online Elo "
+                   "(default: [rating] method).")
+@click.option("--ci", type=click.Choice(["bootstrap", "sandwich", "none"]), default="bootstrap",
+              show_default=True, help="Interval method.")
+@click.option("--bootstrap", "rounds", type=click.IntRange(0), default=None,
+              help="Bootstrap rounds (default: [rating] bootstrap).")
+@click.option("--seed", type=int, default=None, help="Bootstrap seed (default: [rating] seed).")
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=None, help="Interval coverage (default: [rating] confidence).")
+@click.option("--anchor", callback=lambda c, p, v: _anchor(v), metavar="MODEL=RATING",
+              help="Shift ratings so MODEL has RATING (default: mean 1000).")
+@click.option("--category", default=None, help="Only this category.")
+@click.option("--source", default=None, help="Only this source (human, judge:NAME).")
+@click.option("--rater-group", "group", default=None, help="Only this rater group.")
+@click.option("--min-battles", type=float, default=None,
+              help="Leave out models with fewer battles (default: [rating] min_battles).")
+@click.option("--components", type=click.Choice(["refuse", "each", "largest"]), default="refuse",
+              show_default=True, help="What to do when the comparison graph is not connected.")
+@click.option("--solver", type=click.Choice(["exact", "choix"]), default="exact",
+              show_default=True, help="Bradley-Terry solver: our Newton, or choix's ILSR.")
+@click.option("--left-advantage", is_flag=True,
+              help="Davidson: fit and report the first-position (left) advantage.")
+@click.option("--elo-k", type=float, default=4.0, show_default=True, help="Elo K factor.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@click.option("--replicates", is_flag=True,
+              help="JSON: include the bootstrap replicates (\"bootstrap\": {models, ratings}).")
+@click.option("--timestamp", is_flag=True,
+              help="Add the wall-clock time to meta (then equal runs differ in that field).")
+@click.option("--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--store", is_flag=True,
+              help="Database: recompute and store snapshots for overall, each category, "
+                   "source and rater group (what the recompute job does).")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Progress bar for long bootstraps (on a terminal).")
+@config_option
+def rate_command(input_path, method, ci, rounds, seed, confidence, anchor, category, source,
+                 group, min_battles, components, solver, left_advantage, elo_k, fmt, replicates,
+                 timestamp, output, store, progress, rt):
+    """Rate models from battles: exact Bradley-Terry (ties = half a win), Davidson or Elo,
+    with bootstrap or sandwich intervals, rank (UB) and tiers.
+
+    Without --input it reads the aggregated pair counts from the database.
+    """
+    settings = rt.settings["rating"]
+    method = method or settings.get("method", "bt")
+    rounds = int(settings.get("bootstrap", 1000)) if rounds is None else rounds
+    options = {
+        "ci": ci, "rounds": rounds if ci == "bootstrap" else 0,
+        "seed": int(settings.get("seed", 42)) if seed is None else seed,
+        "confidence": float(settings.get("confidence", 0.95)) if confidence is None else confidence,
+        "anchor": anchor,
+        "min_battles": _plain(settings.get("min_battles", 0) if min_battles is None
+                              else min_battles),
+        "components": components, "solver": solver, "left_advantage": left_advantage,
+    }
+    if left_advantage and method != "davidson":
+        raise click.UsageError("--left-advantage needs --method davidson")
+    if store:
+        if input_path:
+            raise click.UsageError("--store works on the database, not with --input")
+        from arena import ratings
+
+        with _progress(10 ** 9, False) as _:
+            report = ratings.recompute(rt.engine, {**settings, "bootstrap": options["rounds"],
+                                                   "seed": options["seed"],
+                                                   "confidence": options["confidence"],
+                                                   "min_battles": options["min_battles"]},
+                                       method=method)
+        for line in report:
+            where = "/".join(x or "*" for x in (line["category"], line["source"],
+                                                line["rater_group"]))
+            if "error" in line:
+                click.echo(f"{where}: not stored: {line['error']}")
+            else:
+                click.echo(f"{where}: snapshot {line['snapshot']} ({line['models']} models, "
+                           f"{line['votes']} votes)")
+        if not report:
+            click.echo("no votes in the database: nothing stored")
+        return
+    with _progress(options["rounds"], progress) as tick:
+        try:
+            if input_path:
+                result = _from_file(input_path, method, category, source, group, options,
+                                    elo_k, tick)
+            else:
+                from arena import ratings
+
+                if method == "elo":
+                    options = {k: v for k, v in options.items()
+                               if k not in ("components", "solver", "left_advantage", "ci")}
+                result = ratings.compute(rt.engine, method, category, source, group,
+                                         elo_k=elo_k, progress=tick, **options)
+        except RatingError as exc:
+            raise click.ClickException(str(exc)) from None
+    if timestamp:
+        result.meta["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    if fmt == "json":
+        text = dumps(result.to_dict(replicates=replicates), indent=None) + "\n"
+    elif fmt == "csv":
+        text = _csv_text(result)
+    else:
+        text = _table_text(result)
+    _write(text, output)
+
+
+rate = rate_command
+COMMANDS = [rate_command]

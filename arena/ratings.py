@@ -1,0 +1,199 @@
+"""Glue between the database and :mod:`rating`.
+
+* :func:`load_table` reads ``pair_counts`` (kept current by the vote job) into
+  one :class:`rating.counts.CountTable`: O(pairs x scopes) rows, however many
+  votes there are. Every scope (category, source, rater group; ``None`` = all)
+  is then a sum in NumPy.
+* :func:`load_sequence` reads the votes themselves in ``created_at`` order, for
+  online Elo only: O(votes).
+* :func:`compute` rates one scope; :func:`store_snapshot` keeps the result as a
+  ``rating_snapshots`` row (payload = the ``arena rate --format json`` document
+  including the bootstrap replicates); :func:`recompute` does overall, each
+  category, each source and each rater group; :func:`latest_snapshot` is what
+  pages and the API read.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from arena.db import session_scope
+from arena.models import Battle, Model, PairCount, Prompt, Rater, RatingSnapshot, Vote
+from rating.counts import CountTable, pair_counts
+from rating.engine import RatingError, rate, rate_elo
+from rating.snapshot import Result, dumps
+
+CHOICE_CODES = {"left": 0, "right": 1, "tie": 2, "both_bad": 3}
+DEFAULT_CATEGORY = "general"  # a battle without a prompt (as arena.votes does)
+
+
+def _codes(values):
+    labels = tuple(sorted(set(values))) or ("",)
+    index = {v: k for k, v in enumerate(labels)}
+    return np.array([index[v] for v in values], np.int64), labels
+
+
+def load_table(engine: Engine) -> CountTable:
+    """Every ``pair_counts`` row, as one :class:`CountTable` (model names from ``models``)."""
+    with session_scope(engine) as session:
+        rows = session.execute(select(
+            PairCount.category, PairCount.source, PairCount.rater_group,
+            PairCount.left_model_id, PairCount.right_model_id, PairCount.left_wins,
+            PairCount.right_wins, PairCount.ties, PairCount.both_bad)).all()
+        names = dict(session.execute(select(Model.id, Model.name)).all())
+    if not rows:
+        return CountTable((), ("",), ("",), ("",), *(np.zeros(0, np.int64) for _ in range(5)),
+                          np.zeros((0, 4)), True)
+    cat, src, grp, lid, rid, *cnt = zip(*rows)
+    models = tuple(sorted({names[k] for k in set(lid) | set(rid)}))
+    index = {name: k for k, name in enumerate(models)}
+    cc, cats = _codes(cat)
+    sc, srcs = _codes(src)
+    gc, grps = _codes([g or "" for g in grp])
+    left = np.array([index[names[k]] for k in lid], np.int64)
+    right = np.array([index[names[k]] for k in rid], np.int64)
+    counts = np.array(cnt, float).T.reshape(-1, 4)
+    return CountTable(models, cats, srcs, grps, cc, sc, gc, left, right, counts, True)
+
+
+def load_sequence(engine: Engine, category: str | None = None, source: str | None = None,
+                  rater_group: str | None = None):
+    """Votes in ``created_at`` order as (left, right, outcome, models) arrays, for Elo.
+
+    This reads every vote of the scope: O(votes).
+    """
+    stmt = (select(Battle.left_model_id, Battle.right_model_id, Vote.choice, Vote.source,
+                   Prompt.category, Rater.group)
+            .join(Battle, Battle.id == Vote.battle_id)
+            .outerjoin(Prompt, Prompt.id == Battle.prompt_id)
+            .outerjoin(Rater, Rater.id == Vote.rater_id)
+            .order_by(Vote.created_at, Vote.id))
+    if source is not None:
+        stmt = stmt.where(Vote.source == source)
+    with session_scope(engine) as session:
+        rows = session.execute(stmt).all()
+        names = dict(session.execute(select(Model.id, Model.name)).all())
+    rows = [r for r in rows
+            if (category is None or (r[4] or DEFAULT_CATEGORY) == category)
+            and (rater_group is None or (r[5] or "") == rater_group)]
+    models = tuple(sorted({names[r[0]] for r in rows} | {names[r[1]] for r in rows}))
+    index = {name: k for k, name in enumerate(models)}
+    left = np.array([index[names[r[0]]] for r in rows], np.int64)
+    right = np.array([index[names[r[1]]] for r in rows], np.int64)
+    outcome = np.array([CHOICE_CODES[r[2]] for r in rows], np.int64)
+    return left, right, outcome, models
+
+
+def compute(engine: Engine, method: str = "bt", category: str | None = None,
+            source: str | None = None, rater_group: str | None = None,
+            table: CountTable | None = None, elo_k: float = 4.0, **options) -> Result:
+    """Rate one scope from the database (``None`` or ``""`` = all)."""
+    category, source, rater_group = (v or None for v in (category, source, rater_group))
+    scope = {"category": category or "", "source": source or "",
+             "rater_group": rater_group or ""}
+    if method == "elo":
+        left, right, outcome, models = load_sequence(engine, category, source, rater_group)
+        if left.size == 0:
+            raise RatingError("no votes in this scope")
+        options.pop("ci", None)
+        for key in ("components", "solver", "left_advantage", "prior"):
+            options.pop(key, None)
+        return rate_elo(left, right, outcome, models, k=elo_k, scope=scope, **options)
+    table = load_table(engine) if table is None else table
+    pairs = table.select(category, source, rater_group)
+    if pairs.total == 0:
+        raise RatingError("no votes in this scope")
+    return rate(pairs, method, scope=scope, **options)
+
+
+def store_snapshot(engine: Engine, result: Result, created_at: datetime | None = None) -> int:
+    """Store ``result`` (with its bootstrap replicates) as a ``rating_snapshots`` row."""
+    created_at = created_at or datetime.now(timezone.utc)
+    meta = dict(result.meta)
+    meta["created_at"] = created_at.isoformat(timespec="seconds")
+    result = Result(**{**result.__dict__, "meta": meta})
+    scope = meta.get("scope", {})
+    row = RatingSnapshot(created_at=created_at, method=result.method,
+                         category=scope.get("category", ""), source=scope.get("source", ""),
+                         rater_group=scope.get("rater_group", ""), digest=meta["digest"],
+                         votes=int(meta.get("battles") or 0),
+                         payload=result.to_json(replicates=True))
+    with session_scope(engine) as session:
+        session.add(row)
+        session.flush()
+        return int(row.id)
+
+
+def default_scopes(table: CountTable) -> list[tuple[str | None, str | None, str | None]]:
+    """Overall, each category, each source and each rater group present."""
+    labels = table.labels()
+    scopes = [(None, None, None)]
+    scopes += [(c, None, None) for c in labels["category"]]
+    scopes += [(None, s, None) for s in labels["source"]]
+    scopes += [(None, None, g) for g in labels["group"] if g]
+    seen, out = set(), []
+    for s in scopes:
+        if s not in seen:
+            seen.add(s)
+            out.append(s)
+    return out
+
+
+def options_from_settings(rating_settings: dict) -> dict:
+    """``rate`` keyword arguments from the ``[rating]`` settings section."""
+    return {"rounds": int(rating_settings.get("bootstrap", 1000)),
+            "seed": int(rating_settings.get("seed", 42)),
+            "confidence": float(rating_settings.get("confidence", 0.95)),
+            "min_battles": rating_settings.get("min_battles", 0),
+            "components": rating_settings.get("components", "largest")}
+
+
+def recompute(engine: Engine, rating_settings: dict, scopes=None, method: str | None = None,
+              progress=None) -> list[dict]:
+    """Recompute and store snapshots; one report dict per scope.
+
+    ``scopes``: iterable of (category, source, rater_group) with ``None`` or
+    "" for all; default :func:`default_scopes`. A scope that cannot be rated
+    (e.g. no votes) is reported with its error and stores nothing.
+    """
+    method = method or rating_settings.get("method", "bt")
+    table = load_table(engine)
+    if scopes is None:
+        scopes = default_scopes(table) if table.left.size else []
+    options = options_from_settings(rating_settings)
+    if method == "elo":
+        options["rounds"] = 0
+    report = []
+    for cat, src, grp in scopes:
+        scope = {"category": cat or "", "source": src or "", "rater_group": grp or ""}
+        try:
+            result = compute(engine, method, cat, src, grp, table=table, progress=progress,
+                             **options)
+        except RatingError as exc:
+            report.append({**scope, "error": str(exc)})
+            continue
+        snap = store_snapshot(engine, result)
+        report.append({**scope, "snapshot": snap, "models": len(result.models),
+                       "votes": result.meta.get("battles")})
+    return report
+
+
+def latest_snapshot(engine: Engine, method: str = "bt", category: str = "", source: str = "",
+                    rater_group: str = "") -> dict | None:
+    """The newest stored snapshot's payload for this scope ("" = all), or None."""
+    stmt = (select(RatingSnapshot.payload)
+            .where(RatingSnapshot.method == method, RatingSnapshot.category == category,
+                   RatingSnapshot.source == source, RatingSnapshot.rater_group == rater_group)
+            .order_by(RatingSnapshot.created_at.desc(), RatingSnapshot.id.desc()).limit(1))
+    with session_scope(engine) as session:
+        payload = session.execute(stmt).scalar()
+    return None if payload is None else json.loads(payload)
+
+
+__all__ = ["load_table", "load_sequence", "compute", "store_snapshot", "recompute",
+           "latest_snapshot", "dumps"]
