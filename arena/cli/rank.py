@@ -1,3 +1,205 @@
-"""``arena rank``: work in progress (see the README)."""
+"""``arena rank``: the composite rank (arena rating blended with benchmarks,
+popularity, recency and efficiency), with an interval, rank (UB) and tiers.
 
-COMMANDS: list = []
+Reads the database (the newest rating snapshot and the imported signals), or
+files alone when any of ``--ratings``, ``--benchmarks``, ``--popularity``,
+``--aliases``, ``--models``, ``--efficiency`` is given (no database is opened
+then). Defaults come from ``[rank]`` in the settings.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from datetime import date
+
+import click
+
+from arena import __version__
+from arena.cli.common import config_option
+from arena.composite_store import load_db_inputs, load_file_inputs
+from arena.importers.benchmarks import SignalFileError
+from rating.composite import RankOptions, WeightError, parse_weight, rank_models
+from rating.composite.aggregate import AGGREGATORS
+from rating.composite.explain import explain, explain_text
+from rating.composite.normalize import METHODS
+from rating.composite.weights import normalize_weights
+
+DEFAULT_REPLICATES = 200
+
+
+def _weights(settings_weights: dict, given: tuple[str, ...]) -> dict[str, float]:
+    weights = dict(settings_weights or {})
+    try:
+        normalize_weights(weights)  # names from the settings must be known too
+        for text in given:
+            name, value = parse_weight(text)
+            weights[name] = value
+        normalize_weights(weights)
+    except WeightError as exc:
+        raise click.UsageError(str(exc)) from None
+    return weights
+
+
+def _fmt(x, digits: int = 4) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def render_table(result) -> str:
+    names = list(result.meta["weights"])
+    head = ["rank", "rank_ub", "tier", "model", "score", "95% interval", "coverage"] + names
+    lines = [head]
+    for r in result.rows:
+        lines.append([str(r["rank"]), str(r["rank_ub"]), str(r["tier"]), r["model"]
+                      + (" (inherited)" if r.get("inherited_from") else ""),
+                      _fmt(r["score"]), f"{_fmt(r['ci_low'])}..{_fmt(r['ci_high'])}",
+                      _fmt(r["coverage"], 2)]
+                     + [_fmt(r["signals"][k]["normalized"], 3) for k in names])
+    widths = [max(len(row[c]) for row in lines) for c in range(len(head))]
+    out = ["  ".join(cell.ljust(w) if c == 3 else cell.rjust(w)
+                     for c, (cell, w) in enumerate(zip(row, widths))) for row in lines]
+    meta = result.meta
+    out.append("")
+    out.append("weights: " + ", ".join(f"{k}={v:.3f}" for k, v in meta["weights"].items())
+               + f"; normalize={meta['normalization']}, aggregate={meta['aggregate']}, "
+               f"arena mode={meta['arena_mode']}")
+    for src, missing in meta["missing"].items():
+        if missing:
+            out.append(f"not in {src}: {len(missing)} of {meta['pool']} models")
+    if meta["excluded"]:
+        out.append(f"left out: {len(meta['excluded'])} (see --format json)")
+    if meta["signals_without_data"]:
+        out.append("no data for: " + ", ".join(meta["signals_without_data"]))
+    if meta["ambiguous_names"]:
+        out.append(f"ambiguous names settled: {len(meta['ambiguous_names'])} (see JSON meta)")
+    return "\n".join(out)
+
+
+def render_csv(result) -> str:
+    names = list(result.meta["weights"])
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["rank", "rank_ub", "tier", "model", "score", "ci_low", "ci_high",
+                     "coverage"] + [f"{k}_normalized" for k in names])
+    for r in result.rows:
+        writer.writerow([r["rank"], r["rank_ub"], r["tier"], r["model"], r["score"],
+                         r["ci_low"], r["ci_high"], r["coverage"]]
+                        + ["" if r["signals"][k]["normalized"] is None
+                           else r["signals"][k]["normalized"] for k in names])
+    return buf.getvalue()
+
+
+@click.command("rank")
+@click.option("--ratings", type=click.Path(dir_okay=False),
+              help="Ratings file: `arena rate --format json` output, or the lmsys CSV.")
+@click.option("--benchmarks", type=click.Path(dir_okay=False),
+              help="Benchmarks file: Open LLM Leaderboard v2 CSV or long CSV.")
+@click.option("--popularity", type=click.Path(dir_okay=False),
+              help="Popularity CSV: model, downloads, likes, date.")
+@click.option("--aliases", type=click.Path(dir_okay=False), help="Aliases CSV: alias, model.")
+@click.option("--models", "models_file", type=click.Path(dir_okay=False),
+              help="Model metadata: JSONL or the Open LLM Leaderboard v2 CSV.")
+@click.option("--efficiency", type=click.Path(dir_okay=False),
+              help="Speed facts JSONL (LLMFAO results.jsonl works as is).")
+@click.option("--weight", "weights", multiple=True, metavar="SIGNAL=W",
+              help="Weight of a signal (repeatable): arena, benchmarks, benchmarks.<name>, "
+                   "popularity, recency, efficiency.")
+@click.option("--normalize", type=click.Choice(METHODS), default=None,
+              help="Per-signal normalization (default: [rank] normalize).")
+@click.option("--aggregate", type=click.Choice(AGGREGATORS), default=None,
+              help="Aggregator (default: [rank] aggregate).")
+@click.option("--category", default=None,
+              help="Category sub-rank: the category's arena ratings and benchmarks.")
+@click.option("--source", "vote_source", default="",
+              help="DB mode: the vote source of the rating snapshot ('' = all).")
+@click.option("--rater-group", default="", help="DB mode: the rater group of the snapshot.")
+@click.option("--max-vram-gb", type=float, default=None,
+              help="Keep only models whose estimated VRAM fits.")
+@click.option("--arena-mode", type=click.Choice(["rating", "tier"]), default="rating",
+              show_default=True, help="Use the arena rating, or its tier's mean rating.")
+@click.option("--min-coverage", type=click.FloatRange(0, 1), default=None,
+              help="Least share of the weight a model must have signals for.")
+@click.option("--half-life-days", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Half-life of the recency boost (default: [rank] recency_half_life_days).")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Reference day for recency (default: today).")
+@click.option("--inherit-base", is_flag=True,
+              help="A variant with no arena rating inherits its base model's (marked).")
+@click.option("--replicates", type=click.IntRange(0, 100000), default=None,
+              help=f"Replicates for the interval (default {DEFAULT_REPLICATES}; 0 = none).")
+@click.option("--seed", type=int, default=None, help="Random seed (default: [rating] seed).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), default=None,
+              help="Write to FILE instead of standard output.")
+@click.option("--explain", "explain_model", default=None, metavar="MODEL",
+              help="Say how each signal moved MODEL.")
+@config_option
+def rank(ratings, benchmarks, popularity, aliases, models_file, efficiency, weights, normalize,
+         aggregate, category, vote_source, rater_group, max_vram_gb, arena_mode, min_coverage,
+         half_life_days, as_of, inherit_base, replicates, seed, fmt, output, explain_model,
+         rt) -> None:
+    """Rank models by a composite of arena rating, benchmarks, popularity, recency
+    and efficiency, with a 95% interval, rank (UB) and tiers."""
+    settings = rt.settings
+    conf = dict(settings.get("rank") or {})
+    files = any([ratings, benchmarks, popularity, aliases, models_file, efficiency])
+    try:
+        if files:
+            inputs, inputs_meta = load_file_inputs(ratings, benchmarks, popularity, aliases,
+                                                   models_file, efficiency)
+        else:
+            inputs, inputs_meta = load_db_inputs(rt.engine, category or "", vote_source,
+                                                 rater_group)
+    except (SignalFileError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    opts = RankOptions(
+        weights=_weights(conf.get("weights", {}), weights),
+        normalize=normalize or conf.get("normalize", "minmax"),
+        aggregate=aggregate or conf.get("aggregate", "mean"),
+        min_coverage=float(conf.get("min_coverage", 0.0) if min_coverage is None
+                           else min_coverage),
+        recency_half_life_days=float(half_life_days or conf.get("recency_half_life_days", 180)),
+        arena_mode=arena_mode,
+        category=category,
+        categories=conf.get("categories"),
+        max_vram_gb=max_vram_gb,
+        replicates=DEFAULT_REPLICATES if replicates is None and "replicates" not in conf
+        else int(conf.get("replicates", DEFAULT_REPLICATES) if replicates is None
+                 else replicates),
+        seed=int(settings.get("rating", "seed", 42) if seed is None else seed),
+        confidence=float(settings.get("rating", "confidence", 0.95)),
+        as_of=as_of.date() if as_of else None,
+        inherit_base=inherit_base,
+    )
+    try:
+        result = rank_models(inputs, opts)
+    except (ValueError, WeightError) as exc:
+        raise click.UsageError(str(exc)) from None
+    result.meta = {"version": __version__, "mode": "files" if files else "database",
+                   "inputs": inputs_meta, **result.meta}
+    if explain_model:
+        try:
+            info = explain(result, explain_model)
+        except KeyError as exc:
+            raise click.ClickException(exc.args[0]) from None
+        text = (json.dumps(info, indent=2, ensure_ascii=False) + "\n" if fmt == "json"
+                else explain_text(info) + "\n")
+    elif fmt == "json":
+        text = json.dumps({"meta": result.meta, "models": result.rows}, indent=2,
+                          ensure_ascii=False) + "\n"
+    elif fmt == "csv":
+        text = render_csv(result)
+    else:
+        text = render_table(result) + "\n"
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        click.echo(f"wrote {len(result.rows)} models to {output}", err=True)
+    else:
+        sys.stdout.write(text)
+
+
+COMMANDS = [rank]
