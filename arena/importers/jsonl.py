@@ -284,8 +284,8 @@ def write_answers(conn: Connection, rows: list[dict]) -> ImportResult:
     stored = set()
     pairs = {(r["prompt_id"], r["model_id"]) for r in rows}
     for chunk in _chunks(sorted({p for p, _ in pairs})):
-        stored.update(conn.execute(select(table.c.prompt_id, table.c.model_id)
-                                   .where(table.c.prompt_id.in_(chunk))).tuples())
+        stored.update(tuple(row) for row in conn.execute(
+            select(table.c.prompt_id, table.c.model_id).where(table.c.prompt_id.in_(chunk))))
     updated = len(pairs & stored)
     upsert(conn, table, rows, ["prompt_id", "model_id"])
     return ImportResult("answers", len(rows) - updated, updated)
