@@ -97,7 +97,11 @@ def _number(*, integer: bool = False) -> Callable[[object], object]:
         if isinstance(value, bool) or not isinstance(value, kinds):
             raise ValueError(f"must be {'an integer' if integer else 'a number'}, "
                              f"got {type(value).__name__}")
-        if not math.isfinite(value) or value < 0:
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:
+            finite = False
+        if not finite or value < 0:
             raise ValueError("must be a finite number >= 0")
         return value
     return check
@@ -162,7 +166,7 @@ def read_objects(path: str | Path) -> Iterator[tuple[int, dict]]:
     with handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError:
                 raise ImportFileError(path, number, "not valid UTF-8") from None
             if not line.strip():

@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from arena import votes
 from arena.importers.jsonl import (ImportFileError, ImportResult, dialect_insert, existing,
-                                   write_answers, write_models, write_prompts)
+                                   read_objects, write_answers, write_models, write_prompts)
 from arena.models import Battle, Model, Prompt, Rater, utcnow
 
 ORIGIN = "import:llmfao"
@@ -95,8 +95,6 @@ def external_key(name: str, row: int) -> str:
 
 
 def _jsonl(path: Path, required: dict[str, tuple]) -> list[tuple[int, dict]]:
-    from arena.importers.jsonl import read_objects
-
     out = []
     for number, obj in read_objects(path):
         for name, kinds in required.items():
