@@ -186,11 +186,12 @@ def load_models(path: str | Path) -> dict[str, ModelFacts]:
             if not name or name in out:
                 continue
             base = row.get("metadata_base_model") or None
+            params = number(path, line, "metadata_params_billions",
+                            row.get("metadata_params_billions", ""), optional=True)
             out[name] = ModelFacts(
                 organization=name.split("/")[0] if "/" in name else None,
-                parameters_b=number(path, line, "metadata_params_billions",
-                                    row.get("metadata_params_billions", ""), optional=True,
-                                    minimum=0),
+                # the export writes -1 (or 0) when the size is unknown
+                parameters_b=params if params is not None and params > 0 else None,
                 precision=row.get("model_precision") or None,
                 base_model=base if base and base != name else None,
                 release_date=parse_date(path, line, "metadata_upload_date",
