@@ -1,0 +1,169 @@
+"""An OpenAI-compatible HTTP client for judge models (vLLM, llama.cpp, Ollama, TGI).
+
+``chat`` mode posts one user message to ``<base_url>/chat/completions``;
+``completion`` mode posts the raw prompt to ``<base_url>/completions``. A
+request that times out, cannot connect, or answers 429 or 5xx is retried up to
+``max_retries`` times with exponential backoff and jitter; a ``Retry-After``
+header is honoured (and shared with every worker through the limiter) unless
+it asks for longer than ``max_backoff_seconds``, in which case the call gives
+up and the rq job's own retry takes over. Other 4xx answers are not retried.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from workers.judges.limits import NullLimiter
+
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class JudgeHTTPError(RuntimeError):
+    """The judge server refused the request (not worth retrying) or sent a bad body."""
+
+
+class JudgeUnavailable(RuntimeError):
+    """The judge server did not answer usefully within the retries."""
+
+
+@dataclass
+class Completion:
+    text: str
+    latency_ms: float
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    retries: list[str] = field(default_factory=list)  # what went wrong before the answer
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds or an HTTP date; None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0)
+
+
+class JudgeClient:
+    """Calls one judge; safe to share between threads.
+
+    Parameters
+    ----------
+    judge : workers.judge_config.JudgeSettings
+    limiter : RedisLimiter or NullLimiter
+        Slots and shared cooldown (see :mod:`workers.judges.limits`).
+    """
+
+    def __init__(self, judge, limiter=None, *, api_key: str | None = None):
+        self.judge = judge
+        self.limiter = limiter or NullLimiter()
+        headers = {"Content-Type": "application/json"}
+        key = api_key if api_key is not None else judge.api_key()
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        self.url = judge.base_url + ("/chat/completions" if judge.mode == "chat"
+                                     else "/completions")
+        self._http = httpx.Client(headers=headers, timeout=judge.timeout,
+                                  limits=httpx.Limits(max_connections=max(judge.concurrency, 4)))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def body(self, prompt: str) -> dict:
+        j = self.judge
+        body: dict = {"model": j.model, "temperature": j.temperature, "top_p": j.top_p,
+                      "max_tokens": j.max_tokens, "stream": False}
+        if j.mode == "chat":
+            body["messages"] = [{"role": "user", "content": prompt}]
+        else:
+            body["prompt"] = prompt
+        if j.seed is not None:
+            body["seed"] = j.seed
+        if j.stop:
+            body["stop"] = list(j.stop)
+        if j.grammar:
+            body["grammar"] = j.grammar
+        body.update(j.extra)
+        return body
+
+    def _read(self, response: httpx.Response, latency_ms: float) -> Completion:
+        try:
+            data = response.json()
+            choice = data["choices"][0]
+            text = choice["message"]["content"] if self.judge.mode == "chat" else choice["text"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise JudgeHTTPError(f"HTTP {response.status_code} with a body that is not an "
+                                 f"OpenAI completion: {response.text[:200]!r}") from None
+        usage = data.get("usage") or {}
+        return Completion(text=text or "", latency_ms=latency_ms,
+                          prompt_tokens=usage.get("prompt_tokens"),
+                          completion_tokens=usage.get("completion_tokens"),
+                          finish_reason=choice.get("finish_reason"))
+
+    def complete(self, prompt: str) -> Completion:
+        """The judge's reply to ``prompt``.
+
+        Raises
+        ------
+        JudgeHTTPError
+            On a 4xx other than 429, or a 200 whose body is not a completion.
+        JudgeUnavailable
+            When every attempt failed (timeouts, connection errors, 429, 5xx), or
+            the server asked to wait longer than ``max_backoff_seconds``.
+        """
+        j = self.judge
+        body = self.body(prompt)
+        errors: list[str] = []
+        for attempt in range(j.max_retries + 1):
+            self.limiter.wait_cooldown()
+            retry_after = None
+            with self.limiter.slot():
+                start = time.perf_counter()
+                try:
+                    response = self._http.post(self.url, json=body)
+                except httpx.TimeoutException:
+                    errors.append(f"timeout after {j.timeout:g}s")
+                    response = None
+                except httpx.TransportError as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    response = None
+                latency_ms = (time.perf_counter() - start) * 1000
+            if response is not None:
+                if response.status_code == 200:
+                    completion = self._read(response, latency_ms)
+                    completion.retries = errors
+                    return completion
+                if response.status_code not in RETRY_STATUS:
+                    raise JudgeHTTPError(f"HTTP {response.status_code} from {self.url}: "
+                                         f"{response.text[:200]!r}")
+                errors.append(f"HTTP {response.status_code}")
+                retry_after = retry_after_seconds(response.headers.get("retry-after"))
+            if attempt == j.max_retries:
+                break
+            wait = min(j.max_backoff_seconds, j.backoff_seconds * 2 ** attempt)
+            wait *= random.uniform(0.5, 1.0)
+            if retry_after is not None:
+                if retry_after > j.max_backoff_seconds:
+                    self.limiter.cooldown(retry_after)
+                    raise JudgeUnavailable(f"{'; '.join(errors)}; Retry-After {retry_after:g}s "
+                                           f"is longer than max_backoff_seconds")
+                self.limiter.cooldown(retry_after)
+                wait = max(wait, retry_after)
+            time.sleep(wait)
+        raise JudgeUnavailable(f"{self.url}: {len(errors)} attempts failed: {'; '.join(errors)}")

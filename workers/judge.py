@@ -1,0 +1,268 @@
+"""The judge job: a judge model votes on one battle, judged in both orders.
+
+:func:`judge_battle` runs on the rq queue ``judge``. It
+
+1. draws a battle with the same sampler and left/right coin flip as the human
+   page (:func:`arena.battles.issue`, origin ``judge:NAME``), or, when rq runs
+   the job again after a failure or a timeout, finds the battle this job drew
+   before: the battle's ``external_key`` is ``judge:NAME:<rq job id>``, stored
+   in the same transaction as the battle, so a retry never draws a second one;
+2. skips the battle (no call, no vote) when a contestant is of the judge's own
+   ``family``; the report counts these battles;
+3. calls the judge in both orders at once, ``ab`` (the left answer shown
+   first) and ``ba`` (swapped), each through the judge's concurrency slots,
+   recording every call as a :class:`arena.models.JudgeCall` row. A reply
+   that does not parse is asked again up to ``parse_retries`` times; an order
+   already judged by an earlier run of the job is not asked again;
+4. combines the two verdicts: agreeing ones make a win (or a tie, if both
+   said tie); disagreeing ones make a tie, or no vote when
+   ``on_disagreement = "none"``; an order that never parsed makes no vote;
+5. enqueues the vote on ``votes`` with source ``judge:NAME``. The vote job
+   stores one vote per battle, so a job run twice never stores two.
+
+HTTP failures that outlast the client's retries (see :mod:`workers.client`)
+are recorded and re-raised, so rq retries the job (``job_retries``).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from rq import Retry, get_current_job
+from rq.exceptions import DuplicateJobError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from arena import battles, runtime, votes
+from arena.models import Answer, Battle, JudgeCall, Model, Prompt
+from arena.sampling import NoBattleAvailable
+from workers.client import JudgeClient, JudgeHTTPError, JudgeUnavailable
+from workers.judge_config import JudgeSettings, get_judge
+from workers.judges import ContextOverflow, ParseError, fit, get_format
+from workers.judges.limits import RedisLimiter
+
+JUDGE_JOB = "workers.judge.judge_battle"
+ORDERS = ("ab", "ba")
+_clients: dict[tuple, JudgeClient] = {}
+
+
+@dataclass(frozen=True)
+class BattleView:
+    battle_id: int
+    question: str
+    reference: str | None
+    left_text: str
+    right_text: str
+    left_family: str | None
+    right_family: str | None
+
+
+def side_of(order: str, verdict: str) -> str:
+    """Map a verdict on the order shown to the judge back to the battle's sides."""
+    if verdict == "tie":
+        return "tie"
+    left_first = order == "ab"
+    return "left" if (verdict == "first") == left_first else "right"
+
+
+def combine(ab: str | None, ba: str | None, on_disagreement: str = "tie") -> str | None:
+    """The battle's choice from the two orders' verdicts (``first``/``second``/``tie``).
+
+    None (no vote) when an order has no verdict, or when they disagree and
+    ``on_disagreement`` is ``"none"``.
+    """
+    if ab is None or ba is None:
+        return None
+    a, b = side_of("ab", ab), side_of("ba", ba)
+    if a == b:
+        return a
+    return "tie" if on_disagreement == "tie" else None
+
+
+def own_family(judge: JudgeSettings, view: BattleView) -> bool:
+    family = judge.family.casefold()
+    return bool(family) and family in {(f or "").strip().casefold()
+                                       for f in (view.left_family, view.right_family)}
+
+
+def client_for(judge: JudgeSettings, connection) -> JudgeClient:
+    """The process's client for ``judge`` (one connection pool per judge settings)."""
+    key = (os.getpid(), repr(judge))
+    client = _clients.get(key)
+    if client is None:
+        limiter = RedisLimiter(connection, judge.name, judge.concurrency,
+                               lease_seconds=judge.timeout + 10)
+        client = _clients[key] = JudgeClient(judge, limiter)
+    return client
+
+
+def enqueue_jobs(queue, judge: JudgeSettings, n: int, category: str | None = None) -> list:
+    """Put ``n`` judge jobs for ``judge`` on ``queue``; returns the jobs."""
+    retry = (Retry(max=judge.job_retries, interval=judge.job_retry_interval)
+             if judge.job_retries else None)
+    specs = [queue.prepare_data(JUDGE_JOB, args=(judge.name, category),
+                                timeout=judge.effective_job_timeout(), result_ttl=3600,
+                                failure_ttl=30 * 86400, retry=retry,
+                                description=f"judge {judge.name}"
+                                + (f" ({category})" if category else ""))
+             for _ in range(n)]
+    return queue.enqueue_many(specs)
+
+
+def _battle_key(judge: JudgeSettings, job) -> str | None:
+    return f"{judge.source}:{job.id}" if job is not None else None
+
+
+def _view(session: Session, battle: Battle) -> BattleView:
+    prompt = session.get(Prompt, battle.prompt_id)
+
+    def answer(model_id: int) -> tuple[str, str | None]:
+        text = session.execute(select(Answer.text).where(
+            Answer.prompt_id == battle.prompt_id, Answer.model_id == model_id)).scalar_one()
+        return text, session.get(Model, model_id).family
+
+    left, left_family = answer(battle.left_model_id)
+    right, right_family = answer(battle.right_model_id)
+    return BattleView(battle.id, prompt.text, prompt.reference, left, right,
+                      left_family, right_family)
+
+
+def draw_or_reuse(rt, judge: JudgeSettings, key: str | None, category: str | None,
+                  rng: np.random.Generator | None = None) -> BattleView:
+    """This job's battle: the one stored under ``key``, else a fresh draw stored under it."""
+    with Session(rt.engine) as s:
+        battle = None
+        if key:
+            battle = s.execute(select(Battle).where(Battle.external_key == key)).scalar_one_or_none()
+        if battle is None:
+            issued = battles.issue(s, rng or np.random.default_rng(), category=category,
+                                   origin=judge.source,
+                                   policy=rt.settings["battle"]["sampler"])
+            issued.battle.external_key = key
+            try:
+                s.commit()
+                battle = issued.battle
+            except IntegrityError:  # the same job ran twice at once: use the first draw
+                s.rollback()
+                battle = s.execute(select(Battle).where(Battle.external_key == key)).scalar_one()
+        return _view(s, battle)
+
+
+def _record(rt, **fields) -> JudgeCall:
+    with Session(rt.engine) as s:
+        row = JudgeCall(**fields)
+        s.add(row)
+        s.commit()
+        s.refresh(row)
+        return row
+
+
+def _history(rt, judge: JudgeSettings, battle_id: int) -> dict[str, list[JudgeCall]]:
+    with Session(rt.engine) as s:
+        rows = s.execute(select(JudgeCall).where(JudgeCall.judge == judge.name,
+                                                 JudgeCall.battle_id == battle_id)
+                         .order_by(JudgeCall.id)).scalars().all()
+    return {order: [r for r in rows if r.call_order == order] for order in ORDERS}
+
+
+def _parse_failures(rows: list[JudgeCall]) -> int:
+    return sum(1 for r in rows if r.verdict is None and (r.error or "").startswith("parse:"))
+
+
+def judge_order(rt, judge: JudgeSettings, client: JudgeClient, view: BattleView, order: str,
+                previous: list[JudgeCall]) -> str | None:
+    """Judge one order until a verdict parses or the parse retries run out.
+
+    Returns the verdict (``first``/``second``/``tie``) or None. HTTP failures
+    are recorded and re-raised.
+    """
+    done = [r for r in previous if r.verdict is not None]
+    if done:
+        return done[-1].verdict
+    attempt = len(previous)
+    failures = _parse_failures(previous)
+    fmt = get_format(judge.format)
+    first, second = ((view.left_text, view.right_text) if order == "ab"
+                     else (view.right_text, view.left_text))
+    base = {"judge": judge.name, "battle_id": view.battle_id, "call_order": order}
+    try:
+        rendered = fit(fmt, view.question, first, second, view.reference, rubric=judge.rubric,
+                       context_chars=judge.context_chars, max_answer_chars=judge.max_answer_chars)
+    except ContextOverflow as exc:
+        _record(rt, **base, attempt=attempt + 1, error=f"context: {exc}")
+        return None
+    while failures <= judge.parse_retries:
+        attempt += 1
+        try:
+            reply = client.complete(rendered.text)
+        except (JudgeUnavailable, JudgeHTTPError) as exc:
+            _record(rt, **base, attempt=attempt, truncated=rendered.truncated,
+                    error=f"http: {exc}")
+            raise
+        note = f"retried: {'; '.join(reply.retries)}" if reply.retries else None
+        fields = dict(base, attempt=attempt, raw_reply=reply.text, latency_ms=reply.latency_ms,
+                      prompt_tokens=reply.prompt_tokens,
+                      completion_tokens=reply.completion_tokens, truncated=rendered.truncated)
+        try:
+            verdict = fmt.parse(reply.text)
+        except ParseError as exc:
+            failures += 1
+            _record(rt, **fields, error=f"parse: {exc}" + (f" ({note})" if note else ""))
+            continue
+        _record(rt, **fields, verdict=verdict.verdict, confidence=verdict.confidence, error=note)
+        return verdict.verdict
+    return None
+
+
+def judge_battle(judge_name: str, category: str | None = None) -> dict:
+    """The rq job: have judge ``judge_name`` vote on one battle (see the module doc)."""
+    rt = runtime.current()
+    judge = get_judge(rt.settings, judge_name)
+    job = get_current_job()
+    try:
+        view = draw_or_reuse(rt, judge, _battle_key(judge, job), category)
+    except NoBattleAvailable as exc:
+        return {"status": "no-battle", "reason": str(exc)}
+    result = {"battle_id": view.battle_id, "judge": judge.name}
+    if own_family(judge, view):
+        return {**result, "status": "skipped", "reason": f"own family {judge.family!r}"}
+    with Session(rt.engine) as s:
+        if votes.exists(s, view.battle_id):
+            return {**result, "status": "voted", "note": "vote already stored"}
+    history = _history(rt, judge, view.battle_id)
+    client = client_for(judge, rt.redis)
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"judge-{judge.name}")
+    try:
+        futures = {order: pool.submit(judge_order, rt, judge, client, view, order,
+                                      history[order]) for order in ORDERS}
+        errors, verdicts = [], {}
+        for order, future in futures.items():
+            try:
+                verdicts[order] = future.result()
+            except (JudgeUnavailable, JudgeHTTPError) as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    choice = combine(verdicts["ab"], verdicts["ba"], judge.on_disagreement)
+    result.update(verdicts=verdicts, choice=choice)
+    if choice is None:
+        failed = [o for o in ORDERS if verdicts[o] is None]
+        reason = (f"no verdict for order(s) {', '.join(failed)}" if failed
+                  else "orders disagree")
+        return {**result, "status": "no-vote", "reason": reason}
+    vote_settings = rt.settings["votes"]
+    with Session(rt.engine) as s:
+        payload = votes.payload_for(s, view.battle_id, choice, source=judge.source)
+    try:
+        votes.enqueue(rt.queue(vote_settings["queue"]), payload,
+                      timeout=vote_settings["job_timeout_seconds"],
+                      retries=vote_settings["retries"])
+    except DuplicateJobError:
+        pass  # enqueued by an earlier run of this job
+    return {**result, "status": "voted"}
