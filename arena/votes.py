@@ -14,12 +14,12 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from rq import Retry
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from arena.models import CHOICES, Battle, Model, PairCount, Prompt, Rater, Vote, utcnow
+from arena.models import CHOICES, Battle, Model, Prompt, Rater, Vote, utcnow
 
 STORE_VOTE_JOB = "workers.ingest.store_vote"
 RECOMPUTE_JOB = "workers.recompute.recompute_ratings"
@@ -32,6 +32,14 @@ class VoteError(ValueError):
     """A vote that cannot be stored (unknown choice or battle)."""
 
 
+class NoSuchBattle(VoteError):
+    """The battle named by the vote does not exist."""
+
+
+class AlreadyVoted(VoteError):
+    """The battle already has a stored vote."""
+
+
 def winner_of(choice: str, left: str, right: str) -> str:
     """The winner as stored: the model's name, ``tie`` or ``both_bad``."""
     if choice not in CHOICES:
@@ -39,71 +47,101 @@ def winner_of(choice: str, left: str, right: str) -> str:
     return {"left": left, "right": right}.get(choice, choice)
 
 
+_LeftModel, _RightModel = aliased(Model), aliased(Model)
+_PAYLOAD_QUERY = (
+    select(Battle.id, Battle.rater_id, _LeftModel.id, _LeftModel.name, _RightModel.id,
+           _RightModel.name, Prompt.category, Rater.group, Vote.id)
+    .join(_LeftModel, _LeftModel.id == Battle.left_model_id)
+    .join(_RightModel, _RightModel.id == Battle.right_model_id)
+    .outerjoin(Prompt, Prompt.id == Battle.prompt_id)
+    .outerjoin(Rater, Rater.id == Battle.rater_id)
+    .outerjoin(Vote, Vote.battle_id == Battle.id)
+)
+
+
 def payload_for(session: Session, battle_id: int, choice: str, *, source: str = "human",
                 rater_id: str | None = None, created_at: datetime | None = None) -> dict:
-    """Everything the vote job needs, read once where the vote is accepted."""
-    if choice not in CHOICES:
-        raise VoteError(f"choice must be one of {', '.join(CHOICES)}; got {choice!r}")
-    battle = session.get(Battle, battle_id)
-    if battle is None:
-        raise VoteError(f"battle {battle_id} does not exist")
-    left = session.get(Model, battle.left_model_id)
-    right = session.get(Model, battle.right_model_id)
-    prompt = session.get(Prompt, battle.prompt_id) if battle.prompt_id else None
-    rater_id = rater_id if rater_id is not None else battle.rater_id
-    rater = session.get(Rater, rater_id) if rater_id else None
+    """Everything the vote job needs, read in one query where the vote is accepted.
+
+    ``rater_id`` defaults to the rater the battle was issued to.
+
+    Raises
+    ------
+    VoteError
+        For an unknown choice; :class:`NoSuchBattle` and :class:`AlreadyVoted`
+        are its subclasses.
+    """
+    winner_of(choice, "", "")
+    row = session.execute(_PAYLOAD_QUERY.where(Battle.id == battle_id)).first()
+    if row is None:
+        raise NoSuchBattle(f"battle {battle_id} does not exist")
+    (_, battle_rater, left_id, left_name, right_id, right_name, category, group,
+     vote_id) = row
+    if vote_id is not None:
+        raise AlreadyVoted(f"battle {battle_id} already has a vote")
+    if rater_id is None:
+        rater_id = battle_rater
+    elif rater_id != battle_rater:
+        rater = session.get(Rater, rater_id)
+        group = rater.group if rater else None
     return {
-        "battle_id": battle.id,
+        "battle_id": battle_id,
         "choice": choice,
-        "winner": winner_of(choice, left.name, right.name),
-        "left_model": left.name,
-        "right_model": right.name,
-        "left_model_id": left.id,
-        "right_model_id": right.id,
-        "category": prompt.category if prompt else DEFAULT_CATEGORY,
+        "winner": winner_of(choice, left_name, right_name),
+        "left_model": left_name,
+        "right_model": right_name,
+        "left_model_id": left_id,
+        "right_model_id": right_id,
+        "category": category or DEFAULT_CATEGORY,
         "source": source,
         "rater_id": rater_id,
-        "rater_group": (rater.group or "") if rater else "",
+        "rater_group": group or "",
         "created_at": (created_at or utcnow()).isoformat(),
     }
 
 
-def _insert(conn: Connection):
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+_COUNT_COLUMNS = ("left_wins", "right_wins", "ties", "both_bad")
+_COLUMN_OF_CHOICE = dict(zip(CHOICES, _COUNT_COLUMNS))
 
-
-def _count_increments(choice: str) -> dict[str, int]:
-    column = {"left": "left_wins", "right": "right_wins", "tie": "ties",
-              "both_bad": "both_bad"}[choice]
-    return {name: int(name == column) for name in ("left_wins", "right_wins", "ties", "both_bad")}
+# Plain SQL that SQLite (3.35+) and PostgreSQL both run: the hot path of the vote
+# job, so it is compiled once rather than built from expressions per vote.
+_INSERT_VOTE = text(
+    "INSERT INTO votes (battle_id, choice, winner, source, rater_id, created_at) "
+    "VALUES (:battle_id, :choice, :winner, :source, :rater_id, :created_at) "
+    "ON CONFLICT (battle_id) DO NOTHING RETURNING id"
+).bindparams(bindparam("created_at", type_=Vote.__table__.c.created_at.type))
+_COUNT_VOTE = text(
+    "INSERT INTO pair_counts (category, source, rater_group, left_model_id, right_model_id, "
+    "left_wins, right_wins, ties, both_bad) VALUES (:category, :source, :rater_group, "
+    ":left_model_id, :right_model_id, :left_wins, :right_wins, :ties, :both_bad) "
+    "ON CONFLICT (category, source, rater_group, left_model_id, right_model_id) DO UPDATE SET "
+    + ", ".join(f"{c} = pair_counts.{c} + excluded.{c}" for c in _COUNT_COLUMNS)
+)
 
 
 def store_in(conn: Connection, payloads: Iterable[dict]) -> int:
     """Store votes on an open connection (inside the caller's transaction).
 
-    Returns how many were new; votes whose battle already has one are skipped.
+    Returns how many were new; votes whose battle already has one are skipped
+    (the insert's RETURNING is empty) and are not counted again.
     """
-    insert = _insert(conn)
     stored = 0
     for p in payloads:
         created = p.get("created_at")
         created = datetime.fromisoformat(created) if isinstance(created, str) else created
-        result = conn.execute(
-            insert(Vote).values(battle_id=p["battle_id"], choice=p["choice"], winner=p["winner"],
-                                source=p["source"], rater_id=p.get("rater_id"),
-                                created_at=created or utcnow())
-            .on_conflict_do_nothing(index_elements=["battle_id"]).returning(Vote.id))
-        if result.first() is None:  # RETURNING is empty when the battle already had a vote
+        inserted = conn.execute(_INSERT_VOTE, {
+            "battle_id": p["battle_id"], "choice": p["choice"], "winner": p["winner"],
+            "source": p["source"], "rater_id": p.get("rater_id"),
+            "created_at": created or utcnow()}).first()
+        if inserted is None:
             continue
         stored += 1
-        inc = _count_increments(p["choice"])
-        stmt = insert(PairCount).values(
-            category=p["category"], source=p["source"], rater_group=p.get("rater_group") or "",
-            left_model_id=p["left_model_id"], right_model_id=p["right_model_id"], **inc)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["category", "source", "rater_group", "left_model_id",
-                            "right_model_id"],
-            set_={name: getattr(PairCount, name) + stmt.excluded[name] for name in inc}))
+        column = _COLUMN_OF_CHOICE[p["choice"]]
+        conn.execute(_COUNT_VOTE, {
+            "category": p["category"], "source": p["source"],
+            "rater_group": p.get("rater_group") or "", "left_model_id": p["left_model_id"],
+            "right_model_id": p["right_model_id"],
+            **{c: int(c == column) for c in _COUNT_COLUMNS}})
     return stored
 
 
@@ -113,10 +151,6 @@ def store(engine: Engine, payloads: Iterable[dict]) -> int:
         return store_in(conn, payloads)
 
 
-def exists(session: Session, battle_id: int) -> bool:
-    return session.execute(select(Vote.id).where(Vote.battle_id == battle_id)).first() is not None
-
-
 def enqueue(queue, payload: dict, *, timeout: int = 30, retries: int = 3):
     """Put a vote job on ``queue``.
 
@@ -124,7 +158,7 @@ def enqueue(queue, payload: dict, *, timeout: int = 30, retries: int = 3):
     for the same battle raises :class:`rq.exceptions.DuplicateJobError`.
     """
     return queue.enqueue(STORE_VOTE_JOB, payload, job_id=f"vote-{payload['battle_id']}",
-                         unique=True, job_timeout=timeout, result_ttl=60,
+                         unique=True, job_timeout=timeout, result_ttl=0,
                          failure_ttl=30 * 86400,
                          retry=Retry(max=retries, interval=[1, 5, 30]) if retries else None,
                          description=f"vote on battle {payload['battle_id']}")

@@ -92,6 +92,18 @@ def test_vote_goes_through_queue_into_db_once(client, rt):
     assert count(rt.engine, Vote) == 1
 
 
+def test_second_vote_while_first_is_queued_conflicts(client, rt):
+    data = new_battle(client)
+    body = {"battle_token": data["battle_token"], "choice": "left"}
+    assert client.post("/api/v1/votes", json=body).status_code == 202
+    res = client.post("/api/v1/votes", json=dict(body, choice="right"))
+    assert res.status_code == 409 and res.get_json()["error"] == "already_voted"
+    assert rt.queue("votes").count == 1
+    work(rt)
+    with Session(rt.engine) as s:
+        assert s.execute(select(Vote.choice)).scalars().all() == ["left"]
+
+
 def test_same_job_run_twice_stores_one_vote(client, rt):
     data = new_battle(client)
     battle_id = BattleTokens("test-secret", 60).battle_id(data["battle_token"])

@@ -41,14 +41,22 @@ def worker_class(fork: bool):
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--fork", is_flag=True,
               help="Run each job in a forked child (rq's Worker) instead of in-process.")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+              help="INFO logs every job; WARNING only problems.")
 @config_option
-def worker(queues: tuple[str, ...], burst: bool, fork: bool, rt) -> None:
-    """Run an rq worker on Arena's queues (every queue unless --queue is given)."""
+def worker(queues: tuple[str, ...], burst: bool, fork: bool, log_level: str, rt) -> None:
+    """Run an rq worker on Arena's queues (every queue unless --queue is given).
+
+    Jobs run in this process (rq's SimpleWorker) unless --fork is given. Run
+    several workers, on as many machines as you like, to store votes faster.
+    """
     names = list(queues) or list(rt.settings["worker"]["queues"])
     conn = rt.redis
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    w = worker_class(fork)([queue.get_queue(n, conn) for n in names], connection=conn)
-    w.work(burst=burst, logging_level="INFO")
+    logging.basicConfig(level=log_level, format="%(asctime)s %(message)s")
+    w = worker_class(fork)([queue.get_queue(n, conn) for n in names], connection=conn,
+                           log_job_description=log_level == "DEBUG")
+    w.work(burst=burst, logging_level=log_level)
 
 
 def _child_env(rt, redis_url: str) -> dict:

@@ -18,9 +18,6 @@ from arena.web.extensions import limit
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-CLAIM_PREFIX = "arena:vote-claim:"
-
-
 def _json_body(required: bool) -> dict:
     if not request.get_data():
         if required:
@@ -58,25 +55,24 @@ def create_vote():
 
     runtime = rt()
     with Session(runtime.engine) as s:
-        if s.get(Battle, battle_id) is None:
-            raise ApiError(404, "battle no longer exists", "no_battle")
-        if votes.exists(s, battle_id):
-            raise ApiError(409, "this battle already has a vote", "already_voted")
-        payload = votes.payload_for(s, battle_id, choice, source="human", rater_id=rater_id())
+        try:
+            payload = votes.payload_for(s, battle_id, choice, source="human",
+                                        rater_id=rater_id())
+        except votes.NoSuchBattle:
+            raise ApiError(404, "battle no longer exists", "no_battle") from None
+        except votes.AlreadyVoted:
+            raise ApiError(409, "this battle already has a vote", "already_voted") from None
 
-    ttl = int(runtime.settings["battle"]["token_ttl_seconds"]) + 3600
-    claim = f"{CLAIM_PREFIX}{battle_id}"
-    if not runtime.redis.set(claim, 1, nx=True, ex=ttl):
-        raise ApiError(409, "this battle already has a vote", "already_voted")
+    # Exactly one accepted vote per battle: until the vote is stored its job
+    # exists under a unique id (a second enqueue raises DuplicateJobError);
+    # after that, payload_for finds the stored vote. The job is removed only
+    # after the vote's transaction has committed, so there is no gap.
     cfg = runtime.settings["votes"]
     try:
         votes.enqueue(runtime.queue(cfg["queue"]), payload,
                       timeout=int(cfg["job_timeout_seconds"]), retries=int(cfg["retries"]))
     except DuplicateJobError:
         raise ApiError(409, "this battle already has a vote", "already_voted") from None
-    except Exception:
-        runtime.redis.delete(claim)
-        raise
     return jsonify({"left_model": payload["left_model"],
                     "right_model": payload["right_model"]}), 202
 
