@@ -43,9 +43,16 @@ class Matching:
     ambiguous: list[dict] = field(default_factory=list)
     duplicates: list[dict] = field(default_factory=list)
     renamed: list[dict] = field(default_factory=list)
+    also: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def lookup(self, source: str, name: str) -> int | None:
+        """Pool index of a name as given by ``source`` (``None`` for a repeated model)."""
         return self.index.get((source, name))
+
+    def locate(self, source: str, name: str) -> int | None:
+        """Pool index of a name, repeated models included."""
+        found = self.index.get((source, name))
+        return self.also.get((source, name)) if found is None else found
 
     def missing(self, source: str) -> list[str]:
         """Pool models that ``source`` does not name."""
@@ -123,6 +130,7 @@ def match_names(inputs: dict[str, list[str]], aliases: dict[str, str] | None = N
             if idx in got and (source, name) not in result.index:
                 result.duplicates.append({"input": source, "name": name,
                                           "model": result.names[idx]})
+                result.also[(source, name)] = idx
                 continue
             got.add(idx)
             result.index[(source, name)] = idx

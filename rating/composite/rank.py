@@ -18,7 +18,7 @@ from rating.composite import signals as sg
 from rating.composite.aggregate import AGGREGATORS
 from rating.composite.blend import Blend, Signal, blend
 from rating.composite.categories import benchmarks_for
-from rating.composite.inputs import RankInputs, RankOptions
+from rating.composite.inputs import ModelFacts, RankInputs, RankOptions
 from rating.composite.matching import Matching, match_names
 from rating.composite.normalize import METHODS
 from rating.composite.openllm import canonical_task
@@ -43,6 +43,12 @@ def _num(x) -> float | None:
         return None
     x = float(x)
     return None if not np.isfinite(x) else round(x, 6)
+
+
+def _merge_facts(first: ModelFacts, second: ModelFacts) -> ModelFacts:
+    """Field-wise: the first known value wins (two spellings of one model)."""
+    return ModelFacts(**{k: getattr(first, k) if getattr(first, k) is not None
+                         else getattr(second, k) for k in vars(first)})
 
 
 def _nan_array(n: int) -> np.ndarray:
@@ -139,11 +145,11 @@ def rank_models(inputs: RankInputs, opts: RankOptions) -> RankResult:
     match = match_names(names_by_input, inputs.aliases, orgs)
     names = match.names
     n = len(names)
-    facts = [None] * n
+    facts: list[ModelFacts | None] = [None] * n
     for name, f in inputs.models.items():
-        i = match.lookup("models", name)
+        i = match.locate("models", name)
         if i is not None:
-            facts[i] = f
+            facts[i] = f if facts[i] is None else _merge_facts(facts[i], f)
 
     # 2. variants inherit their base's arena rating (opt-in)
     inherited: dict[int, int] = {}
@@ -290,7 +296,9 @@ def rank_models(inputs: RankInputs, opts: RankOptions) -> RankResult:
         "ranked": len(rows),
         "signals_without_data": sorted(k for k in weights
                                        if k not in sigs or np.isnan(sigs[k].value).all()),
-        "missing": {src: match.missing(src) for src, lst in names_by_input.items() if lst},
+        # metadata is not a signal: only the signal inputs are checked for gaps
+        "missing": {src: match.missing(src) for src, lst in names_by_input.items()
+                    if lst and src != "models"},
         "ambiguous_names": match.ambiguous,
         "duplicate_names": match.duplicates,
         "matched_names": match.renamed,
