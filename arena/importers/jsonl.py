@@ -201,7 +201,7 @@ def check_record(fields: dict, obj: dict) -> dict:
 
 
 def parse_file(path: str | Path, kind: str) -> list[tuple[int, dict]]:
-    """Every line of a ``kind`` file checked: ``[(line, row), ...]``; raises on the first bad one."""
+    """Check every line of a ``kind`` file: ``[(line, row), ...]``; raises on a bad one."""
     fields = FIELDS[kind]
     key_of = {"models": lambda r: r["name"], "prompts": lambda r: r["key"],
               "answers": lambda r: (r["prompt"], r["model"])}[kind]

@@ -4,7 +4,7 @@ The layout is the one published by LLMFAO (github.com/dustalov/llmfao)::
 
     prompts.jsonl          {"id", "text", "type", "slug", "note", ...}
     models.jsonl           {"id", "name", "org", "api_id", "type", ...}
-    results.jsonl          {"prompt": prompt id, "model": model id, "result", "duration", "rate", ...}
+    results.jsonl          {"prompt": id, "model": id, "result", "duration", "rate", ...}
     crowd-comparisons.csv  id,prompt,model_x,model_y,worker,winner,left,right
     gpt4-comparisons.csv   id,prompt,model_x,model_y,winner,left,right
     gpt3-comparisons.csv   (same columns as gpt4)
