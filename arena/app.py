@@ -23,8 +23,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        JSON_SORT_KEYS=False,
     )
+    app.json.sort_keys = False
     app.extensions["arena.runtime"] = rt
 
     from arena.web import api, battle, errors, extensions, health

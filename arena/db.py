@@ -32,15 +32,20 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _ensure_sqlite_folder(url: str) -> None:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
 def get_engine(url: str, echo: bool = False) -> Engine:
     """The process's engine for ``url`` (created on first use)."""
     key = f"{os.getpid()}:{url}"
     engine = _engines.get(key)
     if engine is None:
+        _ensure_sqlite_folder(url)
         if url.startswith("sqlite"):
-            path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, echo=echo,
                                    connect_args={"check_same_thread": False, "timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
@@ -76,6 +81,7 @@ def ping(engine: Engine) -> None:
 def _alembic_config(url: str):
     from alembic.config import Config
 
+    _ensure_sqlite_folder(url)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

@@ -44,13 +44,18 @@ def worker_class(fork: bool):
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
               help="INFO logs every job; WARNING only problems.")
+@click.option("--recompute-every", type=int, default=None,
+              help="Override [rating] recompute_every: recompute ratings after N new votes.")
 @config_option
-def worker(queues: tuple[str, ...], burst: bool, fork: bool, log_level: str, rt) -> None:
+def worker(queues: tuple[str, ...], burst: bool, fork: bool, log_level: str,
+           recompute_every: int | None, rt) -> None:
     """Run an rq worker on Arena's queues (every queue unless --queue is given).
 
     Jobs run in this process (rq's SimpleWorker) unless --fork is given. Run
     several workers, on as many machines as you like, to store votes faster.
     """
+    if recompute_every is not None:
+        rt.settings["rating"]["recompute_every"] = recompute_every
     names = list(queues) or list(rt.settings["worker"]["queues"])
     conn = rt.redis
     logging.basicConfig(level=log_level, format="%(asctime)s %(message)s")
@@ -93,7 +98,9 @@ def demo(host: str, port: int, n_workers: int, rt) -> None:
                f"{loaded['answers']} answers")
     redis_url = queue.resolve_redis_url(rt.settings)
     env = _child_env(rt, redis_url)
-    children = [subprocess.Popen([sys.executable, "-m", "arena", "worker"], env=env)
+    # The demo recomputes ratings after every few votes, so the leaderboard moves.
+    children = [subprocess.Popen([sys.executable, "-m", "arena", "worker",
+                                  "--recompute-every", "3"], env=env)
                 for _ in range(max(n_workers, 0))]
     app = create_app(rt.settings)
     server = make_server(host, port, app, threaded=True)
