@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from arena import battles, runtime, votes
-from arena.models import Answer, Battle, JudgeCall, Model, Prompt
+from arena.models import Answer, Battle, JudgeCall, Model, Prompt, Vote
 from arena.sampling import NoBattleAvailable
 from workers.client import JudgeClient, JudgeHTTPError, JudgeUnavailable
 from workers.judge_config import JudgeSettings, get_judge
@@ -231,7 +231,7 @@ def judge_battle(judge_name: str, category: str | None = None) -> dict:
     if own_family(judge, view):
         return {**result, "status": "skipped", "reason": f"own family {judge.family!r}"}
     with Session(rt.engine) as s:
-        if votes.exists(s, view.battle_id):
+        if s.execute(select(Vote.id).where(Vote.battle_id == view.battle_id)).first():
             return {**result, "status": "voted", "note": "vote already stored"}
     history = _history(rt, judge, view.battle_id)
     client = client_for(judge, rt.redis)
@@ -258,7 +258,10 @@ def judge_battle(judge_name: str, category: str | None = None) -> dict:
         return {**result, "status": "no-vote", "reason": reason}
     vote_settings = rt.settings["votes"]
     with Session(rt.engine) as s:
-        payload = votes.payload_for(s, view.battle_id, choice, source=judge.source)
+        try:
+            payload = votes.payload_for(s, view.battle_id, choice, source=judge.source)
+        except votes.AlreadyVoted:
+            return {**result, "status": "voted", "note": "vote already stored"}
     try:
         votes.enqueue(rt.queue(vote_settings["queue"]), payload,
                       timeout=vote_settings["job_timeout_seconds"],

@@ -1,0 +1,210 @@
+"""Judge jobs end to end: real HTTP to the stand-in judge, real rq workers, Redis and database."""
+
+from __future__ import annotations
+
+import pytest
+from rq.job import Job
+from sqlalchemy import select
+from sqlmodel import Session
+
+from arena.models import Battle, JudgeCall, Vote
+from tests.judges.conftest import count, seed, work
+from workers.judge import enqueue_jobs
+from workers.judge_config import get_judge
+
+
+def run(rt, n, name="j", category=None):
+    jobs = enqueue_jobs(rt.queue("judge"), get_judge(rt.settings, name), n, category)
+    work(rt)
+    return [Job.fetch(job.id, connection=rt.redis) for job in jobs]
+
+
+def votes_of(rt):
+    with Session(rt.engine) as s:
+        return s.execute(select(Vote).order_by(Vote.battle_id)).scalars().all()
+
+
+def calls_of(rt):
+    with Session(rt.engine) as s:
+        return s.execute(select(JudgeCall).order_by(JudgeCall.id)).scalars().all()
+
+
+@pytest.mark.parametrize("fmt,mode", [("prometheus", "chat"), ("judgelm", "completion"),
+                                      ("judgelm", "chat"), ("mtbench", "chat")])
+def test_consistent_judge_votes_once_per_battle(configure, standin, fmt, mode):
+    rt = configure(format=fmt, mode=mode)
+    seed(rt.engine)
+    jobs = run(rt, 4)
+    assert [job.get_status() for job in jobs] == ["finished"] * 4
+    assert {job.return_value()["status"] for job in jobs} == {"voted"}
+    votes = votes_of(rt)
+    assert len(votes) == 4 and len({v.battle_id for v in votes}) == 4
+    assert {v.source for v in votes} == {"judge:j"} and {v.winner for v in votes} == {"good"}
+    with Session(rt.engine) as s:
+        battles = s.execute(select(Battle)).scalars().all()
+    assert {b.origin for b in battles} == {"judge:j"} and len(battles) == 4
+    calls = calls_of(rt)
+    assert len(calls) == 8 and {c.call_order for c in calls} == {"ab", "ba"}
+    assert all(c.verdict in ("first", "second") and c.error is None for c in calls)
+    assert all(c.raw_reply and c.latency_ms > 0 and c.prompt_tokens > 0 for c in calls)
+    if fmt == "judgelm":
+        assert {c.confidence for c in calls} == {5.0}
+    # the verdicts follow the GOLD answer through both orders
+    by_battle = {b.id: b for b in battles}
+    for v in votes:
+        assert v.choice == ("left" if v.winner == "good" and
+                            by_battle[v.battle_id].left_model_id == 1 else "right")
+    # every request was a single user message (or a raw prompt), never a system role
+    for body in standin.requests:
+        if mode == "chat":
+            assert [m["role"] for m in body["messages"]] == ["user"]
+            assert body["_path"] == "/v1/chat/completions"
+        else:
+            assert body["_path"] == "/v1/completions" and "prompt" in body
+        assert body["model"] == "standin-judge" and body["temperature"] == 0.0
+    # running the workers again changes nothing
+    work(rt)
+    assert len(votes_of(rt)) == 4
+
+
+def test_always_first_judge_yields_ties(configure, standin):
+    standin.mode = "first"
+    rt = configure(format="mtbench")
+    seed(rt.engine)
+    run(rt, 3)
+    votes = votes_of(rt)
+    assert len(votes) == 3 and {(v.choice, v.winner) for v in votes} == {("tie", "tie")}
+    assert {c.verdict for c in calls_of(rt)} == {"first"}
+
+
+def test_disagreement_can_mean_no_vote(configure, standin):
+    standin.mode = "first"
+    rt = configure(format="judgelm", on_disagreement="none")
+    seed(rt.engine)
+    jobs = run(rt, 2)
+    assert votes_of(rt) == []
+    assert {job.return_value()["reason"] for job in jobs} == {"orders disagree"}
+
+
+def test_malformed_replies_are_retried_then_recorded_without_vote(configure, standin):
+    standin.mode = "malformed"
+    rt = configure(format="prometheus", parse_retries=2)
+    seed(rt.engine)
+    jobs = run(rt, 1)
+    assert jobs[0].return_value()["status"] == "no-vote"
+    assert votes_of(rt) == []
+    calls = calls_of(rt)
+    assert len(calls) == 6  # 1 + 2 parse retries, in each order
+    assert all(c.verdict is None and c.error.startswith("parse: no [RESULT]") for c in calls)
+    assert sorted(c.attempt for c in calls if c.call_order == "ab") == [1, 2, 3]
+    assert len(standin.requests) == 6
+
+
+def test_a_parse_failure_then_a_good_reply_votes(configure, standin):
+    standin.plan("empty")
+    rt = configure(format="mtbench")
+    seed(rt.engine)
+    run(rt, 1)
+    assert [v.winner for v in votes_of(rt)] == ["good"]
+    calls = calls_of(rt)
+    assert len(calls) == 3
+    failed = [c for c in calls if c.verdict is None]
+    assert len(failed) == 1 and failed[0].error == "parse: empty reply"
+    retried = [c for c in calls if c.call_order == failed[0].call_order and c.verdict]
+    assert retried[0].attempt == 2
+
+
+def test_5xx_and_429_are_retried_by_the_client(configure, standin):
+    standin.retry_after = "0"
+    standin.plan("500", "429", "500")
+    rt = configure(format="judgelm", max_retries=3)
+    seed(rt.engine)
+    run(rt, 1)
+    assert [v.winner for v in votes_of(rt)] == ["good"]
+    calls = calls_of(rt)
+    assert len(calls) == 2 and all(c.verdict for c in calls)
+    notes = " ".join(c.error or "" for c in calls)
+    assert notes.count("HTTP 500") == 2 and notes.count("HTTP 429") == 1
+    assert len(standin.requests) == 5
+
+
+def test_job_failing_on_5xx_is_retried_by_rq_and_votes_once(configure, standin):
+    standin.plan(*["500"] * 4)  # both orders use up max_retries=1 on the first run
+    rt = configure(format="prometheus", max_retries=1, job_retries=2)
+    seed(rt.engine)
+    jobs = run(rt, 1)
+    assert jobs[0].get_status() == "finished"
+    assert len(votes_of(rt)) == 1 and count(rt.engine, Battle) == 1
+    calls = calls_of(rt)
+    assert sorted(bool(c.verdict) for c in calls) == [False, False, True, True]
+    assert all(c.error.startswith("http:") and "HTTP 500" in c.error
+               for c in calls if not c.verdict)
+    assert {c.attempt for c in calls if c.verdict} == {2}
+
+
+def test_stalled_reply_times_out_and_is_retried(configure, standin):
+    standin.stall = 1.5
+    standin.plan("stall")
+    rt = configure(format="mtbench", timeout=0.5)
+    seed(rt.engine)
+    run(rt, 1)
+    assert [v.winner for v in votes_of(rt)] == ["good"]
+    notes = [c.error for c in calls_of(rt) if c.error]
+    assert notes == ["retried: timeout after 0.5s"]
+
+
+@pytest.mark.slow
+def test_job_timed_out_by_rq_reuses_its_battle(configure, standin):
+    standin.stall = 2.5
+    standin.plan("stall", "stall")
+    rt = configure(format="judgelm", timeout=10.0, job_timeout=1, job_retries=2)
+    seed(rt.engine)
+    jobs = run(rt, 1)
+    assert jobs[0].get_status() == "finished"
+    assert count(rt.engine, Battle) == 1
+    assert len(votes_of(rt)) == 1
+    work(rt)
+    assert len(votes_of(rt)) == 1
+
+
+def test_own_family_battles_are_skipped(configure, standin):
+    rt = configure(family="Acme")
+    seed(rt.engine, good_family="acme")
+    jobs = run(rt, 3)
+    assert {job.return_value()["status"] for job in jobs} == {"skipped"}
+    assert standin.requests == [] and votes_of(rt) == [] and calls_of(rt) == []
+    assert count(rt.engine, Battle, Battle.origin == "judge:j") == 3
+
+
+def test_concurrency_is_respected_across_calls(configure, standin):
+    standin.delay = 0.2
+    rt = configure(format="mtbench", concurrency=1)
+    seed(rt.engine)
+    run(rt, 2)
+    assert len(votes_of(rt)) == 2
+    assert standin.max_in_flight == 1
+    assert rt.redis.zcard("arena:judge:j:slots") == 0
+
+
+def test_both_orders_run_at_once(configure, standin):
+    standin.delay = 0.3
+    rt = configure(format="mtbench", concurrency=4)
+    seed(rt.engine)
+    run(rt, 1)
+    assert standin.max_in_flight == 2
+
+
+def test_reference_answer_reaches_the_judge(configure, standin):
+    rt = configure(format="prometheus")
+    seed(rt.engine, reference="The reference says GOLD.")
+    run(rt, 1)
+    prompt = standin.requests[0]["messages"][0]["content"]
+    assert "###Reference Answer:\nThe reference says GOLD." in prompt
+
+
+def test_no_battle_available_is_reported(configure, standin):
+    rt = configure()
+    seed(rt.engine)
+    jobs = run(rt, 1, category="poetry")
+    assert jobs[0].return_value()["status"] == "no-battle"
+    assert "poetry" in jobs[0].return_value()["reason"]
