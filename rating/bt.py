@@ -146,15 +146,22 @@ class Batch:
         rows = np.r_[self.i * m + self.i, self.j * m + self.j, self.i * m + self.j, self.j * m + self.i]
         vals = np.r_[np.ones(2 * q), -np.ones(2 * q)]
         self.s = sparse.csr_matrix((vals, (rows, np.r_[cols, cols, cols, cols])), shape=(m * m, q))
+        self._h0_inv = None
+        self.last_iterations = 0
 
-    def fit_many(self, w, n, theta0, *, prior=None, tol=1e-9, max_iter=50):
+    def fit_many(self, w, n, theta0, *, prior=None, tol=1e-9, max_iter=50, chord_iter=40):
         """Newton on every row of ``w``/``n`` at once.
+
+        Starting from the point fit, the first iterations reuse the point fit's
+        Hessian (a chord method: one small matrix product per iteration, no
+        solve); rows that have not reached ``tol`` after ``chord_iter`` such
+        iterations finish with full Newton steps (one batched solve each).
 
         Parameters
         ----------
         w, n : numpy.ndarray, shape (R, Q)
             Win mass of ``i`` and battles per pair, one row per fit.
-        theta0 : numpy.ndarray, shape (m,) or (R, m)
+        theta0 : numpy.ndarray, shape (m,)
             Warm start (the point fit).
         prior : numpy.ndarray, shape (R,), optional
             Ridge penalty per row.
@@ -165,16 +172,21 @@ class Batch:
         grad_norm : numpy.ndarray, shape (R,)
         """
         r, m = w.shape[0], self.m
-        theta = np.broadcast_to(np.asarray(theta0, float), (r, m)).copy()
+        theta0 = np.asarray(theta0, float)
+        theta = np.broadcast_to(theta0, (r, m)).copy()
         theta -= theta.mean(axis=1, keepdims=True)
         prior = np.zeros(r) if prior is None else np.asarray(prior, float)
-        eye = np.eye(m)
-        active = np.arange(r)
         gnorm = np.full(r, np.inf)
-        for _ in range(max_iter):
+        if self._h0_inv is None:  # the point fit's Hessian, inverted once per Batch
+            h0 = hessian(theta0, self.i, self.j, n.mean(axis=0), m, float(np.median(prior)))
+            self._h0_inv = np.linalg.inv(h0 + 1.0)
+        h0_inv = self._h0_inv
+        self.last_iterations = 0
+        active = np.arange(r)
+        eye = np.eye(m)
+        for it in range(chord_iter + max_iter):
             th = theta[active]
-            d = th[:, self.i] - th[:, self.j]
-            p = expit(d)
+            p = expit(th[:, self.i] - th[:, self.j])
             na = n[active]
             g = (self.b.T @ (w[active] - na * p).T).T - prior[active, None] * th
             gn = np.linalg.norm(g, axis=1)
@@ -182,10 +194,14 @@ class Batch:
             keep = gn > tol
             if not keep.any():
                 break
+            self.last_iterations = it + 1
             active, th, g, p, na = active[keep], th[keep], g[keep], p[keep], na[keep]
-            v = na * p * (1.0 - p)
-            h = (self.s @ v.T).T.reshape(-1, m, m) + 1.0 + prior[active, None, None] * eye
-            step = np.linalg.solve(h, g[..., None])[..., 0]
+            if it < chord_iter:
+                step = g @ h0_inv
+            else:
+                v = na * p * (1.0 - p)
+                h = (self.s @ v.T).T.reshape(-1, m, m) + 1.0 + prior[active, None, None] * eye
+                step = np.linalg.solve(h, g[..., None])[..., 0]
             # Damping: no coordinate moves more than 1 natural-log unit per step.
             big = np.max(np.abs(step), axis=1, keepdims=True)
             step /= np.maximum(1.0, big)

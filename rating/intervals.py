@@ -75,7 +75,9 @@ def bootstrap_bt(i, j, wins_i, wins_j, ties, m, theta_hat, *, rounds=1000, seed=
         w, n = wi + 0.5 * t, wi + wj + t
         priors = np.full(len(draw), float(prior))
         if prior == 0.0:
-            for r in range(len(draw)):
+            # Only a replicate that lost an observed win/tie cell can lose strong connectivity.
+            lost_cell = ((draw == 0) & (cells > 0)).any(axis=1)
+            for r in np.flatnonzero(lost_cell):
                 if not graph.mle_exists(i, j, w[r], wj[r] + 0.5 * t[r], m):
                     priors[r] = bt.DEFAULT_PRIOR
                     prior_rounds += 1

@@ -110,3 +110,15 @@ def test_anchor_applies_to_point_and_replicates():
     assert np.allclose(anchored.rating, plain.rating + shift)
     with pytest.raises(engine.RatingError, match="anchor model 'nope'"):
         engine.rate(pc, ci="none", anchor=("nope", 1000.0))
+
+
+def test_bootstrap_replicate_without_finite_maximum_gets_prior():
+    # "c" won once in 10: many replicates drop that win, so "c" never won there.
+    rows = [(0, 1, [30, 20, 5, 0]), (0, 2, [5, 1, 0, 0]), (1, 2, [4, 0, 0, 0])]
+    left, right, c = zip(*rows)
+    pc = counts.pair_counts(left, right, c, list("abc"))
+    r = engine.rate(pc, rounds=200, seed=3)
+    assert r.meta["prior"] == 0.0
+    assert 20 < r.meta["bootstrap_prior_rounds"] < 150
+    assert np.all(np.isfinite(r.replicates))
+    assert r.meta["bootstrap_max_grad_norm"] < 1e-8
