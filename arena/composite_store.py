@@ -310,10 +310,14 @@ def latest_ratings(engine: Engine, category: str = "", source: str = "",
                    RatingSnapshot.source == source, RatingSnapshot.rater_group == rater_group)
             .order_by(RatingSnapshot.created_at.desc(), RatingSnapshot.id.desc()).limit(1)
         ).first()
+    payload = None
     if latest_snapshot is not None:
-        payload = latest_snapshot(engine, method="bt", category=category, source=source,
-                                  rater_group=rater_group)
-    else:
+        try:
+            payload = latest_snapshot(engine, method="bt", category=category, source=source,
+                                      rater_group=rater_group)
+        except TypeError:  # a different signature: fall back to the row read above
+            latest_snapshot = None
+    if latest_snapshot is None:
         payload = json.loads(row.payload) if row is not None else None
     if payload is None:
         return None, {}

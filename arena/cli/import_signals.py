@@ -9,6 +9,7 @@ duplicates.
 from __future__ import annotations
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from arena.cli.common import config_option
 from arena.cli.imports import import_group
@@ -24,6 +25,10 @@ def _run(rt, func, path: str, kind: str) -> None:
         parsed, counts = func(rt.engine, path)
     except SignalFileError as exc:
         raise click.ClickException(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"database error, nothing stored (is the schema current? run `arena db upgrade`): "
+            f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from None
     notes = "; ".join(parsed.notes)
     click.echo(f"{kind} ({parsed.format}): {counts['inserted']} inserted, "
                f"{counts['updated']} updated" + (f" [{notes}]" if notes else ""))
@@ -34,7 +39,7 @@ def _run(rt, func, path: str, kind: str) -> None:
 @config_option
 def import_benchmarks_cmd(path: str, rt) -> None:
     """Benchmark scores: the Open LLM Leaderboard v2 CSV export, or a long CSV
-    ``model, benchmark, subtask, score, n_items[, normalized]``."""
+    with columns model, benchmark, subtask, score, n_items[, normalized]."""
     _run(rt, import_benchmarks, path, "benchmarks")
 
 
@@ -42,7 +47,7 @@ def import_benchmarks_cmd(path: str, rt) -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @config_option
 def import_popularity_cmd(path: str, rt) -> None:
-    """Popularity: CSV ``model, downloads, likes, date`` (or the v2 export's likes)."""
+    """Popularity: CSV with columns model, downloads, likes, date (or the v2 export's likes)."""
     _run(rt, import_popularity, path, "popularity")
 
 
@@ -50,5 +55,5 @@ def import_popularity_cmd(path: str, rt) -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @config_option
 def import_aliases_cmd(path: str, rt) -> None:
-    """Aliases: CSV ``alias, model`` (matched case-insensitively when ranking)."""
+    """Aliases: CSV with columns alias, model (matched case-insensitively when ranking)."""
     _run(rt, import_aliases, path, "aliases")

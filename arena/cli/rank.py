@@ -16,6 +16,7 @@ import sys
 from datetime import date
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from arena import __version__
 from arena.cli.common import config_option
@@ -155,6 +156,10 @@ def rank(ratings, benchmarks, popularity, aliases, models_file, efficiency, weig
                                                  rater_group)
     except (SignalFileError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"cannot read the database (is the schema current? run `arena db upgrade`): "
+            f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from None
     opts = RankOptions(
         weights=_weights(conf.get("weights", {}), weights),
         normalize=normalize or conf.get("normalize", "minmax"),
