@@ -171,9 +171,8 @@ def rank(ratings, benchmarks, popularity, aliases, models_file, efficiency, weig
         category=category,
         categories=conf.get("categories"),
         max_vram_gb=max_vram_gb,
-        replicates=DEFAULT_REPLICATES if replicates is None and "replicates" not in conf
-        else int(conf.get("replicates", DEFAULT_REPLICATES) if replicates is None
-                 else replicates),
+        replicates=int(conf.get("replicates", DEFAULT_REPLICATES) if replicates is None
+                       else replicates),
         seed=int(settings.get("rating", "seed", 42) if seed is None else seed),
         confidence=float(settings.get("rating", "confidence", 0.95)),
         as_of=as_of.date() if as_of else None,

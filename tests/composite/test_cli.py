@@ -227,3 +227,40 @@ def test_import_upsert_on_every_backend(tmp_path, database_url):
     with Session(db.get_engine(database_url)) as s:
         got = {p.model: (p.downloads, p.likes) for p in s.exec(select(Popularity)).scalars()}
     assert got == {"A": (10, 20), "B": (3, 4), "C": (5, None)}
+
+
+def test_rate_json_with_replicates_feeds_rank_and_llmfao_fastness(tmp_path):
+    """Real pipeline on LLMFAO: `arena rate --replicates` JSON, then `arena rank` with the
+    answers' speed as the efficiency signal."""
+    cfg = no_db_config(tmp_path)
+    battles = tmp_path / "battles.csv"
+    with open(shared_data("llmfao", "crowd-comparisons.csv"), newline="") as fh, \
+            open(battles, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["model_a", "model_b", "winner"])
+        for r in csv.DictReader(fh):
+            writer.writerow([r["left"], r["right"],
+                             {"left": "model_a", "right": "model_b", "tie": "tie"}[r["winner"]]])
+    ratings = tmp_path / "ratings.json"
+    res = run("rate", "--config", cfg, "--input", battles, "--format", "json", "--replicates",
+              "--bootstrap", "40", "--output", ratings)
+    assert res.exit_code == 0, res.output
+    res = run("rank", "--config", cfg, "--ratings", ratings, "--efficiency",
+              shared_data("llmfao", "results.jsonl"), "--weight", "arena=0.8",
+              "--weight", "efficiency=0.2", "--weight", "benchmarks=0", "--weight",
+              "popularity=0", "--weight", "recency=0", "--min-coverage", "1",
+              "--replicates", "40", "--format", "json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    rated = json.loads(ratings.read_text())
+    assert data["meta"]["arena_replicates"] == "bootstrap (40 rows in the input, 40 used)"
+    assert len(data["models"]) == len(rated["models"])  # every rated model has speed facts
+    top = data["models"][0]
+    assert top["fastness"] is not None and top["signals"]["efficiency"]["raw"][
+        "tokens_per_second"] > 0
+    assert all(m["ci_low"] <= m["score"] <= m["ci_high"] for m in data["models"])
+    info = json.loads(run("rank", "--config", cfg, "--ratings", ratings, "--weight", "arena=1",
+                          "--weight", "benchmarks=0", "--weight", "popularity=0", "--weight",
+                          "recency=0", "--weight", "efficiency=0", "--format", "json",
+                          "--explain", top["model"]).output)
+    assert info["model"] == top["model"] and info["signals"][0]["signal"] == "arena"
