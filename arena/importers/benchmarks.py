@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,39 +56,36 @@ class Parsed:
     notes: list[str] = field(default_factory=list)
 
 
-def read_csv(path: str | Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
-    """Header and ``(line number, row)`` pairs of a CSV file (blank lines skipped)."""
+def read_csv(path: str | Path) -> tuple[list[str], list[tuple[int, dict]]]:
+    """Header and ``(line number, row)`` pairs of a CSV file (blank lines skipped).
+
+    The file is read whole and closed before returning; cells are stripped.
+    """
     path = Path(path)
     if not path.is_file():
         raise SignalFileError(path, None, "file not found")
+    out: list[tuple[int, dict]] = []
+    line = 1
     try:
-        fh = open(path, newline="", encoding="utf-8-sig")
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise SignalFileError(path, 1, f"not a readable CSV file ({exc})") from None
-    if not header:
-        fh.close()
-        raise SignalFileError(path, None, "empty file (no header line)")
-    reader.fieldnames = header
-
-    def rows() -> Iterator[tuple[int, dict]]:
-        with fh:
-            try:
-                for row in reader:
-                    if None in row:
-                        raise SignalFileError(path, reader.line_num,
-                                              f"{len(header) + len(row[None])} fields, "
-                                              f"header has {len(header)}")
-                    if all((v or "").strip() == "" for v in row.values()):
-                        continue
-                    yield reader.line_num, {k: (v or "").strip() for k, v in row.items()}
-            except csv.Error as exc:
-                raise SignalFileError(path, reader.line_num, f"bad CSV ({exc})") from None
-            except UnicodeDecodeError as exc:
-                raise SignalFileError(path, reader.line_num, f"not UTF-8 text ({exc})") from None
-
-    return header, rows()
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            if not header:
+                raise SignalFileError(path, None, "empty file (no header line)")
+            reader.fieldnames = header
+            for row in reader:
+                line = reader.line_num
+                if None in row:
+                    raise SignalFileError(path, line, f"{len(header) + len(row[None])} fields, "
+                                          f"header has {len(header)}")
+                if all((v or "").strip() == "" for v in row.values()):
+                    continue
+                out.append((line, {k: (v or "").strip() for k, v in row.items()}))
+    except csv.Error as exc:
+        raise SignalFileError(path, line, f"bad CSV ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise SignalFileError(path, None, f"not UTF-8 text ({exc.reason})") from None
+    return header, out
 
 
 def number(path, line: int, column: str, text: str, *, integer: bool = False,

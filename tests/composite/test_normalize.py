@@ -95,3 +95,35 @@ def test_winrate_is_share_of_models_beaten_and_borda_penalizes_sparse_signals():
     np.testing.assert_allclose(borda_points(x)[:3], [2 / 3, 0.0, 1 / 3])
     full = np.array([3.0, 1.0, 2.0, 0.0])
     np.testing.assert_allclose(signal_scale(full, "minmax", "winrate"), borda_points(full))
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from rating.composite.blend import Signal, blend  # noqa: E402
+
+_values = st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), min_size=2, max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=_values, b=_values, wa=st.floats(0.01, 10), wb=st.floats(0.01, 10),
+       method=st.sampled_from(["minmax", "percentile"]),
+       aggregate=st.sampled_from(["mean", "winrate", "borda"]))
+def test_blend_invariants(a, b, wa, wb, method, aggregate):
+    n = min(len(a), len(b))
+    va = np.array([np.nan if x is None else x for x in a[:n]])
+    vb = np.array([np.nan if x is None else x for x in b[:n]])
+    w = normalize_weights({"arena": wa, "benchmarks": wb})
+    rng = np.random.default_rng(0)
+    sigs = {"arena": Signal("arena", va, va + rng.normal(0, 1, (20, n))),
+            "benchmarks": Signal("benchmarks", vb)}
+    res = blend(sigs, w, n, normalize=method, aggregate=aggregate, replicates=20)
+    ok = res.eligible
+    assert np.all(ok == (~np.isnan(va) | ~np.isnan(vb)))
+    assert np.all((res.score[ok] >= -1e-12) & (res.score[ok] <= 1 + 1e-12))
+    assert np.all(res.ci_low[ok] <= res.score[ok] + 1e-12)
+    assert np.all(res.score[ok] <= res.ci_high[ok] + 1e-12)
+    assert np.all((res.coverage >= 0) & (res.coverage <= 1 + 1e-12))
+    if ok.any():
+        assert res.rank[ok].min() == 1 and res.tier[ok].min() == 1
+        assert np.all(res.rank_ub[ok] <= res.rank[ok])
