@@ -143,6 +143,31 @@ class Cells:
                            float(x[m + 1]) if self.left_advantage else None, it,
                            float(np.linalg.norm(g)))
 
+    def refit(self, x_hat, h_inv, k, prior=0.0, tol=1e-8, chord_iter=60) -> DavidsonFit:
+        """Fit counts ``k`` close to those of ``x_hat`` (a bootstrap replicate).
+
+        Chord iterations with the point fit's inverse information ``h_inv``
+        (no Hessian assembly, no solve); if they do not reach ``tol``, full
+        Newton (:meth:`fit`) finishes from where they stopped.
+        """
+        m = self.m
+        x = np.array(x_hat, float)
+        for _ in range(chord_iter):
+            n = k.sum(axis=1)
+            p = softmax(self._u(x), axis=1)
+            res = k - n[:, None] * p
+            g = self._scatter(0.5 * (res[:, 0] - res[:, 1]), res[:, 2])
+            g[:m] -= prior * x[:m]
+            gn = float(np.linalg.norm(g))
+            if gn <= tol:
+                x[:m] -= x[:m].mean()
+                return DavidsonFit(x[:m].copy(), float(x[m]),
+                                   float(x[m + 1]) if self.left_advantage else None, 0, gn)
+            step = h_inv @ g
+            big = np.max(np.abs(step))
+            x = x + step / max(1.0, big)
+        return self.fit(x, k=k, prior=prior, tol=tol)
+
     def start(self, theta0=None) -> np.ndarray:
         """A starting point: given strengths, ``nu`` from the tie share, no left advantage."""
         tie_share = self.k[:, 2].sum() / max(self.n.sum(), 1.0)

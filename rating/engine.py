@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+from scipy.stats import norm
 
 from rating import __version__, bt, graph, intervals
 from rating.counts import BOTH_BAD, LEFT_WIN, RIGHT_WIN, TIE, CountTable, PairCounts
@@ -147,14 +148,31 @@ def _fit_davidson(pairs, *, ci, rounds, seed, confidence, prior, left_advantage,
     if ci == "bootstrap" and rounds > 0:
         reps_x = np.empty((rounds, cells.dim))
         flat = cells.k.reshape(-1)
-        done = 0
+        _, h = cells.grad_info(x_hat, prior=prior)
+        c = np.zeros(cells.dim)
+        c[:m] = 1.0
+        h_inv = np.linalg.inv(h + np.outer(c, c))
+        done, max_g, prior_rounds = 0, 0.0, 0
         for draw in intervals.multinomial_rounds(flat, rounds, seed):
             for row in draw:
                 k = row.reshape(-1, 3)
-                reps_x[done] = cells.fit(x_hat, k=k, prior=prior or 0.0).params
+                prior_r = prior or 0.0
+                if not prior and np.any((row == 0) & (flat > 0)):
+                    # A replicate that lost an observed cell may have no finite maximum.
+                    _, _, a, b, tt = PairCounts(pairs.models, pairs.left, pairs.right,
+                                                np.c_[k, np.zeros(len(k))],
+                                                pairs.positional).unordered()
+                    if not graph.mle_exists(i, j, a + 0.5 * tt, b + 0.5 * tt, m):
+                        prior_r = bt.DEFAULT_PRIOR
+                        prior_rounds += 1
+                fit_r = cells.refit(x_hat, h_inv, k, prior=prior_r)
+                reps_x[done] = fit_r.params
+                max_g = max(max_g, fit_r.grad_norm)
                 done += 1
             if progress:
                 progress(len(draw))
+        meta["bootstrap_max_grad_norm"] = max_g
+        meta["bootstrap_prior_rounds"] = prior_rounds
     elif ci == "sandwich":
         _, h = cells.grad_info(x_hat, prior=prior)
         inv = np.linalg.pinv(h, hermitian=True)
@@ -172,7 +190,7 @@ def _fit_davidson(pairs, *, ci, rounds, seed, confidence, prior, left_advantage,
         if reps_x is not None:
             lo, hi = np.quantile(fn(reps_x[:, idx]), [a, 1 - a])
         elif cov is not None:
-            z = float(np.sqrt(2) * __import__("scipy.special", fromlist=["erfinv"]).erfinv(confidence))
+            z = float(norm.ppf(0.5 + confidence / 2.0))
             se = np.sqrt(max(cov[idx, idx], 0.0))
             lo, hi = fn(x_hat[idx] - z * se), fn(x_hat[idx] + z * se)
         else:

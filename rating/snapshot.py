@@ -5,7 +5,9 @@ JSON layout (the composite rank and the web pages read exactly this)::
     {"meta": {...},
      "models": [{"model", "rating", "ci_low", "ci_high", "rank_ub", "tier",
                  "battles", "wins", "losses", "ties"}, ...],      # best first
-     "bootstrap": {"models": [...], "ratings": [[...], ...]}}    # optional
+     "bootstrap": {"models": [...], "ratings": [[...], ...]},    # optional
+     "matrices": {"models": [...], "win_probability": [[...]],
+                  "significantly_above": [[0/1, ...]]}}          # optional
 
 ``bootstrap.models`` lists the models in the order of ``models``; every row of
 ``bootstrap.ratings`` is one replicate in that order. The text is built with
@@ -75,9 +77,11 @@ class Result:
         if self.replicates is None:
             raise ValueError("significance needs bootstrap replicates")
         conf = self.meta.get("confidence", 0.95) if confidence is None else confidence
-        diff = self.replicates[:, :, None] - self.replicates[:, None, :]
-        low = np.quantile(diff, (1.0 - conf) / 2.0, axis=0)
-        return low > 0
+        reps = self.replicates
+        out = np.zeros((reps.shape[1], reps.shape[1]), bool)
+        for k in range(reps.shape[1]):  # one row at a time: O(rounds x models) memory
+            out[k] = np.quantile(reps[:, [k]] - reps, (1.0 - conf) / 2.0, axis=0) > 0
+        return out
 
     def rows(self) -> list[dict]:
         out = []
@@ -97,8 +101,19 @@ class Result:
             out.append(row)
         return out
 
-    def to_dict(self, replicates: bool = False) -> dict:
+    def matrices(self) -> dict:
+        """``{"models", "win_probability", "significantly_above"}`` (the last needs replicates)."""
+        out = {"models": list(self.models),
+               "win_probability": [[_num(v, 6) for v in row]
+                                   for row in self.win_probability().tolist()]}
+        if self.replicates is not None:
+            out["significantly_above"] = self.significantly_above().astype(int).tolist()
+        return out
+
+    def to_dict(self, replicates: bool = False, matrices: bool = False) -> dict:
         data = {"meta": self.meta, "models": self.rows()}
+        if matrices:
+            data["matrices"] = self.matrices()
         if replicates and self.replicates is not None:
             data["bootstrap"] = {
                 "models": list(self.models),
@@ -107,8 +122,9 @@ class Result:
             }
         return data
 
-    def to_json(self, replicates: bool = False, indent: int | None = None) -> str:
-        return dumps(self.to_dict(replicates), indent=indent)
+    def to_json(self, replicates: bool = False, indent: int | None = None,
+                matrices: bool = False) -> str:
+        return dumps(self.to_dict(replicates, matrices), indent=indent)
 
 
 def dumps(data, indent: int | None = None) -> str:

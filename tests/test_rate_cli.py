@@ -278,3 +278,15 @@ def test_empty_database(tmp_path, sqlite_url):
     assert res.exit_code == 1 and "no votes" in res.output
     res = run(["--store"], env=env)
     assert res.exit_code == 0 and "nothing stored" in res.output
+
+
+def test_matrices(tmp_path):
+    path = _write_csv(tmp_path / "b.csv", _battles())
+    res = run(["--input", str(path), "--bootstrap", "100", "--format", "json", "--matrices"])
+    data = json.loads(res.output)
+    mat = data["matrices"]
+    assert mat["models"] == [m["model"] for m in data["models"]]
+    p = mat["win_probability"]
+    assert p[0][1] > 0.5 and abs(p[0][1] + p[1][0] - 1) < 1e-5
+    sig = mat["significantly_above"]
+    assert sig[0][3] == 1 and sig[3][0] == 0 and all(sig[k][k] == 0 for k in range(4))

@@ -187,6 +187,9 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
               show_default=True)
 @click.option("--replicates", is_flag=True,
               help="JSON: include the bootstrap replicates (\"bootstrap\": {models, ratings}).")
+@click.option("--matrices", is_flag=True,
+              help="JSON: include P(i beats j) and, with the bootstrap, \"i significantly "
+                   "above j\" matrices.")
 @click.option("--timestamp", is_flag=True,
               help="Add the wall-clock time to meta (then equal runs differ in that field).")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
@@ -198,7 +201,7 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
 @config_option
 def rate_command(input_path, method, ci, rounds, seed, confidence, anchor, category, source,
                  group, min_battles, components, solver, left_advantage, elo_k, fmt, replicates,
-                 timestamp, output, store, progress, rt):
+                 matrices, timestamp, output, store, progress, rt):
     """Rate models from battles: exact Bradley-Terry (ties = half a win), Davidson or Elo,
     with bootstrap or sandwich intervals, rank (UB) and tiers.
 
@@ -258,7 +261,7 @@ def rate_command(input_path, method, ci, rounds, seed, confidence, anchor, categ
     if timestamp:
         result.meta["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if fmt == "json":
-        text = dumps(result.to_dict(replicates=replicates), indent=None) + "\n"
+        text = dumps(result.to_dict(replicates=replicates, matrices=matrices), indent=None) + "\n"
     elif fmt == "csv":
         text = _csv_text(result)
     else:

@@ -51,3 +51,12 @@ def test_left_advantage_needs_positions():
     pc = counts.pair_counts([0], [1], [[3, 2, 1, 0]], ["a", "b"], positional=False)
     with pytest.raises(engine.RatingError, match="shown left"):
         engine.rate(pc, "davidson", left_advantage=True, ci="none")
+
+
+def test_davidson_bootstrap_replicates_stay_finite():
+    # "c" won once and tied once in 12: replicates often drop both.
+    pc = counts.pair_counts([0, 0, 1], [1, 2, 2], [[30, 20, 8, 0], [6, 1, 1, 0], [4, 0, 0, 0]],
+                            list("abc"))
+    r = engine.rate(pc, "davidson", rounds=200, seed=4)
+    assert r.meta["bootstrap_prior_rounds"] > 0
+    assert np.all(np.isfinite(r.replicates)) and np.abs(r.replicates).max() < 1e5
