@@ -272,9 +272,20 @@ def rank_models(inputs: RankInputs, opts: RankOptions) -> RankResult:
         rows.append(row)
     rows.sort(key=lambda r: (r["rank"], r["model"].lower()))
 
-    variants: dict[str, list[str]] = {}
+    # quantized (or otherwise derived) variants side by side with their base
+    ranked = {r["model"]: r for r in rows}
+
+    def _side(i: int) -> dict:
+        r = ranked.get(names[i])
+        return {"model": names[i], "precision": facts[i].precision if facts[i] else None,
+                "vram_gb": _num(vram[i]), "score": r["score"] if r else None,
+                "rank": r["rank"] if r else None,
+                "inherited": i in inherited}
+
+    variants: dict[str, list[dict]] = {}
     for child, parent in base_of.items():
-        variants.setdefault(names[parent], []).append(names[child])
+        group = variants.setdefault(names[parent], [_side(parent)])
+        group.append(_side(child))
     meta = {
         "weights": weights,
         "normalization": opts.normalize,

@@ -11,7 +11,8 @@ from sqlmodel import Session
 
 from arena import db
 from arena.cli import main
-from arena.models import Alias, BenchmarkScore, Model, Popularity, RatingSnapshot
+from arena.models import (Alias, Answer, BenchmarkScore, Model, Popularity, Prompt,
+                          RatingSnapshot)
 from tests.conftest import shared_data
 
 LB = "open-llm-leaderboard-2025-03-15"
@@ -183,6 +184,15 @@ def test_import_then_rank_on_a_database(tmp_path, sqlite_url):
         s.add(RatingSnapshot(method="bt", digest="sha256:test", votes=30,
                              payload=json.dumps(payload)))
         s.commit()
+        prompt = Prompt(key="p1", text="Say hi")
+        s.add(prompt)
+        s.commit()
+        ids = {m.name: m.id for m in s.exec(select(Model)).scalars()}
+        s.add(Answer(prompt_id=prompt.id, model_id=ids["Alpha-7B"], text="hi",
+                     tokens_per_second=40.0, latency_ms=900.0))
+        s.add(Answer(prompt_id=prompt.id, model_id=ids["Beta-13B"], text="hello",
+                     tokens_per_second=10.0, latency_ms=3000.0))
+        s.commit()
     res = run("rank", "--config", cfg, "--format", "json", "--as-of", "2025-03-15")
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
@@ -200,13 +210,17 @@ def test_import_then_rank_on_a_database(tmp_path, sqlite_url):
     assert meta["missing"]["arena"] == ["gamma"]
     # gamma has benchmarks only: scored over them, with its coverage shown
     assert rows["gamma"]["coverage"] == pytest.approx(0.3)
-    assert meta["signals_without_data"] == ["efficiency", "recency"]
+    assert meta["signals_without_data"] == ["recency"]
     res = run("rank", "--config", cfg, "--format", "json", "--min-coverage", "0.5")
     strict = json.loads(res.output)
     assert [m["model"] for m in strict["models"]][0] == "Alpha-7B"
     assert {"model": "gamma", "reason": "coverage 0.300 below the minimum 0.5"} in strict[
         "meta"]["excluded"]
     assert rows["Beta-13B"]["vram_gb"] == pytest.approx(7.8)
+    # efficiency from the stored answers: Alpha is faster on both counts
+    assert rows["Alpha-7B"]["signals"]["efficiency"]["raw"] == {
+        "tokens_per_second": 40.0, "latency_ms": 900.0, "price_per_mtok": None}
+    assert rows["Alpha-7B"]["fastness"] == 1.0 and rows["Beta-13B"]["fastness"] == 0.0
     assert {"input": "benchmarks", "name": "acme/alpha-7b", "model": "Alpha-7B"} in meta[
         "matched_names"]
     # category sub-rank with no snapshot for the category: said, not silently empty

@@ -135,7 +135,12 @@ def test_vram_filter_variants_and_inheritance():
     reasons = {e["model"]: e["reason"] for e in res.meta["excluded"]}
     assert reasons["big"] == "estimated VRAM 168.0 GB > 48 GB"
     assert reasons["closed"] == "VRAM unknown (no parameter count)"
-    assert res.meta["variants"] == {"big": ["big-int4"]}
+    assert res.meta["variants"] == {"big": [
+        {"model": "big", "precision": "bfloat16", "vram_gb": 168.0, "score": None, "rank": None,
+         "inherited": False},
+        {"model": "big-int4", "precision": "int4", "vram_gb": 42.0,
+         "score": rows["big-int4"]["score"], "rank": rows["big-int4"]["rank"],
+         "inherited": True}]}
     # without the flag the variant has no arena signal
     plain = rank_models(inputs, opts(max_vram_gb=48))
     assert "big-int4" not in by_model(plain)
