@@ -290,3 +290,14 @@ def test_matrices(tmp_path):
     assert p[0][1] > 0.5 and abs(p[0][1] + p[1][0] - 1) < 1e-5
     sig = mat["significantly_above"]
     assert sig[0][3] == 1 and sig[3][0] == 0 and all(sig[k][k] == 0 for k in range(4))
+
+
+def test_llmfao_positional_layout():
+    path = shared_data("llmfao", "crowd-comparisons.csv")
+    res = run(["--input", str(path), "--method", "davidson", "--left-advantage", "--ci",
+               "sandwich", "--format", "json"])
+    data = json.loads(res.output)
+    assert data["meta"]["battles"] == 8931 and data["meta"]["positional"] is True
+    assert "positions" not in data["meta"]  # the file records who was shown left
+    lo, hi = data["meta"]["parameters"]["left_advantage_ci"]
+    assert lo < data["meta"]["parameters"]["left_advantage"] < hi

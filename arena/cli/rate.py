@@ -226,12 +226,14 @@ def rate_command(input_path, method, ci, rounds, seed, confidence, anchor, categ
             raise click.UsageError("--store works on the database, not with --input")
         from arena import ratings
 
-        with _progress(10 ** 9, False) as _:
+        try:
             report = ratings.recompute(rt.engine, {**settings, "bootstrap": options["rounds"],
                                                    "seed": options["seed"],
                                                    "confidence": options["confidence"],
                                                    "min_battles": options["min_battles"]},
                                        method=method)
+        except RatingError as exc:
+            raise click.ClickException(str(exc)) from None
         for line in report:
             where = "/".join(x or "*" for x in (line["category"], line["source"],
                                                 line["rater_group"]))

@@ -8,6 +8,8 @@ Formats (detected from the content; the extension only breaks ties):
   Elo), ``left`` (the name of the model shown on the left, or ``model_a`` /
   ``model_b``; without it ``model_a`` is taken as the left one, FastChat's
   convention), ``category``, ``source``, ``rater_group``, ``weight``;
+* the positional layout of LLMFAO's ``*-comparisons.csv``: ``left``, ``right``
+  (the models' names as shown) and ``winner`` in ``left``, ``right``, ``tie``;
 * FastChat's clean-battle JSON: a list of such objects;
 * the aggregated layout ``{"models": [...], "X": [[i, j], ...], "Y": [[wins_i,
   wins_j, ties, ties_both_bad], ...]}`` (e.g. ``chatbot-arena-20240814``),
@@ -116,6 +118,8 @@ def _read_csv(path, text):
     reader = csv.DictReader(io.StringIO(text, newline=""))
     fields = reader.fieldnames or []
     missing = [c for c in REQUIRED if c not in fields]
+    if missing and {"left", "right", "winner"} <= set(fields):
+        missing = []  # the positional layout (LLMFAO's comparisons)
     if missing:
         _fail(path, 1, f"missing column(s) {', '.join(missing)}; the header has "
                        f"{', '.join(fields) or 'nothing'}")
@@ -134,6 +138,8 @@ def _records(path, fmt, rows):
         label = "" if line is not None else f"battle {item}: "
         if not isinstance(rec, dict):
             _fail(path, where, f"{label}expected an object with model_a, model_b, winner")
+        if "model_a" not in rec and "left" in rec and "right" in rec:
+            rec = _positional(rec)
         missing = [k for k in REQUIRED if rec.get(k) in (None, "")]
         if missing:
             _fail(path, where, f"{label}missing {', '.join(missing)}")
@@ -195,6 +201,13 @@ def _records(path, fmt, rows):
            "group": np.array(grp)[order], "time_ordered": has_ts,
            "left_recorded": has_left}
     return Battles(str(path), fmt, table, seq, len(a))
+
+
+def _positional(rec):
+    """LLMFAO's layout: ``left``, ``right`` (names as shown) and ``winner`` in left/right/tie."""
+    win = str(rec.get("winner") or "").strip()
+    return {**rec, "model_a": rec["left"], "model_b": rec["right"], "left": rec["left"],
+            "winner": {"left": "model_a", "right": "model_b"}.get(win.lower(), win)}
 
 
 def _aggregated(path, data):
