@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -382,7 +381,3 @@ def load_db_inputs(engine: Engine, category: str = "", source: str = "",
         meta.append({"kind": kind, "source": f"database: {table}", "rows": len(rows),
                      "digest": rows_digest(rows)})
     return inputs, meta
-
-
-def today() -> date:
-    return date.today()

@@ -73,7 +73,8 @@ def test_rank_on_files_alone(tmp_path):
     # same inputs and seed: same output
     out2 = tmp_path / "rank2.json"
     run("rank", "--config", cfg, "--ratings", shared_data(LB, "lmsys.csv"),
-        "--benchmarks", shared_data(LB, "merged.csv"), "--popularity", shared_data(LB, "merged.csv"),
+        "--benchmarks", shared_data(LB, "merged.csv"),
+        "--popularity", shared_data(LB, "merged.csv"),
         "--weight", "recency=0", "--weight", "efficiency=0", "--min-coverage", "1",
         "--as-of", "2025-03-15", "--replicates", "100", "--format", "json", "--output", out2)
     assert json.loads(out2.read_text())["models"] == data["models"]
@@ -87,7 +88,8 @@ def test_rank_table_csv_and_explain(tmp_path):
               "--weight", "efficiency=0", "--replicates", "50"]
     table = run(*common)
     assert table.exit_code == 0
-    assert "Grok-3-Preview-02-24" in table.output and "not in benchmarks: 125 of 182" in table.output
+    assert "Grok-3-Preview-02-24" in table.output
+    assert "not in benchmarks: 125 of 182" in table.output
     rows = list(csv.DictReader(run(*common, "--format", "csv").output.splitlines()))
     assert len(rows) == 182 and rows[0]["rank"] == "1"
     text = run(*common, "--explain", "gemma-2-27b-it").output
