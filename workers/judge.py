@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from arena import battles, runtime, votes
+from arena.judge_report import side_of
 from arena.models import Answer, Battle, JudgeCall, Model, Prompt, Vote
 from arena.sampling import NoBattleAvailable
 from workers.client import JudgeClient, JudgeHTTPError, JudgeUnavailable
@@ -59,14 +60,6 @@ class BattleView:
     right_text: str
     left_family: str | None
     right_family: str | None
-
-
-def side_of(order: str, verdict: str) -> str:
-    """Map a verdict on the order shown to the judge back to the battle's sides."""
-    if verdict == "tie":
-        return "tie"
-    left_first = order == "ab"
-    return "left" if (verdict == "first") == left_first else "right"
 
 
 def combine(ab: str | None, ba: str | None, on_disagreement: str = "tie") -> str | None:

@@ -153,7 +153,6 @@ def test_stalled_reply_times_out_and_is_retried(configure, standin):
     assert notes == ["retried: timeout after 0.5s"]
 
 
-@pytest.mark.slow
 def test_job_timed_out_by_rq_reuses_its_battle(configure, standin):
     standin.stall = 2.5
     standin.plan("stall", "stall")
@@ -161,6 +160,8 @@ def test_job_timed_out_by_rq_reuses_its_battle(configure, standin):
     seed(rt.engine)
     jobs = run(rt, 1)
     assert jobs[0].get_status() == "finished"
+    assert jobs[0].retries_left == 1  # rq ran it a second time
+    assert standin.modes_used[:2] == ["stall", "stall"] and len(standin.modes_used) == 4
     assert count(rt.engine, Battle) == 1
     assert len(votes_of(rt)) == 1
     work(rt)
