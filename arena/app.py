@@ -27,12 +27,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions["arena.runtime"] = rt
 
-    from arena.web import api, battle, errors, extensions, health
+    from arena.web import api, battle, errors, extensions, health, leaderboard
 
     extensions.init_app(app, rt)
     errors.init_app(app)
     app.register_blueprint(battle.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(leaderboard.bp)
+    app.register_blueprint(leaderboard.api)
     extensions.csrf.exempt(api.bp)
+    extensions.csrf.exempt(leaderboard.api)
     return app
