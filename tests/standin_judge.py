@@ -177,8 +177,8 @@ class StandinJudge:
                 if standin.api_key and self.headers.get("Authorization") != \
                         f"Bearer {standin.api_key}":
                     return self._send(401, {"error": {"message": "bad API key"}})
-                chat = self.path.endswith("/chat/completions")
-                if not chat and not self.path.endswith("/completions"):
+                chat = self.path == "/v1/chat/completions"
+                if not chat and self.path != "/v1/completions":
                     return self._send(404, {"error": {"message": f"no route {self.path}"}})
                 if standin.delay:
                     time.sleep(standin.delay)

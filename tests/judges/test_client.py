@@ -1,0 +1,154 @@
+"""The OpenAI-compatible client and the judge settings, against the stand-in over real HTTP."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+
+from tests.judges.conftest import judge_table
+from tests.standin_judge import StandinJudge
+from workers.client import JudgeClient, JudgeHTTPError, JudgeUnavailable, retry_after_seconds
+from workers.judge_config import JUDGE_DEFAULTS, JudgeConfigError, judge_settings
+from workers.judges import fit, get_format
+from workers.judges.limits import RedisLimiter
+
+PROMPT = get_format("mtbench").render("Q?", "GOLD first", "second", None, "")
+
+
+def client(standin, limiter=None, **overrides):
+    return JudgeClient(judge_settings("t", judge_table(standin, **overrides)), limiter)
+
+
+def test_chat_is_one_user_message_with_settings_passed_through(standin):
+    c = client(standin, format="mtbench", seed=7, stop=["\n\n\n"], grammar="root ::= \"x\"",
+               extra={"repeat_penalty": 1.1}, max_tokens=64)
+    reply = c.complete(PROMPT)
+    assert reply.text.endswith("[[A]]") and reply.completion_tokens > 0
+    body = standin.requests[0]
+    assert body["messages"] == [{"role": "user", "content": PROMPT}]
+    assert (body["seed"], body["stop"], body["grammar"], body["repeat_penalty"],
+            body["max_tokens"]) == (7, ["\n\n\n"], 'root ::= "x"', 1.1, 64)
+
+
+def test_completion_mode_posts_the_raw_prompt(standin):
+    prompt = fit(get_format("judgelm"), "Q?", "a GOLD", "b", None, rubric="",
+                 context_chars=4000, max_answer_chars=1000).text
+    reply = client(standin, mode="completion").complete(prompt)
+    assert reply.text.startswith("9 4")
+    assert standin.requests[0]["prompt"] == prompt and "messages" not in standin.requests[0]
+    assert standin.requests[0]["_path"] == "/v1/completions"
+
+
+def test_api_key_comes_from_the_named_environment_variable(monkeypatch):
+    with StandinJudge(api_key="s3cret") as server:
+        monkeypatch.setenv("ARENA_TEST_JUDGE_KEY", "s3cret")
+        assert client(server, api_key_env="ARENA_TEST_JUDGE_KEY").complete(PROMPT).text
+        assert server.requests[0]["_authorization"] == "Bearer s3cret"
+        monkeypatch.setenv("ARENA_TEST_JUDGE_KEY", "wrong")
+        with pytest.raises(JudgeHTTPError, match="HTTP 401"):
+            client(server, api_key_env="ARENA_TEST_JUDGE_KEY").complete(PROMPT)
+        monkeypatch.delenv("ARENA_TEST_JUDGE_KEY")
+        with pytest.raises(JudgeConfigError, match="ARENA_TEST_JUDGE_KEY is not set"):
+            client(server, api_key_env="ARENA_TEST_JUDGE_KEY")
+
+
+def test_4xx_is_not_retried(standin):
+    table = judge_table(standin)
+    table["base_url"] = standin.base_url.replace("/v1", "/nope")
+    with pytest.raises(JudgeHTTPError, match="HTTP 404"):
+        JudgeClient(judge_settings("t", table)).complete(PROMPT)
+    assert len(standin.requests) == 1
+
+
+def test_5xx_retries_are_bounded(standin):
+    standin.mode = "500"
+    with pytest.raises(JudgeUnavailable, match="3 attempts failed: HTTP 500; HTTP 500; HTTP 500"):
+        client(standin, max_retries=2).complete(PROMPT)
+    assert len(standin.requests) == 3
+
+
+def test_timeouts_are_retried(standin):
+    standin.stall = 1.0
+    standin.plan("stall")
+    reply = client(standin, timeout=0.3).complete(PROMPT)
+    assert reply.retries == ["timeout after 0.3s"] and reply.text.endswith("[[A]]")
+
+
+def test_connection_refused_is_retried_then_gives_up():
+    with StandinJudge() as server:
+        table = judge_table(server, max_retries=1)
+    with pytest.raises(JudgeUnavailable, match="2 attempts failed: ConnectError"):
+        JudgeClient(judge_settings("t", table)).complete(PROMPT)
+
+
+def test_long_retry_after_gives_up_and_cools_every_worker_down(standin, redis_conn):
+    standin.mode = "429"
+    standin.retry_after = "30"
+    limiter = RedisLimiter(redis_conn, "t", 2, lease_seconds=5)
+    with pytest.raises(JudgeUnavailable, match="Retry-After 30s is longer"):
+        client(standin, limiter).complete(PROMPT)
+    assert len(standin.requests) == 1
+    assert 25_000 < redis_conn.pttl("arena:judge:t:cooldown") <= 30_000
+
+
+def test_short_retry_after_is_waited_out(standin, redis_conn):
+    standin.retry_after = "1"
+    standin.plan("429")
+    limiter = RedisLimiter(redis_conn, "t", 2, lease_seconds=5)
+    start = time.monotonic()
+    reply = client(standin, limiter, backoff_seconds=0.01).complete(PROMPT)
+    assert reply.retries == ["HTTP 429"]
+    assert time.monotonic() - start >= 0.95  # the header's second, not the 10 ms backoff
+
+
+def test_retry_after_header_values():
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert retry_after_seconds("2") == 2.0
+    assert retry_after_seconds(format_datetime(now + timedelta(seconds=90), usegmt=True),
+                               now) == pytest.approx(90)
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+    assert retry_after_seconds("-5") == 0.0
+
+
+def test_redis_slots_are_shared_and_expire(redis_conn):
+    a = RedisLimiter(redis_conn, "s", 2, lease_seconds=0.2)
+    b = RedisLimiter(redis_conn, "s", 2, lease_seconds=0.2)  # another worker, same judge
+    t1, t2 = a.try_acquire(), b.try_acquire()
+    assert t1 and t2 and a.try_acquire() is None and b.in_use() == 2
+    a.release(t1)
+    assert b.try_acquire() is not None
+    time.sleep(0.3)  # holders that died: their leases run out
+    assert a.try_acquire() is not None and b.try_acquire() is not None and a.in_use() == 2
+
+
+# --- settings ------------------------------------------------------------------
+
+BASE = {"base_url": "http://127.0.0.1:9/v1", "model": "m", "format": "judgelm"}
+
+
+def test_defaults_fill_in():
+    j = judge_settings("x", BASE)
+    assert (j.mode, j.on_disagreement, j.concurrency) == ("chat", "tie", 4)
+    assert j.source == "judge:x" and j.effective_job_timeout() > 2 * j.timeout
+    assert set(JUDGE_DEFAULTS) <= set(j.__dataclass_fields__)
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"base_url": ""}, "judges.x.base_url is missing"),
+    ({"base_url": "localhost:8080"}, "must start with http://"),
+    ({"model": None}, "judges.x.model must be str"),
+    ({"format": "prometheus2"}, "judges.x.format must be one of"),
+    ({"mode": "stream"}, "judges.x.mode must be one of chat, completion"),
+    ({"on_disagreement": "coin"}, "on_disagreement must be one of tie, none"),
+    ({"timeout": 0}, "judges.x.timeout must be positive"),
+    ({"max_retries": True}, "judges.x.max_retries must be int"),
+    ({"parse_retries": -1}, "must not be negative"),
+    ({"stop": [1]}, "stop must be a list of strings"),
+    ({"temprature": 0.5}, "unknown key(s) temprature"),
+])
+def test_bad_settings_name_the_key(change, message):
+    with pytest.raises(JudgeConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        judge_settings("x", {**BASE, **change})
