@@ -82,3 +82,35 @@ def test_leaderboard_moves_with_votes(app):
     html = client.get("/leaderboard").get_data(as_text=True)
     assert "sage-34b" in html and "Rank (UB)" in html
     assert client.get("/vendor/plotly.min.js").status_code == 200
+
+
+def test_composite_rank_api(app):
+    rt = app.extensions["arena.runtime"]
+    client = app.test_client()
+    vote_many(rt, 30)
+    res = client.get("/api/v1/rank?replicates=50")
+    assert res.status_code == 200, res.get_json()
+    data = res.get_json()
+    assert data["models"][0]["model"] == "sage-34b"
+    top = data["models"][0]
+    assert top["ci_low"] <= top["score"] <= top["ci_high"]
+    assert {"rank", "rank_ub", "tier", "coverage", "signals"} <= set(top)
+    arena = top["signals"]["arena"]
+    assert arena["weight"] > 0 and arena["raw"] == data["models"][0]["signals"]["arena"]["raw"]
+    assert arena["weight"] <= top["coverage"] <= 1
+    tiered = client.get("/api/v1/rank?arena_mode=tier&replicates=0").get_json()
+    assert tiered["models"][0]["model"] == "sage-34b"
+
+
+@pytest.mark.parametrize("query, reason", [
+    ("weight=speed=1", "speed"),
+    ("normalize=log", "normalize"),
+    ("aggregate=max", "aggregate"),
+    ("replicates=-1", "replicates"),
+    ("max_vram_gb=lots", "max_vram_gb"),
+    ("colour=red", "colour"),
+])
+def test_composite_rank_api_bad_parameters(app, query, reason):
+    res = app.test_client().get("/api/v1/rank?" + query)
+    assert res.status_code == 400
+    assert reason in res.get_json()["reason"]

@@ -20,28 +20,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from arena import __version__
 from arena.cli.common import config_option
-from arena.composite_store import load_db_inputs, load_file_inputs
+from arena.composite_store import (DEFAULT_REPLICATES, load_db_inputs, load_file_inputs,
+                                   rank_options)
 from arena.importers.benchmarks import SignalFileError
-from rating.composite import RankOptions, WeightError, parse_weight, rank_models
+from rating.composite import WeightError, rank_models
 from rating.composite.aggregate import AGGREGATORS
 from rating.composite.explain import explain, explain_text
 from rating.composite.normalize import METHODS
-from rating.composite.weights import normalize_weights
-
-DEFAULT_REPLICATES = 200
-
-
-def _weights(settings_weights: dict, given: tuple[str, ...]) -> dict[str, float]:
-    weights = dict(settings_weights or {})
-    try:
-        normalize_weights(weights)  # names from the settings must be known too
-        for text in given:
-            name, value = parse_weight(text)
-            weights[name] = value
-        normalize_weights(weights)
-    except WeightError as exc:
-        raise click.UsageError(str(exc)) from None
-    return weights
 
 
 def _fmt(x, digits: int = 4) -> str:
@@ -145,7 +130,6 @@ def rank(ratings, benchmarks, popularity, aliases, models_file, efficiency, weig
     """Rank models by a composite of arena rating, benchmarks, popularity, recency
     and efficiency, with a 95% interval, rank (UB) and tiers."""
     settings = rt.settings
-    conf = dict(settings.get("rank") or {})
     files = any([ratings, benchmarks, popularity, aliases, models_file, efficiency])
     try:
         if files:
@@ -160,24 +144,15 @@ def rank(ratings, benchmarks, popularity, aliases, models_file, efficiency, weig
         raise click.ClickException(
             f"cannot read the database (is the schema current? run `arena db upgrade`): "
             f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from None
-    opts = RankOptions(
-        weights=_weights(conf.get("weights", {}), weights),
-        normalize=normalize or conf.get("normalize", "minmax"),
-        aggregate=aggregate or conf.get("aggregate", "mean"),
-        min_coverage=float(conf.get("min_coverage", 0.0) if min_coverage is None
-                           else min_coverage),
-        recency_half_life_days=float(half_life_days or conf.get("recency_half_life_days", 180)),
-        arena_mode=arena_mode,
-        category=category,
-        categories=conf.get("categories"),
-        max_vram_gb=max_vram_gb,
-        replicates=int(conf.get("replicates", DEFAULT_REPLICATES) if replicates is None
-                       else replicates),
-        seed=int(settings.get("rating", "seed", 42) if seed is None else seed),
-        confidence=float(settings.get("rating", "confidence", 0.95)),
-        as_of=as_of.date() if as_of else None,
-        inherit_base=inherit_base,
-    )
+    try:
+        opts = rank_options(settings, weights=weights, normalize=normalize,
+                            aggregate=aggregate, min_coverage=min_coverage,
+                            half_life_days=half_life_days, arena_mode=arena_mode,
+                            category=category, max_vram_gb=max_vram_gb, replicates=replicates,
+                            seed=seed, as_of=as_of.date() if as_of else None,
+                            inherit_base=inherit_base)
+    except WeightError as exc:
+        raise click.UsageError(str(exc)) from None
     try:
         result = rank_models(inputs, opts)
     except (ValueError, WeightError) as exc:

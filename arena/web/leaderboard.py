@@ -6,6 +6,7 @@ Both read stored rating snapshots (``rating_snapshots``), which the
 ``GET /leaderboard``                 the page (table and chart), ?category=&source=
 ``GET /api/v1/leaderboard``          the newest snapshot for a scope, as ``arena rate`` JSON
 ``GET /api/v1/leaderboard/scopes``   which scopes have snapshots
+``GET /api/v1/rank``                 the composite rank, as ``arena rank --format json``
 ``GET /vendor/plotly.min.js``        plotly's JavaScript, served from the installed package
 """
 
@@ -69,6 +70,63 @@ def leaderboard_json():
 @api.get("/leaderboard/scopes")
 def scopes_json():
     return {"scopes": scopes()}
+
+
+RANK_PARAMS = {"category", "source", "rater_group", "weight", "normalize", "aggregate",
+               "arena_mode", "max_vram_gb", "min_coverage", "replicates"}
+
+
+@api.get("/rank")
+def rank_json():
+    """The composite rank over the stored snapshot and imported signals.
+
+    Query parameters mirror ``arena rank``: ``weight=SIGNAL=W`` (repeatable),
+    ``normalize``, ``aggregate``, ``arena_mode`` (rating|tier), ``category``,
+    ``source``, ``rater_group``, ``max_vram_gb``, ``min_coverage``, ``replicates``.
+    """
+    from arena.composite_store import load_db_inputs, rank_options
+    from rating.composite import WeightError, rank_models
+    from rating.composite.aggregate import AGGREGATORS
+    from rating.composite.normalize import METHODS as NORMALIZATIONS
+
+    args = request.args
+    unknown = sorted(set(args) - RANK_PARAMS)
+    if unknown:
+        raise ApiError(400, f"unknown parameter(s): {', '.join(unknown)}", "bad_parameter")
+    choices = {"normalize": NORMALIZATIONS, "aggregate": AGGREGATORS,
+               "arena_mode": ("rating", "tier")}
+    for name, allowed in choices.items():
+        if name in args and args[name] not in allowed:
+            raise ApiError(400, f"{name} must be one of {', '.join(allowed)}", "bad_parameter")
+
+    def number(name, kind=float, low=0.0, high=None):
+        if name not in args:
+            return None
+        try:
+            value = kind(args[name])
+        except ValueError:
+            raise ApiError(400, f"{name} must be a number", "bad_parameter") from None
+        if value < low or (high is not None and value > high):
+            raise ApiError(400, f"{name} is out of range", "bad_parameter")
+        return value
+
+    runtime = rt()
+    try:
+        opts = rank_options(runtime.settings, weights=args.getlist("weight"),
+                            normalize=args.get("normalize"), aggregate=args.get("aggregate"),
+                            arena_mode=args.get("arena_mode", "rating"),
+                            category=args.get("category") or None,
+                            max_vram_gb=number("max_vram_gb"),
+                            min_coverage=number("min_coverage", high=1.0),
+                            replicates=number("replicates", int, 0, 2000))
+        inputs, inputs_meta = load_db_inputs(runtime.engine, args.get("category", ""),
+                                             args.get("source", ""),
+                                             args.get("rater_group", ""))
+        result = rank_models(inputs, opts)
+    except (WeightError, ValueError) as exc:
+        raise ApiError(400, str(exc), "bad_parameter") from None
+    return {"meta": {"mode": "database", "inputs": inputs_meta, **result.meta},
+            "models": result.rows}
 
 
 @bp.get("/leaderboard")
