@@ -66,6 +66,7 @@ DEFAULTS: dict[str, Any] = {
         "aggregate": "mean",
         "min_coverage": 0.0,
         "recency_half_life_days": 180,
+        "replicates": 200,
         "weights": {
             "arena": 0.5,
             "benchmarks": 0.3,
