@@ -9,8 +9,9 @@ On the 1.67 M-battle Chatbot Arena dump (../shared/data/chatbot-arena-20240814):
   ``compute_bootstrap_bt`` in ``fastchat/serve/monitor/rating_systems.py``,
   re-implemented here without pandas): expand to one row per battle, keep
   the unique (model_a, model_b, outcome) rows with their counts, fit the
-  weighted logistic loss (ties = outcome 1/2) with L-BFGS-B (gtol 1e-6,
-  mean loss), and bootstrap by a multinomial draw over the battles
+  count-weighted logistic loss (ties = outcome 1/2) with L-BFGS-B (log10
+  strengths from zero, gtol 1e-6, at most 100 iterations), and bootstrap by
+  multinomial draws of N battles over the unique rows (weights divided by N)
   (``--baseline-rounds``, default 100), one L-BFGS-B fit per round.
 
 Printed: the times, the ratio per bootstrap round, the largest rating
@@ -59,9 +60,13 @@ def ours(rounds: int, seed: int):
     t2 = time.perf_counter()
     reps, info = intervals.bootstrap_bt(i, j, wi, wj, t, m, fit.theta, rounds=rounds, seed=seed)
     t3 = time.perf_counter()
+    for _ in intervals.multinomial_rounds(np.concatenate([wi, wj, t]), rounds, seed):
+        pass  # the sampling alone, to split the round's cost
+    t4 = time.perf_counter()
     return {"models": pc.models, "theta": fit.theta, "grad_norm": fit.grad_norm,
             "iterations": fit.iterations, "load": t1 - t0, "fit": t2 - t1, "boot": t3 - t2,
-            "boot_grad": info["max_grad_norm"], "reps": reps, "pairs": (i, j, wi, wj, t)}
+            "sample": t4 - t3, "boot_grad": info["max_grad_norm"], "reps": reps,
+            "pairs": (i, j, wi, wj, t)}
 
 
 # --- baseline: FastChat's method on expanded battles ------------------------------------
@@ -87,14 +92,13 @@ def baseline_loss(r, a, b, score, w):
 
 
 def baseline_fit(a, b, score, w, m):
-    w = w / w.sum()  # mean loss, as in FastChat
     res = minimize(baseline_loss, np.zeros(m), args=(a, b, score, w), jac=True,
                    method="L-BFGS-B", options={"maxiter": 100, "gtol": 1e-6})
     r = res.x
     return 400.0 * (r - r.mean())  # rating offsets, centred
 
 
-def baseline(rounds: int, seed: int, m: int):
+def baseline(rounds: int, seed: int, m: int, over_battles_rounds: int):
     t0 = time.perf_counter()
     data = json.loads(DUMP.read_text())
     a, b, outcome = expand(data)
@@ -107,21 +111,45 @@ def baseline(rounds: int, seed: int, m: int):
     t1 = time.perf_counter()
     point = baseline_fit(ua, ub, score, weights, m)
     t2 = time.perf_counter()
+    # (a) FastChat's code: multinomial draws of n battles over the unique rows (the same
+    # in distribution as resampling the battles), weights divided by n, one fit per round.
     rng = np.random.default_rng(seed)
+    draws = rng.multinomial(n, weights / weights.sum(), size=rounds)
+    t3 = time.perf_counter()
     reps = np.empty((rounds, m))
     for r in range(rounds):
-        draw = rng.multinomial(n, np.full(n, 1.0 / n))
-        w = np.bincount(inverse, draw, uniq.size)
-        reps[r] = baseline_fit(ua, ub, score, w, m)
-    t3 = time.perf_counter()
-    return {"rating": 1000.0 + point, "load": t1 - t0, "fit": t2 - t1, "boot": t3 - t2,
-            "battles": n, "unique_rows": uniq.size, "reps": reps}
+        reps[r] = baseline_fit(ua, ub, score, draws[r] / n, m)
+    t4 = time.perf_counter()
+    # (b) Literally resampling the battles: a multinomial over all n battles per round.
+    rng = np.random.default_rng(seed)
+    uniform = np.full(n, 1.0 / n)
+    for r in range(over_battles_rounds):
+        w = np.bincount(inverse, rng.multinomial(n, uniform), uniq.size)
+        baseline_fit(ua, ub, score, w / n, m)
+    t5 = time.perf_counter()
+    # How far the baseline's replicates are from the exact optimum of their own draw.
+    err = []
+    for r in range(min(rounds, 20)):
+        wi, wj, tt = (np.bincount(ua * m + ub, draws[r] * (uo == k), m * m).reshape(m, m)
+                      for k in (0, 1, 2))
+        ii, jj = np.nonzero(np.triu(np.ones((m, m)), 1))
+        wij = wi[ii, jj] + wj[jj, ii]
+        wji = wj[ii, jj] + wi[jj, ii]
+        tij = tt[ii, jj] + tt[jj, ii]
+        keep = (wij + wji + tij) > 0
+        exact = bt.fit(ii[keep], jj[keep], (wij + tij / 2)[keep], (wij + wji + tij)[keep], m)
+        err.append(np.abs(bt.to_rating(exact.theta) - 1000.0 - reps[r]).max())
+    return {"rating": 1000.0 + point, "load": t1 - t0, "fit": t2 - t1, "sample": t3 - t2,
+            "boot": t4 - t2, "battles_boot": t5 - t4, "battles": n, "unique_rows": uniq.size,
+            "reps": reps, "rep_err": np.array(err)}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=1000)
     parser.add_argument("--baseline-rounds", type=int, default=100)
+    parser.add_argument("--over-battles-rounds", type=int, default=20,
+                        help="rounds of the baseline that draws over all battles")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 
@@ -129,13 +157,13 @@ def main():
     o = ours(args.rounds, args.seed)
     rss_after_ours = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     m = len(o["models"])
-    base = baseline(args.baseline_rounds, args.seed, m)
+    base = baseline(args.baseline_rounds, args.seed, m, args.over_battles_rounds)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tracemalloc.start()
     ours(args.rounds, args.seed)
     ours_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.reset_peak()
-    baseline(min(3, args.baseline_rounds), args.seed, m)
+    baseline(min(3, args.baseline_rounds), args.seed, m, 0)
     base_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
 
@@ -151,18 +179,29 @@ def main():
 
     per_ours = o["boot"] / args.rounds
     per_base = base["boot"] / args.baseline_rounds
+    per_battles = base["battles_boot"] / max(args.over_battles_rounds, 1)
+    fit_ours = (o["boot"] - o["sample"]) / args.rounds
+    fit_base = (base["boot"] - base["sample"]) / args.baseline_rounds
     print(f"data: {DUMP.name}: {base['battles']:,} battles, {m} models, {len(i):,} pairs, "
           f"{base['unique_rows']:,} unique (a, b, outcome) rows")
     print(f"ours:     load+aggregate {o['load'] * 1000:.0f} ms, point fit {o['fit'] * 1000:.1f} ms "
-          f"({o['iterations']} Newton steps, |grad| {o['grad_norm']:.1e}), "
-          f"{args.rounds} bootstrap rounds {o['boot']:.2f} s ({per_ours * 1000:.2f} ms/round, "
-          f"max |grad| {o['boot_grad']:.1e})")
+          f"({o['iterations']} Newton steps, |grad| {o['grad_norm']:.1e}), {args.rounds} bootstrap "
+          f"rounds {o['boot']:.2f} s = {per_ours * 1000:.2f} ms/round (drawing "
+          f"{o['sample'] / args.rounds * 1000:.2f} + fitting {fit_ours * 1000:.2f}; every "
+          f"replicate |grad| <= {o['boot_grad']:.1e})")
     print(f"baseline: load+expand {base['load'] * 1000:.0f} ms, point fit {base['fit'] * 1000:.1f} ms "
-          f"(L-BFGS-B, |grad| at its answer {base_grad:.1e}), {args.baseline_rounds} bootstrap "
-          f"rounds {base['boot']:.2f} s ({per_base * 1000:.1f} ms/round)")
-    print(f"speed per bootstrap round: {per_base / per_ours:.0f}x (target >= 30x)")
+          f"(L-BFGS-B, |grad| at its answer {base_grad:.1e})")
+    print(f"  (a) FastChat's code path, multinomial over the unique rows: {args.baseline_rounds} "
+          f"rounds {base['boot']:.2f} s = {per_base * 1000:.2f} ms/round (drawing "
+          f"{base['sample'] / args.baseline_rounds * 1000:.2f} + fitting {fit_base * 1000:.2f}); "
+          f"its replicates differ from their own exact optimum by up to "
+          f"{base['rep_err'].max():.2f} rating points (median {np.median(base['rep_err']):.3f})")
+    print(f"  (b) multinomial over all battles: {per_battles * 1000:.1f} ms/round "
+          f"({args.over_battles_rounds} rounds)")
+    print(f"speed per bootstrap round (target >= 30x): {per_base / per_ours:.1f}x vs (a), "
+          f"{per_battles / per_ours:.0f}x vs (b); fitting alone {fit_base / fit_ours:.0f}x vs (a)")
     print(f"point fit + bootstrap total: ours {o['fit'] + o['boot']:.2f} s for {args.rounds} "
-          f"rounds; baseline {base['fit'] + base['boot']:.2f} s for {args.baseline_rounds} rounds")
+          f"rounds; baseline (a) {base['fit'] + base['boot']:.2f} s for {args.baseline_rounds} rounds")
     print(f"largest rating difference: ours vs baseline {np.abs(mine - base['rating']).max():.4f}; "
           f"ours vs exact optimum (choix ILSR, tol 1e-13) {np.abs(mine - exact).max():.2e} "
           f"(target <= 0.01); baseline vs exact {np.abs(base['rating'] - exact).max():.4f}")
