@@ -50,7 +50,7 @@ class DisconnectedError(RatingError):
         super().__init__(
             f"the comparison graph is not connected ({len(groups)} components: {shown}); "
             "ratings across components are not comparable: rate each component "
-            "(components='each') or only the largest (components='largest')")
+            "(--components each) or only the largest (--components largest)")
 
 
 def _exclusions(pairs: PairCounts, min_battles: float):
@@ -333,7 +333,8 @@ def _plain(x):
 def _result(method, sub, rating, low, high, rank, tier, meta, reps, comp):
     stats = sub.per_model()
     names = np.array(sub.models, dtype=object)
-    order = np.lexsort((names.astype(str), -rating)) if len(names) else np.array([], int)
+    keys = (names.astype(str), -rating) + (() if comp is None else (comp,))
+    order = np.lexsort(keys) if len(names) else np.array([], int)  # by component, then rating
     pick = lambda a: None if a is None else a[order]  # noqa: E731
     return Result(method, [sub.models[k] for k in order], rating[order], low[order], high[order],
                   rank[order], tier[order], stats["battles"][order], stats["wins"][order],

@@ -56,15 +56,20 @@ def _progress(total: int, enabled: bool):
 
 def _table_text(result: Result) -> str:
     conf = int(round(100 * result.meta.get("confidence", 0.95)))
-    head = ["rank", "tier", "model", "rating", f"{conf}% CI", "battles", "W/L/T"]
+    comp = result.component is not None
+    head = (["comp"] if comp else []) + ["rank", "tier", "model", "rating", f"{conf}% CI",
+                                         "battles", "W/L/T"]
     lines = []
     for row in result.rows():
-        ci = f"-{row['rating'] - row['ci_low']:.1f}/+{row['ci_high'] - row['rating']:.1f}"
-        lines.append([str(row["rank_ub"]), str(row["tier"]), row["model"], f"{row['rating']:.1f}",
-                      ci, f"{row['battles']:g}",
-                      f"{row['wins']:g}/{row['losses']:g}/{row['ties']:g}"])
+        if result.meta.get("ci") == "none":
+            ci = "-"
+        else:
+            ci = f"-{row['rating'] - row['ci_low']:.1f}/+{row['ci_high'] - row['rating']:.1f}"
+        lines.append(([str(row["component"] + 1)] if comp else []) + [
+            str(row["rank_ub"]), str(row["tier"]), row["model"], f"{row['rating']:.1f}",
+            ci, f"{row['battles']:g}", f"{row['wins']:g}/{row['losses']:g}/{row['ties']:g}"])
     widths = [max(len(x) for x in col) for col in zip(head, *lines)]
-    right = {0, 1, 3, 5}
+    right = {k + int(comp) for k in (0, 1, 3, 5)} | ({0} if comp else set())
     fmt = lambda cells: "  ".join(c.rjust(w) if k in right else c.ljust(w)  # noqa: E731
                                   for k, (c, w) in enumerate(zip(cells, widths))).rstrip()
     out = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in lines]
@@ -76,10 +81,19 @@ def _table_text(result: Result) -> str:
     if meta.get("excluded", {}).get("count"):
         notes.append(f"left out (under {meta['min_battles']} battles): "
                      f"{', '.join(meta['excluded']['models'])}")
-    if meta.get("prior"):
-        notes.append(f"prior {meta['prior']} used: {meta.get('prior_reason', {})}")
+    for fit in meta.get("fits", [meta]):
+        if fit.get("prior"):
+            reason = fit.get("prior_reason", {})
+            who = ", ".join(f"{k.replace('_', ' ')}: {', '.join(v)}"
+                            for k, v in reason.items() if isinstance(v, list) and v)
+            notes.append(f"tiny prior N(0, 1/{fit['prior']}) on log-strength used "
+                         f"({who or 'forced'}): the maximum-likelihood ratings are infinite")
     if meta.get("components", {}).get("count", 1) > 1:
-        notes.append(f"{meta['components']['count']} components ({meta['components']['policy']})")
+        c = meta["components"]
+        notes.append(f"{c['count']} components ({c['policy']}): ratings are comparable only "
+                     "within a component" if c["policy"] == "each" else
+                     f"{c['count']} components: kept the largest, left out "
+                     f"{', '.join(c.get('dropped', []))}")
     params = meta.get("parameters", {})
     if "left_advantage" in params:
         lo, hi = params.get("left_advantage_ci", [None, None])
