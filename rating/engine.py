@@ -248,6 +248,8 @@ def rate(pairs: PairCounts, method: str = "bt", *, ci: str = "bootstrap", rounds
         raise RatingError("the choix solver applies to Bradley-Terry only (method 'bt')")
     if not 0 < confidence < 1:
         raise RatingError("confidence must be between 0 and 1")
+    if ci == "bootstrap" and rounds <= 0:
+        ci = "none"
     keep, few = _exclusions(pairs, min_battles)
     sub = pairs.subset(keep)
     meta = {"method": method, "ci": ci, "confidence": confidence,

@@ -233,6 +233,8 @@ def rate_command(input_path, method, ci, rounds, seed, confidence, anchor, categ
                               else min_battles),
         "components": components, "solver": solver, "left_advantage": left_advantage,
     }
+    if method == "elo" and ci == "sandwich":
+        raise click.UsageError("Elo has no sandwich interval: use --ci bootstrap or --ci none")
     if left_advantage and method != "davidson":
         raise click.UsageError("--left-advantage needs --method davidson")
     if store:

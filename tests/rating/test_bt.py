@@ -47,7 +47,7 @@ def test_golden_three_models():
 def test_matches_choix_and_gradient_zero():
     rng = np.random.default_rng(1)
     theta = rng.normal(0, 1, 15)
-    from tests.rating.conftest import simulate
+    from tests.rating.simulation import simulate
     left, right, out = simulate(theta, 5000, rng, nu=0.5)
     pc = _pairs(left, right, out, 15)
     i, j, wi, wj, t = pc.unordered()
@@ -67,7 +67,7 @@ def test_matches_choix_and_gradient_zero():
 
 def test_batched_fit_equals_single_fits():
     rng = np.random.default_rng(2)
-    from tests.rating.conftest import simulate
+    from tests.rating.simulation import simulate
     left, right, out = simulate(rng.normal(0, 1, 8), 2000, rng)
     i, j, wi, wj, t = _pairs(left, right, out, 8).unordered()
     draws = rng.poisson(np.r_[wi, wj, t], size=(5, 3 * len(i))).astype(float)
@@ -97,7 +97,7 @@ def test_never_lost_model_gets_documented_prior():
 
 def test_anchor_applies_to_point_and_replicates():
     rng = np.random.default_rng(3)
-    from tests.rating.conftest import simulate
+    from tests.rating.simulation import simulate
     left, right, out = simulate(rng.normal(0, 1, 5), 3000, rng)
     pc = _pairs(left, right, out, 5)
     plain = engine.rate(pc, rounds=100)
@@ -122,3 +122,28 @@ def test_bootstrap_replicate_without_finite_maximum_gets_prior():
     assert 20 < r.meta["bootstrap_prior_rounds"] < 150
     assert np.all(np.isfinite(r.replicates))
     assert r.meta["bootstrap_max_grad_norm"] < 1e-8
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(3, 7).flatmap(lambda m: st.tuples(
+    st.just(m), st.lists(st.tuples(st.integers(1, 30), st.integers(1, 30), st.integers(0, 10)),
+                         min_size=m * (m - 1) // 2, max_size=m * (m - 1) // 2))))
+def test_property_optimum_matches_choix_on_complete_graphs(case):
+    # Every pair played and each side won at least once: the maximum is finite.
+    m, cells = case
+    i, j = np.triu_indices(m, 1)
+    wi, wj, t = (np.array(c, float) for c in zip(*cells))
+    f = bt.fit(i, j, wi + t / 2, wi + wj + t, m)
+    assert np.linalg.norm(bt.gradient(f.theta, i, j, wi + t / 2, wi + wj + t, m)) < 1e-9
+    comp = np.zeros((m, m))
+    comp[i, j] = wi + t / 2
+    comp[j, i] = wj + t / 2
+    ref = choix.ilsr_pairwise_dense(comp, tol=1e-13, max_iter=100000)
+    assert np.abs(bt.SCALE * (f.theta - (ref - ref.mean()))).max() < 1e-5
+    # Relabelling the models permutes the answer.
+    perm = np.random.default_rng(m).permutation(m)
+    g = bt.fit(perm[i], perm[j], wi + t / 2, wi + wj + t, m)
+    assert np.allclose(g.theta[perm], f.theta, atol=1e-9)

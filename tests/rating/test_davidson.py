@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from rating import bt, counts, engine
-from tests.rating.conftest import simulate
+from tests.rating.simulation import simulate
 
 
 def _pc(left, right, out, m):

@@ -108,3 +108,24 @@ def test_elo_online_golden_and_bootstrap():
 
 def test_dumps_has_no_nan():
     assert dumps({"x": float("nan"), "y": np.float64(1.5)}) == '{"x":null,"y":1.5}'
+
+
+def test_weights_equal_repeated_battles():
+    a = ["x", "x", "y", "z"]
+    b = ["y", "z", "z", "x"]
+    out = [0, 2, 1, 0]
+    weighted = counts.aggregate(a, b, out, weight=[2, 1, 3, 1]).select()
+    repeated = counts.aggregate(a[:1] * 2 + a[1:2] + a[2:3] * 3 + a[3:],
+                                b[:1] * 2 + b[1:2] + b[2:3] * 3 + b[3:],
+                                out[:1] * 2 + out[1:2] + out[2:3] * 3 + out[3:]).select()
+    assert weighted.digest() == repeated.digest()
+    r1 = engine.rate(weighted, ci="none")
+    r2 = engine.rate(repeated, ci="none")
+    assert r1.models == r2.models and np.allclose(r1.rating, r2.rating)
+
+
+def test_zero_rounds_means_no_interval():
+    pc = counts.pair_counts([0, 1], [1, 0], [[3, 1, 0, 0], [2, 2, 0, 0]], ["a", "b"])
+    r = engine.rate(pc, rounds=0)
+    assert r.meta["ci"] == "none" and r.replicates is None
+    assert np.all(r.ci_low == r.rating)

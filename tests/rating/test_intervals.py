@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rating import bt, counts, engine
-from tests.rating.conftest import simulate
+from tests.rating.simulation import simulate
 
 
 def _coverage(ci, sims, rounds, rng):
