@@ -125,10 +125,13 @@ def _view(session: Session, battle: Battle) -> BattleView:
 
 
 def draw_or_reuse(rt, judge: JudgeSettings, key: str | None, category: str | None,
-                  rng: np.random.Generator | None = None) -> BattleView:
-    """This job's battle: the one stored under ``key``, else a fresh draw stored under it."""
+                  rng: np.random.Generator | None = None) -> tuple[BattleView, bool]:
+    """This job's battle: the one stored under ``key``, else a fresh draw stored under it.
+
+    Returns the battle and whether it was drawn just now.
+    """
     with Session(rt.engine) as s:
-        battle = None
+        battle, fresh = None, False
         if key:
             battle = s.execute(select(Battle).where(Battle.external_key == key)).scalar_one_or_none()
         if battle is None:
@@ -138,20 +141,17 @@ def draw_or_reuse(rt, judge: JudgeSettings, key: str | None, category: str | Non
             issued.battle.external_key = key
             try:
                 s.commit()
-                battle = issued.battle
+                battle, fresh = issued.battle, True
             except IntegrityError:  # the same job ran twice at once: use the first draw
                 s.rollback()
                 battle = s.execute(select(Battle).where(Battle.external_key == key)).scalar_one()
-        return _view(s, battle)
+        return _view(s, battle), fresh
 
 
-def _record(rt, **fields) -> JudgeCall:
+def _record(rt, **fields) -> None:
     with Session(rt.engine) as s:
-        row = JudgeCall(**fields)
-        s.add(row)
+        s.add(JudgeCall(**fields))
         s.commit()
-        s.refresh(row)
-        return row
 
 
 def _history(rt, judge: JudgeSettings, battle_id: int) -> dict[str, list[JudgeCall]]:
@@ -217,16 +217,18 @@ def judge_battle(judge_name: str, category: str | None = None) -> dict:
     judge = get_judge(rt.settings, judge_name)
     job = get_current_job()
     try:
-        view = draw_or_reuse(rt, judge, _battle_key(judge, job), category)
+        view, fresh = draw_or_reuse(rt, judge, _battle_key(judge, job), category)
     except NoBattleAvailable as exc:
         return {"status": "no-battle", "reason": str(exc)}
     result = {"battle_id": view.battle_id, "judge": judge.name}
     if own_family(judge, view):
         return {**result, "status": "skipped", "reason": f"own family {judge.family!r}"}
-    with Session(rt.engine) as s:
-        if s.execute(select(Vote.id).where(Vote.battle_id == view.battle_id)).first():
-            return {**result, "status": "voted", "note": "vote already stored"}
-    history = _history(rt, judge, view.battle_id)
+    history = {order: [] for order in ORDERS}
+    if not fresh:  # a retry: the vote may be stored, or some orders judged, already
+        with Session(rt.engine) as s:
+            if s.execute(select(Vote.id).where(Vote.battle_id == view.battle_id)).first():
+                return {**result, "status": "voted", "note": "vote already stored"}
+        history = _history(rt, judge, view.battle_id)
     client = client_for(judge, rt.redis)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"judge-{judge.name}")
     try:
