@@ -9,8 +9,10 @@
 * :func:`compute` rates one scope; :func:`store_snapshot` keeps the result as a
   ``rating_snapshots`` row (payload = the ``arena rate --format json`` document
   including the bootstrap replicates); :func:`recompute` does overall, each
-  category, each source and each rater group; :func:`latest_snapshot` is what
-  pages and the API read.
+  category, each source and each rater group, and keeps only the newest
+  ``[rating] keep_snapshots`` (default 10) rows per method and scope (a payload
+  with 1,000 replicates of 129 models is about 1 MB); :func:`latest_snapshot`
+  is what pages and the API read.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 from datetime import datetime, timezone
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
 from arena.db import session_scope
@@ -129,6 +131,24 @@ def store_snapshot(engine: Engine, result: Result, created_at: datetime | None =
         return int(row.id)
 
 
+def prune_snapshots(engine: Engine, method: str, scope: dict, keep: int) -> int:
+    """Delete all but the newest ``keep`` snapshots of one method and scope; returns how many."""
+    if keep <= 0:
+        return 0
+    where = (RatingSnapshot.method == method,
+             RatingSnapshot.category == scope.get("category", ""),
+             RatingSnapshot.source == scope.get("source", ""),
+             RatingSnapshot.rater_group == scope.get("rater_group", ""))
+    with session_scope(engine) as session:
+        old = session.execute(
+            select(RatingSnapshot.id).where(*where)
+            .order_by(RatingSnapshot.created_at.desc(), RatingSnapshot.id.desc())
+            .offset(keep)).scalars().all()
+        if old:
+            session.execute(delete(RatingSnapshot).where(RatingSnapshot.id.in_(old)))
+        return len(old)
+
+
 def default_scopes(table: CountTable) -> list[tuple[str | None, str | None, str | None]]:
     """Overall, each category, each source and each rater group present."""
     labels = table.labels()
@@ -178,8 +198,10 @@ def recompute(engine: Engine, rating_settings: dict, scopes=None, method: str | 
             report.append({**scope, "error": str(exc)})
             continue
         snap = store_snapshot(engine, result)
+        pruned = prune_snapshots(engine, method, scope,
+                                 int(rating_settings.get("keep_snapshots", 10)))
         report.append({**scope, "snapshot": snap, "models": len(result.models),
-                       "votes": result.meta.get("battles")})
+                       "votes": result.meta.get("battles"), "pruned": pruned})
     return report
 
 

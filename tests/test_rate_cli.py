@@ -269,6 +269,15 @@ def test_recompute_job_through_rq(tmp_path, rt):
         assert len(s.exec(select(RatingSnapshot)).all()) == len(report)
     snap = ratings.latest_snapshot(engine, source="human")
     assert snap["meta"]["bootstrap_rounds"] == 50
+    # Old snapshots are pruned to [rating] keep_snapshots per scope.
+    rt.settings["rating"]["keep_snapshots"] = 2
+    for _ in range(3):
+        ratings.recompute(engine, rt.settings["rating"], [(None, None, None)])
+    with Session(engine) as s:
+        overall = s.exec(select(RatingSnapshot).where(RatingSnapshot.category == "",
+                                                      RatingSnapshot.source == "",
+                                                      RatingSnapshot.rater_group == "")).all()
+    assert len(overall) == 2
 
 
 def test_empty_database(tmp_path, sqlite_url):
