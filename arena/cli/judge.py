@@ -18,6 +18,21 @@ def _judge(rt, name: str):
         raise click.ClickException(f"{rt.settings.source or 'settings'}: {exc}") from None
 
 
+def _check_battles(rt, category: str | None) -> None:
+    """Fail now, not in every job, when no battle can be drawn."""
+    import numpy as np
+    from sqlmodel import Session
+
+    from arena.sampling import NoBattleAvailable, draw
+
+    with Session(rt.engine) as s:
+        try:
+            draw(s, np.random.default_rng(), category=category,
+                 policy=rt.settings["battle"]["sampler"])
+        except NoBattleAvailable as exc:
+            raise click.ClickException(f"{exc}; nothing enqueued") from None
+
+
 @click.group("judge")
 def judge_group() -> None:
     """Judge models vote on battles through the rq queue ``judge``."""
@@ -42,6 +57,7 @@ def run(name: str, category: str | None, n: int, rt) -> None:
         judge.api_key()
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    _check_battles(rt, category)
     jobs = enqueue_jobs(rt.queue("judge"), judge, n, category)
     where = f" in category {category!r}" if category else ""
     click.echo(f"enqueued {len(jobs)} judge job(s) for {judge.name} ({judge.format}, "

@@ -252,3 +252,12 @@ def test_cli_report_with_nothing_to_report(configure, standin, tmp_path):
     res = CliRunner().invoke(main, ["judge", "report", "--config",
                                     _config(tmp_path, rt, standin)])
     assert res.exit_code != 0 and "no judge votes or calls" in res.output
+
+
+def test_cli_run_with_no_battle_in_category(configure, standin, tmp_path):
+    rt = configure()
+    seed(rt.engine)
+    res = CliRunner().invoke(main, ["judge", "run", "--judge", "open", "--category", "poetry",
+                                    "--config", _config(tmp_path, rt, standin)])
+    assert res.exit_code != 0 and "no prompt in category 'poetry'" in res.output
+    assert rt.queue("judge").count == 0
