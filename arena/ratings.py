@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 
 from arena.db import session_scope
 from arena.models import Battle, Model, PairCount, Prompt, Rater, RatingSnapshot, Vote
-from rating.counts import CountTable, pair_counts
+from rating.counts import CountTable
 from rating.engine import RatingError, rate, rate_elo
 from rating.snapshot import Result, dumps
 

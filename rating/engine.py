@@ -21,22 +21,18 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from scipy.stats import norm
 
 from rating import __version__, bt, graph, intervals
-from rating.counts import BOTH_BAD, LEFT_WIN, RIGHT_WIN, TIE, CountTable, PairCounts
-from rating.davidson import Cells
+from rating.counts import CountTable, PairCounts
 from rating.elo import online
+from rating.errors import RatingError
+from rating.fits import fit_bt_scope, fit_davidson_scope
 from rating.snapshot import Result
 from rating.tiers import assign_tiers, rank_upper_bound
 
 METHODS = ("bt", "davidson", "elo")
 CI_METHODS = ("bootstrap", "sandwich", "none")
 COMPONENT_POLICIES = ("refuse", "each", "largest")
-
-
-class RatingError(ValueError):
-    """Input the engine will not rate (the message says why)."""
 
 
 class DisconnectedError(RatingError):
@@ -59,146 +55,6 @@ def _exclusions(pairs: PairCounts, min_battles: float):
     keep = played & (stats["battles"] >= min_battles)
     few = np.flatnonzero(played & ~keep)
     return keep, [pairs.models[k] for k in few]
-
-
-def _fit_bt(pairs, *, ci, rounds, seed, confidence, prior, solver, progress):
-    i, j, wi, wj, t = pairs.unordered()
-    m = pairs.n_models
-    w, n = wi + 0.5 * t, wi + wj + t
-    meta = {}
-    if prior is None:
-        prior = 0.0
-        if not graph.mle_exists(i, j, w, wj + 0.5 * t, m):
-            prior = bt.DEFAULT_PRIOR
-            lost, won = graph.never(i, j, w, wj + 0.5 * t, m)
-            meta["prior_reason"] = {
-                "never_lost": [pairs.models[k] for k in lost],
-                "never_won": [pairs.models[k] for k in won],
-                "why": "the maximum-likelihood ratings are not finite (some model or group "
-                       "never lost or never won against the rest); a Gaussian prior "
-                       f"N(0, 1/{bt.DEFAULT_PRIOR}) on natural-log strength keeps them finite",
-            }
-    if solver == "choix":
-        theta = _choix(i, j, w, wj + 0.5 * t, m, prior)
-        meta.update(solver="choix", grad_norm=float(np.linalg.norm(
-            bt.gradient(theta, i, j, w, n, m, prior))))
-    else:
-        f = bt.fit(i, j, w, n, m, prior=prior)
-        theta = f.theta
-        meta.update(solver="exact", iterations=f.iterations, grad_norm=f.grad_norm)
-    meta["prior"] = prior
-    reps, cov = None, None
-    if ci == "bootstrap" and rounds > 0:
-        if solver == "choix":
-            reps = np.empty((rounds, m))
-            q = len(i)
-            cells = np.concatenate([wi, wj, t])
-            done = 0
-            for draw in intervals.multinomial_rounds(cells, rounds, seed):
-                for row in draw:
-                    a, b, c = row[:q], row[q:2 * q], row[2 * q:]
-                    reps[done] = _choix(i, j, a + 0.5 * c, b + 0.5 * c, m, prior or 0.0)
-                    done += 1
-                if progress:
-                    progress(len(draw))
-        else:
-            reps, info = intervals.bootstrap_bt(i, j, wi, wj, t, m, theta, rounds=rounds,
-                                                seed=seed, prior=prior, progress=progress)
-            meta["bootstrap_max_grad_norm"] = info["max_grad_norm"]
-            meta["bootstrap_prior_rounds"] = info["prior_rounds"]
-    elif ci == "sandwich":
-        cov = intervals.sandwich_bt(i, j, wi, wj, t, m, theta, prior)
-    return theta, reps, cov, meta
-
-
-def _choix(i, j, w_ij, w_ji, m, prior):
-    import choix
-
-    comp = np.zeros((m, m))
-    np.add.at(comp, (i, j), w_ij)
-    np.add.at(comp, (j, i), w_ji)
-    theta = choix.ilsr_pairwise_dense(comp, alpha=prior, tol=1e-12, max_iter=100000)
-    return theta - theta.mean()
-
-
-def _fit_davidson(pairs, *, ci, rounds, seed, confidence, prior, left_advantage, progress):
-    if left_advantage and not pairs.positional:
-        raise RatingError("this input does not record which model was shown left: "
-                          "the left advantage cannot be fitted")
-    c = pairs.counts
-    m = pairs.n_models
-    cells = Cells(pairs.left, pairs.right, c[:, LEFT_WIN], c[:, RIGHT_WIN],
-                  c[:, TIE] + c[:, BOTH_BAD], m, left_advantage)
-    if cells.k[:, 2].sum() == 0:
-        raise RatingError("Davidson's model needs ties, and there are none: use method 'bt'")
-    i, j, wi, wj, t = pairs.unordered()
-    meta = {}
-    if prior is None:
-        prior = 0.0
-        if not graph.mle_exists(i, j, wi + 0.5 * t, wj + 0.5 * t, m):
-            prior = bt.DEFAULT_PRIOR
-            lost, won = graph.never(i, j, wi + 0.5 * t, wj + 0.5 * t, m)
-            meta["prior_reason"] = {"never_lost": [pairs.models[k] for k in lost],
-                                    "never_won": [pairs.models[k] for k in won]}
-    start = bt.fit(i, j, wi + 0.5 * t, wi + wj + t, m, prior=prior).theta
-    f = cells.fit(cells.start(start), prior=prior)
-    meta.update(solver="exact", iterations=f.iterations, grad_norm=f.grad_norm, prior=prior)
-    x_hat = f.params
-    reps_x, cov = None, None
-    if ci == "bootstrap" and rounds > 0:
-        reps_x = np.empty((rounds, cells.dim))
-        flat = cells.k.reshape(-1)
-        _, h = cells.grad_info(x_hat, prior=prior)
-        c = np.zeros(cells.dim)
-        c[:m] = 1.0
-        h_inv = np.linalg.inv(h + np.outer(c, c))
-        done, max_g, prior_rounds = 0, 0.0, 0
-        for draw in intervals.multinomial_rounds(flat, rounds, seed):
-            for row in draw:
-                k = row.reshape(-1, 3)
-                prior_r = prior or 0.0
-                if not prior and np.any((row == 0) & (flat > 0)):
-                    # A replicate that lost an observed cell may have no finite maximum.
-                    _, _, a, b, tt = PairCounts(pairs.models, pairs.left, pairs.right,
-                                                np.c_[k, np.zeros(len(k))],
-                                                pairs.positional).unordered()
-                    if not graph.mle_exists(i, j, a + 0.5 * tt, b + 0.5 * tt, m):
-                        prior_r = bt.DEFAULT_PRIOR
-                        prior_rounds += 1
-                fit_r = cells.refit(x_hat, h_inv, k, prior=prior_r)
-                reps_x[done] = fit_r.params
-                max_g = max(max_g, fit_r.grad_norm)
-                done += 1
-            if progress:
-                progress(len(draw))
-        meta["bootstrap_max_grad_norm"] = max_g
-        meta["bootstrap_prior_rounds"] = prior_rounds
-    elif ci == "sandwich":
-        _, h = cells.grad_info(x_hat, prior=prior)
-        inv = np.linalg.pinv(h, hermitian=True)
-        cov = inv @ cells.meat(x_hat) @ inv
-    params = {"tie_log_nu": f.log_nu, "tie_nu": float(np.exp(f.log_nu))}
-    extra = {"tie_nu": (m, np.exp)}
-    if left_advantage:
-        extra["left_advantage"] = (m + 1, lambda e: bt.SCALE * e)
-        params["left_advantage_log"] = f.eta
-        params["left_advantage"] = bt.SCALE * f.eta
-        params["left_win_probability_equal"] = float(
-            np.exp(f.eta / 2) / (np.exp(f.eta / 2) + np.exp(-f.eta / 2) + np.exp(f.log_nu)))
-    a = (1.0 - confidence) / 2.0
-    for name, (idx, fn) in extra.items():
-        if reps_x is not None:
-            lo, hi = np.quantile(fn(reps_x[:, idx]), [a, 1 - a])
-        elif cov is not None:
-            z = float(norm.ppf(0.5 + confidence / 2.0))
-            se = np.sqrt(max(cov[idx, idx], 0.0))
-            lo, hi = fn(x_hat[idx] - z * se), fn(x_hat[idx] + z * se)
-        else:
-            continue
-        params[f"{name}_ci"] = [float(lo), float(hi)]
-    meta["parameters"] = params
-    reps = None if reps_x is None else reps_x[:, :m]
-    return f.theta, reps, None if cov is None else cov[:m, :m], meta
 
 
 def rate(pairs: PairCounts, method: str = "bt", *, ci: str = "bootstrap", rounds: int = 1000,
@@ -297,9 +153,9 @@ def rate(pairs: PairCounts, method: str = "bt", *, ci: str = "bootstrap", rounds
         kwargs = dict(ci=ci, rounds=rounds, seed=seed, confidence=z_conf, prior=prior,
                       progress=progress)
         if method == "bt":
-            theta, reps, cov, fm = _fit_bt(part, solver=solver, **kwargs)
+            theta, reps, cov, fm = fit_bt_scope(part, solver=solver, **kwargs)
         else:
-            theta, reps, cov, fm = _fit_davidson(part, left_advantage=left_advantage, **kwargs)
+            theta, reps, cov, fm = fit_davidson_scope(part, left_advantage=left_advantage, **kwargs)
         fit_meta.append(fm)
         r = bt.to_rating(theta)
         a_idx = None
