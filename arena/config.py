@@ -54,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
         "seed": 42,
         "min_battles": 0,
         "confidence": 0.95,
+        "components": "largest",
+        "keep_snapshots": 10,
     },
     "limits": {
         "enabled": True,
