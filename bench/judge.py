@@ -17,7 +17,8 @@ Usage::
     .venv/bin/python bench/judge.py [--delay 0.5] [--rounds 8] [--slots 1 4 16]
                                     [--database-url URL]
 
-Defaults to a SQLite file and an embedded redis-server in a temporary folder.
+Defaults to a SQLite file and an embedded redis-server in a temporary folder;
+``--database-url`` must name an EMPTY database (it is migrated and seeded).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import time
 from pathlib import Path
 
 from rq import SimpleWorker, Worker
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,10 +146,6 @@ def main() -> int:
     database_url = args.database_url or f"sqlite:///{folder / 'bench.db'}"
     standin = StandinJudge(delay=args.delay).start()
     try:
-        if args.database_url:
-            with db.get_engine(database_url).begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
         db.upgrade(database_url)
         config = write_config(folder, database_url, redis_url, standin.base_url,
                               concurrency=2 * max(args.slots))
