@@ -1,0 +1,78 @@
+"""`arena demo` as a newcomer runs it: one command, a real server, a real worker, clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=30.0, step=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("timed out")
+
+
+def test_demo_serves_votes_and_stops_cleanly(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
+    env["ARENA_INSTANCE"] = str(tmp_path / "instance")
+    proc = subprocess.Popen([sys.executable, "-m", "arena", "demo", "--port", str(port)],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        line = wait_for(lambda: (proc.stdout.readline() or "") if proc.poll() is None else "x")
+        lines = [line]
+        while "running at" not in lines[-1]:
+            assert proc.poll() is None, "".join(lines)
+            lines.append(proc.stdout.readline())
+        assert "4 models, 12 prompts, 48 answers" in "".join(lines)
+        assert f"{base}/" in lines[-1]
+        with httpx.Client(base_url=base, timeout=10) as client:
+            assert client.get("/healthz").json()["status"] == "ok"
+            for choice in ("left", "right", "tie"):
+                battle = client.post("/api/v1/battles").json()
+                res = client.post("/api/v1/votes", json={"battle_token": battle["battle_token"],
+                                                         "choice": choice})
+                assert res.status_code == 202
+            wait_for(lambda: client.get("/api/v1/stats").json()["votes"] == 3)
+            # Three votes trigger a recompute in the demo: the leaderboard has ratings.
+            board = wait_for(lambda: (r := client.get("/api/v1/leaderboard")).status_code == 200
+                             and r.json())
+            assert board["meta"]["battles"] == 3
+        assert (tmp_path / "instance" / "redis" / "arena.aof").exists() or \
+            (tmp_path / "instance" / "redis" / "appendonlydir").exists()
+        children = [int(pid) for pid in
+                    open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()]
+        assert children  # the rq worker and the redis-server
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "demo stopped" in out
+    # Nothing is left running: the redis socket is gone and the port is free.
+    assert not (tmp_path / "instance" / "redis" / "redis.url").exists()
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0
+    for pid in children:
+        assert not os.path.exists(f"/proc/{pid}") or \
+            open(f"/proc/{pid}/stat").read().split()[2] == "Z", f"process {pid} still running"

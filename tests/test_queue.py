@@ -1,0 +1,62 @@
+"""The embedded redis-server, and health when a part is down."""
+
+from __future__ import annotations
+
+import redis
+
+from arena import queue
+from arena.app import create_app
+from arena.config import load
+from tests.conftest import make_settings
+
+
+def test_embedded_redis_persists_and_is_shared(tmp_path):
+    settings = load(None, env={"ARENA_INSTANCE": str(tmp_path)})
+    assert settings.redis_url == ""
+    url = queue.resolve_redis_url(settings)
+    try:
+        conn = redis.Redis.from_url(url)
+        assert conn.config_get("appendonly") == {"appendonly": "yes"}
+        assert conn.config_get("dir")["dir"] == str(tmp_path / "redis")
+        conn.set("k", "v")
+        # A second process (or call) on the same instance finds the running server.
+        assert (tmp_path / "redis" / "redis.url").read_text() == url
+        assert queue.resolve_redis_url(settings) == url
+    finally:
+        queue.stop_embedded()
+    assert not (tmp_path / "redis" / "redis.url").exists()
+    # Restarted, it still has the data (append-only file in the instance folder).
+    url = queue.resolve_redis_url(settings)
+    try:
+        assert redis.Redis.from_url(url).get("k") == b"v"
+    finally:
+        queue.stop_embedded()
+
+
+def test_long_instance_path_uses_loopback_tcp(tmp_path):
+    folder = tmp_path / ("x" * 120)
+    server = queue.EmbeddedRedis(folder)
+    url = server.start()
+    try:
+        assert url.startswith("redis://127.0.0.1:")
+        assert redis.Redis.from_url(url).ping()
+    finally:
+        server.stop()
+
+
+def test_healthz_reports_redis_down(tmp_path, sqlite_url):
+    port = queue._free_port()  # nothing listens there
+    app = create_app(make_settings(tmp_path, sqlite_url, f"redis://127.0.0.1:{port}/0"))
+    res = app.test_client().get("/healthz")
+    assert res.status_code == 503
+    body = res.get_json()
+    assert body["status"] == "unavailable" and body["database"] == "ok"
+    assert body["redis"].startswith("error")
+
+
+def test_healthz_reports_database_down(tmp_path, redis_url):
+    app = create_app(make_settings(tmp_path, "postgresql+psycopg://nobody@127.0.0.1:1/none",
+                                   redis_url))
+    res = app.test_client().get("/healthz")
+    assert res.status_code == 503
+    assert res.get_json()["database"].startswith("error")
