@@ -129,6 +129,12 @@ def test_redis_slots_are_shared_and_expire(redis_conn):
 BASE = {"base_url": "http://127.0.0.1:9/v1", "model": "m", "format": "judgelm"}
 
 
+def test_config_formats_are_the_modules():
+    from workers import judge_config, judges
+
+    assert set(judge_config.FORMATS) == set(judges.FORMATS)
+
+
 def test_defaults_fill_in():
     j = judge_settings("x", BASE)
     assert (j.mode, j.on_disagreement, j.concurrency) == ("chat", "tie", 4)
