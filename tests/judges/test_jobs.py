@@ -188,7 +188,7 @@ def test_concurrency_is_respected_across_calls(configure, standin):
 
 
 def test_both_orders_run_at_once(configure, standin):
-    standin.delay = 0.3
+    standin.delay = 0.6  # room for the second order to start while the first waits
     rt = configure(format="mtbench", concurrency=4)
     seed(rt.engine)
     run(rt, 1)
