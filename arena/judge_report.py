@@ -26,7 +26,7 @@ way. The statistics are plain NumPy functions, tested on their own.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 import numpy as np

@@ -89,7 +89,7 @@ def preferred(prompt: str, marker: str) -> str:
 
 
 class StandinJudge:
-    """Run the stand-in on a free loopback port: ``with StandinJudge() as judge: judge.base_url``."""
+    """The stand-in on a free loopback port: ``with StandinJudge() as judge: judge.base_url``."""
 
     def __init__(self, mode: str = "correct", *, marker: str = "GOLD", delay: float = 0.0,
                  stall: float = 5.0, retry_after: str = "1", api_key: str | None = None):

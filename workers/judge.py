@@ -133,7 +133,8 @@ def draw_or_reuse(rt, judge: JudgeSettings, key: str | None, category: str | Non
     with Session(rt.engine) as s:
         battle, fresh = None, False
         if key:
-            battle = s.execute(select(Battle).where(Battle.external_key == key)).scalar_one_or_none()
+            battle = s.execute(select(Battle).where(Battle.external_key == key)
+                               ).scalar_one_or_none()
         if battle is None:
             issued = battles.issue(s, rng or np.random.default_rng(), category=category,
                                    origin=judge.source,

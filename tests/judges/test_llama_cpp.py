@@ -1,4 +1,4 @@
-"""Integration with a REAL model: SmolLM2-135M served by llama-cpp-python's OpenAI-compatible server.
+"""Integration with a REAL model: SmolLM2-135M behind llama-cpp-python's OpenAI-compatible server.
 
 This proves the plumbing (config -> rq job -> HTTP to a real inference
 server -> strict parse -> JudgeCall rows -> vote on the queue -> stored vote),
@@ -105,7 +105,8 @@ def llama_server(tmp_path_factory):
         port = s.getsockname()[1]
     log = tmp_path_factory.mktemp("llama") / "server.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([LLAMA_PYTHON, "-m", "llama_cpp.server", "--model", str(GGUF), "--host", "127.0.0.1", "--port", str(port),
+        proc = subprocess.Popen([LLAMA_PYTHON, "-m", "llama_cpp.server", "--model", str(GGUF),
+                                 "--host", "127.0.0.1", "--port", str(port),
                                  "--n_ctx", "2048", "--n_threads", "2"],
                                 stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
