@@ -176,3 +176,12 @@ def test_long_reference_is_cut_before_answers_overflow():
 def test_unknown_format_names_the_known_ones():
     with pytest.raises(KeyError, match="prometheus"):
         get_format("gpt-judge")
+
+
+def test_cut_never_exceeds_its_limit():
+    from workers.judges.base import cut
+
+    for limit in (0, 5, 60, 99, 100, 101, 500):
+        text, was_cut = cut("x" * 1000, limit)
+        assert len(text) <= limit and was_cut
+    assert cut("short", 100) == ("short", False)

@@ -209,3 +209,21 @@ def test_no_battle_available_is_reported(configure, standin):
     jobs = run(rt, 1, category="poetry")
     assert jobs[0].return_value()["status"] == "no-battle"
     assert "poetry" in jobs[0].return_value()["reason"]
+
+
+def test_long_answers_are_cut_and_the_calls_say_so(configure, standin):
+    rt = configure(format="mtbench", max_answer_chars=12)
+    seed(rt.engine)
+    run(rt, 1)
+    assert [v.winner for v in votes_of(rt)] == ["good"]  # "GOLD answer" survives the cut
+    assert [c.truncated for c in calls_of(rt)] == [True, True]
+    assert "GOLD answer to" not in standin.requests[0]["messages"][0]["content"]
+
+
+def test_prompt_too_long_for_the_context_makes_no_vote(configure, standin):
+    rt = configure(format="prometheus", context_chars=600)
+    seed(rt.engine)
+    jobs = run(rt, 1)
+    assert jobs[0].return_value()["status"] == "no-vote"
+    assert standin.requests == [] and votes_of(rt) == []
+    assert all(c.error.startswith("context: the prompt needs") for c in calls_of(rt))

@@ -78,8 +78,9 @@ def cut(text: str, limit: int) -> tuple[str, bool]:
     """``text`` cut to at most ``limit`` characters, notice included."""
     if len(text) <= limit:
         return text, False
-    keep = max(limit - len(TRUNCATION_NOTICE), 0)
-    return text[:keep].rstrip() + TRUNCATION_NOTICE, True
+    if limit < 2 * len(TRUNCATION_NOTICE):  # no room to say so in the text: the record says it
+        return text[:limit], True
+    return text[:limit - len(TRUNCATION_NOTICE)].rstrip() + TRUNCATION_NOTICE, True
 
 
 def fit(fmt: JudgeFormat, question: str, first: str, second: str, reference: str | None,
