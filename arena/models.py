@@ -84,7 +84,8 @@ class Battle(SQLModel, table=True):
     issued_at: datetime = Field(default_factory=utcnow)
     rater_id: Optional[str] = Field(default=None, max_length=100)
     origin: str = Field(default="web", max_length=60)  # web, judge:<name>, import:<name>
-    # Set for imported battles (e.g. "llmfao:crowd:17") so a repeated import skips them.
+    # Set for imported battles ("llmfao:crowd:17") and judge jobs' battles
+    # ("judge:NAME:<rq job id>"), so a repeated import or a retried job finds its battle.
     external_key: Optional[str] = Field(default=None, unique=True, max_length=200)
 
 

@@ -26,6 +26,9 @@ RECOMPUTE_JOB = "workers.recompute.recompute_ratings"
 RECOMPUTE_JOB_ID = "recompute-ratings"
 SINCE_RECOMPUTE_KEY = "arena:votes-since-recompute"
 DEFAULT_CATEGORY = "general"
+# Seconds between retries of a failed vote job (the last ones when fewer retries are asked);
+# the worker's rq scheduler puts the job back on the queue.
+RETRY_INTERVALS = [1, 5, 30]
 
 
 class VoteError(ValueError):
@@ -160,5 +163,6 @@ def enqueue(queue, payload: dict, *, timeout: int = 30, retries: int = 3):
     return queue.enqueue(STORE_VOTE_JOB, payload, job_id=f"vote-{payload['battle_id']}",
                          unique=True, job_timeout=timeout, result_ttl=0,
                          failure_ttl=30 * 86400,
-                         retry=Retry(max=retries, interval=[1, 5, 30]) if retries else None,
+                         retry=Retry(max=retries, interval=RETRY_INTERVALS[-retries:])
+                         if retries else None,
                          description=f"vote on battle {payload['battle_id']}")

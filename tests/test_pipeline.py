@@ -209,3 +209,26 @@ def test_battle_page_renders_safely(client, rt):
     assert "<script>alert(1)" not in html and "<strong>bold</strong>" in html
     assert "A is better" in html and "Both are bad" in html
     assert "model-0" not in html
+
+
+def test_failed_vote_job_is_retried_by_the_scheduler(client, rt):
+    """A vote job that fails (here: its battle is not stored yet) waits in rq's scheduled
+    registry and is stored when the worker's scheduler puts it back after the interval."""
+    data = new_battle(client)
+    battle_id = BattleTokens("test-secret", 60).battle_id(data["battle_token"])
+    with Session(rt.engine) as s:
+        payload = votes.payload_for(s, battle_id, "right")
+    payload["battle_id"] = 999  # no such battle (yet): the insert breaks a foreign key
+    job = votes.enqueue(rt.queue("votes"), payload, retries=3)
+    SimpleWorker([rt.queue("votes")], connection=rt.redis).work(burst=True)
+    assert count(rt.engine, Vote) == 0
+    assert job.id in rt.queue("votes").scheduled_job_registry.get_job_ids()
+    with Session(rt.engine) as s:
+        b = s.get(Battle, battle_id)
+        s.add(Battle(id=999, prompt_id=b.prompt_id, left_model_id=b.left_model_id,
+                     right_model_id=b.right_model_id))
+        s.commit()
+    time.sleep(1.5)  # the first of 3 retries waits 1 s
+    SimpleWorker([rt.queue("votes")], connection=rt.redis).work(burst=True, with_scheduler=True)
+    with Session(rt.engine) as s:
+        assert s.execute(select(Vote.battle_id)).scalars().all() == [999]

@@ -61,7 +61,8 @@ def worker(queues: tuple[str, ...], burst: bool, fork: bool, log_level: str,
     logging.basicConfig(level=log_level, format="%(asctime)s %(message)s")
     w = worker_class(fork)([queue.get_queue(n, conn) for n in names], connection=conn,
                            log_job_description=log_level == "DEBUG")
-    w.work(burst=burst, logging_level=log_level)
+    # The scheduler puts retried jobs (rq's Retry with intervals) back on their queue.
+    w.work(burst=burst, logging_level=log_level, with_scheduler=True)
 
 
 def _child_env(rt, redis_url: str) -> dict:
