@@ -13,10 +13,10 @@ from typing import Sequence
 
 import numpy as np
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from arena import sampling
+from arena.db import dialect_insert
 from arena.models import Answer, Battle, Prompt, Rater
 
 TOKEN_SALT = "arena.battle"
@@ -65,9 +65,7 @@ class IssuedBattle:
 def ensure_rater(session: Session, rater_id: str, label: str | None = None,
                  group: str | None = None) -> None:
     """Insert the rater if it is new (concurrent inserts are harmless)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Rater).values(id=rater_id, label=label, group=group)
+    stmt = dialect_insert(session.get_bind())(Rater).values(id=rater_id, label=label, group=group)
     session.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
 
 

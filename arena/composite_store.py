@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from arena.importers.aliases import parse_aliases
+from arena.importers.common import read_jsonl
 from arena.importers.benchmarks import SignalFileError, is_hf_v2, number, parse_benchmarks, read_csv
 from arena.importers.popularity import parse_date, parse_popularity
 from arena.models import Alias, Answer, BenchmarkScore, Model, Popularity, RatingSnapshot
@@ -144,19 +145,7 @@ def load_ratings(path: str | Path) -> tuple[ArenaRatings, dict[str, ModelFacts],
 
 
 def _jsonl(path: Path):
-    if not path.is_file():
-        raise SignalFileError(path, None, "file not found")
-    with open(path, encoding="utf-8") as fh:
-        for line, text in enumerate(fh, 1):
-            if not text.strip():
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise SignalFileError(path, line, f"broken JSON ({exc.msg})") from None
-            if not isinstance(obj, dict):
-                raise SignalFileError(path, line, "not a JSON object")
-            yield line, obj
+    return read_jsonl(path, SignalFileError)
 
 
 def _opt_number(path, line, obj, *keys):

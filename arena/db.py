@@ -55,6 +55,13 @@ def get_engine(url: str, echo: bool = False) -> Engine:
     return engine
 
 
+def dialect_insert(conn):
+    """The dialect's ``insert`` (with ``on_conflict_*``): PostgreSQL's or SQLite's."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
 def dispose_all() -> None:
     for engine in _engines.values():
         engine.dispose()

@@ -283,4 +283,4 @@ def report(engine: Engine, judges: list[str] | None = None,
 
 __all__ = ["OUTCOMES", "JudgeReport", "accuracy", "calibration_bins", "cohen_kappa",
            "human_reference", "judge_names", "judge_report", "majority", "outcome", "ratio",
-           "report", "or_"]
+           "report"]

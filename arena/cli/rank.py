@@ -13,7 +13,6 @@ import csv
 import io
 import json
 import sys
-from datetime import date
 
 import click
 from sqlalchemy.exc import SQLAlchemyError

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from arena.importers.benchmarks import (Parsed, SignalFileError, _require, count, read_csv,
-                                        upsert)
+from arena.importers.benchmarks import Parsed, SignalFileError, _require, read_csv
+from arena.importers.common import upsert_counted
 from arena.models import Alias
 
 
@@ -37,11 +37,7 @@ def parse_aliases(path: str | Path) -> Parsed:
 def write_aliases(engine: Engine, rows: list[tuple[str, str]]) -> dict:
     table = Alias.__table__
     data = [{"alias": a, "model": m} for a, m in rows]
-    with engine.begin() as conn:
-        before = count(conn, table)
-        upsert(conn, table, data, ["alias"])
-        after = count(conn, table)
-    return {"inserted": after - before, "updated": len(data) - (after - before)}
+    return upsert_counted(engine, table, data, ["alias"])
 
 
 def import_aliases(engine: Engine, path: str | Path) -> tuple[Parsed, dict]:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from arena.importers.common import FileError
 from rating.counts import CountTable, aggregate, pair_counts, table_from_pairs
 
 WINNERS = {"model_a": 0, "model_b": 1, "tie": 2, "tie (bothbad)": 3, "both_bad": 3,
@@ -36,7 +37,7 @@ WINNERS = {"model_a": 0, "model_b": 1, "tie": 2, "tie (bothbad)": 3, "both_bad":
 REQUIRED = ("model_a", "model_b", "winner")
 
 
-class BattleFileError(ValueError):
+class BattleFileError(FileError):
     """A battle file that cannot be read; the message names the file and line."""
 
 
@@ -61,13 +62,13 @@ def read(path: str | Path) -> Battles:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise BattleFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise BattleFileError(path, None, f"cannot read: {exc.strerror or exc}") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise BattleFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        raise BattleFileError(path, None, f"not UTF-8 text (byte {exc.start})") from None
     if not text.strip():
-        raise BattleFileError(f"{path}: the file is empty")
+        raise BattleFileError(path, None, "the file is empty")
     head = text.lstrip()[:1]
     suffix = path.suffix.lower()
     if head == "[" or (head == "{" and suffix == ".json"):
@@ -83,8 +84,7 @@ def read(path: str | Path) -> Battles:
 
 
 def _fail(path, line, message):
-    where = f"{path}" + (f", line {line}" if line is not None else "")
-    raise BattleFileError(f"{where}: {message}")
+    raise BattleFileError(path, line, message)
 
 
 def _read_json(path, text):

@@ -24,10 +24,9 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
+from arena.importers.common import FileError, upsert_counted
 from arena.models import BenchmarkScore
 from rating.composite.inputs import BenchmarkResult
 from rating.composite.openllm import V2_ITEMS, V2_TASKS
@@ -38,13 +37,8 @@ TRUE = {"1", "true", "yes", "y", "t"}
 FALSE = {"0", "false", "no", "n", "f", ""}
 
 
-class SignalFileError(ValueError):
+class SignalFileError(FileError):
     """A signal file that cannot be used; names the file and, when known, the line."""
-
-    def __init__(self, path: str | Path, line: int | None, message: str):
-        self.path, self.line, self.message = str(path), line, message
-        where = f"{self.path}, line {line}" if line else str(path)
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass
@@ -206,37 +200,13 @@ def parse_benchmarks(path: str | Path) -> Parsed:
     return parsed
 
 
-def dialect_insert(conn: Connection):
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-
-
-def upsert(conn: Connection, table, rows: list[dict], keys: list[str],
-           chunk: int = 500) -> None:
-    """Insert rows, updating the other columns where ``keys`` already exist."""
-    if not rows:
-        return
-    stmt = dialect_insert(conn)(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=keys, set_={c: stmt.excluded[c] for c in rows[0] if c not in keys})
-    for start in range(0, len(rows), chunk):
-        conn.execute(stmt, rows[start:start + chunk])
-
-
-def count(conn: Connection, table) -> int:
-    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-
-
 def write_benchmarks(engine: Engine, rows: list[BenchmarkResult]) -> dict:
     """Store scores in one transaction; returns ``{"inserted", "updated"}``."""
     table = BenchmarkScore.__table__
     data = [{"model": r.model, "benchmark": r.benchmark, "subtask": r.subtask or "",
              "score": float(r.score), "n_items": r.n_items, "normalized": bool(r.normalized)}
             for r in rows]
-    with engine.begin() as conn:
-        before = count(conn, table)
-        upsert(conn, table, data, ["model", "benchmark", "subtask"])
-        after = count(conn, table)
-    return {"inserted": after - before, "updated": len(data) - (after - before)}
+    return upsert_counted(engine, table, data, ["model", "benchmark", "subtask"])
 
 
 def import_benchmarks(engine: Engine, path: str | Path) -> tuple[Parsed, dict]:

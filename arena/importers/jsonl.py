@@ -24,7 +24,6 @@ Schemas (``*`` = required):
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -33,23 +32,17 @@ from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from arena.importers.common import FileError, chunks, read_jsonl, upsert
 from arena.models import MODEL_STATES, Answer, Model, Prompt
 
 KINDS = ("models", "prompts", "answers")
-_CHUNK = 500
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class ImportFileError(ValueError):
+class ImportFileError(FileError):
     """A file that cannot be imported; names the file and, when known, the line."""
-
-    def __init__(self, path: str | Path, line: int | None, message: str):
-        self.path, self.line, self.message = str(path), line, message
-        where = f"{self.path}, line {line}" if line else self.path
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True)
@@ -158,27 +151,7 @@ FIELDS = {"models": MODEL_FIELDS, "prompts": PROMPT_FIELDS, "answers": ANSWER_FI
 
 def read_objects(path: str | Path) -> Iterator[tuple[int, dict]]:
     """``(line number, object)`` for each non-blank line of a JSONL file."""
-    path = Path(path)
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise ImportFileError(path, None, f"cannot open: {exc.strerror or exc}") from None
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                raise ImportFileError(path, number, "not valid UTF-8") from None
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ImportFileError(path, number, f"not valid JSON ({exc.msg})") from None
-            if not isinstance(obj, dict):
-                raise ImportFileError(path, number,
-                                      f"expected a JSON object, got {type(obj).__name__}")
-            yield number, obj
+    return read_jsonl(path, ImportFileError)
 
 
 def check_record(fields: dict, obj: dict) -> dict:
@@ -228,44 +201,15 @@ def _describe(kind: str, key) -> str:
 
 # -- writing -----------------------------------------------------------------------------------
 
-def dialect_insert(conn: Connection):
-    """The dialect's ``insert`` (with ``on_conflict_*``): PostgreSQL or SQLite."""
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-
-
-def _chunks(items: list, size: int = _CHUNK) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def existing(conn: Connection, column, values: Iterable) -> dict:
     """``{value: row id}`` for the ``values`` of a unique ``column`` already stored."""
     values = list(dict.fromkeys(values))
     table = column.table
     found = {}
-    for chunk in _chunks(values):
+    for chunk in chunks(values):
         for value, row_id in conn.execute(select(column, table.c.id).where(column.in_(chunk))):
             found[value] = row_id
     return found
-
-
-def upsert(conn: Connection, table, rows: list[dict], keys: list[str]) -> None:
-    """Insert ``rows``, updating the given columns where ``keys`` already exist.
-
-    Rows are grouped by the set of columns they carry, so a column a row does
-    not name is left as stored. Each group is one executemany.
-    """
-    insert = dialect_insert(conn)
-    groups: dict[tuple, list[dict]] = {}
-    for row in rows:
-        groups.setdefault(tuple(sorted(row)), []).append(row)
-    for columns, group in groups.items():
-        stmt = insert(table)
-        updates = {c: stmt.excluded[c] for c in columns if c not in keys}
-        stmt = (stmt.on_conflict_do_update(index_elements=keys, set_=updates) if updates
-                else stmt.on_conflict_do_nothing(index_elements=keys))
-        for chunk in _chunks(group, 1000):
-            conn.execute(stmt, chunk)
 
 
 def write_models(conn: Connection, rows: list[dict]) -> ImportResult:
@@ -287,7 +231,7 @@ def write_answers(conn: Connection, rows: list[dict]) -> ImportResult:
     table = Answer.__table__
     stored = set()
     pairs = {(r["prompt_id"], r["model_id"]) for r in rows}
-    for chunk in _chunks(sorted({p for p, _ in pairs})):
+    for chunk in chunks(sorted({p for p, _ in pairs})):
         stored.update(tuple(row) for row in conn.execute(
             select(table.c.prompt_id, table.c.model_id).where(table.c.prompt_id.in_(chunk))))
     updated = len(pairs & stored)

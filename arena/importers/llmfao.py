@@ -29,15 +29,15 @@ which keeps ``pair_counts`` current), so a repeated import adds nothing.
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import Connection, Engine
 
 from arena import votes
-from arena.importers.jsonl import (ImportFileError, ImportResult, dialect_insert, existing,
-                                   read_objects, write_answers, write_models, write_prompts)
+from arena.db import dialect_insert
+from arena.importers.jsonl import (ImportFileError, ImportResult, existing, read_objects,
+                                   write_answers, write_models, write_prompts)
 from arena.models import Battle, Model, Prompt, Rater, utcnow
 
 ORIGIN = "import:llmfao"

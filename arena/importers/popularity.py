@@ -13,8 +13,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from arena.importers.benchmarks import (Parsed, SignalFileError, _require, count, is_hf_v2,
-                                        number, read_csv, upsert)
+from arena.importers.benchmarks import (Parsed, SignalFileError, _require, is_hf_v2, number,
+                                        read_csv)
+from arena.importers.common import upsert_counted
 from arena.models import Popularity
 from rating.composite.inputs import PopularityCounts
 
@@ -74,11 +75,7 @@ def write_popularity(engine: Engine, rows: list[tuple[str, PopularityCounts]]) -
     data = [{"model": m, "downloads": None if p.downloads is None else int(p.downloads),
              "likes": None if p.likes is None else int(p.likes), "as_of": p.as_of}
             for m, p in rows]
-    with engine.begin() as conn:
-        before = count(conn, table)
-        upsert(conn, table, data, ["model"])
-        after = count(conn, table)
-    return {"inserted": after - before, "updated": len(data) - (after - before)}
+    return upsert_counted(engine, table, data, ["model"])
 
 
 def import_popularity(engine: Engine, path: str | Path) -> tuple[Parsed, dict]:
