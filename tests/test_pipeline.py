@@ -232,3 +232,18 @@ def test_failed_vote_job_is_retried_by_the_scheduler(client, rt):
     SimpleWorker([rt.queue("votes")], connection=rt.redis).work(burst=True, with_scheduler=True)
     with Session(rt.engine) as s:
         assert s.execute(select(Vote.battle_id)).scalars().all() == [999]
+
+
+def test_rate_limits_answer_429_in_json(tmp_path, sqlite_url, redis_url, redis_conn):
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, sqlite_url, redis_url,
+                             limits={"enabled": True, "battles": "3 per minute"})
+    app = create_app(settings)
+    seed(app.extensions["arena.runtime"].engine)
+    client = app.test_client()
+    statuses = [client.post("/api/v1/battles").status_code for _ in range(4)]
+    assert statuses == [201, 201, 201, 429]
+    res = client.post("/api/v1/battles")
+    assert res.get_json()["error"] == "too_many_requests"
+    assert client.get("/").status_code == 429  # the page draws battles too, under one limit

@@ -10,7 +10,25 @@ import click
 from arena import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class ArenaGroup(click.Group):
+    """Turns a database or Redis failure in any command into a one-line message."""
+
+    def invoke(self, ctx):
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as exc:
+            first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise click.ClickException(
+                f"database error: {first} (is the database reachable and its schema current? "
+                f"run `arena db upgrade`)") from None
+        except RedisConnectionError as exc:
+            raise click.ClickException(f"cannot reach Redis: {exc}") from None
+
+
+@click.group(cls=ArenaGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="arena")
 def main() -> None:
     """Arena: pairwise battles, votes and ratings for language models.

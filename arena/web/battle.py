@@ -6,12 +6,14 @@ from flask import Blueprint, render_template, request
 
 from arena.web.common import issue_battle
 from arena.web.errors import ApiError
+from arena.web.extensions import limit
 from arena.web.render import markdown
 
 bp = Blueprint("battle", __name__)
 
 
 @bp.get("/")
+@limit("battles")
 def index():
     category = request.args.get("category") or None
     try:

@@ -29,10 +29,14 @@ def init_app(app: Flask, rt) -> None:
 
 
 def limit(name: str):
-    """A rate-limit decorator whose limit comes from ``[limits] <name>``."""
+    """A rate limit from ``[limits] <name>``, shared by every endpoint that names it.
+
+    The battle page and ``POST /api/v1/battles`` both draw battles, so they
+    count against one ``battles`` budget per client.
+    """
     from flask import current_app
 
     def value() -> str:
         return current_app.extensions["arena.runtime"].settings["limits"][name]
 
-    return limiter.limit(value)
+    return limiter.shared_limit(value, scope=name)

@@ -1,0 +1,36 @@
+"""Any command meets a missing schema or an unreachable service with one clear line."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from arena import queue
+from arena.cli import main
+
+
+@pytest.mark.parametrize("args", [["rate"], ["rate", "--method", "elo"], ["judge", "report"],
+                                  ["rank"], ["import", "models", "arena/demo/models.jsonl"]])
+def test_unmigrated_database(tmp_path, args):
+    env = {"ARENA_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+           "ARENA_INSTANCE": str(tmp_path)}
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 1, result.output
+    assert "arena db upgrade" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unreachable_database(tmp_path):
+    env = {"ARENA_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+           "ARENA_INSTANCE": str(tmp_path)}
+    result = CliRunner().invoke(main, ["rate"], env=env)
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: database error:")
+
+
+def test_unreachable_redis(tmp_path):
+    env = {"ARENA_REDIS_URL": f"redis://127.0.0.1:{queue._free_port()}/0",
+           "ARENA_INSTANCE": str(tmp_path)}
+    result = CliRunner().invoke(main, ["worker", "--burst"], env=env)
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: cannot reach Redis")
