@@ -19,8 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from arena import __version__
 from arena.cli.common import config_option
-from arena.composite_store import (DEFAULT_REPLICATES, load_db_inputs, load_file_inputs,
-                                   rank_options)
+from arena.composite_store import load_db_inputs, load_file_inputs
+from arena.rank_options import DEFAULT_REPLICATES, rank_options
 from arena.importers.benchmarks import SignalFileError
 from rating.composite import WeightError, rank_models
 from rating.composite.aggregate import AGGREGATORS

@@ -84,7 +84,8 @@ def rank_json():
     ``normalize``, ``aggregate``, ``arena_mode`` (rating|tier), ``category``,
     ``source``, ``rater_group``, ``max_vram_gb``, ``min_coverage``, ``replicates``.
     """
-    from arena.composite_store import load_db_inputs, rank_options
+    from arena.composite_store import load_db_inputs
+    from arena.rank_options import rank_options
     from rating.composite import WeightError, rank_models
     from rating.composite.aggregate import AGGREGATORS
     from rating.composite.normalize import METHODS as NORMALIZATIONS
