@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from arena import db, queue  # noqa: E402
+from arena.cli.run import stop_processes  # noqa: E402
 from arena.models import Answer, Model, PairCount, Prompt, Vote  # noqa: E402
 
 
@@ -188,13 +189,7 @@ def main() -> int:
         print("no vote lost or duplicated" if ok else "MISMATCH: votes lost or duplicated")
         return 0 if ok else 1
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
         redis_server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from arena import db, runtime  # noqa: E402
+from arena.cli.run import stop_processes  # noqa: E402
 from arena.config import load  # noqa: E402
 from arena.models import Answer, Battle, JudgeCall, Model, Prompt, Vote  # noqa: E402
 from tests.standin_judge import StandinJudge  # noqa: E402
@@ -100,15 +100,7 @@ def start_workers(n: int, config: Path, rt) -> list[subprocess.Popen]:
 
 
 def stop_workers(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+    stop_processes(procs, timeout=20)
 
 
 def measure(rt, judge, n_jobs: int) -> tuple[float, int]:

@@ -65,6 +65,19 @@ def worker(queues: tuple[str, ...], burst: bool, fork: bool, log_level: str,
     w.work(burst=burst, logging_level=log_level, with_scheduler=True)
 
 
+def stop_processes(procs: list[subprocess.Popen], timeout: float = 10) -> None:
+    """SIGTERM every process still running, wait, and kill what does not stop in time."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def _child_env(rt, redis_url: str) -> dict:
     env = dict(os.environ)
     env.update({"ARENA_DATABASE_URL": rt.settings.database_url, "ARENA_REDIS_URL": redis_url,
@@ -120,13 +133,7 @@ def demo(host: str, port: int, n_workers: int, rt) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        for child in children:
-            child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop_processes(children)
         queue.stop_embedded()
         click.echo("demo stopped")
 
