@@ -16,7 +16,8 @@ Usage::
     .venv/bin/python bench/ingest.py [--votes 3000] [--clients 8] [--web-workers 2]
                                      [--rq-workers 2] [--database-url URL]
 
-Defaults to a SQLite file and an embedded redis-server in a temporary folder.
+Defaults to a SQLite file and an embedded redis-server in a temporary folder; a PostgreSQL
+``--database-url`` names a server, on which a scratch database is made and dropped.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from arena import db, queue  # noqa: E402
 from arena.cli.run import stop_processes  # noqa: E402
+from bench.scratch import scratch_database  # noqa: E402
 from arena.models import Answer, Model, PairCount, Prompt, Vote  # noqa: E402
 
 
@@ -109,10 +111,11 @@ def main() -> int:
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="arena-bench-"))
-    url = args.database_url or f"sqlite:///{tmp / 'arena.db'}"
-    if url.startswith("postgresql"):
-        with db.get_engine(url).begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    with scratch_database(args.database_url or f"sqlite:///{tmp / 'arena.db'}") as url:
+        return run(args, tmp, url)
+
+
+def run(args, tmp: Path, url: str) -> int:
     db.upgrade(url)
     engine = db.get_engine(url)
     seed(engine)

@@ -18,7 +18,7 @@ Usage::
                                     [--database-url URL]
 
 Defaults to a SQLite file and an embedded redis-server in a temporary folder;
-``--database-url`` must name an EMPTY database (it is migrated and seeded).
+``--database-url``: a PostgreSQL server, on which a scratch database is made and dropped.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from arena import db, runtime  # noqa: E402
 from arena.cli.run import stop_processes  # noqa: E402
+from bench.scratch import scratch_database  # noqa: E402
 from arena.config import load  # noqa: E402
 from arena.models import Answer, Battle, JudgeCall, Model, Prompt, Vote  # noqa: E402
 from tests.standin_judge import StandinJudge  # noqa: E402
@@ -135,7 +136,11 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="arena-bench-judge-"))
     redis_server = EmbeddedRedis(folder / "redis")
     redis_url = redis_server.start()
-    database_url = args.database_url or f"sqlite:///{folder / 'bench.db'}"
+    with scratch_database(args.database_url or f"sqlite:///{folder / 'bench.db'}") as url:
+        return run(args, folder, redis_server, redis_url, url)
+
+
+def run(args, folder, redis_server, redis_url, database_url) -> int:
     standin = StandinJudge(delay=args.delay).start()
     try:
         db.upgrade(database_url)
