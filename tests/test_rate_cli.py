@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 
 import pytest
@@ -75,6 +76,9 @@ def test_scopes_anchor_replicates_and_output_file(tmp_path):
                "--category", "coding", "--source", "human", "--anchor", "gamma=1200",
                "--output", str(out)])
     assert res.exit_code == 0 and res.output == ""
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # like any file the user writes
     data = json.loads(out.read_text())
     assert data["meta"]["scope"] == {"category": "coding", "source": "human", "rater_group": ""}
     assert data["meta"]["battles"] == sum(1 for k in range(600) if k % 3 == 0 and k % 4)
