@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
+import tempfile
+from pathlib import Path
 
 import click
 
@@ -24,3 +27,24 @@ def config_option(func):
         return func(*args, rt=runtime.configure(settings), **kwargs)
 
     return wrapper
+
+
+def write_output(text: str, output: str) -> None:
+    """Write ``text`` to the file ``output`` whole or not at all (temporary file, then rename).
+
+    The file gets the permissions a plain ``open()`` would give it.
+    """
+    path = Path(output)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
+                               prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -18,7 +18,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from arena import __version__
-from arena.cli.common import config_option
+from arena.cli.common import config_option, write_output
 from arena.composite_store import load_db_inputs, load_file_inputs
 from arena.rank_options import DEFAULT_REPLICATES, rank_options
 from arena.importers.benchmarks import SignalFileError
@@ -173,8 +173,7 @@ def rank(ratings, benchmarks, popularity, aliases, models_file, efficiency, weig
     else:
         text = render_table(result) + "\n"
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        write_output(text, output)
         click.echo(f"wrote {len(result.rows)} models to {output}", err=True)
     else:
         sys.stdout.write(text)

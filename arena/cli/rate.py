@@ -6,14 +6,12 @@ import csv
 import io
 import os
 import sys
-import tempfile
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 
 import click
 
-from arena.cli.common import config_option
+from arena.cli.common import config_option, write_output
 from rating.engine import RatingError, rate_elo
 from rating.engine import rate as rate_counts
 from rating.snapshot import Result, dumps
@@ -117,20 +115,8 @@ def _csv_text(result: Result) -> str:
 def _write(text: str, output: str | None) -> None:
     if output is None:
         click.echo(text, nl=False)
-        return
-    path = Path(output)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=".rate-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would make it, not mkstemp's 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    else:
+        write_output(text, output)
 
 
 def _from_file(path, method, category, source, group, options, elo_k, progress):
