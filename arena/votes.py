@@ -59,7 +59,8 @@ _PAYLOAD_QUERY = (
     .outerjoin(Prompt, Prompt.id == Battle.prompt_id)
     .outerjoin(Rater, Rater.id == Battle.rater_id)
     .outerjoin(Vote, Vote.battle_id == Battle.id)
-)
+    .where(Battle.id == bindparam("battle_id"))
+)  # built once: a fixed statement skips SQLAlchemy's per-call cache-key work
 
 
 def payload_for(session: Session, battle_id: int, choice: str, *, source: str = "human",
@@ -75,7 +76,8 @@ def payload_for(session: Session, battle_id: int, choice: str, *, source: str = 
         are its subclasses.
     """
     winner_of(choice, "", "")
-    row = session.execute(_PAYLOAD_QUERY.where(Battle.id == battle_id)).first()
+    # On the session's own connection (its transaction), as a plain Core statement.
+    row = session.connection().execute(_PAYLOAD_QUERY, {"battle_id": battle_id}).first()
     if row is None:
         raise NoSuchBattle(f"battle {battle_id} does not exist")
     (_, battle_rater, left_id, left_name, right_id, right_name, category, group,
