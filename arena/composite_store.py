@@ -37,7 +37,8 @@ from arena.importers.aliases import parse_aliases
 from arena.importers.common import read_jsonl
 from arena.importers.benchmarks import SignalFileError, is_hf_v2, number, parse_benchmarks, read_csv
 from arena.importers.popularity import parse_date, parse_popularity
-from arena.models import Alias, Answer, BenchmarkScore, Model, Popularity, RatingSnapshot
+from arena.models import Alias, Answer, BenchmarkScore, Model, Popularity
+from arena.ratings import latest_snapshot_row
 from rating.composite.inputs import (ArenaRatings, BenchmarkResult, ModelFacts, PopularityCounts,
                                      RankInputs, Speed)
 
@@ -281,37 +282,16 @@ def load_file_inputs(ratings=None, benchmarks=None, popularity=None, aliases=Non
 
 def latest_ratings(engine: Engine, category: str = "", source: str = "",
                    rater_group: str = "") -> tuple[dict | None, dict]:
-    """The newest rating snapshot's payload for a scope, and where it came from.
+    """The newest Bradley-Terry rating snapshot's payload for a scope, and where it came from.
 
-    Uses ``arena.ratings.latest_snapshot`` when that module exists, else reads
-    the newest matching ``rating_snapshots`` row itself.
+    One read, so the payload and its id, digest and time are of the same row.
     """
-    try:
-        from arena.ratings import latest_snapshot  # written by the rating engine's owner
-    except ImportError:
-        latest_snapshot = None
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(RatingSnapshot.id, RatingSnapshot.digest, RatingSnapshot.created_at,
-                   RatingSnapshot.payload)
-            .where(RatingSnapshot.method == "bt", RatingSnapshot.category == category,
-                   RatingSnapshot.source == source, RatingSnapshot.rater_group == rater_group)
-            .order_by(RatingSnapshot.created_at.desc(), RatingSnapshot.id.desc()).limit(1)
-        ).first()
-    payload = None
-    if latest_snapshot is not None:
-        try:
-            payload = latest_snapshot(engine, method="bt", category=category, source=source,
-                                      rater_group=rater_group)
-        except TypeError:  # a different signature: fall back to the row read above
-            latest_snapshot = None
-    if latest_snapshot is None:
-        payload = json.loads(row.payload) if row is not None else None
-    if payload is None:
+    row = latest_snapshot_row(engine, "bt", category, source, rater_group)
+    if row is None:
         return None, {}
-    info = {"snapshot_id": row.id if row else None, "digest": row.digest if row else None,
-            "created_at": row.created_at.isoformat() if row else None}
-    return payload, info
+    info = {"snapshot_id": row.id, "digest": row.digest,
+            "created_at": row.created_at.isoformat()}
+    return json.loads(row.payload), info
 
 
 def load_db_inputs(engine: Engine, category: str = "", source: str = "",

@@ -205,17 +205,25 @@ def recompute(engine: Engine, rating_settings: dict, scopes=None, method: str | 
     return report
 
 
-def latest_snapshot(engine: Engine, method: str = "bt", category: str = "", source: str = "",
-                    rater_group: str = "") -> dict | None:
-    """The newest stored snapshot's payload for this scope ("" = all), or None."""
-    stmt = (select(RatingSnapshot.payload)
+def latest_snapshot_row(engine: Engine, method: str = "bt", category: str = "", source: str = "",
+                        rater_group: str = ""):
+    """The newest stored snapshot row for this scope ("" = all): ``id``, ``digest``,
+    ``created_at`` and ``payload`` (the JSON text), or None."""
+    stmt = (select(RatingSnapshot.id, RatingSnapshot.digest, RatingSnapshot.created_at,
+                   RatingSnapshot.payload)
             .where(RatingSnapshot.method == method, RatingSnapshot.category == category,
                    RatingSnapshot.source == source, RatingSnapshot.rater_group == rater_group)
             .order_by(RatingSnapshot.created_at.desc(), RatingSnapshot.id.desc()).limit(1))
     with session_scope(engine) as session:
-        payload = session.execute(stmt).scalar()
-    return None if payload is None else json.loads(payload)
+        return session.execute(stmt).first()
+
+
+def latest_snapshot(engine: Engine, method: str = "bt", category: str = "", source: str = "",
+                    rater_group: str = "") -> dict | None:
+    """The newest stored snapshot's payload for this scope ("" = all), or None."""
+    row = latest_snapshot_row(engine, method, category, source, rater_group)
+    return None if row is None else json.loads(row.payload)
 
 
 __all__ = ["load_table", "load_sequence", "compute", "store_snapshot", "recompute",
-           "latest_snapshot", "dumps"]
+           "latest_snapshot", "latest_snapshot_row", "dumps"]
