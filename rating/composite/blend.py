@@ -87,7 +87,6 @@ def blend(signals: dict[str, Signal], weights: dict[str, float], n: int,
     scaled = {k: scaled_of(v) for k, v in values.items()}
     score = np.where(eligible, combine(scaled, weights), np.nan)
     if replicates > 0:
-        num = None
         rep_scaled = {}
         for k in weights:
             sig = signals.get(k)
@@ -97,7 +96,6 @@ def blend(signals: dict[str, Signal], weights: dict[str, float], n: int,
                 d = np.broadcast_to(values[k], (replicates, n))
             rep_scaled[k] = scaled_of(d)
         draws = np.where(eligible, combine(rep_scaled, weights), np.nan)
-        del rep_scaled, num
         lo, hi = interval(draws, confidence)
     else:
         draws = score[None, :]

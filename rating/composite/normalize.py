@@ -55,7 +55,6 @@ def percentile(values: np.ndarray) -> np.ndarray:
     n = present.sum(axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(n > 1, (ranks - 1.0) / np.maximum(n - 1, 1), 0.5)
-    out = np.where(n > 1, out, 0.5)
     return np.where(present, out, np.nan)
 
 

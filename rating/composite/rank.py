@@ -238,7 +238,6 @@ def rank_models(inputs: RankInputs, opts: RankOptions) -> RankResult:
 
     # 6. rows
     rows = []
-    den = {i: result.coverage[i] for i in range(n)}
     for i in np.flatnonzero(result.eligible):
         entry: dict = {}
         for key, w in weights.items():
@@ -247,7 +246,7 @@ def rank_models(inputs: RankInputs, opts: RankOptions) -> RankResult:
             if sig is not None:
                 raw_val = sig.raw[i] if sig.raw is not None else _num(sig.value[i])
             norm = result.scaled[key][i]
-            share = w / den[i] if not np.isnan(norm) else 0.0
+            share = w / result.coverage[i] if not np.isnan(norm) else 0.0
             entry[key] = {"raw": raw_val, "normalized": _num(norm), "weight": round(w, 6),
                           "contribution": None if np.isnan(norm) else _num(share * norm)}
         row = {

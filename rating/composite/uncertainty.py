@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-Z95 = 1.959963984540054
-
 
 def normal_replicates(rating, ci_low, ci_high, replicates: int,
                       rng: np.random.Generator, confidence: float = 0.95) -> np.ndarray:
