@@ -108,6 +108,9 @@ def test_composite_rank_api(app):
     ("aggregate=max", "aggregate"),
     ("replicates=-1", "replicates"),
     ("max_vram_gb=lots", "max_vram_gb"),
+    ("max_vram_gb=nan", "max_vram_gb"),
+    ("max_vram_gb=inf", "max_vram_gb"),
+    ("min_coverage=nan", "min_coverage"),
     ("colour=red", "colour"),
 ])
 def test_composite_rank_api_bad_parameters(app, query, reason):

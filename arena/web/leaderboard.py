@@ -12,6 +12,7 @@ Both read stored rating snapshots (``rating_snapshots``), which the
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import plotly
@@ -107,6 +108,8 @@ def rank_json():
             value = kind(args[name])
         except ValueError:
             raise ApiError(400, f"{name} must be a number", "bad_parameter") from None
+        if not math.isfinite(value):  # nan passes every comparison; inf is no JSON
+            raise ApiError(400, f"{name} must be a finite number", "bad_parameter")
         if value < low or (high is not None and value > high):
             raise ApiError(400, f"{name} is out of range", "bad_parameter")
         return value
