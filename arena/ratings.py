@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from arena.db import session_scope
 from arena.models import Battle, Model, PairCount, Prompt, Rater, RatingSnapshot, Vote
 from rating.counts import CountTable
-from rating.engine import RatingError, rate, rate_elo
+from rating.engine import RatingError, elo_options, rate, rate_elo
 from rating.snapshot import Result, dumps
 
 CHOICE_CODES = {"left": 0, "right": 1, "tie": 2, "both_bad": 3}
@@ -102,10 +102,8 @@ def compute(engine: Engine, method: str = "bt", category: str | None = None,
         left, right, outcome, models = load_sequence(engine, category, source, rater_group)
         if left.size == 0:
             raise RatingError("no votes in this scope")
-        options.pop("ci", None)
-        for key in ("components", "solver", "left_advantage", "prior"):
-            options.pop(key, None)
-        return rate_elo(left, right, outcome, models, k=elo_k, scope=scope, **options)
+        return rate_elo(left, right, outcome, models, k=elo_k, scope=scope,
+                        **elo_options(options))
     table = load_table(engine) if table is None else table
     pairs = table.select(category, source, rater_group)
     if pairs.total == 0:

@@ -235,6 +235,15 @@ def rate_scopes(table: CountTable, scopes=None, **kwargs) -> dict[tuple, Result 
     return out
 
 
+#: Options of :func:`rate` that online Elo has no use for.
+NOT_FOR_ELO = ("ci", "components", "solver", "left_advantage", "prior")
+
+
+def elo_options(options: dict) -> dict:
+    """``options`` for :func:`rate` without the ones :func:`rate_elo` does not take."""
+    return {k: v for k, v in options.items() if k not in NOT_FOR_ELO}
+
+
 def rate_elo(left, right, outcome, models, *, k: float = 4.0, rounds: int = 0, seed: int = 42,
              confidence: float = 0.95, anchor=None, min_battles: float = 0,
              scope: dict | None = None, progress=None) -> Result:

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import click
 
 from arena.cli.common import config_option, write_output
-from rating.engine import RatingError, rate_elo
+from rating.engine import RatingError, elo_options, rate_elo
 from rating.engine import rate as rate_counts
 from rating.snapshot import Result, dumps
 
@@ -141,11 +141,9 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
                 keep &= seq[key] == value
         if not keep.any():
             raise click.ClickException("no battles in this scope")
-        for key in ("components", "solver", "left_advantage", "ci"):
-            options.pop(key, None)
         result = rate_elo(seq["left"][keep], seq["right"][keep], seq["outcome"][keep],
                           battles.table.models, k=elo_k, scope=scope, progress=progress,
-                          **options)
+                          **elo_options(options))
         result.meta["time_ordered"] = seq["time_ordered"]
     else:
         pairs = battles.table.select(category, source, group)
@@ -258,9 +256,6 @@ def rate_command(input_path, method, ci, rounds, seed, confidence, anchor, categ
             else:
                 from arena import ratings
 
-                if method == "elo":
-                    options = {k: v for k, v in options.items()
-                               if k not in ("components", "solver", "left_advantage", "ci")}
                 result = ratings.compute(rt.engine, method, category, source, group,
                                          elo_k=elo_k, progress=tick, **options)
         except RatingError as exc:
