@@ -106,6 +106,7 @@ class Settings:
 
     data: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULTS))
     source: Path | None = None
+    _instance_key: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __getitem__(self, section: str) -> Any:
         return self.data[section]
@@ -137,18 +138,24 @@ class Settings:
 
     @property
     def secret_key(self) -> str:
-        """The configured key, else one generated once and kept in the instance."""
+        """The configured key, else one generated once and kept in the instance.
+
+        The instance's key file is read on first use only: the web app signs a
+        battle token with the key on every request.
+        """
         key = self.data["arena"]["secret_key"]
         if key:
             return key
-        path = self.instance_path / "secret_key"
-        if not path.exists():
-            self.instance_path.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(secrets.token_hex(32))
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        return path.read_text().strip()
+        if self._instance_key is None:
+            path = self.instance_path / "secret_key"
+            if not path.exists():
+                self.instance_path.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(secrets.token_hex(32))
+                os.chmod(tmp, 0o600)
+                os.replace(tmp, path)
+            self._instance_key = path.read_text().strip()
+        return self._instance_key
 
 
 def load(path: str | os.PathLike | None = None, env: dict | None = None,

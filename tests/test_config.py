@@ -35,6 +35,10 @@ def test_secret_key_generated_once(tmp_path):
     s = load(None, env={"ARENA_INSTANCE": str(tmp_path)})
     assert s.secret_key == s.secret_key
     assert len(s.secret_key) == 64
+    again = load(None, env={"ARENA_INSTANCE": str(tmp_path)})
+    assert again.secret_key == s.secret_key  # kept in the instance folder
+    (tmp_path / "secret_key").unlink()
+    assert s.secret_key == again.secret_key  # read once, not on every use
 
 
 @pytest.mark.parametrize("text", ["[arena\n", "x = = 1"])
