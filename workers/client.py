@@ -11,6 +11,7 @@ up and the rq job's own retry takes over. Other 4xx answers are not retried.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -48,9 +49,11 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
         return None
     value = value.strip()
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "nan" and "inf" parse as floats but are no delay
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -154,16 +157,16 @@ class JudgeClient:
                                          f"{response.text[:200]!r}")
                 errors.append(f"HTTP {response.status_code}")
                 retry_after = retry_after_seconds(response.headers.get("retry-after"))
+                if retry_after is not None:  # every worker waits, even after the last attempt
+                    self.limiter.cooldown(retry_after)
             if attempt == j.max_retries:
                 break
             wait = min(j.max_backoff_seconds, j.backoff_seconds * 2 ** attempt)
             wait *= random.uniform(0.5, 1.0)
             if retry_after is not None:
                 if retry_after > j.max_backoff_seconds:
-                    self.limiter.cooldown(retry_after)
                     raise JudgeUnavailable(f"{'; '.join(errors)}; Retry-After {retry_after:g}s "
                                            f"is longer than max_backoff_seconds")
-                self.limiter.cooldown(retry_after)
                 wait = max(wait, retry_after)
             time.sleep(wait)
         raise JudgeUnavailable(f"{self.url}: {len(errors)} attempts failed: {'; '.join(errors)}")

@@ -111,6 +111,17 @@ def test_retry_after_header_values():
                                now) == pytest.approx(90)
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
     assert retry_after_seconds("-5") == 0.0
+    # float() reads these, but they are no delay (a cooldown of nan ms would crash)
+    assert retry_after_seconds("nan") is None and retry_after_seconds("inf") is None
+
+
+def test_retry_after_on_the_last_attempt_still_cools_every_worker_down(standin, redis_conn):
+    standin.mode = "429"
+    standin.retry_after = "1"
+    limiter = RedisLimiter(redis_conn, "t", 2, lease_seconds=5)
+    with pytest.raises(JudgeUnavailable, match="1 attempts failed: HTTP 429"):
+        client(standin, limiter, max_retries=0).complete(PROMPT)
+    assert 0 < redis_conn.pttl("arena:judge:t:cooldown") <= 1_000
 
 
 def test_redis_slots_are_shared_and_expire(redis_conn):
