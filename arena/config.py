@@ -91,10 +91,10 @@ class ConfigError(ValueError):
     """A settings file or value that cannot be used."""
 
 
-def _merge(base: dict, override: dict, where: str = "") -> dict:
+def _merge(base: dict, override: dict) -> dict:
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value, f"{where}{key}.")
+            _merge(base[key], value)
         else:
             base[key] = value
     return base
