@@ -50,9 +50,10 @@ def fit_bt_scope(pairs, *, ci, rounds, seed, confidence, prior, solver, progress
             cells = np.concatenate([wi, wj, t])
             done = 0
             for draw in intervals.multinomial_rounds(cells, rounds, seed):
-                for row in draw:
+                priors = intervals.replicate_priors(i, j, cells, draw, m, prior)
+                for row, prior_r in zip(draw, priors):
                     a, b, c = row[:q], row[q:2 * q], row[2 * q:]
-                    reps[done] = choix_fit(i, j, a + 0.5 * c, b + 0.5 * c, m, prior or 0.0)
+                    reps[done] = choix_fit(i, j, a + 0.5 * c, b + 0.5 * c, m, prior_r)
                     done += 1
                 if progress:
                     progress(len(draw))

@@ -51,13 +51,44 @@ def multinomial_rounds(cells: np.ndarray, rounds: int, seed: int, chunk: int = C
         done += size
 
 
+def replicate_priors(i, j, cells, draw, m, prior=0.0) -> np.ndarray:
+    """The ridge prior of each bootstrap replicate of unordered Bradley-Terry counts.
+
+    ``prior`` for every replicate, except when ``prior`` is 0: then a
+    replicate whose directed graph is not strongly connected (a model that
+    happened to never lose) gets :data:`rating.bt.DEFAULT_PRIOR` so its fit
+    stays finite.
+
+    Parameters
+    ----------
+    i, j : numpy.ndarray of int, shape (Q,)
+    cells : numpy.ndarray, shape (3Q,)
+        Observed wins of ``i``, wins of ``j`` and ties, concatenated.
+    draw : numpy.ndarray, shape (R, 3Q)
+        Replicates of ``cells`` (from :func:`multinomial_rounds`).
+
+    Returns
+    -------
+    numpy.ndarray, shape (R,)
+    """
+    q = len(i)
+    priors = np.full(len(draw), float(prior))
+    if prior == 0.0:
+        # Only a replicate that lost an observed win/tie cell can lose strong connectivity.
+        lost_cell = ((draw == 0) & (cells > 0)).any(axis=1)
+        for r in np.flatnonzero(lost_cell):
+            wi, wj, t = draw[r, :q], draw[r, q:2 * q], draw[r, 2 * q:]
+            if not graph.mle_exists(i, j, wi + 0.5 * t, wj + 0.5 * t, m):
+                priors[r] = bt.DEFAULT_PRIOR
+    return priors
+
+
 def bootstrap_bt(i, j, wins_i, wins_j, ties, m, theta_hat, *, rounds=1000, seed=42,
                  prior=0.0, progress: Callable[[int], None] | None = None):
     """Bradley-Terry strengths of ``rounds`` multinomial bootstrap replicates.
 
-    Replicates whose directed graph is not strongly connected (a model that
-    happened to never lose) get the :data:`rating.bt.DEFAULT_PRIOR` instead of
-    ``prior`` so they stay finite; how many did is returned.
+    Each replicate is fitted with its :func:`replicate_priors` prior; how many
+    needed :data:`rating.bt.DEFAULT_PRIOR` is returned.
 
     Returns
     -------
@@ -73,14 +104,8 @@ def bootstrap_bt(i, j, wins_i, wins_j, ties, m, theta_hat, *, rounds=1000, seed=
     for draw in multinomial_rounds(cells, rounds, seed):
         wi, wj, t = draw[:, :q], draw[:, q:2 * q], draw[:, 2 * q:]
         w, n = wi + 0.5 * t, wi + wj + t
-        priors = np.full(len(draw), float(prior))
-        if prior == 0.0:
-            # Only a replicate that lost an observed win/tie cell can lose strong connectivity.
-            lost_cell = ((draw == 0) & (cells > 0)).any(axis=1)
-            for r in np.flatnonzero(lost_cell):
-                if not graph.mle_exists(i, j, w[r], wj[r] + 0.5 * t[r], m):
-                    priors[r] = bt.DEFAULT_PRIOR
-                    prior_rounds += 1
+        priors = replicate_priors(i, j, cells, draw, m, prior)
+        prior_rounds += int(np.count_nonzero(priors != prior))
         theta, gnorm = batch.fit_many(w, n, theta_hat, prior=priors)
         out[done:done + len(draw)] = theta
         max_g = max(max_g, float(gnorm.max()))

@@ -65,6 +65,20 @@ def test_matches_choix_and_gradient_zero():
     assert np.abs(r_choix.rating - r_exact.rating).max() < 1e-6
 
 
+def test_choix_bootstrap_survives_replicates_without_a_finite_maximum():
+    # Few battles: many replicates lose a model's only loss. Each such replicate
+    # gets the tiny prior (as the exact solver does) instead of crashing choix.
+    pc = counts.pair_counts([0, 1, 2, 0, 1], [1, 2, 3, 3, 3],
+                            [[2, 1, 0, 0], [1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 0, 0],
+                             [0, 1, 1, 0]], ["a", "b", "c", "d"])
+    exact = engine.rate(pc, rounds=200, seed=1)
+    assert exact.meta["bootstrap_prior_rounds"] > 0
+    r = engine.rate(pc, rounds=200, seed=1, solver="choix")
+    assert np.all(np.isfinite(r.replicates))
+    assert np.all(r.ci_low < r.rating) and np.all(r.rating < r.ci_high)
+    assert np.abs(r.rating - exact.rating).max() < 1e-6
+
+
 def test_batched_fit_equals_single_fits():
     rng = np.random.default_rng(2)
     from tests.rating.simulation import simulate
