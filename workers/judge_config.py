@@ -13,7 +13,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-FORMATS = ("prometheus", "judgelm", "mtbench")
+from workers import judges
+
+FORMATS = tuple(judges.FORMATS)
 MODES = ("chat", "completion")
 DISAGREEMENT = ("tie", "none")
 
