@@ -8,6 +8,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
 from arena import queue
+from arena.web import common
 
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
@@ -34,9 +35,7 @@ def limit(name: str):
     The battle page and ``POST /api/v1/battles`` both draw battles, so they
     count against one ``battles`` budget per client.
     """
-    from flask import current_app
-
     def value() -> str:
-        return current_app.extensions["arena.runtime"].settings["limits"][name]
+        return common.rt().settings["limits"][name]
 
     return limiter.shared_limit(value, scope=name)

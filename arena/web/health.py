@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
 from arena import db
+from arena.web.common import rt
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
 def healthz():
-    rt = current_app.extensions["arena.runtime"]
+    runtime = rt()
     checks = {}
     try:
-        db.ping(rt.engine)
+        db.ping(runtime.engine)
         checks["database"] = "ok"
     except Exception as exc:  # any failure is a failed check, reported as such
         checks["database"] = f"error: {type(exc).__name__}"
     try:
-        rt.redis.ping()
+        runtime.redis.ping()
         checks["redis"] = "ok"
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
