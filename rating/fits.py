@@ -16,23 +16,31 @@ from rating.davidson import Cells
 from rating.errors import RatingError
 
 
+def _auto_prior(pairs, i, j, w_ij, w_ji, prior):
+    """``(prior, reason)``: a given ``prior`` as is; else 0, or :data:`rating.bt.DEFAULT_PRIOR`
+    when the maximum is not finite, with the models that never lost or never won."""
+    if prior is not None:
+        return prior, None
+    if graph.mle_exists(i, j, w_ij, w_ji, pairs.n_models):
+        return 0.0, None
+    lost, won = graph.never(i, j, w_ij, w_ji, pairs.n_models)
+    return bt.DEFAULT_PRIOR, {"never_lost": [pairs.models[k] for k in lost],
+                              "never_won": [pairs.models[k] for k in won]}
+
+
 def fit_bt_scope(pairs, *, ci, rounds, seed, confidence, prior, solver, progress):
     i, j, wi, wj, t = pairs.unordered()
     m = pairs.n_models
     w, n = wi + 0.5 * t, wi + wj + t
     meta = {}
-    if prior is None:
-        prior = 0.0
-        if not graph.mle_exists(i, j, w, wj + 0.5 * t, m):
-            prior = bt.DEFAULT_PRIOR
-            lost, won = graph.never(i, j, w, wj + 0.5 * t, m)
-            meta["prior_reason"] = {
-                "never_lost": [pairs.models[k] for k in lost],
-                "never_won": [pairs.models[k] for k in won],
-                "why": "the maximum-likelihood ratings are not finite (some model or group "
-                       "never lost or never won against the rest); a Gaussian prior "
-                       f"N(0, 1/{bt.DEFAULT_PRIOR}) on natural-log strength keeps them finite",
-            }
+    prior, reason = _auto_prior(pairs, i, j, w, wj + 0.5 * t, prior)
+    if reason:
+        meta["prior_reason"] = {
+            **reason,
+            "why": "the maximum-likelihood ratings are not finite (some model or group "
+                   "never lost or never won against the rest); a Gaussian prior "
+                   f"N(0, 1/{bt.DEFAULT_PRIOR}) on natural-log strength keeps them finite",
+        }
     if solver == "choix":
         theta = choix_fit(i, j, w, wj + 0.5 * t, m, prior)
         meta.update(solver="choix", grad_norm=float(np.linalg.norm(
@@ -89,13 +97,9 @@ def fit_davidson_scope(pairs, *, ci, rounds, seed, confidence, prior, left_advan
         raise RatingError("Davidson's model needs ties, and there are none: use method 'bt'")
     i, j, wi, wj, t = pairs.unordered()
     meta = {}
-    if prior is None:
-        prior = 0.0
-        if not graph.mle_exists(i, j, wi + 0.5 * t, wj + 0.5 * t, m):
-            prior = bt.DEFAULT_PRIOR
-            lost, won = graph.never(i, j, wi + 0.5 * t, wj + 0.5 * t, m)
-            meta["prior_reason"] = {"never_lost": [pairs.models[k] for k in lost],
-                                    "never_won": [pairs.models[k] for k in won]}
+    prior, reason = _auto_prior(pairs, i, j, wi + 0.5 * t, wj + 0.5 * t, prior)
+    if reason:
+        meta["prior_reason"] = reason
     start = bt.fit(i, j, wi + 0.5 * t, wi + wj + t, m, prior=prior).theta
     f = cells.fit(cells.start(start), prior=prior)
     meta.update(solver="exact", iterations=f.iterations, grad_norm=f.grad_norm, prior=prior)
