@@ -34,3 +34,23 @@ def test_unreachable_redis(tmp_path):
     result = CliRunner().invoke(main, ["worker", "--burst"], env=env)
     assert result.exit_code == 1
     assert result.output.startswith("Error: cannot reach Redis")
+
+
+def test_unmigrated_database_signal_import(tmp_path):
+    scores = tmp_path / "scores.csv"
+    scores.write_text("model,benchmark,score\nm,b,0.5\n")
+    env = {"ARENA_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+           "ARENA_INSTANCE": str(tmp_path)}
+    result = CliRunner().invoke(main, ["import", "benchmarks", str(scores)], env=env)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: database error: no such table: benchmark_scores")
+    assert "nothing stored" in result.output and "arena db upgrade" in result.output
+
+
+def test_database_error_without_a_message():
+    from sqlalchemy.exc import OperationalError
+
+    from arena.cli.common import database_error
+
+    message = database_error(OperationalError("SELECT 1", {}, Exception(""))).message
+    assert message.startswith("database error: OperationalError (")

@@ -17,13 +17,12 @@ class ArenaGroup(click.Group):
         from redis.exceptions import ConnectionError as RedisConnectionError
         from sqlalchemy.exc import SQLAlchemyError
 
+        from arena.cli.common import database_error
+
         try:
             return super().invoke(ctx)
         except SQLAlchemyError as exc:
-            first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise click.ClickException(
-                f"database error: {first} (is the database reachable and its schema current? "
-                f"run `arena db upgrade`)") from None
+            raise database_error(exc) from None
         except RedisConnectionError as exc:
             raise click.ClickException(f"cannot reach Redis: {exc}") from None
 

@@ -29,6 +29,18 @@ def config_option(func):
     return wrapper
 
 
+def database_error(exc: Exception, done: str | None = None) -> click.ClickException:
+    """One line for a failed database call: the driver's first line and what to check.
+
+    ``done`` says what became of the command's work (e.g. "nothing was imported").
+    """
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    first = lines[0] if lines else type(exc).__name__
+    note = f"{done}; " if done else ""
+    return click.ClickException(f"database error: {first} ({note}is the database reachable "
+                                "and its schema current? run `arena db upgrade`)")
+
+
 def write_output(text: str, output: str) -> None:
     """Write ``text`` to the file ``output`` whole or not at all (temporary file, then rename).
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from arena.cli.common import config_option
+from arena.cli.common import config_option, database_error
 from arena.cli.imports import import_group
 from arena.importers.aliases import import_aliases
 from arena.importers.benchmarks import SignalFileError, import_benchmarks
@@ -26,9 +26,7 @@ def _run(rt, func, path: str, kind: str) -> None:
     except SignalFileError as exc:
         raise click.ClickException(str(exc)) from None
     except SQLAlchemyError as exc:
-        raise click.ClickException(
-            f"database error, nothing stored (is the schema current? run `arena db upgrade`): "
-            f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from None
+        raise database_error(exc, "nothing stored") from None
     notes = "; ".join(parsed.notes)
     click.echo(f"{kind} ({parsed.format}): {counts['inserted']} inserted, "
                f"{counts['updated']} updated" + (f" [{notes}]" if notes else ""))

@@ -7,14 +7,7 @@ import time
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from arena.cli.common import config_option
-
-
-def _database_error(exc: SQLAlchemyError, note: str = "nothing was imported"
-                    ) -> click.ClickException:
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    return click.ClickException(f"database error: {reason} ({note}; is the schema current? "
-                                "run `arena db upgrade`)")
+from arena.cli.common import config_option, database_error
 
 
 @click.group("import")
@@ -34,7 +27,7 @@ def _jsonl_command(kind: str, help_text: str):
         except jsonl.ImportFileError as exc:
             raise click.ClickException(f"{exc} (nothing was imported)") from None
         except SQLAlchemyError as exc:
-            raise _database_error(exc) from None
+            raise database_error(exc, "nothing was imported") from None
         click.echo(f"{file}: {result}")
 
     return command
@@ -66,8 +59,8 @@ def llmfao(directory: str, include_gpt3: bool, rt) -> None:
     except jsonl.ImportFileError as exc:
         raise click.ClickException(f"{exc} (nothing was imported)") from None
     except SQLAlchemyError as exc:
-        raise _database_error(exc, "each file is its own transaction; a re-run adds only "
-                                   "what is missing") from None
+        raise database_error(exc, "each file is its own transaction; a re-run adds only "
+                                  "what is missing") from None
     for line in summary.lines():
         click.echo(line)
     click.echo(f"done in {time.perf_counter() - started:.1f} s")
