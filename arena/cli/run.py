@@ -121,10 +121,9 @@ def demo(host: str, port: int, n_workers: int, rt) -> None:
     url = f"http://{host}:{server.server_port}/"
     click.echo(f"Arena demo running at {url}  (Ctrl-C stops it)", err=False)
     sys.stdout.flush()
-    stop = threading.Event()
 
     def _stop(*_):
-        stop.set()
+        # shutdown() waits for serve_forever to return, so it cannot run in this thread.
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, _stop)
