@@ -54,3 +54,15 @@ def test_database_error_without_a_message():
 
     message = database_error(OperationalError("SELECT 1", {}, Exception(""))).message
     assert message.startswith("database error: OperationalError (")
+
+
+@pytest.mark.parametrize("kind", ["benchmarks", "popularity", "aliases"])
+def test_signal_file_that_cannot_be_opened(tmp_path, kind):
+    env = {"ARENA_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+           "ARENA_INSTANCE": str(tmp_path)}
+    too_long = str(tmp_path / ("x" * 300 + ".csv"))
+    result = CliRunner().invoke(main, ["import", kind, too_long], env=env)
+    assert result.exit_code == 1, result.output
+    assert "cannot open: File name too long" in result.output
+    missing = CliRunner().invoke(main, ["import", kind, str(tmp_path / "absent.csv")], env=env)
+    assert missing.exit_code == 1 and "absent.csv: file not found" in missing.output

@@ -56,12 +56,16 @@ def read_csv(path: str | Path) -> tuple[list[str], list[tuple[int, dict]]]:
     The file is read whole and closed before returning; cells are stripped.
     """
     path = Path(path)
-    if not path.is_file():
-        raise SignalFileError(path, None, "file not found")
+    try:
+        handle = open(path, newline="", encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise SignalFileError(path, None, "file not found") from None
+    except OSError as exc:
+        raise SignalFileError(path, None, f"cannot open: {exc.strerror or exc}") from None
     out: list[tuple[int, dict]] = []
     line = 1
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
+        with handle as fh:
             reader = csv.DictReader(fh)
             header = [h.strip() for h in (reader.fieldnames or [])]
             if not header:
