@@ -78,6 +78,14 @@ def majority(labels: np.ndarray, n_labels: int, tie_label: int) -> int:
     return int(top[0]) if top.size == 1 else int(tie_label)
 
 
+def choice_rates(choices: list[str]) -> tuple[float | None, float | None]:
+    """The tie rate (``both_bad`` counts as a tie) and, of the votes naming a winner, the
+    left-win rate; None where there is nothing to divide by."""
+    left, right = choices.count("left"), choices.count("right")
+    return (ratio(sum(c in ("tie", "both_bad") for c in choices), len(choices)),
+            ratio(left, left + right))
+
+
 def calibration_bins(confidence: np.ndarray, agree: np.ndarray, max_bins: int = 5
                      ) -> list[dict]:
     """Agreement by confidence.
@@ -129,6 +137,15 @@ class JudgeReport:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def in_family(family: str | None, *families: str | None) -> bool:
+    """Whether one of ``families`` is ``family``, ignoring case and surrounding spaces.
+
+    An empty ``family`` is no family: nothing is in it.
+    """
+    family = (family or "").strip().casefold()
+    return bool(family) and family in {(f or "").strip().casefold() for f in families}
 
 
 def side_of(order: str, verdict: str) -> str:
@@ -186,19 +203,18 @@ def judge_report(session: Session, name: str, reference: tuple[dict, dict] | Non
     rep = JudgeReport(judge=name)
     votes = _votes(session, source)
     rep.votes = len(votes)
-    rep.battles = len(session.execute(select(Battle.id).where(Battle.origin == source)).all())
+    battles = session.execute(select(Battle.left_model_id, Battle.right_model_id)
+                              .where(Battle.origin == source)).all()
+    rep.battles = len(battles)
     calls = session.execute(select(JudgeCall).where(JudgeCall.judge == name)
                             .order_by(JudgeCall.id)).scalars().all()
     rep.calls = len(calls)
-    if family:
-        fam = family.strip().casefold()
-        models = {m.id: (m.family or "").strip().casefold()
-                  for m in session.execute(select(Model)).scalars()}
-        battles = session.execute(select(Battle.left_model_id, Battle.right_model_id)
-                                  .where(Battle.origin == source)).all()
-        rep.skipped_own_family = sum(1 for left, right in battles
-                                     if fam in (models.get(left), models.get(right)))
+    if (family or "").strip():
+        families = dict(session.execute(select(Model.id, Model.family)).all())
+        rep.skipped_own_family = sum(in_family(family, families.get(left), families.get(right))
+                                     for left, right in battles)
 
+    confidence = {}
     if calls:
         replied = [c for c in calls if c.raw_reply is not None]
         parse_failed = [c for c in replied if (c.error or "").startswith("parse:")]
@@ -214,19 +230,12 @@ def judge_report(session: Session, name: str, reference: tuple[dict, dict] | Non
                 if "ab" in o and "ba" in o and o["ab"].verdict and o["ba"].verdict]
         rep.position_consistency = ratio(
             sum(side_of("ab", a) == side_of("ba", b) for a, b in both), len(both))
-        confidence = {}
         for battle_id, orders in finals.items():
             values = [c.confidence for c in orders.values() if c.confidence is not None]
             if values and len(values) == len(orders):
                 confidence[battle_id] = float(np.mean(values))
-    else:
-        confidence = {}
 
-    if votes:
-        choices = [v[1] for v in votes]
-        rep.tie_rate = ratio(sum(c in ("tie", "both_bad") for c in choices), len(choices))
-        rep.left_win_rate = ratio(choices.count("left"),
-                                  choices.count("left") + choices.count("right"))
+    rep.tie_rate, rep.left_win_rate = choice_rates([v[1] for v in votes])
 
     by_prompt, by_pair = reference if reference is not None else ({}, {})
     judged, humans, conf, level = [], [], [], []
@@ -260,13 +269,13 @@ def judge_names(session: Session) -> list[str]:
     return sorted(names)
 
 
-def human_summary(session: Session) -> dict:
-    """The human votes' tie rate and left-win rate, the baseline for the judges'."""
-    choices = [c for (c,) in session.execute(select(Vote.choice).where(Vote.source == "human"))]
-    return {"votes": len(choices),
-            "tie_rate": ratio(sum(c in ("tie", "both_bad") for c in choices), len(choices)),
-            "left_win_rate": ratio(choices.count("left"),
-                                   choices.count("left") + choices.count("right"))}
+def human_summary(rows: list[tuple]) -> dict:
+    """The human votes' tie rate and left-win rate, the baseline for the judges'.
+
+    ``rows`` are the human votes as :func:`human_reference` takes them.
+    """
+    tie_rate, left_win_rate = choice_rates([r[1] for r in rows])
+    return {"votes": len(rows), "tie_rate": tie_rate, "left_win_rate": left_win_rate}
 
 
 def report(engine: Engine, judges: list[str] | None = None,
@@ -275,12 +284,13 @@ def report(engine: Engine, judges: list[str] | None = None,
     families = families or {}
     with Session(engine) as s:
         names = judges if judges else judge_names(s)
-        reference = human_reference(_votes(s, "human"))
-        return {"human": human_summary(s),
+        humans = _votes(s, "human")
+        reference = human_reference(humans)
+        return {"human": human_summary(humans),
                 "judges": {n: judge_report(s, n, reference, families.get(n)).to_dict()
                            for n in names}}
 
 
-__all__ = ["OUTCOMES", "JudgeReport", "accuracy", "calibration_bins", "cohen_kappa",
-           "human_reference", "judge_names", "judge_report", "majority", "outcome", "ratio",
-           "report"]
+__all__ = ["OUTCOMES", "JudgeReport", "accuracy", "calibration_bins", "choice_rates",
+           "cohen_kappa", "human_reference", "in_family", "judge_names", "judge_report",
+           "majority", "outcome", "ratio", "report"]

@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from arena import battles, runtime, votes
-from arena.judge_report import side_of
+from arena.judge_report import in_family, side_of
 from arena.models import Answer, Battle, JudgeCall, Model, Prompt, Vote
 from arena.sampling import NoBattleAvailable
 from workers.client import JudgeClient, JudgeHTTPError, JudgeUnavailable
@@ -77,9 +77,7 @@ def combine(ab: str | None, ba: str | None, on_disagreement: str = "tie") -> str
 
 
 def own_family(judge: JudgeSettings, view: BattleView) -> bool:
-    family = judge.family.casefold()
-    return bool(family) and family in {(f or "").strip().casefold()
-                                       for f in (view.left_family, view.right_family)}
+    return in_family(judge.family, view.left_family, view.right_family)
 
 
 def client_for(judge: JudgeSettings, connection) -> JudgeClient:

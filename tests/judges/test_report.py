@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from arena import db
 from arena.cli import main
-from arena.judge_report import (accuracy, calibration_bins, cohen_kappa, majority, outcome,
-                                report, side_of)
+from arena.judge_report import (accuracy, calibration_bins, choice_rates, cohen_kappa, in_family,
+                                majority, outcome, report, side_of)
 from tests.conftest import shared_data
 from tests.judges.conftest import seed, work
 from workers.judge import combine, enqueue_jobs
@@ -47,6 +47,13 @@ def test_majority_and_outcome():
     assert majority([2, 2, 1], 3, 2) == 2
     assert outcome("left", 5, 3) == 1 and outcome("right", 5, 3) == 0
     assert outcome("both_bad", 1, 2) == 2
+
+
+def test_choice_rates_and_in_family():
+    assert choice_rates(["left", "left", "right", "tie", "both_bad"]) == (0.4, pytest.approx(2 / 3))
+    assert choice_rates(["tie"]) == (1.0, None) and choice_rates([]) == (None, None)
+    assert in_family("Acme", None, " acme ") and not in_family("Acme", "other", None)
+    assert not in_family("", None, "") and not in_family(" ", "", None)
 
 
 def test_side_of_and_combine():
@@ -157,6 +164,19 @@ def test_report_sees_position_bias_and_parse_failures(configure, standin):
     assert data["tie_rate"] == 1.0
     assert data["parse_failure_rate"] == pytest.approx(4 / 10)  # 2 orders x 2 tries of 10
     assert data["battles"] == 4 and data["votes"] == 3
+
+
+def test_report_counts_battles_skipped_for_the_judges_family(configure, standin):
+    rt = configure(family="Acme")
+    seed(rt.engine, good_family="acme")
+    enqueue_jobs(rt.queue("judge"), get_judge(rt.settings, "j"), 3)
+    work(rt)
+
+    def skipped(family):
+        return report(rt.engine, ["j"], {"j": family})["judges"]["j"]["skipped_own_family"]
+
+    assert skipped(" ACME ") == 3 and skipped("other") == 0
+    assert skipped("  ") is None and skipped("") is None  # a blank family is no family
 
 
 def _config(tmp_path, rt, standin, judge_extra=""):
