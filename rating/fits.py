@@ -85,6 +85,11 @@ def choix_fit(i, j, w_ij, w_ji, m, prior):
     return theta - theta.mean()
 
 
+_DAVIDSON_SINGULAR = ("Davidson's model has no finite fit on {what} (too few battles for its "
+                      "parameters, e.g. a model that never lost, or no ties or no wins from "
+                      "one position): use method 'bt', --ci sandwich or more battles")
+
+
 def fit_davidson_scope(pairs, *, ci, rounds, seed, confidence, prior, left_advantage, progress):
     if left_advantage and not pairs.positional:
         raise RatingError("this input does not record which model was shown left: "
@@ -101,7 +106,10 @@ def fit_davidson_scope(pairs, *, ci, rounds, seed, confidence, prior, left_advan
     if reason:
         meta["prior_reason"] = reason
     start = bt.fit(i, j, wi + 0.5 * t, wi + wj + t, m, prior=prior).theta
-    f = cells.fit(cells.start(start), prior=prior)
+    try:
+        f = cells.fit(cells.start(start), prior=prior)
+    except np.linalg.LinAlgError:
+        raise RatingError(_DAVIDSON_SINGULAR.format(what="these counts")) from None
     meta.update(solver="exact", iterations=f.iterations, grad_norm=f.grad_norm, prior=prior)
     x_hat = f.params
     reps_x, cov = None, None
@@ -125,7 +133,11 @@ def fit_davidson_scope(pairs, *, ci, rounds, seed, confidence, prior, left_advan
                     if not graph.mle_exists(i, j, a + 0.5 * tt, b + 0.5 * tt, m):
                         prior_r = bt.DEFAULT_PRIOR
                         prior_rounds += 1
-                fit_r = cells.refit(x_hat, h_inv, k, prior=prior_r)
+                try:
+                    fit_r = cells.refit(x_hat, h_inv, k, prior=prior_r)
+                except np.linalg.LinAlgError:
+                    raise RatingError(_DAVIDSON_SINGULAR.format(
+                        what=f"bootstrap round {done + 1}")) from None
                 reps_x[done] = fit_r.params
                 max_g = max(max_g, fit_r.grad_norm)
                 done += 1

@@ -60,3 +60,14 @@ def test_davidson_bootstrap_replicates_stay_finite():
     r = engine.rate(pc, "davidson", rounds=200, seed=4)
     assert r.meta["bootstrap_prior_rounds"] > 0
     assert np.all(np.isfinite(r.replicates)) and np.abs(r.replicates).max() < 1e5
+
+
+def test_davidson_without_a_finite_fit_is_a_clear_error():
+    # Five pairs, eleven battles: a bootstrap round drifts to where the
+    # information matrix is singular; that is a RatingError, not a LinAlgError.
+    pc = counts.pair_counts([0, 1, 2, 0, 1], [1, 2, 3, 3, 2],
+                            [[2, 0, 1, 0], [1, 1, 0, 1], [1, 1, 1, 0], [1, 0, 0, 0],
+                             [0, 1, 1, 0]], ["a", "b", "c", "d"])
+    with pytest.raises(engine.RatingError, match="Davidson's model has no finite fit on "
+                                                 "bootstrap round"):
+        engine.rate(pc, "davidson", left_advantage=True, rounds=50)
