@@ -132,30 +132,27 @@ def parse_hf_v2(path, header, rows) -> Parsed:
     """Rows of the Open LLM Leaderboard v2 export (see the module docstring)."""
     need = ["model_name"] + [f"evaluations_{t}_value" for t in V2_TASKS]
     _require(path, header, need)
-    chosen: dict[str, tuple[int, dict, bool]] = {}
+    chosen: dict[str, tuple[dict[str, float], bool]] = {}  # name -> (scores by task, official)
     skipped = 0
     for line, row in rows:
         name = row["model_name"]
         if not name:
             raise SignalFileError(path, line, "column 'model_name' is empty")
+        scores = {}
         for t in V2_TASKS:
-            number(path, line, f"evaluations_{t}_value", row[f"evaluations_{t}_value"],
-                   minimum=0.0)
-            if float(row[f"evaluations_{t}_value"]) > 1:
-                raise SignalFileError(path, line, f"evaluations_{t}_value is above 1: "
-                                      f"{row[f'evaluations_{t}_value']!r}")
+            column = f"evaluations_{t}_value"
+            scores[t] = number(path, line, column, row[column], minimum=0.0)
+            if scores[t] > 1:
+                raise SignalFileError(path, line, f"{column} is above 1: {row[column]!r}")
         official = row.get("features_is_official_provider", "").lower() == "true"
         if name in chosen:
             skipped += 1
-            if official and not chosen[name][2]:
-                chosen[name] = (line, row, official)
+            if official and not chosen[name][1]:
+                chosen[name] = (scores, official)
             continue
-        chosen[name] = (line, row, official)
-    out = []
-    for name, (_line, row, _off) in chosen.items():
-        for t in V2_TASKS:
-            out.append(BenchmarkResult(name, t, "", float(row[f"evaluations_{t}_value"]),
-                                       V2_ITEMS[t], False))
+        chosen[name] = (scores, official)
+    out = [BenchmarkResult(name, t, "", scores[t], V2_ITEMS[t], False)
+           for name, (scores, _official) in chosen.items() for t in V2_TASKS]
     notes = [f"{len(chosen)} models"]
     if skipped:
         notes.append(f"{skipped} repeated rows of the same model skipped "
