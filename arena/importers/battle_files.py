@@ -133,9 +133,8 @@ def _read_csv(path, text):
 def _records(path, fmt, rows):
     a, b, out, left, cat, src, grp, wt, ts = ([] for _ in range(9))
     has_left = has_ts = True
-    for line, item, rec in rows:
-        where = line if line is not None else None
-        label = "" if line is not None else f"battle {item}: "
+    for where, item, rec in rows:
+        label = "" if where is not None else f"battle {item}: "
         if not isinstance(rec, dict):
             _fail(path, where, f"{label}expected an object with model_a, model_b, winner")
         if "model_a" not in rec and "left" in rec and "right" in rec:
