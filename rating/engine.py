@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from rating import __version__, bt, graph, intervals
-from rating.counts import CountTable, PairCounts
+from rating.counts import CountTable, PairCounts, pair_counts
 from rating.elo import online
 from rating.errors import RatingError
 from rating.fits import fit_bt_scope, fit_davidson_scope
@@ -138,7 +138,6 @@ def rate(pairs: PairCounts, method: str = "bt", *, ci: str = "bootstrap", rounds
             n_comp = 1
     if anchor is not None and anchor[0] not in sub.models:
         raise RatingError(f"anchor model {anchor[0]!r} is not among the rated models")
-    z_conf = confidence
     m = sub.n_models
     rating = np.empty(m)
     low = np.empty(m)
@@ -147,11 +146,11 @@ def rate(pairs: PairCounts, method: str = "bt", *, ci: str = "bootstrap", rounds
     rank = np.empty(m, np.int64)
     tier = np.empty(m, np.int64)
     fit_meta = []
+    kwargs = dict(ci=ci, rounds=rounds, seed=seed, confidence=confidence, prior=prior,
+                  progress=progress)
     for c in range(n_comp):
         idx = np.flatnonzero(comp == c)
         part = sub.subset(idx) if n_comp > 1 else sub
-        kwargs = dict(ci=ci, rounds=rounds, seed=seed, confidence=z_conf, prior=prior,
-                      progress=progress)
         if method == "bt":
             theta, reps, cov, fm = fit_bt_scope(part, solver=solver, **kwargs)
         else:
@@ -252,8 +251,6 @@ def rate_elo(left, right, outcome, models, *, k: float = 4.0, rounds: int = 0, s
     The bootstrap draws battles with replacement and replays each replicate in
     the original time order (vectorised across replicates; O(rounds·battles)).
     """
-    from rating.counts import pair_counts
-
     left = np.asarray(left, np.int64)
     right = np.asarray(right, np.int64)
     outcome = np.asarray(outcome, np.int64)
