@@ -27,7 +27,7 @@ from rating.counts import CountTable, PairCounts, pair_counts
 from rating.elo import online
 from rating.errors import RatingError
 from rating.fits import fit_bt_scope, fit_davidson_scope
-from rating.snapshot import Result
+from rating.snapshot import Result, plain_number
 from rating.tiers import assign_tiers, rank_upper_bound
 
 METHODS = ("bt", "davidson", "elo")
@@ -113,7 +113,7 @@ def rate(pairs: PairCounts, method: str = "bt", *, ci: str = "bootstrap", rounds
             "seed": seed if ci == "bootstrap" else None,
             "anchor": None if anchor is None else {"model": anchor[0], "rating": anchor[1]},
             "scope": scope or {"category": "", "source": "", "rater_group": ""},
-            "digest": pairs.digest(), "battles": _plain(pairs.total),
+            "digest": pairs.digest(), "battles": plain_number(pairs.total),
             "positional": pairs.positional, "min_battles": min_battles,
             "models_rated": 0,
             "excluded": {"count": len(few), "models": few,
@@ -180,11 +180,6 @@ def rate(pairs: PairCounts, method: str = "bt", *, ci: str = "bootstrap", rounds
     meta["grad_norm_max"] = max(f["grad_norm"] for f in fit_meta)
     return _result(method, sub, rating, low, high, rank, tier, meta, reps_all,
                    comp if n_comp > 1 else None)
-
-
-def _plain(x):
-    x = float(x)
-    return int(x) if x == int(x) else x
 
 
 def _result(method, sub, rating, low, high, rank, tier, meta, reps, comp):
@@ -293,7 +288,7 @@ def rate_elo(left, right, outcome, models, *, k: float = 4.0, rounds: int = 0, s
             "seed": seed if rounds else None,
             "anchor": None if anchor is None else {"model": anchor[0], "rating": anchor[1]},
             "scope": scope or {"category": "", "source": "", "rater_group": ""},
-            "digest": pairs.digest(), "battles": _plain(pairs.total), "positional": True,
+            "digest": pairs.digest(), "battles": plain_number(pairs.total), "positional": True,
             "min_battles": min_battles, "models_rated": m,
             "excluded": {"count": len(few), "models": few,
                          "reason": f"fewer than {min_battles} battles"},

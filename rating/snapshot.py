@@ -36,6 +36,12 @@ def _num(x, decimals):
     return r
 
 
+def plain_number(x):
+    """``x`` as an int when it is whole (JSON then shows ``3``, not ``3.0``), else a float."""
+    x = float(x)
+    return int(x) if x == int(x) else x
+
+
 def _count(x):
     x = float(x)
     return int(x) if x == int(x) else round(x, 6)

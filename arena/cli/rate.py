@@ -14,7 +14,7 @@ import click
 from arena.cli.common import config_option, write_output
 from rating.engine import RatingError, elo_options, rate_elo
 from rating.engine import rate as rate_counts
-from rating.snapshot import Result, dumps
+from rating.snapshot import Result, dumps, plain_number
 
 PROGRESS_MIN_ROUNDS = 200
 
@@ -30,11 +30,6 @@ def _anchor(value):
         return name, float(number)
     except ValueError:
         raise click.BadParameter(f"{number!r} is not a number", param_hint="--anchor") from None
-
-
-def _plain(x):
-    x = float(x)
-    return int(x) if x == int(x) else x
 
 
 @contextmanager
@@ -216,7 +211,7 @@ def rate_command(input_path, method, ci, rounds, seed, confidence, anchor, categ
         "seed": int(settings.get("seed", 42)) if seed is None else seed,
         "confidence": float(settings.get("confidence", 0.95)) if confidence is None else confidence,
         "anchor": anchor,
-        "min_battles": _plain(settings.get("min_battles", 0) if min_battles is None
+        "min_battles": plain_number(settings.get("min_battles", 0) if min_battles is None
                               else min_battles),
         "components": components, "solver": solver, "left_advantage": left_advantage,
     }
