@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from arena import votes
 from arena.db import dialect_insert
+from arena.importers.common import chunks
 from arena.importers.jsonl import (ImportFileError, ImportResult, existing, read_objects,
                                    write_answers, write_models, write_prompts)
 from arena.models import Battle, Model, Prompt, Rater, utcnow
@@ -92,6 +93,10 @@ def prompt_key(prompt_id: int) -> str:
 
 def external_key(name: str, row: int) -> str:
     return f"llmfao:{name}:{row}"
+
+
+def rater_id(worker: str | None) -> str | None:
+    return f"llmfao:{worker}" if worker else None
 
 
 def _jsonl(path: Path, required: dict[str, tuple]) -> list[tuple[int, dict]]:
@@ -186,10 +191,10 @@ def _read_comparisons(path: Path, prompt_ids: set[int], models: set[str], *, wor
 
 
 def _write_raters(conn: Connection, workers: set[str]) -> int:
-    ids = [f"llmfao:{w}" for w in sorted(workers)]
+    ids = {rater_id(w): w for w in sorted(workers)}
     before = existing(conn, Rater.__table__.c.id, ids) if ids else {}
-    new = [{"id": i, "label": f"LLMFAO crowd worker {i.split(':', 1)[1]}", "created_at": utcnow()}
-           for i in ids if i not in before]
+    new = [{"id": i, "label": f"LLMFAO crowd worker {w}", "created_at": utcnow()}
+           for i, w in ids.items() if i not in before]
     if new:
         conn.execute(dialect_insert(conn)(Rater).on_conflict_do_nothing(index_elements=["id"]),
                      new)
@@ -209,26 +214,24 @@ def _write_comparisons(conn: Connection, name: str, rows: list[Comparison],
         return 0
     params = [{"prompt_id": prompt_ids[prompt_key(c.prompt)],
                "left_model_id": model_ids[c.left], "right_model_id": model_ids[c.right],
-               "issued_at": now, "rater_id": f"llmfao:{c.worker}" if c.worker else None,
+               "issued_at": now, "rater_id": rater_id(c.worker),
                "origin": ORIGIN, "external_key": key} for key, c in todo]
     stmt = (dialect_insert(conn)(Battle).on_conflict_do_nothing(index_elements=["external_key"])
             .returning(Battle.__table__.c.id, Battle.__table__.c.external_key))
     new_ids = {}
-    for start in range(0, len(params), 1000):
-        new_ids.update({key: bid for bid, key in conn.execute(stmt, params[start:start + 1000])})
+    for chunk in chunks(params, 1000):
+        new_ids.update({key: bid for bid, key in conn.execute(stmt, chunk)})
     payloads = []
-    for key, c in todo:
+    for battle, (key, c) in zip(params, todo):
         if key not in new_ids:  # stored meanwhile by someone else: skip its vote
             continue
-        prompt_id = prompt_ids[prompt_key(c.prompt)]
         payloads.append({
             "battle_id": new_ids[key], "choice": c.winner,
             "winner": votes.winner_of(c.winner, c.left, c.right),
             "left_model": c.left, "right_model": c.right,
-            "left_model_id": model_ids[c.left], "right_model_id": model_ids[c.right],
-            "category": categories[prompt_id], "source": source,
-            "rater_id": f"llmfao:{c.worker}" if c.worker else None, "rater_group": "",
-            "created_at": now,
+            "left_model_id": battle["left_model_id"], "right_model_id": battle["right_model_id"],
+            "category": categories[battle["prompt_id"]], "source": source,
+            "rater_id": battle["rater_id"], "rater_group": "", "created_at": now,
         })
     return votes.store_in(conn, payloads)
 
