@@ -44,7 +44,7 @@ from arena.cli.run import stop_processes  # noqa: E402
 from bench.scratch import scratch_database  # noqa: E402
 from arena.config import load  # noqa: E402
 from arena.models import Answer, Battle, JudgeCall, Model, Prompt, Vote  # noqa: E402
-from tests.standin_judge import StandinJudge  # noqa: E402
+from tests.standin_judge import StandinJudge, write_config  # noqa: E402
 from workers.judge import enqueue_jobs  # noqa: E402
 from workers.judge_config import get_judge  # noqa: E402
 
@@ -59,29 +59,6 @@ def seed(engine, n_models: int = 6, n_prompts: int = 20) -> None:
                           text=f"{m.name} on {p.key}" + (" GOLD" if m.id == models[0].id else ""))
                    for m in models for p in prompts])
         s.commit()
-
-
-def write_config(folder: Path, database_url: str, redis_url: str, judge_url: str,
-                 concurrency: int) -> Path:
-    path = folder / "bench.toml"
-    path.write_text(f"""
-[arena]
-instance = "{folder / 'instance'}"
-secret_key = "bench"
-[database]
-url = "{database_url}"
-[redis]
-url = "{redis_url}"
-[rating]
-recompute_every = 0
-[judges.bench]
-base_url = "{judge_url}"
-model = "standin"
-format = "mtbench"
-timeout = 30.0
-concurrency = {concurrency}
-""")
-    return path
 
 
 def start_workers(n: int, config: Path, rt) -> list[subprocess.Popen]:
@@ -144,8 +121,12 @@ def run(args, folder, redis_server, redis_url, database_url) -> int:
     standin = StandinJudge(delay=args.delay).start()
     try:
         db.upgrade(database_url)
-        config = write_config(folder, database_url, redis_url, standin.base_url,
-                              concurrency=2 * max(args.slots))
+        config = write_config(folder / "bench.toml", database_url=database_url,
+                              redis_url=redis_url, secret_key="bench",
+                              judges={"bench": {"base_url": standin.base_url,
+                                                "model": "standin", "format": "mtbench",
+                                                "timeout": 30.0,
+                                                "concurrency": 2 * max(args.slots)}})
         rt = runtime.configure(load(config, env={}))
         seed(rt.engine)
         judge = get_judge(rt.settings, "bench")

@@ -22,7 +22,9 @@ queues modes for the next requests first):
 
 ``delay`` seconds are slept before every answer (the benchmark's fixed reply
 delay). ``requests`` keeps every request body; ``max_in_flight`` the most
-requests it was answering at once.
+requests it was answering at once. :func:`write_config` writes an Arena
+config file with judges pointing at a stand-in (for ``arena`` commands and
+worker processes).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 MODES = ("correct", "first", "second", "malformed", "empty", "500", "429", "stall")
 
@@ -242,6 +245,29 @@ class StandinJudge:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def write_config(path: Path, *, database_url: str, redis_url: str,
+                 judges: dict[str, dict], secret_key: str = "standin") -> Path:
+    """Write an Arena config file at ``path`` with these ``[judges.NAME]`` tables.
+
+    The instance folder is ``instance`` beside the file; ratings are not
+    recomputed on votes. Values are written as JSON, which TOML reads the same
+    for strings, numbers, booleans and lists of them.
+    """
+    path = Path(path)
+    sections = {"arena": {"instance": str(path.parent / "instance"),
+                          "secret_key": secret_key},
+                "database": {"url": database_url},
+                "redis": {"url": redis_url},
+                "rating": {"recompute_every": 0},
+                **{f"judges.{json.dumps(name)}": table for name, table in judges.items()}}
+    lines = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def main() -> None:  # pragma: no cover - manual use: python -m tests.standin_judge

@@ -16,6 +16,7 @@ from arena.judge_report import (accuracy, calibration_bins, choice_rates, cohen_
                                 majority, outcome, report, side_of)
 from tests.conftest import shared_data
 from tests.judges.conftest import seed, work
+from tests.standin_judge import write_config
 from workers.judge import combine, enqueue_jobs
 from workers.judge_config import get_judge
 
@@ -179,26 +180,12 @@ def test_report_counts_battles_skipped_for_the_judges_family(configure, standin)
     assert skipped("  ") is None and skipped("") is None  # a blank family is no family
 
 
-def _config(tmp_path, rt, standin, judge_extra=""):
-    path = tmp_path / "arena.toml"
-    path.write_text(f"""
-[arena]
-instance = "{tmp_path / 'inst'}"
-secret_key = "x"
-[database]
-url = "{rt.settings.database_url}"
-[redis]
-url = "{rt.settings.redis_url}"
-[rating]
-recompute_every = 0
-[judges.open]
-base_url = "{standin.base_url}"
-model = "standin-judge"
-format = "judgelm"
-mode = "completion"
-{judge_extra}
-""")
-    return str(path)
+def _config(tmp_path, rt, standin, **judge):
+    """A config file with judge ``open`` (judgelm, completion mode) with ``judge`` over it."""
+    table = {"base_url": standin.base_url, "model": "standin-judge", "format": "judgelm",
+             "mode": "completion", **judge}
+    return str(write_config(tmp_path / "arena.toml", database_url=rt.settings.database_url,
+                            redis_url=rt.settings.redis_url, judges={"open": table}))
 
 
 def human_votes_for_good(engine, n=8):
@@ -240,21 +227,16 @@ def test_cli_run_and_report(configure, standin, tmp_path):
     assert "calibration of open" in res.output
 
 
-@pytest.mark.parametrize("extra,message", [
-    ('format = "gpt"', "judges.open.format must be one of prometheus, judgelm, mtbench"),
-    ('colour = "blue"', "judges.open: unknown key(s) colour"),
-    ('concurrency = 0', "judges.open.concurrency must be at least 1"),
-    ('api_key_env = "ARENA_TEST_NO_SUCH_KEY_VAR"', "ARENA_TEST_NO_SUCH_KEY_VAR is not set"),
+@pytest.mark.parametrize("bad,message", [
+    ({"format": "gpt"}, "judges.open.format must be one of prometheus, judgelm, mtbench"),
+    ({"colour": "blue"}, "judges.open: unknown key(s) colour"),
+    ({"concurrency": 0}, "judges.open.concurrency must be at least 1"),
+    ({"api_key_env": "ARENA_TEST_NO_SUCH_KEY_VAR"}, "ARENA_TEST_NO_SUCH_KEY_VAR is not set"),
 ])
-def test_cli_rejects_bad_judge_settings(configure, standin, tmp_path, extra, message):
+def test_cli_rejects_bad_judge_settings(configure, standin, tmp_path, bad, message):
     rt = configure()
-    text = _config(tmp_path, rt, standin)
-    path = tmp_path / "arena.toml"
-    body = open(text).read()
-    if extra.startswith("format"):
-        body = body.replace('format = "judgelm"\n', "")
-    path.write_text(body + extra + "\n")
-    res = CliRunner().invoke(main, ["judge", "run", "--judge", "open", "--config", str(path)])
+    path = _config(tmp_path, rt, standin, **bad)
+    res = CliRunner().invoke(main, ["judge", "run", "--judge", "open", "--config", path])
     assert res.exit_code != 0
     assert message in res.output
     assert rt.queue("judge").count == 0
