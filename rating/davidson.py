@@ -87,20 +87,23 @@ class Cells:
         h[m * dim + m] += ss.sum()
         return h.reshape(dim, dim)
 
-    def grad_info(self, x, k=None, prior=0.0):
-        """Gradient of the log-likelihood and the observed information (negative Hessian)."""
-        k = self.k if k is None else k
+    def _gradient(self, x, k, prior):
+        """Penalised gradient, outcome probabilities and battles per row."""
         n = k.sum(axis=1)
         p = softmax(self._u(x), axis=1)
         res = k - n[:, None] * p
         g = self._scatter(0.5 * (res[:, 0] - res[:, 1]), res[:, 2])
+        g[:self.m] -= prior * x[:self.m]
+        return g, p, n
+
+    def grad_info(self, x, k=None, prior=0.0):
+        """Gradient of the log-likelihood and the observed information (negative Hessian)."""
+        g, p, n = self._gradient(x, self.k if k is None else k, prior)
         pl, pr, pt = p.T
         dd = n / 4 * (pl + pr - (pl - pr) ** 2)
         ds = n / 2 * pt * (pr - pl)
         ss = n * pt * (1 - pt)
         h = self._scatter2(dd, ds, ss)
-        th = x[:self.m]
-        g[:self.m] -= prior * th
         h[np.arange(self.m), np.arange(self.m)] += prior
         return g, h
 
@@ -153,11 +156,7 @@ class Cells:
         m = self.m
         x = np.array(x_hat, float)
         for _ in range(chord_iter):
-            n = k.sum(axis=1)
-            p = softmax(self._u(x), axis=1)
-            res = k - n[:, None] * p
-            g = self._scatter(0.5 * (res[:, 0] - res[:, 1]), res[:, 2])
-            g[:m] -= prior * x[:m]
+            g, _, _ = self._gradient(x, k, prior)
             gn = float(np.linalg.norm(g))
             if gn <= tol:
                 x[:m] -= x[:m].mean()
