@@ -111,8 +111,11 @@ def main() -> int:
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="arena-bench-"))
-    with scratch_database(args.database_url or f"sqlite:///{tmp / 'arena.db'}") as url:
-        return run(args, tmp, url)
+    try:
+        with scratch_database(args.database_url or f"sqlite:///{tmp / 'arena.db'}") as url:
+            return run(args, tmp, url)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run(args, tmp: Path, url: str) -> int:
@@ -120,22 +123,24 @@ def run(args, tmp: Path, url: str) -> int:
     engine = db.get_engine(url)
     seed(engine)
     redis_server = queue.EmbeddedRedis(tmp / "redis")
-    redis_url = redis_server.start()
-    port = free_port()
-    env = dict(os.environ, ARENA_DATABASE_URL=url, ARENA_REDIS_URL=redis_url,
-               ARENA_INSTANCE=str(tmp), ARENA_SECRET_KEY="bench", ARENA_CONFIG=str(tmp / "c.toml"))
-    (tmp / "c.toml").write_text("[limits]\nenabled = false\n[rating]\nrecompute_every = 0\n")
-    bin_dir = Path(sys.executable).parent
-    procs = [subprocess.Popen(
-        [str(bin_dir / "gunicorn"), "-w", str(args.web_workers), "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "arena.app:create_app()"], env=env, cwd=tmp)]
-    procs += [subprocess.Popen([sys.executable, "-m", "arena", "worker", "--queue", "votes",
-                                "--log-level", "WARNING"],
-                               env=env, cwd=tmp, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-              for _ in range(args.rq_workers)]
-    base = f"http://127.0.0.1:{port}"
-    try:
+    procs: list[subprocess.Popen] = []
+    try:  # whatever fails to start, what did start is stopped
+        redis_url = redis_server.start()
+        port = free_port()
+        env = dict(os.environ, ARENA_DATABASE_URL=url, ARENA_REDIS_URL=redis_url,
+                   ARENA_INSTANCE=str(tmp), ARENA_SECRET_KEY="bench",
+                   ARENA_CONFIG=str(tmp / "c.toml"))
+        (tmp / "c.toml").write_text("[limits]\nenabled = false\n[rating]\nrecompute_every = 0\n")
+        bin_dir = Path(sys.executable).parent
+        procs.append(subprocess.Popen(
+            [str(bin_dir / "gunicorn"), "-w", str(args.web_workers), "-b", f"127.0.0.1:{port}",
+             "--log-level", "warning", "arena.app:create_app()"], env=env, cwd=tmp))
+        for _ in range(args.rq_workers):
+            procs.append(subprocess.Popen([sys.executable, "-m", "arena", "worker", "--queue",
+                                           "votes", "--log-level", "WARNING"],
+                                          env=env, cwd=tmp, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+        base = f"http://127.0.0.1:{port}"
         wait_http(base + "/healthz")
         run_clients(args.clients, 200, lambda c: c.get(base + "/healthz"))  # warm up
         secs, res = run_clients(args.clients, args.health, lambda c: c.get(base + "/healthz"))
@@ -194,7 +199,6 @@ def run(args, tmp: Path, url: str) -> int:
     finally:
         stop_processes(procs)
         redis_server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

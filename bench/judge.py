@@ -112,12 +112,16 @@ def main() -> int:
 
     folder = Path(tempfile.mkdtemp(prefix="arena-bench-judge-"))
     redis_server = EmbeddedRedis(folder / "redis")
-    redis_url = redis_server.start()
-    with scratch_database(args.database_url or f"sqlite:///{folder / 'bench.db'}") as url:
-        return run(args, folder, redis_server, redis_url, url)
+    try:  # a scratch database that cannot be made must not leave redis-server running
+        redis_url = redis_server.start()
+        with scratch_database(args.database_url or f"sqlite:///{folder / 'bench.db'}") as url:
+            return run(args, folder, redis_url, url)
+    finally:
+        redis_server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def run(args, folder, redis_server, redis_url, database_url) -> int:
+def run(args, folder, redis_url, database_url) -> int:
     standin = StandinJudge(delay=args.delay).start()
     try:
         db.upgrade(database_url)
@@ -171,8 +175,6 @@ def run(args, folder, redis_server, redis_url, database_url) -> int:
     finally:
         standin.stop()
         db.dispose_all()
-        redis_server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
