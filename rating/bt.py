@@ -77,6 +77,50 @@ def hessian(theta, i, j, n, m, prior=0.0) -> np.ndarray:
     return h
 
 
+def newton_ascent(loglik, grad_info, x, fixed, *, tol, max_iter):
+    """Damped Newton ascent of a concave log-likelihood.
+
+    Each step solves ``(H + fixed) δ = g``, where ``fixed`` pins the common
+    shift the likelihood does not see, and is halved until the objective does
+    not fall (a short step always helps a concave objective).
+
+    Parameters
+    ----------
+    loglik : callable
+        ``x -> float``.
+    grad_info : callable
+        ``x -> (gradient, observed information)``.
+    x : numpy.ndarray
+        Start.
+    tol : float
+        Stop when the gradient norm is below ``tol`` or a step is below 1e-14.
+
+    Returns
+    -------
+    x : numpy.ndarray
+    iterations : int
+    """
+    ll = loglik(x)
+    it = 0
+    for it in range(1, max_iter + 1):
+        g, h = grad_info(x)
+        if np.linalg.norm(g) <= tol:
+            it -= 1
+            break
+        step = np.linalg.solve(h + fixed, g)
+        t = 1.0
+        while True:
+            cand = x + t * step
+            ll_new = loglik(cand)
+            if ll_new >= ll - 1e-12 * max(1.0, abs(ll)) or t < 1e-8:
+                break
+            t *= 0.5
+        x, ll = cand, ll_new
+        if np.max(np.abs(t * step)) < 1e-14:
+            break
+    return x, it
+
+
 def fit(i, j, w, n, m, *, prior=0.0, theta0=None, tol=1e-10, max_iter=100) -> Fit:
     """Maximise the Bradley-Terry likelihood by damped Newton steps.
 
@@ -105,26 +149,10 @@ def fit(i, j, w, n, m, *, prior=0.0, theta0=None, tol=1e-10, max_iter=100) -> Fi
     n = np.asarray(n, float)
     theta = np.zeros(m) if theta0 is None else np.array(theta0, float)
     theta -= theta.mean()
-    ones = np.ones((m, m))
-    ll = _loglik(theta, i, j, w, n, prior)
-    g = gradient(theta, i, j, w, n, m, prior)
-    it = 0
-    for it in range(1, max_iter + 1):
-        if np.linalg.norm(g) <= tol:
-            it -= 1
-            break
-        step = np.linalg.solve(hessian(theta, i, j, n, m, prior) + ones, g)
-        t = 1.0
-        while True:  # backtracking: the objective is concave, a short step always helps
-            cand = theta + t * step
-            ll_new = _loglik(cand, i, j, w, n, prior)
-            if ll_new >= ll - 1e-12 * max(1.0, abs(ll)) or t < 1e-8:
-                break
-            t *= 0.5
-        theta, ll = cand, ll_new
-        g = gradient(theta, i, j, w, n, m, prior)
-        if np.max(np.abs(t * step)) < 1e-14:
-            break
+    theta, it = newton_ascent(
+        lambda x: _loglik(x, i, j, w, n, prior),
+        lambda x: (gradient(x, i, j, w, n, m, prior), hessian(x, i, j, n, m, prior)),
+        theta, np.ones((m, m)), tol=tol, max_iter=max_iter)
     theta -= theta.mean()
     return Fit(theta, it, float(np.linalg.norm(gradient(theta, i, j, w, n, m, prior))), prior)
 

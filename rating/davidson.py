@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp, softmax
 
+from rating.bt import newton_ascent
+
 
 @dataclass(frozen=True)
 class DavidsonFit:
@@ -122,24 +124,9 @@ class Cells:
         cc = np.outer(c, c)
         x = np.array(x0, float)
         x[:m] -= x[:m].mean()
-        ll = self.loglik(x, k, prior)
-        it = 0
-        for it in range(1, max_iter + 1):
-            g, h = self.grad_info(x, k, prior)
-            if np.linalg.norm(g) <= tol:
-                it -= 1
-                break
-            step = np.linalg.solve(h + cc, g)
-            t = 1.0
-            while True:
-                cand = x + t * step
-                new = self.loglik(cand, k, prior)
-                if new >= ll - 1e-12 * max(1.0, abs(ll)) or t < 1e-8:
-                    break
-                t *= 0.5
-            x, ll = cand, new
-            if np.max(np.abs(t * step)) < 1e-14:
-                break
+        x, it = newton_ascent(lambda y: self.loglik(y, k, prior),
+                              lambda y: self.grad_info(y, k, prior), x, cc, tol=tol,
+                              max_iter=max_iter)
         x[:m] -= x[:m].mean()
         g, _ = self.grad_info(x, k, prior)
         return DavidsonFit(x[:m].copy(), float(x[m]),
