@@ -81,15 +81,10 @@ def efficiency(tokens_per_second=None, latency_ms=None, price_per_mtok=None,
     """
     cols = []
     with np.errstate(divide="ignore", invalid="ignore"):
-        if tokens_per_second is not None:
-            x = np.asarray(tokens_per_second, dtype=float)
-            cols.append(minmax(np.log(np.where(x > 0, x, np.nan))))
-        if latency_ms is not None:
-            x = np.asarray(latency_ms, dtype=float)
-            cols.append(minmax(-np.log(np.where(x > 0, x, np.nan))))
-        if price_per_mtok is not None:
-            x = np.asarray(price_per_mtok, dtype=float)
-            cols.append(minmax(-np.log(np.where(x > 0, x, np.nan))))
+        for values, sign in ((tokens_per_second, 1.0), (latency_ms, -1.0), (price_per_mtok, -1.0)):
+            if values is not None:
+                x = np.asarray(values, dtype=float)
+                cols.append(minmax(sign * np.log(np.where(x > 0, x, np.nan))))
     if not cols:
         return np.full(n or 0, np.nan)
     return _mean_present(cols)
