@@ -73,11 +73,11 @@ class JudgeClient:
         Slots and shared cooldown (see :mod:`workers.judges.limits`).
     """
 
-    def __init__(self, judge, limiter=None, *, api_key: str | None = None):
+    def __init__(self, judge, limiter=None):
         self.judge = judge
         self.limiter = limiter or NullLimiter()
         headers = {"Content-Type": "application/json"}
-        key = api_key if api_key is not None else judge.api_key()
+        key = judge.api_key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
         self.url = judge.base_url + ("/chat/completions" if judge.mode == "chat"

@@ -122,8 +122,8 @@ def _view(session: Session, battle: Battle) -> BattleView:
                       left_family, right_family)
 
 
-def draw_or_reuse(rt, judge: JudgeSettings, key: str | None, category: str | None,
-                  rng: np.random.Generator | None = None) -> tuple[BattleView, bool]:
+def draw_or_reuse(rt, judge: JudgeSettings, key: str | None, category: str | None
+                  ) -> tuple[BattleView, bool]:
     """This job's battle: the one stored under ``key``, else a fresh draw stored under it.
 
     Returns the battle and whether it was drawn just now.
@@ -134,7 +134,7 @@ def draw_or_reuse(rt, judge: JudgeSettings, key: str | None, category: str | Non
             battle = s.execute(select(Battle).where(Battle.external_key == key)
                                ).scalar_one_or_none()
         if battle is None:
-            issued = battles.issue(s, rng or np.random.default_rng(), category=category,
+            issued = battles.issue(s, np.random.default_rng(), category=category,
                                    origin=judge.source,
                                    policy=rt.settings["battle"]["sampler"])
             issued.battle.external_key = key
