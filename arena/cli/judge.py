@@ -10,12 +10,15 @@ from arena.cli.common import config_option
 
 
 def _judge(rt, name: str):
+    """Judge ``name``, checked, with its API key (if any) set: fail now, not in every job."""
     from workers.judge_config import JudgeConfigError, get_judge
 
     try:
-        return get_judge(rt.settings, name)
+        judge = get_judge(rt.settings, name)
+        judge.api_key()
     except JudgeConfigError as exc:
         raise click.ClickException(f"{rt.settings.source or 'settings'}: {exc}") from None
+    return judge
 
 
 def _check_battles(rt, category: str | None) -> None:
@@ -53,10 +56,6 @@ def run(name: str, category: str | None, n: int, rt) -> None:
     from workers.judge import enqueue_jobs
 
     judge = _judge(rt, name)
-    try:
-        judge.api_key()
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
     _check_battles(rt, category)
     jobs = enqueue_jobs(rt.queue("judge"), judge, n, category)
     where = f" in category {category!r}" if category else ""
