@@ -63,11 +63,10 @@ def load_table(engine: Engine) -> CountTable:
     return CountTable(models, cats, srcs, grps, cc, sc, gc, left, right, counts, True)
 
 
-def load_sequence(engine: Engine, category: str | None = None, source: str | None = None,
-                  rater_group: str | None = None):
-    """Votes in ``created_at`` order as (left, right, outcome, models) arrays, for Elo.
+def read_votes(engine: Engine, source: str | None = None) -> tuple[list, dict]:
+    """Every vote (of one source, or all) in ``created_at`` order, and the model names by id.
 
-    This reads every vote of the scope: O(votes).
+    Rows are (left model id, right model id, choice, source, category, rater group).
     """
     stmt = (select(Battle.left_model_id, Battle.right_model_id, Vote.choice, Vote.source,
                    Prompt.category, Rater.group)
@@ -80,8 +79,20 @@ def load_sequence(engine: Engine, category: str | None = None, source: str | Non
     with session_scope(engine) as session:
         rows = session.execute(stmt).all()
         names = dict(session.execute(select(Model.id, Model.name)).all())
+    return rows, names
+
+
+def load_sequence(engine: Engine, category: str | None = None, source: str | None = None,
+                  rater_group: str | None = None, votes: tuple[list, dict] | None = None):
+    """Votes in ``created_at`` order as (left, right, outcome, models) arrays, for Elo.
+
+    This reads every vote of the scope: O(votes). ``votes``: the answer of
+    :func:`read_votes` to use instead of reading (one read for many scopes).
+    """
+    rows, names = read_votes(engine, source) if votes is None else votes
     rows = [r for r in rows
-            if (category is None or (r[4] or DEFAULT_CATEGORY) == category)
+            if (source is None or r[3] == source)
+            and (category is None or (r[4] or DEFAULT_CATEGORY) == category)
             and (rater_group is None or (r[5] or "") == rater_group)]
     models = tuple(sorted({names[r[0]] for r in rows} | {names[r[1]] for r in rows}))
     index = {name: k for k, name in enumerate(models)}
@@ -93,13 +104,19 @@ def load_sequence(engine: Engine, category: str | None = None, source: str | Non
 
 def compute(engine: Engine, method: str = "bt", category: str | None = None,
             source: str | None = None, rater_group: str | None = None,
-            table: CountTable | None = None, elo_k: float = 4.0, **options) -> Result:
-    """Rate one scope from the database (``None`` or ``""`` = all)."""
+            table: CountTable | None = None, elo_k: float = 4.0,
+            votes: tuple[list, dict] | None = None, **options) -> Result:
+    """Rate one scope from the database (``None`` or ``""`` = all).
+
+    ``table`` (:func:`load_table`) and, for Elo, ``votes`` (:func:`read_votes`)
+    spare the reads when many scopes are rated.
+    """
     category, source, rater_group = (v or None for v in (category, source, rater_group))
     scope = {"category": category or "", "source": source or "",
              "rater_group": rater_group or ""}
     if method == "elo":
-        left, right, outcome, models = load_sequence(engine, category, source, rater_group)
+        left, right, outcome, models = load_sequence(engine, category, source, rater_group,
+                                                     votes)
         if left.size == 0:
             raise RatingError("no votes in this scope")
         return rate_elo(left, right, outcome, models, k=elo_k, scope=scope,
@@ -184,14 +201,16 @@ def recompute(engine: Engine, rating_settings: dict, scopes=None, method: str | 
     if scopes is None:
         scopes = default_scopes(table) if table.left.size else []
     options = options_from_settings(rating_settings)
+    votes = None
     if method == "elo":
         options["rounds"] = 0
+        votes = read_votes(engine) if scopes else None
     report = []
     for cat, src, grp in scopes:
         scope = {"category": cat or "", "source": src or "", "rater_group": grp or ""}
         try:
-            result = compute(engine, method, cat, src, grp, table=table, progress=progress,
-                             **options)
+            result = compute(engine, method, cat, src, grp, table=table, votes=votes,
+                             progress=progress, **options)
         except RatingError as exc:
             report.append({**scope, "error": str(exc)})
             continue
@@ -223,5 +242,5 @@ def latest_snapshot(engine: Engine, method: str = "bt", category: str = "", sour
     return None if row is None else json.loads(row.payload)
 
 
-__all__ = ["load_table", "load_sequence", "compute", "store_snapshot", "recompute",
+__all__ = ["load_table", "read_votes", "load_sequence", "compute", "store_snapshot", "recompute",
            "latest_snapshot", "latest_snapshot_row", "dumps"]

@@ -256,6 +256,19 @@ def test_database_matches_file_and_store(tmp_path, database_url):
     assert ratings.latest_snapshot(engine, method="elo") is None
 
 
+def test_elo_recompute_matches_each_scope_read_alone(sqlite_url):
+    engine = _fill_db(sqlite_url, _battles(200))
+    report = ratings.recompute(engine, {"method": "elo"})
+    stored = {(r["category"], r["source"], r["rater_group"]) for r in report if "snapshot" in r}
+    assert stored >= {("", "", ""), ("coding", "", ""), ("", "human", ""), ("", "judge:j1", ""),
+                      ("", "", "expert")}
+    for cat, src, grp in stored:
+        snap = ratings.latest_snapshot(engine, "elo", cat, src, grp)
+        alone = ratings.compute(engine, "elo", cat, src, grp)
+        assert snap["models"] == json.loads(alone.to_json())["models"]
+        assert snap["meta"]["battles"] == alone.meta["battles"]
+
+
 def test_recompute_job_through_rq(tmp_path, rt):
     from rq import SimpleWorker
 
