@@ -124,6 +124,18 @@ def test_retry_after_on_the_last_attempt_still_cools_every_worker_down(standin, 
     assert 0 < redis_conn.pttl("arena:judge:t:cooldown") <= 1_000
 
 
+def test_the_longest_cooldown_wins(redis_conn):
+    a = RedisLimiter(redis_conn, "c", 2, lease_seconds=5)
+    b = RedisLimiter(redis_conn, "c", 2, lease_seconds=5)  # another worker, same judge
+    a.cooldown(0)
+    assert redis_conn.pttl("arena:judge:c:cooldown") == -2  # no key: nothing to wait for
+    a.cooldown(0.5)
+    assert 0 < redis_conn.pttl("arena:judge:c:cooldown") <= 500
+    b.cooldown(30)
+    a.cooldown(1)  # shorter: does not cut the longer one short
+    assert 25_000 < redis_conn.pttl("arena:judge:c:cooldown") <= 30_000
+
+
 def test_redis_slots_are_shared_and_expire(redis_conn):
     a = RedisLimiter(redis_conn, "s", 2, lease_seconds=0.2)
     b = RedisLimiter(redis_conn, "s", 2, lease_seconds=0.2)  # another worker, same judge

@@ -31,6 +31,15 @@ end
 return 0
 """
 
+# KEYS[1] cooldown key. ARGV: ms. Read and write in one step, so a shorter cooldown set by
+# another worker at the same moment cannot replace a longer one.
+COOLDOWN = """
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+    redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+return 0
+"""
+
 
 class NullLimiter:
     """No limit and no shared cooldown (a client used outside the workers)."""
@@ -70,6 +79,7 @@ class RedisLimiter:
         self.lease_ms = max(int(lease_seconds * 1000), 1)
         self.poll = poll_seconds
         self._acquire = connection.register_script(ACQUIRE)
+        self._cooldown = connection.register_script(COOLDOWN)
 
     def try_acquire(self) -> str | None:
         token = uuid.uuid4().hex
@@ -96,10 +106,8 @@ class RedisLimiter:
     def cooldown(self, seconds: float) -> None:
         """Make every worker wait ``seconds`` before its next call (longest wins)."""
         ms = int(seconds * 1000)
-        if ms <= 0:
-            return
-        if self.connection.pttl(self.cooldown_key) < ms:
-            self.connection.set(self.cooldown_key, "1", px=ms)
+        if ms > 0:
+            self._cooldown(keys=[self.cooldown_key], args=[ms])
 
     def wait_cooldown(self) -> float:
         """Sleep out a cooldown in force; returns the seconds slept."""
