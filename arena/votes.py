@@ -24,7 +24,7 @@ from arena.models import CHOICES, Battle, Model, Prompt, Rater, Vote, utcnow
 STORE_VOTE_JOB = "workers.ingest.store_vote"
 RECOMPUTE_JOB = "workers.recompute.recompute_ratings"
 RECOMPUTE_JOB_ID = "recompute-ratings"
-SINCE_RECOMPUTE_KEY = "arena:votes-since-recompute"
+VOTE_COUNT_KEY = "arena:votes-counted"  # stored votes, for scheduling recomputes
 DEFAULT_CATEGORY = "general"
 # Seconds between retries of a failed vote job (the last ones when fewer retries are asked);
 # the worker's rq scheduler puts the job back on the queue.

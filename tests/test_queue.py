@@ -60,3 +60,33 @@ def test_healthz_reports_database_down(tmp_path, redis_url):
     res = app.test_client().get("/healthz")
     assert res.status_code == 503
     assert res.get_json()["database"].startswith("error")
+
+
+def test_recompute_is_scheduled_every_n_votes_under_concurrency(rt):
+    """Jobs counting votes at the same time neither lose nor double a recompute."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rq import Queue
+
+    from arena import votes
+    from workers.ingest import schedule_recompute
+
+    rt.settings["rating"]["recompute_every"] = 3
+    recompute = Queue("recompute", connection=rt.redis)
+
+    def due_after(calls: int) -> list[bool]:
+        """Count ``calls`` single votes; which of them enqueued the recompute job."""
+        out = []
+        for _ in range(calls):
+            out.append(schedule_recompute(rt, 1))
+            recompute.empty()  # as if a worker took the job at once
+        return out
+
+    assert due_after(7) == [False, False, True, False, False, True, False]
+    assert schedule_recompute(rt, 5)  # 7 + 5 passes 9: due once
+    recompute.empty()
+    rt.redis.delete(votes.VOTE_COUNT_KEY)
+    with ThreadPoolExecutor(4) as pool:  # 4 x 30 votes at once, a multiple of 3
+        list(pool.map(lambda _: [schedule_recompute(rt, 1) for _ in range(30)], range(4)))
+    recompute.empty()
+    assert due_after(3) == [False, False, True]  # the count kept in step

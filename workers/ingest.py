@@ -26,10 +26,12 @@ def schedule_recompute(rt: runtime.Runtime, new_votes: int) -> bool:
     every = int(rt.settings["rating"]["recompute_every"] or 0)
     if every <= 0:
         return False
-    count = rt.redis.incrby(votes.SINCE_RECOMPUTE_KEY, new_votes)
-    if count < every:
+    # INCRBY is atomic, so the running totals the jobs see are distinct: exactly one
+    # job's votes cross each multiple of ``every``, however many workers run at once
+    # (reading the count and then resetting it could go negative between two jobs).
+    count = rt.redis.incrby(votes.VOTE_COUNT_KEY, new_votes)
+    if count // every == (count - new_votes) // every:
         return False
-    rt.redis.decrby(votes.SINCE_RECOMPUTE_KEY, count)
     try:
         rt.queue("recompute").enqueue(votes.RECOMPUTE_JOB, job_id=votes.RECOMPUTE_JOB_ID,
                                       unique=True, result_ttl=0, job_timeout=600,
