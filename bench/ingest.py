@@ -43,26 +43,14 @@ sys.path.insert(0, str(ROOT))
 
 from arena import db, queue  # noqa: E402
 from arena.cli.run import stop_processes  # noqa: E402
-from bench.scratch import scratch_database  # noqa: E402
-from arena.models import Answer, Model, PairCount, Prompt, Vote  # noqa: E402
+from bench.scratch import scratch_database, seed  # noqa: E402
+from arena.models import PairCount, Vote  # noqa: E402
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def seed(engine, n_models: int = 8, n_prompts: int = 20) -> None:
-    with Session(engine) as s:
-        models = [Model(name=f"bench-model-{i}") for i in range(n_models)]
-        prompts = [Prompt(key=f"bench-{j}", text=f"Question {j}?", category=("a", "b")[j % 2])
-                   for j in range(n_prompts)]
-        s.add_all(models + prompts)
-        s.flush()
-        s.add_all([Answer(prompt_id=p.id, model_id=m.id, text=f"{m.name} on {p.key}")
-                   for m in models for p in prompts])
-        s.commit()
 
 
 def wait_http(url: str, timeout: float = 30) -> None:
@@ -121,7 +109,7 @@ def main() -> int:
 def run(args, tmp: Path, url: str) -> int:
     db.upgrade(url)
     engine = db.get_engine(url)
-    seed(engine)
+    seed(engine, n_models=8, n_prompts=20, categories=("a", "b"))
     redis_server = queue.EmbeddedRedis(tmp / "redis")
     procs: list[subprocess.Popen] = []
     try:  # whatever fails to start, what did start is stopped

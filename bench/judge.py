@@ -41,24 +41,12 @@ sys.path.insert(0, str(ROOT))
 
 from arena import db, runtime  # noqa: E402
 from arena.cli.run import stop_processes  # noqa: E402
-from bench.scratch import scratch_database  # noqa: E402
+from bench.scratch import scratch_database, seed  # noqa: E402
 from arena.config import load  # noqa: E402
-from arena.models import Answer, Battle, JudgeCall, Model, Prompt, Vote  # noqa: E402
+from arena.models import Battle, JudgeCall, Vote  # noqa: E402
 from tests.standin_judge import StandinJudge, write_config  # noqa: E402
 from workers.judge import enqueue_jobs  # noqa: E402
 from workers.judge_config import get_judge  # noqa: E402
-
-
-def seed(engine, n_models: int = 6, n_prompts: int = 20) -> None:
-    with Session(engine) as s:
-        models = [Model(name=f"bench-model-{i}") for i in range(n_models)]
-        prompts = [Prompt(key=f"bench-{j}", text=f"Question {j}?") for j in range(n_prompts)]
-        s.add_all(models + prompts)
-        s.flush()
-        s.add_all([Answer(prompt_id=p.id, model_id=m.id,
-                          text=f"{m.name} on {p.key}" + (" GOLD" if m.id == models[0].id else ""))
-                   for m in models for p in prompts])
-        s.commit()
 
 
 def start_workers(n: int, config: Path, rt) -> list[subprocess.Popen]:
@@ -132,7 +120,7 @@ def run(args, folder, redis_url, database_url) -> int:
                                                 "timeout": 30.0,
                                                 "concurrency": 2 * max(args.slots)}})
         rt = runtime.configure(load(config, env={}))
-        seed(rt.engine)
+        seed(rt.engine, n_models=6, n_prompts=20, marker="GOLD")
         judge = get_judge(rt.settings, "bench")
         print(f"stand-in judge (not a model), reply delay {args.delay:g} s; "
               f"{args.rounds} jobs per slot; database {database_url.split(':')[0]}")

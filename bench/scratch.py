@@ -2,7 +2,8 @@
 
 ``--database-url`` names a server: SQLite URLs are used as given (the file
 must be new), PostgreSQL gets a fresh database ``arena_bench_<random>`` on
-that server, dropped when the run ends.
+that server, dropped when the run ends. :func:`seed` fills it with models
+that answered every prompt.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from contextlib import contextmanager
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlmodel import Session
 
 from arena import db
+from arena.models import Answer, Model, Prompt
 
 
 @contextmanager
@@ -34,3 +37,24 @@ def scratch_database(url: str):
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def seed(engine, n_models: int, n_prompts: int, *, categories: tuple[str, ...] = (),
+         marker: str = "") -> None:
+    """``n_models`` models ``bench-model-<i>``, each answering ``n_prompts`` prompts.
+
+    Prompt ``j`` is in ``categories[j % len(categories)]`` (none given: the
+    default category); the first model's answers end with ``marker`` (the
+    stand-in judge's word for the better one).
+    """
+    with Session(engine) as s:
+        models = [Model(name=f"bench-model-{i}") for i in range(n_models)]
+        prompts = [Prompt(key=f"bench-{j}", text=f"Question {j}?") for j in range(n_prompts)]
+        for j, prompt in enumerate(prompts if categories else []):
+            prompt.category = categories[j % len(categories)]
+        s.add_all(models + prompts)
+        s.flush()
+        s.add_all([Answer(prompt_id=p.id, model_id=m.id, text=f"{m.name} on {p.key}"
+                          + (f" {marker}" if marker and m is models[0] else ""))
+                   for m in models for p in prompts])
+        s.commit()
