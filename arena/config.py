@@ -91,10 +91,30 @@ class ConfigError(ValueError):
     """A settings file or value that cannot be used."""
 
 
-def _merge(base: dict, override: dict) -> dict:
+def _kind(value: Any) -> str:
+    """The kind of setting a default is: a table, list, string, true/false or number."""
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true or false"
+    return "a number"
+
+
+def _merge(base: dict, override: dict, where: str = "") -> dict:
+    """Merge ``override`` into ``base``; a key with a default must keep its kind.
+
+    Raises :class:`ConfigError` naming the key (``database.url``) otherwise.
+    """
     for key, value in override.items():
+        if key in base and _kind(value) != _kind(base[key]):
+            raise ConfigError(f"{where}{key} must be {_kind(base[key])}, "
+                              f"got {type(value).__name__} {value!r}")
         if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
+            _merge(base[key], value, f"{where}{key}.")
         else:
             base[key] = value
     return base
@@ -175,7 +195,7 @@ def load(path: str | os.PathLike | None = None, env: dict | None = None,
                 _merge(data, tomllib.load(fh))
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, ConfigError) as exc:
             raise ConfigError(f"{path}: {exc}") from None
     for name, (section, key) in ENV_KEYS.items():
         if env.get(name):
