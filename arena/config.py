@@ -195,6 +195,8 @@ def load(path: str | os.PathLike | None = None, env: dict | None = None,
                 _merge(data, tomllib.load(fh))
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
         except (tomllib.TOMLDecodeError, ConfigError) as exc:
             raise ConfigError(f"{path}: {exc}") from None
     for name, (section, key) in ENV_KEYS.items():

@@ -76,3 +76,8 @@ def test_settings_of_the_right_kind_are_taken(tmp_path):
     settings = load(cfg, env={})
     assert settings["rating"]["confidence"] == 1 and settings["rating"]["bootstrap"] == 20
     assert settings["rank"]["categories"] == ["a"] and settings["judges"]["smol"]["model"] == "x"
+
+
+def test_a_config_path_that_cannot_be_read(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load(None, env={"ARENA_CONFIG": str(tmp_path)})  # a folder
