@@ -76,3 +76,21 @@ def test_demo_serves_votes_and_stops_cleanly(tmp_path):
     for pid in children:
         assert not os.path.exists(f"/proc/{pid}") or \
             open(f"/proc/{pid}/stat").read().split()[2] == "Z", f"process {pid} still running"
+
+
+def test_demo_on_a_taken_port_says_so_and_starts_nothing(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
+    env["ARENA_INSTANCE"] = str(tmp_path / "instance")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "arena", "demo", "--port", str(port)],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"Port {port} is in use" in proc.stderr
+    # No worker was started: one would report the embedded Redis gone (or, with a
+    # configured Redis, keep running on its own).
+    assert "Traceback" not in proc.stderr and "Error" not in proc.stderr
+    # The embedded redis-server it started is stopped again.
+    assert not (tmp_path / "instance" / "redis" / "redis.url").exists()

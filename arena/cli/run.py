@@ -111,13 +111,14 @@ def demo(host: str, port: int, n_workers: int, rt) -> None:
     click.echo(f"demo set: {loaded['models']} models, {loaded['prompts']} prompts, "
                f"{loaded['answers']} answers")
     redis_url = queue.resolve_redis_url(rt.settings)
+    # Listen before any worker starts: on a taken port make_server exits at once
+    # (with werkzeug's message), which must leave no worker running.
+    server = make_server(host, port, create_app(rt.settings), threaded=True)
     env = _child_env(rt, redis_url)
     # The demo recomputes ratings after every few votes, so the leaderboard moves.
     children = [subprocess.Popen([sys.executable, "-m", "arena", "worker",
                                   "--recompute-every", "3"], env=env)
                 for _ in range(max(n_workers, 0))]
-    app = create_app(rt.settings)
-    server = make_server(host, port, app, threaded=True)
     url = f"http://{host}:{server.server_port}/"
     click.echo(f"Arena demo running at {url}  (Ctrl-C stops it)", err=False)
     sys.stdout.flush()
