@@ -17,6 +17,7 @@ Queues (names are defaults; see ``config.toml``):
 from __future__ import annotations
 
 import atexit
+import fcntl
 import subprocess
 import time
 from pathlib import Path
@@ -125,21 +126,37 @@ def resolve_redis_url(settings: Settings, start: bool = True) -> str:
     if settings.redis_url:
         return settings.redis_url
     folder = settings.instance_path / "redis"
+    key = str(folder)
+    if key in _started and _started[key].process is not None:
+        return _started[key].url
+    url = _running_url(folder)
+    if url:
+        return url
+    if not start:
+        raise RuntimeError("no Redis configured and no embedded server running")
+    folder.mkdir(parents=True, exist_ok=True)
+    # One process at a time checks and starts: two servers started at once would
+    # share the socket path and the append-only file.
+    with open(folder / "start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        url = _running_url(folder)
+        if url:
+            return url
+        server = EmbeddedRedis(folder)
+        server.start()
+    _started[key] = server
+    atexit.register(server.stop)
+    return server.url
+
+
+def _running_url(folder: Path) -> str | None:
+    """The URL in ``folder/redis.url`` when a server answers there."""
     url_file = folder / "redis.url"
     if url_file.exists():
         url = url_file.read_text().strip()
         if _answers(url):
             return url
-    key = str(folder)
-    if key in _started and _started[key].process is not None:
-        return _started[key].url
-    if not start:
-        raise RuntimeError("no Redis configured and no embedded server running")
-    server = EmbeddedRedis(folder)
-    server.start()
-    _started[key] = server
-    atexit.register(server.stop)
-    return server.url
+    return None
 
 
 def stop_embedded() -> None:

@@ -90,3 +90,36 @@ def test_recompute_is_scheduled_every_n_votes_under_concurrency(rt):
         list(pool.map(lambda _: [schedule_recompute(rt, 1) for _ in range(30)], range(4)))
     recompute.empty()
     assert due_after(3) == [False, False, True]  # the count kept in step
+
+
+CHILD = """
+import pathlib, sys, time
+from arena import queue
+from arena.config import load
+settings = load(None, env={"ARENA_INSTANCE": sys.argv[1]})
+go = pathlib.Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.001)
+url = queue.resolve_redis_url(settings)
+print(url, bool(queue._started), flush=True)
+sys.stdin.read()  # hold the server until the test is done
+"""
+
+
+def test_processes_starting_at_once_share_one_embedded_server(tmp_path):
+    import subprocess
+    import sys
+
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path), str(go)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    try:
+        go.touch()
+        answers = [p.stdout.readline().split() for p in procs]
+        assert len({url for url, _ in answers}) == 1
+        assert sorted(started for _, started in answers) == ["False", "False", "True"]
+        assert redis.Redis.from_url(answers[0][0]).ping()
+    finally:
+        for p in procs:
+            p.communicate("", timeout=20)
