@@ -62,10 +62,9 @@ class IssuedBattle:
     right: Answer
 
 
-def ensure_rater(session: Session, rater_id: str, label: str | None = None,
-                 group: str | None = None) -> None:
+def ensure_rater(session: Session, rater_id: str) -> None:
     """Insert the rater if it is new (concurrent inserts are harmless)."""
-    stmt = dialect_insert(session.get_bind())(Rater).values(id=rater_id, label=label, group=group)
+    stmt = dialect_insert(session.get_bind())(Rater).values(id=rater_id)
     session.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
 
 
