@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from arena import runtime
-from arena.config import Settings, load
+from arena import runtime, sampling
+from arena.config import ConfigError, Settings, load
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -16,6 +16,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     blueprints: the battle page, the JSON API under ``/api/v1`` and ``/healthz``.
     """
     settings = settings or load()
+    try:
+        sampling.get_policy(settings["battle"]["sampler"])
+    except sampling.UnknownPolicy as exc:
+        raise ConfigError(str(exc)) from None
     rt = runtime.configure(settings)
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(

@@ -63,7 +63,7 @@ class EmbeddedRedis:
             args += ["--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700"]
             self.url = f"unix://{sock}"
         else:
-            port = _free_port()
+            port = free_port()
             args += ["--port", str(port), "--bind", "127.0.0.1"]
             self.url = f"redis://127.0.0.1:{port}/0"
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
@@ -102,7 +102,8 @@ class EmbeddedRedis:
         self.process = None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     import socket
 
     with socket.socket() as s:

@@ -37,6 +37,19 @@ def uniform(model_ids: Sequence[int], rng: np.random.Generator) -> tuple[int, in
 POLICIES: dict[str, PairPolicy] = {"uniform": uniform}
 
 
+class UnknownPolicy(ValueError):
+    """``[battle] sampler`` names no registered pair policy."""
+
+
+def get_policy(name: str) -> PairPolicy:
+    """The registered policy called ``name``."""
+    try:
+        return POLICIES[name]
+    except (KeyError, TypeError):
+        raise UnknownPolicy(f"unknown pair sampler {name!r} ([battle] sampler); "
+                            f"known: {', '.join(sorted(POLICIES))}") from None
+
+
 @dataclass(frozen=True)
 class Draw:
     prompt: Prompt
@@ -63,10 +76,10 @@ def draw(session: Session, rng: np.random.Generator, *, category: str | None = N
     ------
     NoBattleAvailable
         When no prompt has answers from two eligible models.
-    KeyError
+    UnknownPolicy
         When ``policy`` names no registered policy.
     """
-    choose = POLICIES[policy] if isinstance(policy, str) else policy
+    choose = get_policy(policy) if isinstance(policy, str) else policy
     eligible = _eligible_answers(category, exclude_families).subquery()
     prompt_ids = session.execute(
         select(eligible.c.prompt_id).group_by(eligible.c.prompt_id)

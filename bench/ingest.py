@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,14 +42,9 @@ sys.path.insert(0, str(ROOT))
 
 from arena import db, queue  # noqa: E402
 from arena.cli.run import stop_processes  # noqa: E402
+from arena.queue import free_port  # noqa: E402
 from bench.scratch import scratch_database, seed  # noqa: E402
 from arena.models import PairCount, Vote  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_http(url: str, timeout: float = 30) -> None:

@@ -29,7 +29,7 @@ def test_unreachable_database(tmp_path):
 
 
 def test_unreachable_redis(tmp_path):
-    env = {"ARENA_REDIS_URL": f"redis://127.0.0.1:{queue._free_port()}/0",
+    env = {"ARENA_REDIS_URL": f"redis://127.0.0.1:{queue.free_port()}/0",
            "ARENA_INSTANCE": str(tmp_path)}
     result = CliRunner().invoke(main, ["worker", "--burst"], env=env)
     assert result.exit_code == 1
@@ -66,3 +66,20 @@ def test_signal_file_that_cannot_be_opened(tmp_path, kind):
     assert "cannot open: File name too long" in result.output
     missing = CliRunner().invoke(main, ["import", kind, str(tmp_path / "absent.csv")], env=env)
     assert missing.exit_code == 1 and "absent.csv: file not found" in missing.output
+
+
+def test_unknown_sampler_is_a_clear_error(tmp_path):
+    from arena.app import create_app
+    from arena.config import ConfigError
+    from arena.config import load
+
+    settings = load(None, env={"ARENA_INSTANCE": str(tmp_path)},
+                    overrides={"battle": {"sampler": "smart"}})
+    with pytest.raises(ConfigError, match="unknown pair sampler 'smart'.*known: uniform"):
+        create_app(settings)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[battle]\nsampler = "smart"\n')
+    result = CliRunner().invoke(main, ["serve", "--config", str(cfg), "--port", "1"],
+                                env={"ARENA_INSTANCE": str(tmp_path)})
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: unknown pair sampler 'smart'")

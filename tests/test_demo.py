@@ -12,13 +12,9 @@ import time
 import httpx
 import pytest
 
+from arena.queue import free_port
+
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate, timeout=30.0, step=0.1):

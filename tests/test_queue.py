@@ -45,7 +45,7 @@ def test_long_instance_path_uses_loopback_tcp(tmp_path):
 
 
 def test_healthz_reports_redis_down(tmp_path, sqlite_url):
-    port = queue._free_port()  # nothing listens there
+    port = queue.free_port()  # nothing listens there
     app = create_app(make_settings(tmp_path, sqlite_url, f"redis://127.0.0.1:{port}/0"))
     res = app.test_client().get("/healthz")
     assert res.status_code == 503

@@ -11,13 +11,14 @@ from arena import __version__
 
 
 class ArenaGroup(click.Group):
-    """Turns a database or Redis failure in any command into a one-line message."""
+    """Turns a bad setting, or a database or Redis failure, in any command into one line."""
 
     def invoke(self, ctx):
         from redis.exceptions import ConnectionError as RedisConnectionError
         from sqlalchemy.exc import SQLAlchemyError
 
         from arena.cli.common import database_error
+        from arena.config import ConfigError
 
         try:
             return super().invoke(ctx)
@@ -25,6 +26,8 @@ class ArenaGroup(click.Group):
             raise database_error(exc) from None
         except RedisConnectionError as exc:
             raise click.ClickException(f"cannot reach Redis: {exc}") from None
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 @click.group(cls=ArenaGroup, context_settings={"help_option_names": ["-h", "--help"]})

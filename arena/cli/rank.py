@@ -18,7 +18,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from arena import __version__
-from arena.cli.common import config_option, write_output
+from arena.cli.common import config_option, database_error, write_output
 from arena.composite_store import load_db_inputs, load_file_inputs
 from arena.rank_options import DEFAULT_REPLICATES, rank_options
 from arena.importers.benchmarks import SignalFileError
@@ -34,7 +34,8 @@ def _fmt(x, digits: int = 4) -> str:
 
 def render_table(result) -> str:
     names = list(result.meta["weights"])
-    head = ["rank", "rank_ub", "tier", "model", "score", "95% interval", "coverage"] + names
+    conf = f"{100 * result.meta.get('confidence', 0.95):g}%"
+    head = ["rank", "rank_ub", "tier", "model", "score", f"{conf} interval", "coverage"] + names
     lines = [head]
     for r in result.rows:
         lines.append([str(r["rank"]), str(r["rank_ub"]), str(r["tier"]), r["model"]
@@ -127,7 +128,7 @@ def rank(ratings, benchmarks, popularity, aliases, models_file, efficiency, weig
          half_life_days, as_of, inherit_base, replicates, seed, fmt, output, explain_model,
          rt) -> None:
     """Rank models by a composite of arena rating, benchmarks, popularity, recency
-    and efficiency, with a 95% interval, rank (UB) and tiers."""
+    and efficiency, with an interval ([rating] confidence, default 95%), rank (UB) and tiers."""
     settings = rt.settings
     files = any([ratings, benchmarks, popularity, aliases, models_file, efficiency])
     try:
@@ -140,9 +141,7 @@ def rank(ratings, benchmarks, popularity, aliases, models_file, efficiency, weig
     except (SignalFileError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     except SQLAlchemyError as exc:
-        raise click.ClickException(
-            f"cannot read the database (is the schema current? run `arena db upgrade`): "
-            f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from None
+        raise database_error(exc, "nothing ranked") from None
     try:
         opts = rank_options(settings, weights=weights, normalize=normalize,
                             aggregate=aggregate, min_coverage=min_coverage,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from arena import runtime
+from arena.queue import free_port
 from arena.models import JudgeCall, Vote
 from tests.conftest import make_settings
 from tests.judges.conftest import seed, work
@@ -100,9 +100,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(SKIP is not None, reason=SKIP
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([LLAMA_PYTHON, "-m", "llama_cpp.server", "--model", str(GGUF),
