@@ -60,3 +60,16 @@ def write_output(text: str, output: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def text_table(head: list[str], rows: list[list[str]], left: set[int] = frozenset({0}),
+               rule: bool = True) -> list[str]:
+    """Aligned text columns: ``left`` columns flush left, the others right; a rule under the head."""
+    widths = [max(len(row[k]) for row in [head, *rows]) for k in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if k in left else c.rjust(w)
+                         for k, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return [line(head)] + ([line(["-" * w for w in widths])] if rule else []) + \
+        [line(row) for row in rows]

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from arena.cli.common import config_option
+from arena.cli.common import config_option, text_table
 
 
 def _judge(rt, name: str):
@@ -72,14 +72,7 @@ def _num(value, fmt="{:.3f}") -> str:
 
 
 def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for k, row in enumerate(rows):
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(row, widths))).rstrip())
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(text_table(rows[0], rows[1:]))
 
 
 def render_table(data: dict) -> str:

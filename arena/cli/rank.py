@@ -18,7 +18,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from arena import __version__
-from arena.cli.common import config_option, database_error, write_output
+from arena.cli.common import config_option, database_error, text_table, write_output
 from arena.composite_store import load_db_inputs, load_file_inputs
 from arena.rank_options import DEFAULT_REPLICATES, rank_options
 from arena.importers.benchmarks import SignalFileError
@@ -36,16 +36,14 @@ def render_table(result) -> str:
     names = list(result.meta["weights"])
     conf = f"{100 * result.meta.get('confidence', 0.95):g}%"
     head = ["rank", "rank_ub", "tier", "model", "score", f"{conf} interval", "coverage"] + names
-    lines = [head]
+    lines = []
     for r in result.rows:
         lines.append([str(r["rank"]), str(r["rank_ub"]), str(r["tier"]), r["model"]
                       + (" (inherited)" if r.get("inherited_from") else ""),
                       _fmt(r["score"]), f"{_fmt(r['ci_low'])}..{_fmt(r['ci_high'])}",
                       _fmt(r["coverage"], 2)]
                      + [_fmt(r["signals"][k]["normalized"], 3) for k in names])
-    widths = [max(len(row[c]) for row in lines) for c in range(len(head))]
-    out = ["  ".join(cell.ljust(w) if c == 3 else cell.rjust(w)
-                     for c, (cell, w) in enumerate(zip(row, widths))) for row in lines]
+    out = text_table(head, lines, left={3}, rule=False)
     meta = result.meta
     out.append("")
     out.append("weights: " + ", ".join(f"{k}={v:.3f}" for k, v in meta["weights"].items())

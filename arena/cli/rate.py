@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import click
 
-from arena.cli.common import config_option, write_output
+from arena.cli.common import config_option, text_table, write_output
 from rating.engine import RatingError, elo_options, rate_elo
 from rating.engine import rate as rate_counts
 from rating.snapshot import Result, dumps, plain_number
@@ -61,11 +61,8 @@ def _table_text(result: Result) -> str:
         lines.append(([str(row["component"] + 1)] if comp else []) + [
             str(row["rank_ub"]), str(row["tier"]), row["model"], f"{row['rating']:.1f}",
             ci, f"{row['battles']:g}", f"{row['wins']:g}/{row['losses']:g}/{row['ties']:g}"])
-    widths = [max(len(x) for x in col) for col in zip(head, *lines)]
-    right = {k + int(comp) for k in (0, 1, 3, 5)} | ({0} if comp else set())
-    fmt = lambda cells: "  ".join(c.rjust(w) if k in right else c.ljust(w)  # noqa: E731
-                                  for k, (c, w) in enumerate(zip(cells, widths))).rstrip()
-    out = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in lines]
+    left = {k + int(comp) for k in (2, 4, 6)}  # model, interval, W/L/T
+    out = text_table(head, lines, left)
     meta = result.meta
     notes = [f"method {meta['method']}, {meta.get('battles')} battles, "
              f"{meta.get('models_rated')} models, intervals: {meta.get('ci')}"
