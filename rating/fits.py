@@ -85,6 +85,10 @@ def choix_fit(i, j, w_ij, w_ji, m, prior):
     return theta - theta.mean()
 
 
+# |log nu| or |log left advantage| past this (e^15: over 2,600 rating points) means the
+# fit ran off to infinity along a flat ridge rather than finding a maximum.
+DIVERGED = 15.0
+
 _DAVIDSON_SINGULAR = ("Davidson's model has no finite fit on {what} (too few battles for its "
                       "parameters, e.g. a model that never lost, or no ties or no wins from "
                       "one position): use method 'bt', --ci sandwich or more battles")
@@ -100,6 +104,13 @@ def fit_davidson_scope(pairs, *, ci, rounds, seed, confidence, prior, left_advan
                   c[:, TIE] + c[:, BOTH_BAD], m, left_advantage)
     if cells.k[:, 2].sum() == 0:
         raise RatingError("Davidson's model needs ties, and there are none: use method 'bt'")
+    if left_advantage:
+        # With no win from one position the likelihood keeps growing as the advantage
+        # (and the tie parameter) go to infinity: there is no number to report.
+        for col, side in ((0, "left"), (1, "right")):
+            if cells.k[:, col].sum() == 0:
+                raise RatingError(f"the left advantage has no finite estimate: the answer shown "
+                                  f"{side} never won a battle in this scope")
     i, j, wi, wj, t = pairs.unordered()
     meta = {}
     prior, reason = _auto_prior(pairs, i, j, wi + 0.5 * t, wj + 0.5 * t, prior)
@@ -110,6 +121,11 @@ def fit_davidson_scope(pairs, *, ci, rounds, seed, confidence, prior, left_advan
         f = cells.fit(cells.start(start), prior=prior)
     except np.linalg.LinAlgError:
         raise RatingError(_DAVIDSON_SINGULAR.format(what="these counts")) from None
+    theta = f.params[:m]
+    if (abs(f.log_nu) > DIVERGED or (left_advantage and abs(f.eta) > DIVERGED)
+            or np.ptp(theta) > 2 * DIVERGED):
+        raise RatingError(_DAVIDSON_SINGULAR.format(what="these counts")
+                          + " (the strengths, tie or left-advantage parameter diverge)")
     meta.update(solver="exact", iterations=f.iterations, grad_norm=f.grad_norm, prior=prior)
     x_hat = f.params
     reps_x, cov = None, None

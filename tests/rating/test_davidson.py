@@ -63,11 +63,32 @@ def test_davidson_bootstrap_replicates_stay_finite():
 
 
 def test_davidson_without_a_finite_fit_is_a_clear_error():
-    # Five pairs, eleven battles: a bootstrap round drifts to where the
-    # information matrix is singular; that is a RatingError, not a LinAlgError.
+    # Five pairs, eleven battles: with a left advantage the point fit runs off along a
+    # flat ridge (it used to report ratings of 7310 and -5066 and an advantage of -4003
+    # with a tiny gradient, and a bootstrap round then hit a singular matrix). It is a
+    # RatingError on the point fit now, never a LinAlgError or a silent number.
     pc = counts.pair_counts([0, 1, 2, 0, 1], [1, 2, 3, 3, 2],
                             [[2, 0, 1, 0], [1, 1, 0, 1], [1, 1, 1, 0], [1, 0, 0, 0],
                              [0, 1, 1, 0]], ["a", "b", "c", "d"])
     with pytest.raises(engine.RatingError, match="Davidson's model has no finite fit on "
-                                                 "bootstrap round"):
+                                                 "these counts.*diverge"):
         engine.rate(pc, "davidson", left_advantage=True, rounds=50)
+    with pytest.raises(engine.RatingError, match="diverge"):
+        engine.rate(pc, "davidson", left_advantage=True, ci="none")
+
+
+def test_left_advantage_without_wins_from_one_side_is_refused():
+    # The left answer always wins or ties: the advantage would run off to infinity
+    # (the fit used to report +4,540 rating points). A clear error instead.
+    pc = counts.pair_counts([0, 1, 2, 1], [1, 2, 0, 0],
+                            [[5, 0, 3, 0], [4, 0, 2, 0], [3, 0, 3, 0], [2, 0, 2, 0]],
+                            list("abc"))
+    with pytest.raises(engine.RatingError, match="shown right never won"):
+        engine.rate(pc, "davidson", left_advantage=True, ci="none")
+    flipped = counts.pair_counts([1, 2, 0, 0], [0, 1, 2, 1],
+                                 [[0, 5, 3, 0], [0, 4, 2, 0], [0, 3, 3, 0], [0, 2, 2, 0]],
+                                 list("abc"))
+    with pytest.raises(engine.RatingError, match="shown left never won"):
+        engine.rate(flipped, "davidson", left_advantage=True, ci="none")
+    # Without the advantage parameter the same counts are fine.
+    assert engine.rate(pc, "davidson", ci="none").meta["grad_norm"] < 1e-8
