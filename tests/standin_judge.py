@@ -19,6 +19,8 @@ queues modes for the next requests first):
 ``500``        HTTP 500
 ``429``        HTTP 429 with ``Retry-After: <retry_after>``
 ``stall``      waits ``stall`` seconds (past the client's timeout), then answers correctly
+``odd-usage``  answers correctly, with ``usage`` in a shape of its own (a string)
+``not-openai`` HTTP 200 whose body is no completion (``choices`` is a string)
 
 ``delay`` seconds are slept before every answer (the benchmark's fixed reply
 delay). ``requests`` keeps every request body; ``max_in_flight`` the most
@@ -37,7 +39,8 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-MODES = ("correct", "first", "second", "malformed", "empty", "500", "429", "stall")
+MODES = ("correct", "first", "second", "malformed", "empty", "500", "429", "stall",
+         "odd-usage", "not-openai")
 
 # (format, header of the answer shown first, header of the answer shown second)
 LAYOUTS = (
@@ -199,6 +202,8 @@ class StandinJudge:
                                       {"Retry-After": standin.retry_after})
                 if mode == "stall":
                     time.sleep(standin.stall)
+                if mode == "not-openai":  # a 200 that is no completion at all
+                    return self._send(200, {"choices": "none today"})
                 prompt = (body.get("messages") or [{}])[-1].get("content", "") if chat \
                     else body.get("prompt", "")
                 try:
@@ -218,14 +223,16 @@ class StandinJudge:
                     choice["message"] = {"role": "assistant", "content": reply}
                 else:
                     choice["text"] = reply
+                usage = {"prompt_tokens": len(prompt.split()),
+                         "completion_tokens": len(reply.split()),
+                         "total_tokens": len(prompt.split()) + len(reply.split())}
                 self._send(200, {
                     "id": f"standin-{len(standin.requests)}",
                     "object": "chat.completion" if chat else "text_completion",
                     "model": body.get("model", "standin"),
                     "choices": [choice],
-                    "usage": {"prompt_tokens": len(prompt.split()),
-                              "completion_tokens": len(reply.split()),
-                              "total_tokens": len(prompt.split()) + len(reply.split())},
+                    # odd-usage: some servers send usage in a shape of their own
+                    "usage": "n/a" if mode == "odd-usage" else usage,
                 })
 
         self._server = _Server(("127.0.0.1", 0), Handler)

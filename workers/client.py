@@ -110,14 +110,23 @@ class JudgeClient:
             data = response.json()
             choice = data["choices"][0]
             text = choice["message"]["content"] if self.judge.mode == "chat" else choice["text"]
-        except (ValueError, KeyError, IndexError, TypeError):
+            if not isinstance(text, (str, type(None))):
+                raise TypeError("the reply text is not a string")
+            finish = choice.get("finish_reason")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise JudgeHTTPError(f"HTTP {response.status_code} with a body that is not an "
                                  f"OpenAI completion: {response.text[:200]!r}") from None
-        usage = data.get("usage") or {}
+        usage = data.get("usage")
+        usage = usage if isinstance(usage, dict) else {}  # token counts are optional
+
+        def count(key: str) -> int | None:
+            value = usage.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
         return Completion(text=text or "", latency_ms=latency_ms,
-                          prompt_tokens=usage.get("prompt_tokens"),
-                          completion_tokens=usage.get("completion_tokens"),
-                          finish_reason=choice.get("finish_reason"))
+                          prompt_tokens=count("prompt_tokens"),
+                          completion_tokens=count("completion_tokens"),
+                          finish_reason=finish if isinstance(finish, str) else None)
 
     def complete(self, prompt: str) -> Completion:
         """The judge's reply to ``prompt``.
@@ -143,7 +152,7 @@ class JudgeClient:
                 except httpx.TimeoutException:
                     errors.append(f"timeout after {j.timeout:g}s")
                     response = None
-                except httpx.TransportError as exc:
+                except (httpx.TransportError, httpx.DecodingError) as exc:
                     errors.append(f"{type(exc).__name__}: {exc}")
                     response = None
                 latency_ms = (time.perf_counter() - start) * 1000

@@ -55,6 +55,19 @@ def test_api_key_comes_from_the_named_environment_variable(monkeypatch):
             client(server, api_key_env="ARENA_TEST_JUDGE_KEY")
 
 
+def test_a_reply_with_usage_of_another_shape_still_counts(standin):
+    standin.plan("odd-usage")
+    reply = client(standin, format="mtbench").complete(PROMPT)
+    assert reply.text.endswith("[[A]]")
+    assert (reply.prompt_tokens, reply.completion_tokens) == (None, None)
+
+
+def test_a_200_that_is_no_completion_is_a_clear_error(standin):
+    standin.plan("not-openai")
+    with pytest.raises(JudgeHTTPError, match="not an OpenAI completion"):
+        client(standin, format="mtbench").complete(PROMPT)
+
+
 def test_4xx_is_not_retried(standin):
     table = judge_table(standin)
     table["base_url"] = standin.base_url.replace("/v1", "/nope")
