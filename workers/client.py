@@ -43,8 +43,12 @@ class Completion:
     retries: list[str] = field(default_factory=list)  # what went wrong before the answer
 
 
+MAX_RETRY_AFTER = 86400.0  # a longer Retry-After counts as a day (Redis refuses huge expiries)
+
+
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds: delta-seconds or an HTTP date; None when absent or bad."""
+    """``Retry-After`` as seconds (at most a day): delta-seconds or an HTTP date; None when
+    absent or bad."""
     if not value:
         return None
     value = value.strip()
@@ -53,14 +57,15 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     except ValueError:
         pass
     else:  # "nan" and "inf" parse as floats but are no delay
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
+        return min(max(seconds, 0.0), MAX_RETRY_AFTER) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0)
+    return min(max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0),
+               MAX_RETRY_AFTER)
 
 
 class JudgeClient:

@@ -126,6 +126,10 @@ def test_retry_after_header_values():
     assert retry_after_seconds("-5") == 0.0
     # float() reads these, but they are no delay (a cooldown of nan ms would crash)
     assert retry_after_seconds("nan") is None and retry_after_seconds("inf") is None
+    # an absurd delay is capped at a day (Redis would refuse the cooldown's expiry)
+    assert retry_after_seconds("1e12") == 86400.0
+    assert retry_after_seconds(format_datetime(now + timedelta(days=400), usegmt=True),
+                               now) == 86400.0
 
 
 def test_retry_after_on_the_last_attempt_still_cools_every_worker_down(standin, redis_conn):
