@@ -164,6 +164,19 @@ def test_bad_csv(tmp_path, content, message):
     assert f"{path}" in res.output and message in res.output
 
 
+def test_csv_is_read_line_by_line(tmp_path):
+    # CRLF line ends and a byte-order mark are fine; a bad byte names its line.
+    good = tmp_path / "crlf.csv"
+    good.write_bytes(b"\xef\xbb\xbfmodel_a,model_b,winner\r\na,b,model_a\r\nb,a,tie\r\n")
+    res = run(["--input", str(good), "--ci", "none", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["meta"]["battles"] == 2
+    bad = tmp_path / "latin1.csv"
+    bad.write_bytes(b"model_a,model_b,winner\na,b,model_a\nb,c\xe9,tie\n")
+    res = run(["--input", str(bad)])
+    assert res.exit_code == 1 and "latin1.csv, line 3: not UTF-8 text" in res.output
+
+
 def test_bad_json(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text('[{"model_a": "a", "model_b": "b", "winner": "tie"},\n {"model_a": ]')

@@ -21,9 +21,9 @@ Every problem raises :class:`BattleFileError` naming the file and the line.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,27 +60,46 @@ class Battles:
 def read(path: str | Path) -> Battles:
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read(HEAD_BYTES)
     except OSError as exc:
         raise BattleFileError(path, None, f"cannot read: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BattleFileError(path, None, f"not UTF-8 text (byte {exc.start})") from None
-    if not text.strip():
+    # Only to tell the format: a bad byte is reported where the file is read in full.
+    head_text = raw.decode("utf-8-sig", errors="replace")
+    if not head_text.strip():
         raise BattleFileError(path, None, "the file is empty")
-    head = text.lstrip()[:1]
+    head = head_text.lstrip()[:1]
     suffix = path.suffix.lower()
     if head == "[" or (head == "{" and suffix == ".json"):
-        return _read_json(path, text)
+        return _read_json(path, _whole_text(path))
     if head == "{":
-        first = text.lstrip().split("\n", 1)[0]
+        first = head_text.lstrip().split("\n", 1)[0]
         try:
             json.loads(first)
-            return _read_jsonl(path, text)
         except json.JSONDecodeError:
-            return _read_json(path, text)
-    return _read_csv(path, text)
+            return _read_json(path, _whole_text(path))
+        return _read_jsonl(path)
+    return _read_csv(path)
+
+
+HEAD_BYTES = 1 << 16
+
+
+def _whole_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BattleFileError(path, None, f"not UTF-8 text (byte {exc.start})") from None
+
+
+def _lines(path: Path):
+    """The file's lines, decoded one at a time (a bad byte names its line)."""
+    with open(path, "rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            try:
+                yield line_no, raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+            except UnicodeDecodeError:
+                _fail(path, line_no, "not UTF-8 text")
 
 
 def _fail(path, line, message):
@@ -102,9 +121,9 @@ def _read_json(path, text):
     return _records(path, "fastchat-json", ((None, k, rec) for k, rec in enumerate(data)))
 
 
-def _read_jsonl(path, text):
+def _read_jsonl(path):
     def rows():
-        for line_no, line in enumerate(io.StringIO(text), start=1):
+        for line_no, line in _lines(path):
             if not line.strip():
                 continue
             try:
@@ -114,8 +133,8 @@ def _read_jsonl(path, text):
     return _records(path, "jsonl", rows())
 
 
-def _read_csv(path, text):
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+def _read_csv(path):
+    reader = csv.DictReader(line for _, line in _lines(path))
     fields = reader.fieldnames or []
     missing = [c for c in REQUIRED if c not in fields]
     if missing and {"left", "right", "winner"} <= set(fields):
@@ -130,8 +149,34 @@ def _read_csv(path, text):
     return _records(path, "csv", rows())
 
 
+class _Codes(dict):
+    """Labels to integer codes, numbered as first seen."""
+
+    def code(self, label: str) -> int:
+        k = self.get(label)
+        if k is None:
+            k = self[label] = len(self)
+        return k
+
+    def sorted(self, codes: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+        """The codes renumbered to index the sorted labels, and those labels."""
+        labels = sorted(self)
+        remap = np.empty(len(self), np.int64)
+        remap[[self[x] for x in labels]] = np.arange(len(labels))
+        return remap[codes], tuple(labels)
+
+    def labels_of(self, codes: np.ndarray) -> np.ndarray:
+        """The label of each code, as a NumPy string array."""
+        index, labels = self.sorted(codes)
+        return np.asarray(labels)[index]
+
+
 def _records(path, fmt, rows):
-    a, b, out, left, cat, src, grp, wt, ts = ([] for _ in range(9))
+    """Check each battle and keep it as small integer codes (no per-battle objects)."""
+    names, cats, srcs, grps = _Codes(), _Codes(), _Codes(), _Codes()
+    a, b, cat, src, grp = (array("q") for _ in range(5))
+    out, left = array("b"), array("b")
+    wt, ts = array("d"), array("d")
     has_left = has_ts = True
     for where, item, rec in rows:
         label = "" if where is not None else f"battle {item}: "
@@ -176,28 +221,31 @@ def _records(path, fmt, rows):
             stamp = float(stamp)
         except (TypeError, ValueError):
             _fail(path, where, f"{label}tstamp {rec.get('tstamp')!r} is not a number")
-        a.append(ma)
-        b.append(mb)
+        a.append(names.code(ma))
+        b.append(names.code(mb))
         out.append(code)
         left.append(is_left)
-        cat.append(str(rec.get("category") or ""))
-        src.append(str(rec.get("source") or ""))
-        grp.append(str(rec.get("rater_group") or ""))
+        cat.append(cats.code(str(rec.get("category") or "")))
+        src.append(srcs.code(str(rec.get("source") or "")))
+        grp.append(grps.code(str(rec.get("rater_group") or "")))
         wt.append(weight)
         ts.append(stamp)
     if not a:
         _fail(path, None, "no battles in the file")
-    table = aggregate(a, b, out, left=left, weight=wt, category=cat, source=src, group=grp)
-    index = {name: k for k, name in enumerate(table.models)}
-    ia = np.array([index[x] for x in a])
-    ib = np.array([index[x] for x in b])
-    lf = np.array(left)
-    o = np.array(out)
-    order = np.argsort(np.array(ts), kind="stable") if has_ts else np.arange(len(a))
+    both, models = names.sorted(np.concatenate([np.frombuffer(a, np.int64),
+                                                np.frombuffer(b, np.int64)]))
+    ia, ib = both[:len(a)], both[len(a):]
+    lf = np.frombuffer(left, np.int8).astype(bool)
+    o = np.frombuffer(out, np.int8).astype(np.int64)
+    scopes = [codes.labels_of(np.frombuffer(raw, np.int64))
+              for codes, raw in ((cats, cat), (srcs, src), (grps, grp))]
+    table = aggregate(ia, ib, o, left=lf, weight=np.frombuffer(wt), category=scopes[0],
+                      source=scopes[1], group=scopes[2], models=models)
+    order = np.argsort(np.frombuffer(ts), kind="stable") if has_ts else np.arange(len(a))
     seq = {"left": np.where(lf, ia, ib)[order], "right": np.where(lf, ib, ia)[order],
            "outcome": np.where(~lf & (o < 2), 1 - o, o)[order],
-           "category": np.array(cat)[order], "source": np.array(src)[order],
-           "group": np.array(grp)[order], "time_ordered": has_ts,
+           "category": scopes[0][order], "source": scopes[1][order],
+           "group": scopes[2][order], "time_ordered": has_ts,
            "left_recorded": has_left}
     return Battles(str(path), fmt, table, seq, len(a))
 
