@@ -59,12 +59,12 @@ def fit_bt_scope(pairs, *, ci, rounds, seed, confidence, prior, solver, progress
             done = 0
             for draw in intervals.multinomial_rounds(cells, rounds, seed):
                 priors = intervals.replicate_priors(i, j, cells, draw, m, prior)
-                for row, prior_r in zip(draw, priors):
+                for row, prior_r in zip(draw.T, priors):
                     a, b, c = row[:q], row[q:2 * q], row[2 * q:]
                     reps[done] = choix_fit(i, j, a + 0.5 * c, b + 0.5 * c, m, prior_r)
                     done += 1
                 if progress:
-                    progress(len(draw))
+                    progress(draw.shape[1])
         else:
             reps, info = intervals.bootstrap_bt(i, j, wi, wj, t, m, theta, rounds=rounds,
                                                 seed=seed, prior=prior, progress=progress)
@@ -138,7 +138,7 @@ def fit_davidson_scope(pairs, *, ci, rounds, seed, confidence, prior, left_advan
         h_inv = np.linalg.inv(h + np.outer(c, c))
         done, max_g, prior_rounds = 0, 0.0, 0
         for draw in intervals.multinomial_rounds(flat, rounds, seed):
-            for row in draw:
+            for row in draw.T:
                 k = row.reshape(-1, 3)
                 prior_r = prior or 0.0
                 if not prior and np.any((row == 0) & (flat > 0)):
@@ -158,7 +158,7 @@ def fit_davidson_scope(pairs, *, ci, rounds, seed, confidence, prior, left_advan
                 max_g = max(max_g, fit_r.grad_norm)
                 done += 1
             if progress:
-                progress(len(draw))
+                progress(draw.shape[1])
         meta["bootstrap_max_grad_norm"] = max_g
         meta["bootstrap_prior_rounds"] = prior_rounds
     elif ci == "sandwich":

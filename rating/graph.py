@@ -66,3 +66,63 @@ def never(i, j, w_ij, w_ji, m: int) -> tuple[np.ndarray, np.ndarray]:
     lost = np.bincount(i, w_ji, m) + np.bincount(j, w_ij, m)
     played = (won + lost) > 0
     return np.flatnonzero(played & (lost == 0)), np.flatnonzero(played & (won == 0))
+
+
+def widest_trees(i, j, w_ij, w_ji, m: int) -> np.ndarray | None:
+    """Edges of an out-tree and an in-tree around one hub, built from the heaviest edges.
+
+    While every edge returned here is present, the directed graph is
+    strongly connected (the hub reaches every model along the out-tree and
+    every model reaches the hub along the in-tree), whatever else is
+    missing. Bootstrap replicates use this as a cheap certificate and run the
+    full check only when a tree edge was lost; the trees maximise the
+    lightest edge on every path (Prim's algorithm on bottleneck weight), so
+    that is rare.
+
+    Parameters
+    ----------
+    i, j, w_ij, w_ji, m : see :func:`mle_exists`.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (2 (m - 1),), or None
+        Edge codes ``k`` (pair ``k`` in the direction ``i -> j``, i.e. ``i``
+        won or tied against ``j``) and ``k + Q`` (the direction ``j -> i``).
+        None when the graph is not strongly connected.
+    """
+    import heapq
+
+    i = np.asarray(i, np.int64)
+    j = np.asarray(j, np.int64)
+    w_ij = np.asarray(w_ij, float)
+    w_ji = np.asarray(w_ji, float)
+    q = i.size
+    if m <= 1:
+        return np.zeros(0, np.int64)
+    # Directed edges u -> v ("u won against v"), as (code, u, v, weight).
+    code = np.r_[np.arange(q), np.arange(q) + q]
+    src, dst, weight = np.r_[i, j], np.r_[j, i], np.r_[w_ij, w_ji]
+    live = weight > 0
+    code, src, dst, weight = code[live], src[live], dst[live], weight[live]
+    hub = int(np.argmax(np.bincount(src, weight, m) + np.bincount(dst, weight, m)))
+    edges = []
+    for tail, head in ((src, dst), (dst, src)):  # out-tree, then in-tree (edges reversed)
+        order = np.argsort(tail, kind="stable")
+        starts = np.searchsorted(tail[order], np.arange(m + 1))
+        seen = np.zeros(m, bool)
+        seen[hub] = True
+        heap = [(-weight[e], int(e)) for e in order[starts[hub]:starts[hub + 1]]]
+        heapq.heapify(heap)
+        while heap:
+            _, e = heapq.heappop(heap)
+            v = int(head[e])
+            if seen[v]:
+                continue
+            seen[v] = True
+            edges.append(int(code[e]))
+            for f in order[starts[v]:starts[v + 1]]:
+                if not seen[head[f]]:
+                    heapq.heappush(heap, (-weight[f], int(f)))
+        if not seen.all():
+            return None
+    return np.asarray(edges, np.int64)

@@ -3,9 +3,10 @@
 Resampling N battles with replacement and re-aggregating them is the same in
 distribution as one multinomial draw of N over the count cells, so each
 bootstrap round costs O(cells), not O(battles). Rounds are drawn in fixed
-chunks from one seeded ``numpy.random.Generator``: the same counts and seed
-give the same replicates. Each chunk is fitted at once with
-:meth:`rating.bt.Batch.fit_many`, warm-started from the point fit.
+chunks by :class:`rating.resample.MultinomialSampler` from one seeded
+``numpy.random.Generator``: the same counts and seed give the same
+replicates. Each chunk is fitted at once with :meth:`rating.bt.Batch.fit_many`,
+warm-started from the point fit.
 
 The sandwich estimate ``H⁺ M H⁺`` (bread: observed information; meat: sum of
 squared per-battle scores) is the closed-form alternative; it stays valid when
@@ -21,12 +22,14 @@ from scipy.special import expit
 from scipy.stats import norm
 
 from rating import bt, graph
+from rating.resample import MultinomialSampler
 
-CHUNK = 100  # rounds per batched fit; fixed so a seed always means the same draws
+CHUNK = 50  # rounds per batched fit; fixed so a seed always means the same draws
+REPLICATE_TOL = 1e-10  # a bootstrap fit stops when no strength moves more than this
 
 
 def multinomial_rounds(cells: np.ndarray, rounds: int, seed: int, chunk: int = CHUNK):
-    """Yield bootstrap count vectors, ``chunk`` rounds at a time.
+    """Yield bootstrap count vectors, ``chunk`` rounds at a time, as columns.
 
     Parameters
     ----------
@@ -38,20 +41,19 @@ def multinomial_rounds(cells: np.ndarray, rounds: int, seed: int, chunk: int = C
 
     Yields
     ------
-    numpy.ndarray of float, shape (<= chunk, K)
+    numpy.ndarray of float, shape (K, <= chunk)
+        One column per round.
     """
     rng = np.random.default_rng(seed)
-    total = float(cells.sum())
-    n = int(round(total))
-    pvals = cells / total
+    sampler = MultinomialSampler(cells)
     done = 0
     while done < rounds:
         size = min(chunk, rounds - done)
-        yield rng.multinomial(n, pvals, size=size).astype(float)
+        yield sampler.draw(rng, size)
         done += size
 
 
-def replicate_priors(i, j, cells, draw, m, prior=0.0) -> np.ndarray:
+def replicate_priors(i, j, cells, draw, m, prior=0.0, trees=None) -> np.ndarray:
     """The ridge prior of each bootstrap replicate of unordered Bradley-Terry counts.
 
     ``prior`` for every replicate, except when ``prior`` is 0: then a
@@ -64,20 +66,28 @@ def replicate_priors(i, j, cells, draw, m, prior=0.0) -> np.ndarray:
     i, j : numpy.ndarray of int, shape (Q,)
     cells : numpy.ndarray, shape (3Q,)
         Observed wins of ``i``, wins of ``j`` and ties, concatenated.
-    draw : numpy.ndarray, shape (R, 3Q)
-        Replicates of ``cells`` (from :func:`multinomial_rounds`).
+    draw : numpy.ndarray, shape (3Q, R)
+        Replicates of ``cells`` as columns (from :func:`multinomial_rounds`).
+    trees : numpy.ndarray of int, optional
+        :func:`rating.graph.widest_trees` of the observed counts: a replicate
+        that kept every one of these edges is strongly connected, and only the
+        others get the full check.
 
     Returns
     -------
     numpy.ndarray, shape (R,)
     """
     q = len(i)
-    priors = np.full(len(draw), float(prior))
+    priors = np.full(draw.shape[1], float(prior))
     if prior == 0.0:
-        # Only a replicate that lost an observed win/tie cell can lose strong connectivity.
-        lost_cell = ((draw == 0) & (cells > 0)).any(axis=1)
-        for r in np.flatnonzero(lost_cell):
-            wi, wj, t = draw[r, :q], draw[r, q:2 * q], draw[r, 2 * q:]
+        if trees is not None:  # kept every tree edge: strongly connected
+            pair = trees % q
+            won = draw[np.where(trees < q, pair, q + pair)] + draw[2 * q + pair]
+            suspect = ~(won > 0).all(axis=0)
+        else:  # only a replicate that lost an observed cell can lose strong connectivity
+            suspect = (draw[np.flatnonzero(cells > 0)] == 0).any(axis=0)
+        for r in np.flatnonzero(suspect):
+            wi, wj, t = draw[:q, r], draw[q:2 * q, r], draw[2 * q:, r]
             if not graph.mle_exists(i, j, wi + 0.5 * t, wj + 0.5 * t, m):
                 priors[r] = bt.DEFAULT_PRIOR
     return priors
@@ -99,19 +109,23 @@ def bootstrap_bt(i, j, wins_i, wins_j, ties, m, theta_hat, *, rounds=1000, seed=
     q = len(i)
     cells = np.concatenate([wins_i, wins_j, ties])
     batch = bt.Batch(i, j, m)
+    trees = graph.widest_trees(i, j, wins_i + 0.5 * ties, wins_j + 0.5 * ties, m)
     out = np.empty((rounds, m))
     done, prior_rounds, max_g = 0, 0, 0.0
     for draw in multinomial_rounds(cells, rounds, seed):
-        wi, wj, t = draw[:, :q], draw[:, q:2 * q], draw[:, 2 * q:]
-        w, n = wi + 0.5 * t, wi + wj + t
-        priors = replicate_priors(i, j, cells, draw, m, prior)
+        priors = replicate_priors(i, j, cells, draw, m, prior, trees)
+        wi, wj, t = draw[:q], draw[q:2 * q], draw[2 * q:]
+        n = wi + wj
+        n += t
+        t *= 0.5
+        wi += t  # in place: the win mass of i, wins plus half the ties
         prior_rounds += int(np.count_nonzero(priors != prior))
-        theta, gnorm = batch.fit_many(w, n, theta_hat, prior=priors)
-        out[done:done + len(draw)] = theta
+        theta, gnorm = batch.fit_many(wi, n, theta_hat, prior=priors, tol=REPLICATE_TOL)
+        out[done:done + theta.shape[1]] = theta.T
         max_g = max(max_g, float(gnorm.max()))
-        done += len(draw)
+        done += theta.shape[1]
         if progress is not None:
-            progress(len(draw))
+            progress(theta.shape[1])
     return out, {"max_grad_norm": max_g, "prior_rounds": prior_rounds}
 
 

@@ -84,14 +84,14 @@ def test_batched_fit_equals_single_fits():
     from tests.rating.simulation import simulate
     left, right, out = simulate(rng.normal(0, 1, 8), 2000, rng)
     i, j, wi, wj, t = _pairs(left, right, out, 8).unordered()
-    draws = rng.poisson(np.r_[wi, wj, t], size=(5, 3 * len(i))).astype(float)
+    draws = rng.poisson(np.r_[wi, wj, t], size=(5, 3 * len(i))).astype(float).T
     q = len(i)
-    w = draws[:, :q] + draws[:, 2 * q:] / 2
-    n = draws[:, :q] + draws[:, q:2 * q] + draws[:, 2 * q:]
-    batch, gnorm = bt.Batch(i, j, 8).fit_many(w, n, np.zeros(8))
+    w = draws[:q] + draws[2 * q:] / 2  # one column per replicate
+    n = draws[:q] + draws[q:2 * q] + draws[2 * q:]
+    batch, gnorm = bt.Batch(i, j, 8).fit_many(w, n, np.zeros(8), tol=1e-12)
     assert gnorm.max() < 1e-9
     for r in range(5):
-        assert np.abs(batch[r] - bt.fit(i, j, w[r], n[r], 8).theta).max() < 1e-10
+        assert np.abs(batch[:, r] - bt.fit(i, j, w[:, r], n[:, r], 8).theta).max() < 1e-10
 
 
 def test_never_lost_model_gets_documented_prior():
