@@ -220,11 +220,12 @@ class Batch:
             self._h0_inv = np.linalg.inv(h0 + 1.0)  # + 11ᵀ: steps keep the sum of theta at 0
         h0_inv = self._h0_inv
         cols = np.arange(r)  # columns still moving
-        wa, na, pa = w, n, prior
-        resid = np.empty((q, r))
+        # The gradient is B'w - B'(n p) - prior·theta, and B'w does not change.
+        wins = self.bt @ w
+        na, pa = n, prior
+        res = np.empty((q, r))
         self.last_iterations = 0
         for it in range(chord_iter):
-            res = resid
             if it == 0:  # every column starts at theta0: reuse its probabilities
                 np.multiply(na, p0[:, None], out=res)
             else:
@@ -236,8 +237,7 @@ class Batch:
                 res += e_i
                 np.divide(e_i, res, out=res)
                 res *= na
-            np.subtract(wa, res, out=res)
-            g = self.bt @ res
+            g = wins - self.bt @ res
             g -= pa * theta[:, cols]
             gnorm[cols] = np.sqrt(np.einsum("ij,ij->j", g, g))
             step = h0_inv @ g
@@ -248,8 +248,8 @@ class Batch:
                 cols, step, big = cols[moving], step[:, moving], big[moving]
                 if not cols.size:
                     break
-                wa, na, pa = wa[:, moving], na[:, moving], pa[moving]
-                resid = np.empty((q, cols.size))
+                wins, na, pa = wins[:, moving], na[:, moving], pa[moving]
+                res = np.empty((q, cols.size))
             # Damping: no strength moves more than 1 natural-log unit per step.
             step /= np.maximum(1.0, big)
             theta[:, cols] += step

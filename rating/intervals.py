@@ -41,7 +41,7 @@ def multinomial_rounds(cells: np.ndarray, rounds: int, seed: int, chunk: int = C
 
     Yields
     ------
-    numpy.ndarray of float, shape (K, <= chunk)
+    numpy.ndarray of int64, shape (K, <= chunk)
         One column per round.
     """
     rng = np.random.default_rng(seed)
@@ -115,12 +115,12 @@ def bootstrap_bt(i, j, wins_i, wins_j, ties, m, theta_hat, *, rounds=1000, seed=
     for draw in multinomial_rounds(cells, rounds, seed):
         priors = replicate_priors(i, j, cells, draw, m, prior, trees)
         wi, wj, t = draw[:q], draw[q:2 * q], draw[2 * q:]
-        n = wi + wj
+        n = np.add(wi, wj, dtype=float)
         n += t
-        t *= 0.5
-        wi += t  # in place: the win mass of i, wins plus half the ties
+        w = np.multiply(t, 0.5)
+        w += wi  # the win mass of i: wins plus half the ties
         prior_rounds += int(np.count_nonzero(priors != prior))
-        theta, gnorm = batch.fit_many(wi, n, theta_hat, prior=priors, tol=REPLICATE_TOL)
+        theta, gnorm = batch.fit_many(w, n, theta_hat, prior=priors, tol=REPLICATE_TOL)
         out[done:done + theta.shape[1]] = theta.T
         max_g = max(max_g, float(gnorm.max()))
         done += theta.shape[1]

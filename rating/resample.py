@@ -43,25 +43,34 @@ class PoissonTables:
     Parameters
     ----------
     lam : numpy.ndarray, shape (K,)
-        Positive means.
+        Means (0 allowed: that cell is always 0).
     """
 
     def __init__(self, lam: np.ndarray, guide: int = GUIDE):
         # Cells with the same mean share a table (integer counts repeat a lot: the
         # 10,285 cells of the 1.67 M-battle dump have 996 distinct counts).
         values, cell_table = np.unique(np.asarray(lam, float), return_inverse=True)
+        # A mean of 0 becomes 1e-300: its table puts all the mass on 0 (P(X >= 1)
+        # rounds to nothing), so an empty cell needs no special case.
+        values = np.maximum(values, 1e-300)
         cdf, first, last, size, lo = _tabulate(values)
         # Guide table of `guide` slots per entry. The CDF is kept scaled by the slot
         # count g, so a uniform u scaled by g names its slot floor(u·g); slot s holds
         # the first entry whose scaled CDF exceeds s, so the answer is at or after it.
         slots = guide * size
         cdf *= np.repeat(slots.astype(float), size)
-        self.guide, guide_start = _guide(cdf, first, size, slots)
+        guide_entry, guide_start = _guide(cdf, first, size, slots)
+        offset = lo - first  # table entry -> the value it stands for
+        # One 16-byte gather answers most draws: the value the guide's entry stands
+        # for and that entry's scaled CDF, side by side.
+        self.guide = np.empty(guide_entry.size, [("value", np.int64), ("cdf", float)])
+        self.guide["value"] = guide_entry + np.repeat(offset, slots)
+        self.guide["cdf"] = cdf[guide_entry]
         self.cdf = cdf
         self.slots = slots[cell_table].astype(float)[:, None]
         self.guide_start = guide_start[cell_table][:, None]
         self.end = last[cell_table]
-        self.offset = (lo - first)[cell_table][:, None]  # table index -> value
+        self.offset = offset[cell_table]
 
     def draw(self, rng: np.random.Generator, rounds: int) -> np.ndarray:
         """``rounds`` independent draws of every cell, shape (K, rounds), int64."""
@@ -69,28 +78,36 @@ class PoissonTables:
         u *= self.slots
         slot = u.astype(np.int64)
         slot += self.guide_start
-        x = np.take(self.guide, slot, mode="clip")  # "clip": no bounds pass (all valid)
+        hit = np.take(self.guide, slot, mode="clip")  # "clip": no bounds pass (all valid)
+        x = np.ascontiguousarray(hit["value"])
         flat_x, flat_u = x.reshape(-1), u.reshape(-1)
-        todo = np.flatnonzero(self.cdf[flat_x] <= flat_u)
+        todo = np.flatnonzero(hit["cdf"] <= u)
+        if not todo.size:
+            return x
+        # The answer is further on: walk a few entries, then bisect what is left.
+        offset = self.offset[todo // rounds]
+        entry = flat_x[todo] - offset
+        uu = flat_u[todo]
+        pending = np.arange(todo.size)
         for _ in range(_WALK):
-            if not todo.size:
+            entry[pending] += 1
+            pending = pending[np.take(self.cdf, entry[pending], mode="clip") <= uu[pending]]
+            if not pending.size:
                 break
-            flat_x[todo] += 1
-            todo = todo[self.cdf[flat_x[todo]] <= flat_u[todo]]
-        if todo.size:  # long walks (the far tails): bisect the rest of the table
-            uu = flat_u[todo]
-            low = flat_x[todo] + 1
-            high = self.end[todo // rounds]  # the last entry's scaled CDF is the slot count > u
+        if pending.size:  # long walks (the far tails)
+            low = entry[pending] + 1
+            high = self.end[todo[pending] // rounds]  # the last scaled CDF is the slot count > u
+            up = uu[pending]
             while True:
                 open_ = low < high
                 if not open_.any():
                     break
                 mid = (low + high) // 2
-                right = self.cdf[mid] <= uu
+                right = self.cdf[mid] <= up
                 low = np.where(open_ & right, mid + 1, low)
                 high = np.where(open_ & ~right, mid, high)
-            flat_x[todo] = low
-        x += self.offset
+            entry[pending] = low
+        flat_x[todo] = entry + offset
         return x
 
 
@@ -109,17 +126,16 @@ class MultinomialSampler:
         total = float(cells.sum())
         self.n_cells = cells.size
         self.n = int(round(total))
-        self.live = np.flatnonzero(cells > 0)
         self.tables = None
         if self.n > 0:
-            p = cells[self.live] / total
-            self.tables = PoissonTables(self.n * p)
+            p = cells / total
+            self.tables = PoissonTables(self.n * p)  # an empty cell's table always gives 0
             self.pick = Categorical(p)
 
     def draw(self, rng: np.random.Generator, rounds: int) -> np.ndarray:
-        """``rounds`` replicates of the cells, shape (K, rounds), float64 counts."""
+        """``rounds`` replicates of the cells, shape (K, rounds), int64 counts."""
         if self.tables is None:
-            return np.zeros((self.n_cells, rounds))
+            return np.zeros((self.n_cells, rounds), np.int64)
         x = self.tables.draw(rng, rounds)
         excess = x.sum(axis=0) - self.n
         short, over = np.flatnonzero(excess < 0), np.flatnonzero(excess > 0)
@@ -132,12 +148,10 @@ class MultinomialSampler:
             assert np.shares_memory(flat, x)  # a view, so the additions land in x
             np.add.at(flat, cell, 1)
         if over.size:  # remove the extra battles, uniformly without replacement
-            x[:, over] = _remove(rng, np.ascontiguousarray(x[:, over].T), excess[over]).T
-        if self.live.size == self.n_cells:
-            return x.astype(float)
-        out = np.zeros((self.n_cells, rounds))
-        out[self.live] = x
-        return out
+            sub = np.asfortranarray(x[:, over])
+            _remove(rng, sub.T, excess[over])  # sub.T: rows contiguous, a view of sub
+            x[:, over] = sub
+        return x
 
 
 class Categorical:

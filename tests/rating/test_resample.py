@@ -91,7 +91,7 @@ def test_poisson_tables_match_the_poisson_pmf(lam):
 @pytest.mark.parametrize("lam", [0.01, 1.0, 37.0, 1e3, 1e5, 1e7])
 def test_table_windows_leave_out_less_than_the_tail_bound(lam):
     t = resample.PoissonTables(np.array([lam]))
-    lo = int(t.offset[0, 0])  # the value of the first entry
+    lo = int(t.offset[0])  # the value of the first entry
     hi = lo + int(t.end[0])
     assert stats.poisson.cdf(lo - 1, lam) < 10 * resample.TAIL
     assert stats.poisson.sf(hi, lam) < 10 * resample.TAIL
