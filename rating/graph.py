@@ -75,9 +75,10 @@ def widest_trees(i, j, w_ij, w_ji, m: int) -> np.ndarray | None:
     strongly connected (the hub reaches every model along the out-tree and
     every model reaches the hub along the in-tree), whatever else is
     missing. Bootstrap replicates use this as a cheap certificate and run the
-    full check only when a tree edge was lost; the trees maximise the
-    lightest edge on every path (Prim's algorithm on bottleneck weight), so
-    that is rare.
+    full check only when a tree edge was lost. The trees are breadth-first
+    trees of the edges at least as heavy as the largest threshold that still
+    leaves the graph strongly connected, so they lack only the lightest
+    edges' luck: losing one is rare.
 
     Parameters
     ----------
@@ -90,39 +91,38 @@ def widest_trees(i, j, w_ij, w_ji, m: int) -> np.ndarray | None:
         won or tied against ``j``) and ``k + Q`` (the direction ``j -> i``).
         None when the graph is not strongly connected.
     """
-    import heapq
+    from scipy.sparse.csgraph import breadth_first_order
 
     i = np.asarray(i, np.int64)
     j = np.asarray(j, np.int64)
-    w_ij = np.asarray(w_ij, float)
-    w_ji = np.asarray(w_ji, float)
     q = i.size
     if m <= 1:
         return np.zeros(0, np.int64)
-    # Directed edges u -> v ("u won against v"), as (code, u, v, weight).
+    # Directed edges u -> v ("u won against v") and their codes.
     code = np.r_[np.arange(q), np.arange(q) + q]
-    src, dst, weight = np.r_[i, j], np.r_[j, i], np.r_[w_ij, w_ji]
-    live = weight > 0
-    code, src, dst, weight = code[live], src[live], dst[live], weight[live]
-    hub = int(np.argmax(np.bincount(src, weight, m) + np.bincount(dst, weight, m)))
-    edges = []
-    for tail, head in ((src, dst), (dst, src)):  # out-tree, then in-tree (edges reversed)
-        order = np.argsort(tail, kind="stable")
-        starts = np.searchsorted(tail[order], np.arange(m + 1))
-        seen = np.zeros(m, bool)
-        seen[hub] = True
-        heap = [(-weight[e], int(e)) for e in order[starts[hub]:starts[hub + 1]]]
-        heapq.heapify(heap)
-        while heap:
-            _, e = heapq.heappop(heap)
-            v = int(head[e])
-            if seen[v]:
-                continue
-            seen[v] = True
-            edges.append(int(code[e]))
-            for f in order[starts[v]:starts[v + 1]]:
-                if not seen[head[f]]:
-                    heapq.heappush(heap, (-weight[f], int(f)))
-        if not seen.all():
-            return None
-    return np.asarray(edges, np.int64)
+    src, dst = np.r_[i, j], np.r_[j, i]
+    weight = np.r_[np.asarray(w_ij, float), np.asarray(w_ji, float)]
+
+    def strong(keep):
+        g = coo_matrix((np.ones(int(keep.sum())), (src[keep], dst[keep])), shape=(m, m))
+        return connected_components(g, directed=True, connection="strong")[0] == 1
+
+    levels = np.unique(weight[weight > 0])
+    if not levels.size or not strong(weight > 0):
+        return None
+    lo, hi = 0, levels.size - 1  # levels[lo] keeps it strongly connected; find the largest
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if strong(weight >= levels[mid]):
+            lo = mid
+        else:
+            hi = mid - 1
+    keep = weight >= levels[lo]
+    hub = int(np.argmax(np.bincount(src[keep], weight[keep], m)))
+    code_of = np.full((m, m), -1, np.int64)
+    code_of[src[keep], dst[keep]] = code[keep]
+    graph = coo_matrix((np.ones(int(keep.sum())), (src[keep], dst[keep])), shape=(m, m)).tocsr()
+    _, pred_out = breadth_first_order(graph, hub, directed=True)
+    _, pred_in = breadth_first_order(graph.T.tocsr(), hub, directed=True)
+    others = np.flatnonzero(np.arange(m) != hub)
+    return np.r_[code_of[pred_out[others], others], code_of[others, pred_in[others]]]

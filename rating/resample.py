@@ -148,9 +148,7 @@ class MultinomialSampler:
             assert np.shares_memory(flat, x)  # a view, so the additions land in x
             np.add.at(flat, cell, 1)
         if over.size:  # remove the extra battles, uniformly without replacement
-            sub = np.asfortranarray(x[:, over])
-            _remove(rng, sub.T, excess[over])  # sub.T: rows contiguous, a view of sub
-            x[:, over] = sub
+            _remove(rng, x, over, excess[over])
         return x
 
 
@@ -184,40 +182,47 @@ class Categorical:
         return x
 
 
-def _remove(rng: np.random.Generator, rows: np.ndarray, drop: np.ndarray) -> np.ndarray:
-    """Take ``drop[v]`` battles out of ``rows[v]``, uniformly without replacement.
+def _remove(rng: np.random.Generator, x: np.ndarray, cols: np.ndarray, drop: np.ndarray):
+    """Take ``drop[v]`` battles out of column ``cols[v]`` of ``x``, uniformly without replacement.
 
-    Each row's battles are numbered 0 … total - 1 cell by cell; ``drop[v]``
-    distinct numbers are drawn (with replacement, then the repeats drawn
-    again until none is left: nothing in that favours any number, so the
-    result is a uniform subset) and their cells decremented.
+    Each column's battles are numbered 0 … total - 1 cell by cell;
+    ``drop[v]`` distinct numbers are drawn (with replacement, then the
+    repeats drawn again until none is left: nothing in that favours any
+    number, so the result is a uniform subset) and their cells decremented.
 
     Parameters
     ----------
-    rows : numpy.ndarray of int64, shape (V, K), C-contiguous
-        Counts, one row per round (changed in place and returned).
+    x : numpy.ndarray of int64, shape (K, R), C-contiguous
+        Counts, one column per round; changed in place.
+    cols : numpy.ndarray of int64, shape (V,)
     drop : numpy.ndarray of int64, shape (V,)
     """
-    v = rows.shape[0]
-    csum = np.cumsum(rows, axis=1)
+    k, rounds = x.shape
+    v = cols.size
+    # Running totals down each chosen column, stored so that each column is a
+    # contiguous row of `csum`.
+    csum = np.ascontiguousarray(np.cumsum(x[:, cols].T, axis=1))
     totals = csum[:, -1]
     span = int(totals.max()) + 1
-    of_row = np.repeat(np.arange(v), drop)
-    key = of_row * span + rng.integers(0, totals[of_row])
+    of_col = np.repeat(np.arange(v), drop)
+    key = of_col * span + rng.integers(0, totals[of_col])
     key.sort()
     while True:
         again = np.flatnonzero(key[1:] == key[:-1]) + 1
         if not again.size:
             break
-        row = key[again] // span
-        key[again] = row * span + rng.integers(0, totals[row])
+        col = key[again] // span
+        key[again] = col * span + rng.integers(0, totals[col])
         key.sort()
-    # Battle b of row r lies in the first cell whose running total exceeds b.
+    # Battle b of a column lies in the first cell whose running total exceeds b; the
+    # offsets make the rows one ascending array.
     csum += (np.arange(v) * span)[:, None]
-    flat = rows.reshape(-1)
-    assert np.shares_memory(flat, rows)  # a view, so the decrements land in rows
-    np.subtract.at(flat, np.searchsorted(csum.reshape(-1), key, side="right"), 1)
-    return rows
+    col, cell = np.divmod(np.searchsorted(csum.reshape(-1), key, side="right"), k)
+    cell *= rounds
+    cell += cols[col]
+    flat = x.reshape(-1)
+    assert np.shares_memory(flat, x)  # a view, so the decrements land in x
+    np.subtract.at(flat, cell, 1)
 
 
 def _guide(cdf: np.ndarray, first: np.ndarray, size: np.ndarray, slots: np.ndarray):
