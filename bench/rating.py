@@ -4,7 +4,8 @@ On the 1.67 M-battle Chatbot Arena dump (../shared/data/chatbot-arena-20240814):
 
 * ours: aggregate once (the dump is already per-pair counts), exact Newton
   fit, ``--rounds`` (default 1000) multinomial bootstrap rounds over the count
-  cells, batched Newton warm-started from the point fit;
+  cells (exact draws by :mod:`rating.resample`), every replicate fitted to its
+  own optimum by batched chord steps warm-started from the point fit;
 * baseline, following FastChat's published method (``compute_bt`` /
   ``compute_bootstrap_bt`` in ``fastchat/serve/monitor/rating_systems.py``,
   re-implemented here without pandas): expand to one row per battle, keep
@@ -17,7 +18,11 @@ On the 1.67 M-battle Chatbot Arena dump (../shared/data/chatbot-arena-20240814):
 Printed: the times, the ratio per bootstrap round, the largest rating
 difference between the two point fits and between ours and an independent
 exact optimum (choix's ILSR to 1e-13), and peak memory (tracemalloc for each
-side; the process's ru_maxrss).
+side; the process's ru_maxrss). Also, for scale: the same method with
+FastChat's loss function as published (its gradient summed with ``np.add.at``
+where the baseline above uses ``np.bincount``, so the baseline we compare with
+is the faster of the two), and the exact multinomial draw alone, ours against
+numpy's ``Generator.multinomial``.
 
 Run: ``.venv/bin/python bench/rating.py [--rounds 1000] [--baseline-rounds 100]``
 """
@@ -41,12 +46,14 @@ from scipy.optimize import minimize  # noqa: E402
 from scipy.special import expit  # noqa: E402
 
 from rating import bt, counts, intervals  # noqa: E402
+from rating.blas import single_threaded  # noqa: E402
 
 DUMP = (Path(__file__).resolve().parents[1].parent / "shared" / "data"
         / "chatbot-arena-20240814" / "chatbotarena_20240814.json")
 ALPHA = np.log(10.0)  # parameters in log10-strength units, rating = 1000 + 400·r
 
 
+@single_threaded  # as rating.engine runs it
 def ours(rounds: int, seed: int):
     t0 = time.perf_counter()
     data = json.loads(DUMP.read_text())
@@ -91,14 +98,26 @@ def baseline_loss(r, a, b, score, w):
     return loss, grad
 
 
-def baseline_fit(a, b, score, w, m):
-    res = minimize(baseline_loss, np.zeros(m), args=(a, b, score, w), jac=True,
+def published_loss(r, matchups, score, w):
+    """The loss as FastChat's code computes it: no clipping, gradient by ``np.add.at``."""
+    rr = r[matchups]
+    p = expit(ALPHA * (rr[:, 0] - rr[:, 1]))
+    loss = -np.sum((np.log(p) * score + np.log(1.0 - p) * (1.0 - score)) * w)
+    g = -ALPHA * (score - p) * w
+    grad = np.zeros_like(r)
+    np.add.at(grad, matchups, g[:, None] * np.array([1.0, -1.0]))
+    return loss, grad
+
+
+def baseline_fit(a, b, score, w, m, loss=None):
+    args = (a, b, score, w) if loss is None else (np.c_[a, b], score, w)
+    res = minimize(loss or baseline_loss, np.zeros(m), args=args, jac=True,
                    method="L-BFGS-B", options={"maxiter": 100, "gtol": 1e-6})
     r = res.x
     return 400.0 * (r - r.mean())  # rating offsets, centred
 
 
-def baseline(rounds: int, seed: int, m: int, over_battles_rounds: int):
+def baseline(rounds: int, seed: int, m: int, over_battles_rounds: int, published_rounds: int):
     t0 = time.perf_counter()
     data = json.loads(DUMP.read_text())
     a, b, outcome = expand(data)
@@ -127,6 +146,10 @@ def baseline(rounds: int, seed: int, m: int, over_battles_rounds: int):
         w = np.bincount(inverse, rng.multinomial(n, uniform), uniq.size)
         baseline_fit(ua, ub, score, w / n, m)
     t5 = time.perf_counter()
+    # (c) The same rounds with FastChat's loss function as published (np.add.at).
+    for r in range(published_rounds):
+        baseline_fit(ua, ub, score, draws[r] / n, m, loss=published_loss)
+    t6 = time.perf_counter()
     # How far the baseline's replicates are from the exact optimum of their own draw.
     err = []
     for r in range(min(rounds, 20)):
@@ -140,7 +163,8 @@ def baseline(rounds: int, seed: int, m: int, over_battles_rounds: int):
         exact = bt.fit(ii[keep], jj[keep], (wij + tij / 2)[keep], (wij + wji + tij)[keep], m)
         err.append(np.abs(bt.to_rating(exact.theta) - 1000.0 - reps[r]).max())
     return {"rating": 1000.0 + point, "load": t1 - t0, "fit": t2 - t1, "sample": t3 - t2,
-            "boot": t4 - t2, "battles_boot": t5 - t4, "battles": n, "unique_rows": uniq.size,
+            "boot": t4 - t2, "battles_boot": t5 - t4, "published_fit": t6 - t5,
+            "battles": n, "unique_rows": uniq.size,
             "reps": reps, "rep_err": np.array(err)}
 
 
@@ -150,6 +174,8 @@ def main():
     parser.add_argument("--baseline-rounds", type=int, default=100)
     parser.add_argument("--over-battles-rounds", type=int, default=20,
                         help="rounds of the baseline that draws over all battles")
+    parser.add_argument("--published-rounds", type=int, default=20,
+                        help="rounds fitted with FastChat's loss function as published")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 
@@ -157,13 +183,14 @@ def main():
     o = ours(args.rounds, args.seed)
     rss_after_ours = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     m = len(o["models"])
-    base = baseline(args.baseline_rounds, args.seed, m, args.over_battles_rounds)
+    base = baseline(args.baseline_rounds, args.seed, m, args.over_battles_rounds,
+                    args.published_rounds)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tracemalloc.start()
     ours(args.rounds, args.seed)
     ours_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.reset_peak()
-    baseline(min(3, args.baseline_rounds), args.seed, m, 0)
+    baseline(min(3, args.baseline_rounds), args.seed, m, 0, 0)
     base_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
 
@@ -188,7 +215,8 @@ def main():
           f"({o['iterations']} Newton steps, |grad| {o['grad_norm']:.1e}), {args.rounds} bootstrap "
           f"rounds {o['boot']:.2f} s = {per_ours * 1000:.2f} ms/round (drawing "
           f"{o['sample'] / args.rounds * 1000:.2f} + fitting {fit_ours * 1000:.2f}; every "
-          f"replicate |grad| <= {o['boot_grad']:.1e})")
+          f"replicate stopped with its last step below {intervals.REPLICATE_TOL:.0e} "
+          f"natural-log units, |grad| <= {o['boot_grad']:.1e})")
     print(f"baseline: load+expand {base['load'] * 1000:.0f} ms, point fit {base['fit'] * 1000:.1f} ms "
           f"(L-BFGS-B, |grad| at its answer {base_grad:.1e})")
     print(f"  (a) FastChat's code path, multinomial over the unique rows: {args.baseline_rounds} "
@@ -198,6 +226,14 @@ def main():
           f"{base['rep_err'].max():.2f} rating points (median {np.median(base['rep_err']):.3f})")
     print(f"  (b) multinomial over all battles: {per_battles * 1000:.1f} ms/round "
           f"({args.over_battles_rounds} rounds)")
+    if args.published_rounds:
+        per_published = base["published_fit"] / args.published_rounds
+        print(f"  (c) (a) with FastChat's loss function as published (np.add.at): fitting "
+              f"{per_published * 1000:.2f} ms/round ({args.published_rounds} rounds), "
+              f"{per_published / (fit_base or 1):.1f}x the fitting time of (a)")
+    print(f"exact multinomial draw alone: ours {o['sample'] / args.rounds * 1000:.2f} ms/round "
+          f"(rating.resample), numpy's Generator.multinomial "
+          f"{base['sample'] / args.baseline_rounds * 1000:.2f} ms/round")
     print(f"speed per bootstrap round (target >= 30x): {per_base / per_ours:.1f}x vs (a), "
           f"{per_battles / per_ours:.0f}x vs (b); fitting alone {fit_base / fit_ours:.0f}x vs (a)")
     print(f"point fit + bootstrap total: ours {o['fit'] + o['boot']:.2f} s for {args.rounds} "

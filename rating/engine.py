@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from rating import __version__, bt, graph, intervals
+from rating.blas import single_threaded
 from rating.counts import CountTable, PairCounts, pair_counts
 from rating.elo import online
 from rating.errors import RatingError
@@ -57,6 +58,7 @@ def _exclusions(pairs: PairCounts, min_battles: float):
     return keep, [pairs.models[k] for k in few]
 
 
+@single_threaded
 def rate(pairs: PairCounts, method: str = "bt", *, ci: str = "bootstrap", rounds: int = 1000,
          seed: int = 42, confidence: float = 0.95, anchor: tuple[str, float] | None = None,
          min_battles: float = 0, components: str = "refuse", solver: str = "exact",
@@ -194,6 +196,7 @@ def _result(method, sub, rating, low, high, rank, tier, meta, reps, comp):
                   None if reps is None else reps[:, order], pick(comp))
 
 
+@single_threaded
 def rate_scopes(table: CountTable, scopes=None, **kwargs) -> dict[tuple, Result | Exception]:
     """Rate several scopes of one :class:`CountTable` in one call.
 
@@ -238,6 +241,7 @@ def elo_options(options: dict) -> dict:
     return {k: v for k, v in options.items() if k not in NOT_FOR_ELO}
 
 
+@single_threaded
 def rate_elo(left, right, outcome, models, *, k: float = 4.0, rounds: int = 0, seed: int = 42,
              confidence: float = 0.95, anchor=None, min_battles: float = 0,
              scope: dict | None = None, progress=None) -> Result:
