@@ -8,7 +8,7 @@ for the models of ``pairs``: ``theta`` centred, replicates of shape
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtri  # the standard normal quantile (scipy.stats is slow to import)
 
 from rating import bt, graph, intervals
 from rating.counts import BOTH_BAD, LEFT_WIN, RIGHT_WIN, TIE, PairCounts
@@ -178,7 +178,7 @@ def fit_davidson_scope(pairs, *, ci, rounds, seed, confidence, prior, left_advan
         if reps_x is not None:
             lo, hi = np.quantile(fn(reps_x[:, idx]), [a, 1 - a])
         elif cov is not None:
-            z = float(norm.ppf(0.5 + confidence / 2.0))
+            z = float(ndtri(0.5 + confidence / 2.0))
             se = np.sqrt(max(cov[idx, idx], 0.0))
             lo, hi = fn(x_hat[idx] - z * se), fn(x_hat[idx] + z * se)
         else:

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 from scipy.special import expit
-from scipy.stats import norm
+from scipy.special import ndtri  # the standard normal quantile (scipy.stats is slow to import)
 
 from rating import bt, graph
 from rating.resample import MultinomialSampler
@@ -153,7 +153,7 @@ def sandwich_bt(i, j, wins_i, wins_j, ties, m, theta, prior=0.0) -> np.ndarray:
 
 def normal_bounds(rating, cov_rating, confidence=0.95, anchor: int | None = None):
     """``rating ± z·se`` where se comes from the covariance (of contrasts with the anchor)."""
-    z = norm.ppf(0.5 + confidence / 2.0)
+    z = ndtri(0.5 + confidence / 2.0)
     var = np.diag(cov_rating).copy()
     if anchor is not None:
         var = var + cov_rating[anchor, anchor] - 2.0 * cov_rating[:, anchor]

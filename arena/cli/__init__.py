@@ -1,6 +1,6 @@
 """The ``arena`` command line: one entry point, a group of subcommands.
 
-Each subcommand lives in its own module and is added here.
+Each subcommand lives in its own module, named in :data:`_COMMAND_MODULES`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,37 @@ class ArenaGroup(click.Group):
             raise click.ClickException(str(exc)) from None
 
 
-@click.group(cls=ArenaGroup, context_settings={"help_option_names": ["-h", "--help"]})
+# Command name -> the modules that define it, imported only when the command runs (the
+# composite and judge modules pull in scipy.stats and httpx: seconds that `arena rate`
+# should not pay). `import` gets its subcommands from two modules.
+_COMMAND_MODULES = {
+    "db": ("arena.cli.db",),
+    "demo": ("arena.cli.run",),
+    "import": ("arena.cli.imports", "arena.cli.import_signals"),
+    "judge": ("arena.cli.judge",),
+    "rank": ("arena.cli.rank",),
+    "rate": ("arena.cli.rate",),
+    "serve": ("arena.cli.run",),
+    "worker": ("arena.cli.run",),
+}
+
+
+class LazyArenaGroup(ArenaGroup):
+    """Imports a subcommand's module the first time the command is asked for."""
+
+    def list_commands(self, ctx):
+        return sorted(_COMMAND_MODULES)
+
+    def get_command(self, ctx, name):
+        if name not in _COMMAND_MODULES:
+            return None
+        import importlib
+
+        modules = [importlib.import_module(m) for m in _COMMAND_MODULES[name]]
+        return next(c for c in modules[0].COMMANDS if c.name == name)
+
+
+@click.group(cls=LazyArenaGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="arena")
 def main() -> None:
     """Arena: pairwise battles, votes and ratings for language models.
@@ -39,14 +69,3 @@ def main() -> None:
     ./config.toml when present). ARENA_DATABASE_URL, ARENA_REDIS_URL,
     ARENA_SECRET_KEY and ARENA_INSTANCE override the file.
     """
-
-
-def _register() -> None:
-    from arena.cli import db, import_signals, imports, judge, rank, rate, run
-
-    for module in (db, imports, import_signals, run, rate, judge, rank):
-        for command in module.COMMANDS:
-            main.add_command(command)
-
-
-_register()
