@@ -69,6 +69,7 @@ def fit_bt_scope(pairs, *, ci, rounds, seed, confidence, prior, solver, progress
             reps, info = intervals.bootstrap_bt(i, j, wi, wj, t, m, theta, rounds=rounds,
                                                 seed=seed, prior=prior, progress=progress)
             meta["bootstrap_max_grad_norm"] = info["max_grad_norm"]
+            meta["bootstrap_tolerance"] = intervals.REPLICATE_TOL
             meta["bootstrap_prior_rounds"] = info["prior_rounds"]
     elif ci == "sandwich":
         cov = intervals.sandwich_bt(i, j, wi, wj, t, m, theta, prior)
