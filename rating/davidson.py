@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from scipy.special import logsumexp, softmax
 
 from rating.bt import newton_ascent
@@ -153,6 +154,74 @@ class Cells:
             big = np.max(np.abs(step))
             x = x + step / max(1.0, big)
         return self.fit(x, k=k, prior=prior, tol=tol)
+
+    def refit_many(self, x_hat, h_inv, k_left, k_right, k_tie, prior, tol=1e-10,
+                   chord_iter=60):
+        """Fit many count columns close to those of ``x_hat`` at once (bootstrap replicates).
+
+        The chord steps of :meth:`refit`, for every column together (columns
+        are replicates, as in :meth:`rating.bt.Batch.fit_many`): a column stops
+        when no parameter moves more than ``tol``; one still moving after
+        ``chord_iter`` steps finishes with :meth:`fit`.
+
+        Parameters
+        ----------
+        x_hat : numpy.ndarray, shape (dim,)
+            The point fit.
+        h_inv : numpy.ndarray, shape (dim, dim)
+            Inverse of the point fit's information plus ``ccᵀ``.
+        k_left, k_right, k_tie : numpy.ndarray, shape (rows, R)
+            Left wins, right wins and ties of every row, one column per replicate.
+        prior : numpy.ndarray, shape (R,)
+
+        Returns
+        -------
+        params : numpy.ndarray, shape (dim, R), strengths centred
+        grad_norm : numpy.ndarray, shape (R,)
+        """
+        m, r = self.m, k_left.shape[1]
+        q = self.l.size
+        b = sparse.csr_matrix((np.r_[np.full(q, 0.5), np.full(q, -0.5)],
+                               (np.r_[np.arange(q), np.arange(q)], np.r_[self.l, self.r])),
+                              shape=(q, m))  # half the strength difference of each row
+        bt_ = b.T.tocsr()
+        n = k_left + k_right + k_tie
+        half_diff = 0.5 * (k_left - k_right)
+        x = np.repeat(np.asarray(x_hat, float)[:, None], r, axis=1)
+        prior = np.asarray(prior, float)
+        gnorm = np.full(r, np.inf)
+        cols = np.arange(r)
+        hd, nn, kt, pr = half_diff, n, k_tie, prior
+        for _ in range(chord_iter):
+            xa = x[:, cols]
+            half_d = b @ xa[:m]  # d/2 per row
+            if self.left_advantage:
+                half_d += 0.5 * xa[m + 1]
+            e_left = np.exp(half_d)
+            z = e_left + 1.0 / e_left + np.exp(xa[m])
+            p_left, p_right, p_tie = e_left / z, 1.0 / (e_left * z), np.exp(xa[m]) / z
+            a_d = hd - 0.5 * nn * (p_left - p_right)  # the residual on d
+            g = np.empty_like(xa)
+            g[:m] = 2.0 * (bt_ @ a_d) - pr * xa[:m]
+            g[m] = (kt - nn * p_tie).sum(axis=0)
+            if self.left_advantage:
+                g[m + 1] = a_d.sum(axis=0)
+            gnorm[cols] = np.sqrt(np.einsum("ij,ij->j", g, g))
+            step = h_inv @ g
+            big = np.abs(step).max(axis=0)
+            moving = big > tol
+            if not moving.all():
+                cols, step, big = cols[moving], step[:, moving], big[moving]
+                if not cols.size:
+                    break
+                hd, nn, kt, pr = hd[:, moving], nn[:, moving], kt[:, moving], pr[moving]
+            x[:, cols] += step / np.maximum(1.0, big)
+        for c in cols:  # still moving after chord_iter steps: finish with Newton
+            f = self.fit(x[:, c], k=np.c_[k_left[:, c], k_right[:, c], k_tie[:, c]],
+                         prior=prior[c], tol=1e-10)
+            x[:, c], gnorm[c] = f.params, f.grad_norm
+        x[:m] -= x[:m].mean(axis=0)
+        return x, gnorm
 
     def start(self, theta0=None) -> np.ndarray:
         """A starting point: given strengths, ``nu`` from the tie share, no left advantage."""

@@ -11,7 +11,7 @@ import numpy as np
 from scipy.special import ndtri  # the standard normal quantile (scipy.stats is slow to import)
 
 from rating import bt, graph, intervals
-from rating.counts import BOTH_BAD, LEFT_WIN, RIGHT_WIN, TIE, PairCounts
+from rating.counts import BOTH_BAD, LEFT_WIN, RIGHT_WIN, TIE
 from rating.davidson import Cells
 from rating.errors import RatingError
 
@@ -132,35 +132,35 @@ def fit_davidson_scope(pairs, *, ci, rounds, seed, confidence, prior, left_advan
     reps_x, cov = None, None
     if ci == "bootstrap" and rounds > 0:
         reps_x = np.empty((rounds, cells.dim))
-        flat = cells.k.reshape(-1)
+        rows = cells.l.size
+        # Cells in blocks (left wins, right wins, ties), so rows read as the pairs (l, r)
+        # of intervals.replicate_priors: l won against r with a left win or a tie.
+        flat = np.r_[cells.k[:, 0], cells.k[:, 1], cells.k[:, 2]]
+        trees = graph.widest_trees(cells.l, cells.r, cells.k[:, 0] + cells.k[:, 2] / 2,
+                                   cells.k[:, 1] + cells.k[:, 2] / 2, m)
         _, h = cells.grad_info(x_hat, prior=prior)
         c = np.zeros(cells.dim)
         c[:m] = 1.0
         h_inv = np.linalg.inv(h + np.outer(c, c))
         done, max_g, prior_rounds = 0, 0.0, 0
         for draw in intervals.multinomial_rounds(flat, rounds, seed):
-            for row in draw.T:
-                k = row.reshape(-1, 3)
-                prior_r = prior or 0.0
-                if not prior and np.any((row == 0) & (flat > 0)):
-                    # A replicate that lost an observed cell may have no finite maximum.
-                    _, _, a, b, tt = PairCounts(pairs.models, pairs.left, pairs.right,
-                                                np.c_[k, np.zeros(len(k))],
-                                                pairs.positional).unordered()
-                    if not graph.mle_exists(i, j, a + 0.5 * tt, b + 0.5 * tt, m):
-                        prior_r = bt.DEFAULT_PRIOR
-                        prior_rounds += 1
-                try:
-                    fit_r = cells.refit(x_hat, h_inv, k, prior=prior_r)
-                except np.linalg.LinAlgError:
-                    raise RatingError(_DAVIDSON_SINGULAR.format(
-                        what=f"bootstrap round {done + 1}")) from None
-                reps_x[done] = fit_r.params
-                max_g = max(max_g, fit_r.grad_norm)
-                done += 1
+            priors = intervals.replicate_priors(cells.l, cells.r, flat, draw, m, prior or 0.0,
+                                                trees)
+            prior_rounds += int(np.count_nonzero(priors != (prior or 0.0)))
+            try:
+                params, gnorm = cells.refit_many(x_hat, h_inv, draw[:rows], draw[rows:2 * rows],
+                                                 draw[2 * rows:], priors,
+                                                 tol=intervals.REPLICATE_TOL)
+            except np.linalg.LinAlgError:
+                raise RatingError(_DAVIDSON_SINGULAR.format(
+                    what=f"a bootstrap round among {done + 1}-{done + draw.shape[1]}")) from None
+            reps_x[done:done + draw.shape[1]] = params.T
+            max_g = max(max_g, float(gnorm.max()))
+            done += draw.shape[1]
             if progress:
                 progress(draw.shape[1])
         meta["bootstrap_max_grad_norm"] = max_g
+        meta["bootstrap_tolerance"] = intervals.REPLICATE_TOL
         meta["bootstrap_prior_rounds"] = prior_rounds
     elif ci == "sandwich":
         _, h = cells.grad_info(x_hat, prior=prior)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from rating import bt, counts, engine
+from rating.davidson import Cells
 from tests.rating.simulation import simulate
 
 
@@ -92,3 +93,26 @@ def test_left_advantage_without_wins_from_one_side_is_refused():
         engine.rate(flipped, "davidson", left_advantage=True, ci="none")
     # Without the advantage parameter the same counts are fine.
     assert engine.rate(pc, "davidson", ci="none").meta["grad_norm"] < 1e-8
+
+
+def test_batched_refit_equals_newton_on_each_replicate():
+    rng = np.random.default_rng(31)
+    left, right, out = simulate(np.linspace(-1, 1, 6), 4000, rng, nu=0.6, eta=0.3)
+    pc = _pc(left, right, out, 6)
+    c = pc.counts
+    cells = Cells(pc.left, pc.right, c[:, 0], c[:, 1], c[:, 2] + c[:, 3], 6, True)
+    point = cells.fit(cells.start())
+    _, h = cells.grad_info(point.params)
+    cc = np.zeros(cells.dim)
+    cc[:6] = 1.0
+    h_inv = np.linalg.inv(h + np.outer(cc, cc))
+    k = rng.poisson(np.r_[cells.k[:, 0], cells.k[:, 1], cells.k[:, 2]], size=(4, 3 * len(c))).T
+    rows = len(c)
+    prior = np.array([0.0, 0.0, 0.01, 0.0])
+    params, gnorm = cells.refit_many(point.params, h_inv, k[:rows], k[rows:2 * rows],
+                                     k[2 * rows:], prior, tol=1e-12)
+    for r in range(4):
+        exact = cells.fit(point.params, k=np.c_[k[:rows, r], k[rows:2 * rows, r],
+                                               k[2 * rows:, r]].astype(float), prior=prior[r])
+        assert np.abs(params[:, r] - exact.params).max() < 1e-9
+        assert gnorm[r] < 1e-6
