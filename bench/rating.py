@@ -117,6 +117,7 @@ def baseline_fit(a, b, score, w, m, loss=None):
     return 400.0 * (r - r.mean())  # rating offsets, centred
 
 
+@single_threaded  # like ours: on a busy machine OpenBLAS's threads slow L-BFGS-B down by 10x
 def baseline(rounds: int, seed: int, m: int, over_battles_rounds: int, published_rounds: int):
     t0 = time.perf_counter()
     data = json.loads(DUMP.read_text())
