@@ -235,7 +235,7 @@ class Batch:
         # The gradient is B'w - B'(n p) - prior·theta, and B'w does not change.
         wins = self.bt @ w
         na, pa = n, prior
-        res = np.empty((q, r))
+        res, e_i = np.empty((q, r)), np.empty((q, r))
         self.last_iterations = 0
         for it in range(chord_iter):
             if it == 0:  # every column starts at theta0: reuse its probabilities
@@ -244,7 +244,7 @@ class Batch:
                 # P(i beats j) = e_i / (e_i + e_j) with e = exp(theta): one exp per
                 # model instead of one per pair (strengths centred, so e stays finite).
                 e = np.exp(theta[:, cols])
-                e_i = np.take(e, self.i, axis=0, mode="clip")  # "clip": no bounds pass
+                np.take(e, self.i, axis=0, out=e_i, mode="clip")  # "clip": no bounds pass
                 np.take(e, self.j, axis=0, out=res, mode="clip")
                 res += e_i
                 np.divide(e_i, res, out=res)
@@ -264,7 +264,7 @@ class Batch:
                     break
                 wins, na, pa = wins[:, moving], na[:, moving], pa[moving]
                 scale = scale[:, moving]
-                res = np.empty((q, cols.size))
+                res, e_i = np.empty((q, cols.size)), np.empty((q, cols.size))
             # Damping: no strength moves more than 1 natural-log unit per step.
             step /= np.maximum(1.0, big)
             theta[:, cols] += step

@@ -47,6 +47,15 @@ class PoissonTables:
         Means (0 allowed: that cell is always 0).
     """
 
+    def _scratch(self, rounds: int):
+        """Work arrays for ``rounds`` columns, kept between calls (fresh large arrays
+        cost page faults every time)."""
+        shape = (self.slots.size, rounds)
+        if getattr(self, "_work", None) is None or self._work[0].shape != shape:
+            self._work = (np.empty(shape), np.empty(shape, np.int64),
+                          np.empty(shape, self.guide.dtype), np.empty(shape, bool))
+        return self._work
+
     def __init__(self, lam: np.ndarray, guide: int = GUIDE):
         # Cells with the same mean share a table (integer counts repeat a lot: the
         # 10,285 cells of the 1.67 M-battle dump have 996 distinct counts).
@@ -75,14 +84,16 @@ class PoissonTables:
 
     def draw(self, rng: np.random.Generator, rounds: int) -> np.ndarray:
         """``rounds`` independent draws of every cell, shape (K, rounds), int64."""
-        u = rng.random((self.slots.size, rounds))
+        u, slot, hit, below = self._scratch(rounds)
+        rng.random(out=u)
         u *= self.slots
-        slot = u.astype(np.int64)
+        np.copyto(slot, u, casting="unsafe")  # floor: u >= 0
         slot += self.guide_start
-        hit = np.take(self.guide, slot, mode="clip")  # "clip": no bounds pass (all valid)
-        x = np.ascontiguousarray(hit["value"])
+        np.take(self.guide, slot, out=hit, mode="clip")  # "clip": no bounds pass (all valid)
+        x = hit["value"].copy()
         flat_x, flat_u = x.reshape(-1), u.reshape(-1)
-        todo = np.flatnonzero(hit["cdf"] <= u)
+        np.less_equal(hit["cdf"], u, out=below)
+        todo = np.flatnonzero(below)
         if not todo.size:
             return x
         # The answer is further on: walk a few entries, then bisect what is left.
