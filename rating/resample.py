@@ -18,9 +18,10 @@ exactly, in about a third of the time (0.40 against 1.20 ms per round on the
 3. **Poisson draws by table inversion.** Each cell's Poisson CDF is tabulated
    once on a window outside which the probability is below
    :data:`TAIL` (Chernoff bounds; far below the 2⁻⁵³ resolution of a uniform
-   double), with a guide table (Chen & Asau, 1974): a draw is one uniform,
-   one 16-byte table look-up and rarely a short search. Draws are made
-   cell-major, ``(cells, rounds)``, so a cell's rounds read the same table.
+   double), with a guide table (Chen & Asau, 1974) whose slots that no CDF
+   step crosses hold the answer itself: most draws are one uniform and one
+   look-up, the rest a short search. Draws are made cell-major,
+   ``(cells, rounds)``, so a cell's rounds read the same table.
 
 The tabulated probabilities carry floating-point rounding (relative error
 below about 1e-12), as numpy's own samplers do; nothing else is approximate.
@@ -47,15 +48,6 @@ class PoissonTables:
         Means (0 allowed: that cell is always 0).
     """
 
-    def _scratch(self, rounds: int):
-        """Work arrays for ``rounds`` columns, kept between calls (fresh large arrays
-        cost page faults every time)."""
-        shape = (self.slots.size, rounds)
-        if getattr(self, "_work", None) is None or self._work[0].shape != shape:
-            self._work = (np.empty(shape), np.empty(shape, np.int64),
-                          np.empty(shape, self.guide.dtype), np.empty(shape, bool))
-        return self._work
-
     def __init__(self, lam: np.ndarray, guide: int = GUIDE):
         # Cells with the same mean share a table (integer counts repeat a lot: the
         # 10,285 cells of the 1.67 M-battle dump have 996 distinct counts).
@@ -71,41 +63,49 @@ class PoissonTables:
         cdf *= np.repeat(slots.astype(float), size)
         guide_entry, guide_start = _guide(cdf, first, size, slots)
         offset = lo - first  # table entry -> the value it stands for
-        # One 16-byte gather answers most draws: the value the guide's entry stands
-        # for and that entry's scaled CDF, side by side.
-        self.guide = np.empty(guide_entry.size, [("value", np.int64), ("cdf", float)])
-        self.guide["value"] = guide_entry + np.repeat(offset, slots)
-        self.guide["cdf"] = cdf[guide_entry]
+        # A slot that no CDF step crosses (the first entry's scaled CDF reaches past
+        # the slot's end) answers every u in it with that entry: store the value. A
+        # slot that a step crosses stores -1 - entry, where the search starts.
+        slot_in_table = np.arange(guide_entry.size) - np.repeat(guide_start, slots)
+        whole = cdf[guide_entry] >= slot_in_table + 1
+        self.guide = np.where(whole, guide_entry + np.repeat(offset, slots), -1 - guide_entry)
         self.cdf = cdf
         self.slots = slots[cell_table].astype(float)[:, None]
         self.guide_start = guide_start[cell_table][:, None]
         self.end = last[cell_table]
         self.offset = offset[cell_table]
 
+    def _scratch(self, rounds: int):
+        """Work arrays for ``rounds`` columns, kept between calls (fresh large arrays
+        cost page faults every time)."""
+        shape = (self.slots.size, rounds)
+        if getattr(self, "_work", None) is None or self._work[0].shape != shape:
+            self._work = (np.empty(shape), np.empty(shape, np.int64))
+        return self._work
+
     def draw(self, rng: np.random.Generator, rounds: int) -> np.ndarray:
         """``rounds`` independent draws of every cell, shape (K, rounds), int64."""
-        u, slot, hit, below = self._scratch(rounds)
+        u, slot = self._scratch(rounds)
         rng.random(out=u)
         u *= self.slots
         np.copyto(slot, u, casting="unsafe")  # floor: u >= 0
         slot += self.guide_start
-        np.take(self.guide, slot, out=hit, mode="clip")  # "clip": no bounds pass (all valid)
-        x = hit["value"].copy()
+        x = np.take(self.guide, slot, mode="clip")  # "clip": no bounds pass (all valid)
         flat_x, flat_u = x.reshape(-1), u.reshape(-1)
-        np.less_equal(hit["cdf"], u, out=below)
-        todo = np.flatnonzero(below)
+        todo = np.flatnonzero(x < 0)
         if not todo.size:
             return x
-        # The answer is further on: walk a few entries, then bisect what is left.
+        # A step crosses the slot: search from its first entry, a few entries on
+        # foot, then bisect what is left.
         offset = self.offset[todo // rounds]
-        entry = flat_x[todo] - offset
+        entry = -1 - flat_x[todo]
         uu = flat_u[todo]
-        pending = np.arange(todo.size)
+        pending = np.flatnonzero(np.take(self.cdf, entry, mode="clip") <= uu)
         for _ in range(_WALK):
-            entry[pending] += 1
-            pending = pending[np.take(self.cdf, entry[pending], mode="clip") <= uu[pending]]
             if not pending.size:
                 break
+            entry[pending] += 1
+            pending = pending[np.take(self.cdf, entry[pending], mode="clip") <= uu[pending]]
         if pending.size:  # long walks (the far tails)
             low = entry[pending] + 1
             high = self.end[todo[pending] // rounds]  # the last scaled CDF is the slot count > u
