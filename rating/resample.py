@@ -209,32 +209,27 @@ def _remove(rng: np.random.Generator, x: np.ndarray, cols: np.ndarray, drop: np.
     cols : numpy.ndarray of int64, shape (V,)
     drop : numpy.ndarray of int64, shape (V,)
     """
-    k, rounds = x.shape
-    v = cols.size
-    # Running totals down each chosen column, stored so that each column is a
-    # contiguous row of `csum`.
+    rounds = x.shape[1]
+    # Running totals down each chosen column, one contiguous row per column.
     csum = np.ascontiguousarray(np.cumsum(x[:, cols].T, axis=1))
-    totals = csum[:, -1]
-    span = int(totals.max()) + 1
-    of_col = np.repeat(np.arange(v), drop)
-    key = of_col * span + rng.integers(0, totals[of_col])
-    key.sort()
-    while True:
-        again = np.flatnonzero(key[1:] == key[:-1]) + 1
-        if not again.size:
-            break
-        col = key[again] // span
-        key[again] = col * span + rng.integers(0, totals[col])
-        key.sort()
-    # Battle b of a column lies in the first cell whose running total exceeds b; the
-    # offsets make the rows one ascending array.
-    csum += (np.arange(v) * span)[:, None]
-    col, cell = np.divmod(np.searchsorted(csum.reshape(-1), key, side="right"), k)
-    cell *= rounds
-    cell += cols[col]
+    picked = []
+    for v, col in enumerate(cols):
+        total = int(csum[v, -1])
+        numbers = np.sort(rng.integers(0, total, int(drop[v])))
+        while True:
+            again = np.flatnonzero(numbers[1:] == numbers[:-1])
+            if not again.size:
+                break
+            numbers[again] = rng.integers(0, total, again.size)
+            numbers.sort()
+        # Battle b lies in the first cell whose running total exceeds b.
+        cell = np.searchsorted(csum[v], numbers, side="right")
+        cell *= rounds
+        cell += col
+        picked.append(cell)
     flat = x.reshape(-1)
     assert np.shares_memory(flat, x)  # a view, so the decrements land in x
-    np.subtract.at(flat, cell, 1)
+    np.subtract.at(flat, np.concatenate(picked), 1)
 
 
 def _guide(cdf: np.ndarray, first: np.ndarray, size: np.ndarray, slots: np.ndarray):
