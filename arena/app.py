@@ -32,6 +32,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["arena.runtime"] = rt
 
     from arena.web import api, battle, errors, extensions, health, leaderboard
+    from arena.web.sessions import RaterSessionInterface
+
+    app.session_interface = RaterSessionInterface()
 
     extensions.init_app(app, rt)
     errors.init_app(app)

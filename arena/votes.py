@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from rq import Retry
+from rq.exceptions import DuplicateJobError
+from rq.utils import now
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import aliased
@@ -51,23 +53,28 @@ def winner_of(choice: str, left: str, right: str) -> str:
 
 
 _LeftModel, _RightModel = aliased(Model), aliased(Model)
+_BattleRater, _Voter = aliased(Rater), aliased(Rater)
 _PAYLOAD_QUERY = (
     select(Battle.id, Battle.rater_id, _LeftModel.id, _LeftModel.name, _RightModel.id,
-           _RightModel.name, Prompt.category, Rater.group, Vote.id)
+           _RightModel.name, Prompt.category, _BattleRater.group, _Voter.group, Vote.id)
     .join(_LeftModel, _LeftModel.id == Battle.left_model_id)
     .join(_RightModel, _RightModel.id == Battle.right_model_id)
     .outerjoin(Prompt, Prompt.id == Battle.prompt_id)
-    .outerjoin(Rater, Rater.id == Battle.rater_id)
+    .outerjoin(_BattleRater, _BattleRater.id == Battle.rater_id)
+    .outerjoin(_Voter, _Voter.id == bindparam("rater_id", type_=Rater.__table__.c.id.type))
     .outerjoin(Vote, Vote.battle_id == Battle.id)
     .where(Battle.id == bindparam("battle_id"))
 )  # built once: a fixed statement skips SQLAlchemy's per-call cache-key work
 
 
-def payload_for(session: Session, battle_id: int, choice: str, *, source: str = "human",
-                rater_id: str | None = None, created_at: datetime | None = None) -> dict:
-    """Everything the vote job needs, read in one query where the vote is accepted.
+def payload_for(db: Session | Connection, battle_id: int, choice: str, *,
+                source: str = "human", rater_id: str | None = None,
+                created_at: datetime | None = None) -> dict:
+    """Everything the vote job needs, read in ONE query where the vote is accepted.
 
-    ``rater_id`` defaults to the rater the battle was issued to.
+    ``db`` is a session (the query runs on its connection, in its transaction) or
+    a plain connection. ``rater_id`` defaults to the rater the battle was issued
+    to; the rater group is that of whoever the vote is counted for.
 
     Raises
     ------
@@ -76,19 +83,18 @@ def payload_for(session: Session, battle_id: int, choice: str, *, source: str = 
         are its subclasses.
     """
     winner_of(choice, "", "")
-    # On the session's own connection (its transaction), as a plain Core statement.
-    row = session.connection().execute(_PAYLOAD_QUERY, {"battle_id": battle_id}).first()
+    conn = db if isinstance(db, Connection) else db.connection()
+    row = conn.execute(_PAYLOAD_QUERY, {"battle_id": battle_id, "rater_id": rater_id}).first()
     if row is None:
         raise NoSuchBattle(f"battle {battle_id} does not exist")
     (_, battle_rater, left_id, left_name, right_id, right_name, category, group,
-     vote_id) = row
+     voter_group, vote_id) = row
     if vote_id is not None:
         raise AlreadyVoted(f"battle {battle_id} already has a vote")
     if rater_id is None:
         rater_id = battle_rater
     elif rater_id != battle_rater:
-        rater = session.get(Rater, rater_id)
-        group = rater.group if rater else None
+        group = voter_group
     return {
         "battle_id": battle_id,
         "choice": choice,
@@ -156,15 +162,39 @@ def store(engine: Engine, payloads: Iterable[dict]) -> int:
         return store_in(conn, payloads)
 
 
-def enqueue(queue, payload: dict, *, timeout: int = 30, retries: int = 3):
-    """Put a vote job on ``queue``.
+# rq 3's unique enqueue (``Queue.enqueue(..., unique=True)``: refuse an existing job id,
+# save the job hash, push the id on the queue) and the queue's entry in rq's set of
+# queues, which rq writes in a second round trip, done in one atomic step.
+_ENQUEUE_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[2])
+return 1
+"""
 
-    The job id names the battle and is enqueued as unique, so a second enqueue
-    for the same battle raises :class:`rq.exceptions.DuplicateJobError`.
+
+def enqueue(queue, payload: dict, *, timeout: int = 30, retries: int = 3):
+    """Put a vote job on ``queue`` in one Redis round trip, and return it.
+
+    The job is rq's own (built by ``Queue.create_job``, saved in rq's format,
+    pushed where rq pushes it); its id names the battle and is unique, so a
+    second enqueue for the same battle raises
+    :class:`rq.exceptions.DuplicateJobError`.
     """
-    return queue.enqueue(STORE_VOTE_JOB, payload, job_id=f"vote-{payload['battle_id']}",
-                         unique=True, job_timeout=timeout, result_ttl=0,
-                         failure_ttl=30 * 86400,
-                         retry=Retry(max=retries, interval=RETRY_INTERVALS[-retries:])
-                         if retries else None,
-                         description=f"vote on battle {payload['battle_id']}")
+    job = queue.create_job(STORE_VOTE_JOB, args=(payload,), job_id=f"vote-{payload['battle_id']}",
+                           timeout=timeout, result_ttl=0, failure_ttl=30 * 86400,
+                           retry=Retry(max=retries, interval=RETRY_INTERVALS[-retries:])
+                           if retries else None,
+                           description=f"vote on battle {payload['battle_id']}")
+    job.enqueued_at = now()
+    fields = []
+    for key, value in job.to_dict().items():
+        # rq reads an absent field as it reads an empty one (no callback, not started).
+        if value is not None and value != "":
+            fields += (key, value if isinstance(value, (bytes, str)) else str(value))
+    added = queue.connection.register_script(_ENQUEUE_SCRIPT)(
+        keys=[job.key, queue.key, queue.redis_queues_keys], args=[job.id, queue.key, *fields])
+    if not added:
+        raise DuplicateJobError(f"Job with ID '{job.id}' already exists")
+    return job

@@ -54,9 +54,9 @@ def create_vote():
         raise ApiError(400, str(exc), "bad_token") from None
 
     runtime = rt()
-    with Session(runtime.engine) as s:
+    with runtime.engine.connect() as conn:
         try:
-            payload = votes.payload_for(s, battle_id, choice, source="human",
+            payload = votes.payload_for(conn, battle_id, choice, source="human",
                                         rater_id=rater_id())
         except votes.NoSuchBattle:
             raise ApiError(404, "battle no longer exists", "no_battle") from None
