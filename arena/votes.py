@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from arena.db import dialect_insert
 from arena.models import CHOICES, Battle, Model, Prompt, Rater, Vote, utcnow
 
 STORE_VOTE_JOB = "workers.ingest.store_vote"
@@ -114,46 +115,64 @@ def payload_for(db: Session | Connection, battle_id: int, choice: str, *,
 _COUNT_COLUMNS = ("left_wins", "right_wins", "ties", "both_bad")
 _COLUMN_OF_CHOICE = dict(zip(CHOICES, _COUNT_COLUMNS))
 
-# Plain SQL that SQLite (3.35+) and PostgreSQL both run: the hot path of the vote
-# job, so it is compiled once rather than built from expressions per vote.
-_INSERT_VOTE = text(
-    "INSERT INTO votes (battle_id, choice, winner, source, rater_id, created_at) "
-    "VALUES (:battle_id, :choice, :winner, :source, :rater_id, :created_at) "
-    "ON CONFLICT (battle_id) DO NOTHING RETURNING id"
-).bindparams(bindparam("created_at", type_=Vote.__table__.c.created_at.type))
-_COUNT_VOTE = text(
+_COUNT_VOTES = text(
     "INSERT INTO pair_counts (category, source, rater_group, left_model_id, right_model_id, "
     "left_wins, right_wins, ties, both_bad) VALUES (:category, :source, :rater_group, "
     ":left_model_id, :right_model_id, :left_wins, :right_wins, :ties, :both_bad) "
     "ON CONFLICT (category, source, rater_group, left_model_id, right_model_id) DO UPDATE SET "
     + ", ".join(f"{c} = pair_counts.{c} + excluded.{c}" for c in _COUNT_COLUMNS)
-)
+)  # plain SQL that SQLite (3.35+) and PostgreSQL both run, compiled once
+_insert_votes: dict[str, object] = {}
+
+
+def _insert_votes_for(conn: Connection):
+    """``INSERT INTO votes ... ON CONFLICT (battle_id) DO NOTHING RETURNING battle_id``.
+
+    Built once per dialect; run with many rows, SQLAlchemy sends them as multi-row
+    INSERTs ("insertmanyvalues") and returns the battle ids of the rows inserted.
+    """
+    name = conn.dialect.name
+    if name not in _insert_votes:
+        table = Vote.__table__
+        _insert_votes[name] = (dialect_insert(conn)(table)
+                               .on_conflict_do_nothing(index_elements=["battle_id"])
+                               .returning(table.c.battle_id))
+    return _insert_votes[name]
 
 
 def store_in(conn: Connection, payloads: Iterable[dict]) -> int:
     """Store votes on an open connection (inside the caller's transaction).
 
-    Returns how many were new; votes whose battle already has one are skipped
-    (the insert's RETURNING is empty) and are not counted again.
+    Returns how many were new. A vote whose battle already has one is skipped
+    (the insert returns nothing for it) and not counted again; of several votes
+    on one battle in ``payloads`` only the first counts. All votes go in one
+    multi-row insert, and the new ones are added to ``pair_counts`` with one
+    upsert per scope and pair.
     """
-    stored = 0
+    first: dict[int, dict] = {}
     for p in payloads:
+        first.setdefault(p["battle_id"], p)
+    if not first:
+        return 0
+    rows = []
+    for p in first.values():
         created = p.get("created_at")
         created = datetime.fromisoformat(created) if isinstance(created, str) else created
-        inserted = conn.execute(_INSERT_VOTE, {
-            "battle_id": p["battle_id"], "choice": p["choice"], "winner": p["winner"],
-            "source": p["source"], "rater_id": p.get("rater_id"),
-            "created_at": created or utcnow()}).first()
-        if inserted is None:
-            continue
-        stored += 1
-        column = _COLUMN_OF_CHOICE[p["choice"]]
-        conn.execute(_COUNT_VOTE, {
-            "category": p["category"], "source": p["source"],
-            "rater_group": p.get("rater_group") or "", "left_model_id": p["left_model_id"],
-            "right_model_id": p["right_model_id"],
-            **{c: int(c == column) for c in _COUNT_COLUMNS}})
-    return stored
+        rows.append({"battle_id": p["battle_id"], "choice": p["choice"], "winner": p["winner"],
+                     "source": p["source"], "rater_id": p.get("rater_id"),
+                     "created_at": created or utcnow()})
+    new = set(conn.execute(_insert_votes_for(conn), rows).scalars())
+    counts: dict[tuple, dict[str, int]] = {}
+    for battle_id in new:
+        p = first[battle_id]
+        key = (p["category"], p["source"], p.get("rater_group") or "", p["left_model_id"],
+               p["right_model_id"])
+        row = counts.setdefault(key, dict.fromkeys(_COUNT_COLUMNS, 0))
+        row[_COLUMN_OF_CHOICE[p["choice"]]] += 1
+    if counts:
+        names = ("category", "source", "rater_group", "left_model_id", "right_model_id")
+        conn.execute(_COUNT_VOTES, [dict(zip(names, key), **row) for key, row in counts.items()])
+    return len(new)
 
 
 def store(engine: Engine, payloads: Iterable[dict]) -> int:

@@ -14,11 +14,22 @@ def store_vote(payload: dict) -> dict:
     has a vote. Every ``[rating] recompute_every`` new votes it enqueues one
     ``recompute_ratings`` job (at most one waits at a time).
     """
+    return {"battle_id": payload["battle_id"], "stored": store_votes([payload])}
+
+
+def store_votes(payloads: list[dict]) -> int:
+    """Store the votes of many vote jobs in ONE transaction; returns how many were new.
+
+    The batch path of :class:`workers.vote_batches.VoteBatchWorker`. Each vote is
+    stored exactly once as in :func:`store_vote`, and the new ones count towards
+    the next recompute. Raises (having stored nothing) when any vote cannot be
+    stored.
+    """
     rt = runtime.current()
-    stored = votes.store(rt.engine, [payload])
+    stored = votes.store(rt.engine, payloads)
     if stored:
         schedule_recompute(rt, stored)
-    return {"battle_id": payload["battle_id"], "stored": stored}
+    return stored
 
 
 def schedule_recompute(rt: runtime.Runtime, new_votes: int) -> bool:
