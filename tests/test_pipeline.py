@@ -14,6 +14,7 @@ from arena.app import create_app
 from arena.battles import BattleTokens
 from arena.models import Answer, Battle, Model, PairCount, Prompt, Vote
 from workers.ingest import store_vote
+from workers.vote_batches import VoteBatchWorker
 
 
 def seed(engine, n_models=3, n_prompts=2, category="coding"):
@@ -35,7 +36,8 @@ def count(engine, table):
 
 
 def work(rt, queue="votes"):
-    SimpleWorker([rt.queue(queue)], connection=rt.redis).work(burst=True)
+    """What `arena worker --burst` runs (vote jobs in batches)."""
+    VoteBatchWorker([rt.queue(queue)], connection=rt.redis).work(burst=True)
 
 
 @pytest.fixture
@@ -192,6 +194,20 @@ def test_positions_are_randomized(client, rt):
     assert any((r, l) in seen for (l, r) in seen)
 
 
+def test_vote_sends_no_second_session_cookie(client, rt):
+    """Drawing a battle refreshes the rater's cookie; the vote that follows does not
+    sign and send it again. A voter without a cookie still gets one."""
+    data = new_battle(client)
+    res = client.post("/api/v1/votes", json={"battle_token": data["battle_token"],
+                                             "choice": "left"})
+    assert res.status_code == 202 and "Set-Cookie" not in res.headers
+    assert "Set-Cookie" in client.post("/api/v1/battles").headers
+    stranger = client.application.test_client()
+    res = stranger.post("/api/v1/votes", json={"battle_token": new_battle(client)["battle_token"],
+                                               "choice": "tie"})
+    assert res.status_code == 202 and "session=" in res.headers["Set-Cookie"]
+
+
 def test_healthz(client, rt):
     res = client.get("/healthz")
     assert res.status_code == 200 and res.get_json()["status"] == "ok"
@@ -213,7 +229,8 @@ def test_battle_page_renders_safely(client, rt):
 
 def test_failed_vote_job_is_retried_by_the_scheduler(client, rt):
     """A vote job that fails (here: its battle is not stored yet) waits in rq's scheduled
-    registry and is stored when the worker's scheduler puts it back after the interval."""
+    registry and is stored when the worker's scheduler puts it back after the interval
+    (rq's own SimpleWorker here: the jobs are plain rq jobs)."""
     data = new_battle(client)
     battle_id = BattleTokens("test-secret", 60).battle_id(data["battle_token"])
     with Session(rt.engine) as s:

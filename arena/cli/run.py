@@ -29,10 +29,30 @@ def serve(host: str, port: int, rt) -> None:
     create_app(rt.settings).run(host=host, port=port, threaded=True, use_reloader=False)
 
 
-def worker_class(fork: bool):
-    from rq import SimpleWorker, Worker
+def make_worker(rt, names: list[str], fork: bool, log_level: str):
+    """The rq worker for ``arena worker``: rq's forking ``Worker`` with ``fork``, else
+    the in-process :class:`workers.vote_batches.VoteBatchWorker`, which stores ready
+    vote jobs many at a time and runs every other job as rq's ``SimpleWorker`` does."""
+    from rq import Worker
 
-    return Worker if fork else SimpleWorker
+    from workers.vote_batches import VoteBatchWorker
+
+    conn = rt.redis
+    queues = [queue.get_queue(n, conn) for n in names]
+    options = {"connection": conn, "log_job_description": log_level == "DEBUG"}
+    if fork:
+        return Worker(queues, **options)
+    size = rt.settings["worker"]["vote_batch_size"]
+    wait = rt.settings["worker"]["vote_batch_wait_ms"]
+    if isinstance(size, float) and size.is_integer():
+        size = int(size)
+    if not isinstance(size, int) or size < 1:
+        raise click.ClickException(f"[worker] vote_batch_size must be a whole number of at "
+                                   f"least 1, got {size!r}")
+    if wait < 0:
+        raise click.ClickException(f"[worker] vote_batch_wait_ms must be at least 0, got {wait!r}")
+    return VoteBatchWorker(queues, votes_queue=rt.settings["votes"]["queue"],
+                           batch_size=size, batch_wait=wait / 1000, **options)
 
 
 @click.command("worker")
@@ -40,7 +60,8 @@ def worker_class(fork: bool):
               help="Queue to listen on (repeatable; default: [worker] queues).")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--fork", is_flag=True,
-              help="Run each job in a forked child (rq's Worker) instead of in-process.")
+              help="Run each job in a forked child (rq's Worker), one at a time, instead of "
+                   "in-process with vote jobs in batches.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
               help="INFO logs every job; WARNING only problems.")
@@ -51,16 +72,16 @@ def worker(queues: tuple[str, ...], burst: bool, fork: bool, log_level: str,
            recompute_every: int | None, rt) -> None:
     """Run an rq worker on Arena's queues (every queue unless --queue is given).
 
-    Jobs run in this process (rq's SimpleWorker) unless --fork is given. Run
-    several workers, on as many machines as you like, to store votes faster.
+    Jobs run in this process, ready vote jobs many at a time in one transaction
+    ([worker] vote_batch_size), unless --fork is given: then each job runs in a
+    forked child (rq's Worker). Run several workers, on as many machines as you
+    like, to store votes faster.
     """
     if recompute_every is not None:
         rt.settings["rating"]["recompute_every"] = recompute_every
     names = list(queues) or list(rt.settings["worker"]["queues"])
-    conn = rt.redis
     logging.basicConfig(level=log_level, format="%(asctime)s %(message)s")
-    w = worker_class(fork)([queue.get_queue(n, conn) for n in names], connection=conn,
-                           log_job_description=log_level == "DEBUG")
+    w = make_worker(rt, names, fork, log_level)
     # The scheduler puts retried jobs (rq's Retry with intervals) back on their queue.
     w.work(burst=burst, logging_level=log_level, with_scheduler=True)
 

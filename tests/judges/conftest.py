@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from rq import SimpleWorker
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -11,6 +10,7 @@ from arena import runtime
 from arena.models import Answer, Model, Prompt
 from tests.conftest import make_settings
 from tests.standin_judge import StandinJudge
+from workers.vote_batches import VoteBatchWorker
 
 
 @pytest.fixture
@@ -57,8 +57,9 @@ def seed(engine, *, good_family=None, n_prompts=3, reference=None):
 
 
 def work(rt, *queues):
-    SimpleWorker([rt.queue(q) for q in queues or ("judge", "votes")],
-                 connection=rt.redis).work(burst=True)
+    """What `arena worker --burst` runs: vote jobs in batches, judge jobs one at a time."""
+    VoteBatchWorker([rt.queue(q) for q in queues or ("judge", "votes")],
+                    connection=rt.redis).work(burst=True)
 
 
 def count(engine, table, *where):
