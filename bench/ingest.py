@@ -3,18 +3,24 @@
 Measures, in one run on the same servers:
 
 * ``GET /healthz`` requests/s (the baseline: one database and one Redis round trip);
-* votes/s from accept to stored: clients draw a battle and vote on it, workers
-  store the votes; the clock runs from the first vote sent to the last vote
-  stored in the database;
+* votes/s from accept to stored: battles are drawn first (not timed), then the
+  clients vote on them and the workers store the votes; the clock runs from the
+  first vote sent to the last vote stored in the database;
 * p50/p99 latency of ``POST /api/v1/votes`` (accept: checked and queued);
-* that no vote was lost or duplicated (stored == accepted, pair_counts agree).
+* that no vote was lost or duplicated (stored == accepted, pair_counts agree);
+* on Linux, the CPU time per request of the web workers, the rq workers, Redis,
+  the clients (this process) and everything else on the machine, for each phase.
 
-Target: stored votes/s >= 0.5 x healthz requests/s.
+The two phases alternate in ``--rounds`` rounds (healthz, then votes, each time
+a share of the requests), so a change in the machine's speed or load during the
+run reaches both alike; each round's votes are all stored before the next round
+starts. Target: stored votes/s >= 0.5 x healthz requests/s.
 
 Usage::
 
-    .venv/bin/python bench/ingest.py [--votes 3000] [--clients 8] [--web-workers 2]
-                                     [--rq-workers 2] [--database-url URL]
+    .venv/bin/python bench/ingest.py [--votes 3000] [--health 6000] [--rounds 3]
+                                     [--clients 8] [--web-workers 2] [--rq-workers 2]
+                                     [--database-url URL]
 
 Defaults to a SQLite file and an embedded redis-server in a temporary folder; a PostgreSQL
 ``--database-url`` names a server, on which a scratch database is made and dropped.
@@ -43,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 from arena import db, queue  # noqa: E402
 from arena.cli.run import stop_processes  # noqa: E402
 from arena.queue import free_port  # noqa: E402
+from bench import cputime  # noqa: E402
 from bench.scratch import scratch_database, seed  # noqa: E402
 from arena.models import PairCount, Vote  # noqa: E402
 
@@ -86,11 +93,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--votes", type=int, default=3000)
     ap.add_argument("--health", type=int, default=6000)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--web-workers", type=int, default=2)
     ap.add_argument("--rq-workers", type=int, default=2)
     ap.add_argument("--database-url", default=os.environ.get("ARENA_BENCH_DATABASE_URL", ""))
     args = ap.parse_args()
+    if min(args.votes, args.health, args.rounds, args.clients, args.web_workers,
+           args.rq_workers) < 1 or args.votes < args.rounds or args.health < args.rounds:
+        ap.error("every count must be at least 1, and --votes and --health at least --rounds")
 
     tmp = Path(tempfile.mkdtemp(prefix="arena-bench-"))
     try:
@@ -98,6 +109,16 @@ def main() -> int:
             return run(args, tmp, url)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stored_votes(engine) -> int:
+    with Session(engine) as s:
+        return s.execute(select(func.count()).select_from(Vote)).scalar_one()
+
+
+def shares(total: int, parts: int) -> list[int]:
+    """``total`` split into ``parts`` near-equal whole shares."""
+    return [total // parts + (k < total % parts) for k in range(parts)]
 
 
 def run(args, tmp: Path, url: str) -> int:
@@ -125,15 +146,13 @@ def run(args, tmp: Path, url: str) -> int:
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/healthz")
         run_clients(args.clients, 200, lambda c: c.get(base + "/healthz"))  # warm up
-        secs, res = run_clients(args.clients, args.health, lambda c: c.get(base + "/healthz"))
-        assert all(r.status_code == 200 for r in res)
-        health_rate = args.health / secs
+        groups = {"web": [procs[0].pid], "workers": [p.pid for p in procs[1:]],
+                  "redis": [redis_server.process.pid]}
 
         # Battles are drawn first (not timed): the timed part is the vote path,
         # from the POST that accepts a vote to the row stored by a worker.
         _, battles = run_clients(args.clients, args.votes,
                                  lambda c: c.post(base + "/api/v1/battles").json()["battle_token"])
-
         tokens = iter(battles)
         lock = threading.Lock()
 
@@ -144,43 +163,77 @@ def run(args, tmp: Path, url: str) -> int:
             r = client.post(base + "/api/v1/votes", json={"battle_token": token, "choice": "left"})
             return r.status_code, time.perf_counter() - t0
 
-        start = time.perf_counter()
-        accept_secs, res = run_clients(args.clients, args.votes, vote)
-        accepted = sum(1 for status, _ in res if status == 202)
-        while True:
-            with Session(engine) as s:
-                stored = s.execute(select(func.count()).select_from(Vote)).scalar_one()
-            if stored >= accepted or time.perf_counter() - start > 300:
-                break
-            time.sleep(0.02)
-        elapsed = time.perf_counter() - start
+        health_secs = vote_secs = 0.0
+        accepted = stored = 0
+        cpu = {"healthz": {}, "votes": {}}
+        round_ratios, latencies = [], []
+        for n_health, n_votes in zip(shares(args.health, args.rounds),
+                                     shares(args.votes, args.rounds)):
+            before = cputime.snapshot(groups) if cputime.available() else None
+            secs, res = run_clients(args.clients, n_health, lambda c: c.get(base + "/healthz"))
+            assert all(r.status_code == 200 for r in res)
+            health_secs += secs
+            if before:
+                add_cpu(cpu["healthz"], cputime.used(before, cputime.snapshot(groups)))
+            before = cputime.snapshot(groups) if cputime.available() else None
+            start = time.perf_counter()
+            _, res = run_clients(args.clients, n_votes, vote)
+            accepted += sum(1 for status, _ in res if status == 202)
+            latencies += [t for _, t in res]
+            while True:
+                stored = stored_votes(engine)
+                if stored >= accepted or time.perf_counter() - start > 300:
+                    break
+                time.sleep(0.02)
+            elapsed = time.perf_counter() - start
+            vote_secs += elapsed
+            if before:
+                add_cpu(cpu["votes"], cputime.used(before, cputime.snapshot(groups)))
+            round_ratios.append((n_votes / elapsed) / (n_health / secs))
         with Session(engine) as s:
             counted = s.execute(select(func.sum(PairCount.left_wins + PairCount.right_wins
                                                 + PairCount.ties + PairCount.both_bad))
                                 ).scalar_one()
             distinct = s.execute(select(func.count(func.distinct(Vote.battle_id)))).scalar_one()
-        lat = np.array([t for _, t in res]) * 1000
-        vote_rate = stored / elapsed
+        lat = np.array(latencies) * 1000
+        health_rate = args.health / health_secs
+        vote_rate = stored / vote_secs
         print(f"database                 {url.split(':')[0]}")
         print(f"web workers / rq workers {args.web_workers} / {args.rq_workers}, "
-              f"{args.clients} clients")
+              f"{args.clients} clients, {args.rounds} rounds")
         print(f"healthz                  {health_rate:8.1f} req/s")
         print(f"votes accepted / stored  {accepted} / {stored} (distinct battles {distinct}, "
               f"pair_counts total {counted})")
         print(f"votes stored             {vote_rate:8.1f} votes/s (first vote sent to last "
-              f"stored: {elapsed:.2f} s)")
-        print(f"votes accepted           {args.votes / accept_secs:8.1f} votes/s "
-              f"(POST /api/v1/votes answered 202)")
+              f"stored, summed over rounds: {vote_secs:.2f} s)")
         print(f"accept latency           p50 {np.percentile(lat, 50):.1f} ms, "
               f"p99 {np.percentile(lat, 99):.1f} ms")
         ratio = vote_rate / health_rate
-        print(f"ratio votes/healthz      {ratio:.2f} (target >= 0.5)")
+        print(f"ratio votes/healthz      {ratio:.2f} (target >= 0.5; rounds "
+              f"{min(round_ratios):.2f}-{max(round_ratios):.2f})")
+        if cpu["healthz"]:
+            print_cpu(cpu, {"healthz": args.health, "votes": args.votes})
         ok = stored == accepted == distinct == counted == args.votes
         print("no vote lost or duplicated" if ok else "MISMATCH: votes lost or duplicated")
         return 0 if ok else 1
     finally:
         stop_processes(procs)
         redis_server.stop()
+
+
+def add_cpu(total: dict[str, float], spent: dict[str, float]) -> None:
+    for name, seconds in spent.items():
+        total[name] = total.get(name, 0.0) + seconds
+
+
+def print_cpu(cpu: dict[str, dict[str, float]], requests: dict[str, int]) -> None:
+    """CPU ms per request of each process group, per phase."""
+    names = ["web", "workers", "redis", "this", "other"]
+    print("cpu ms per request       " + " ".join(f"{n if n != 'this' else 'clients':>8}"
+                                              for n in names) + "     all")
+    for phase, spent in cpu.items():
+        per = [spent.get(n, 0.0) * 1000 / requests[phase] for n in names]
+        print(f"  {phase:<22} " + " ".join(f"{v:8.2f}" for v in per) + f" {sum(per):8.2f}")
 
 
 if __name__ == "__main__":
