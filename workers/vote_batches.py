@@ -5,11 +5,12 @@ what changes is how a worker runs them. When the job rq hands the worker comes f
 the votes queue and is a plain vote job, the worker takes up to ``batch_size - 1``
 more ready jobs from that queue in one atomic step, stores all their votes in ONE
 database transaction (:func:`workers.ingest.store_votes`, the same exactly-once insert
-as :func:`workers.ingest.store_vote`), and then finishes the jobs with one pipelined
-Redis call, as rq finishes a job enqueued with ``result_ttl=0``: its hash, results and
-execution records are deleted. Per-job rq bookkeeping (an execution record, registry
-moves, a status write, worker counters) would cost several Redis round trips per vote;
-a batch pays them once.
+as :func:`workers.ingest.store_vote`), and then finishes the jobs with one Redis call,
+as rq finishes a job enqueued with ``result_ttl=0``: its hash, results and execution
+records are deleted. Per-job rq bookkeeping (an execution record, registry moves, a
+status write, worker counters, about 57 Redis commands in several round trips) is paid
+once per batch instead; taking the jobs and reading them is one Lua script, finishing
+them another.
 
 What stays rq's:
 
@@ -56,21 +57,47 @@ FIELDS = ("data", "timeout", "result_ttl", "success_callback_name", "failure_cal
           "stopped_callback_name", "webhooks", "repeats_left", "rate_limit_key",
           "rate_limit_concurrency", "group_id")
 
-# Move up to ARGV[1] job ids from the queue list (KEYS[1]) to rq's intermediate list
-# (KEYS[2]), oldest first, as rq's dequeue does for one job; ARGV[2], when given, is
-# the id of a job already taken off the queue (rq's multi-queue dequeue uses a plain
-# pop) that must be tracked there too. LPOP + RPUSH inside a script is one atomic
-# step on any Redis version.
-_CLAIM_SCRIPT = """
-if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[2]) end
-local ids = {}
+# Take up to ARGV[1] ready jobs: move their ids from the queue list (KEYS[1]) to rq's
+# intermediate list (KEYS[2]), oldest first, where rq's own dequeue puts the one job it
+# takes, and read for each whether it has dependents and the fields ARGV[6..]. ARGV[2]
+# is the job rq dequeued (its dependents are looked up too); ARGV[3] == "1" when it
+# must be put in the intermediate list as well (rq's dequeue from several queues uses
+# a plain pop). A job's hash key is ARGV[4] .. id, its dependents' key ARGV[4] .. id
+# .. ARGV[5] (rq's key layout, passed in from rq's own key functions). LPOP and RPUSH
+# in one script are one atomic step on any Redis version. Returns the first job's
+# dependents flag, then id, dependents flag and field values for each job taken.
+_TAKE_SCRIPT = """
+local out = {0}
+if ARGV[2] ~= '' then
+  if ARGV[3] == '1' then redis.call('RPUSH', KEYS[2], ARGV[2]) end
+  out[1] = redis.call('EXISTS', ARGV[4] .. ARGV[2] .. ARGV[5])
+end
 for i = 1, tonumber(ARGV[1]) do
   local id = redis.call('LPOP', KEYS[1])
   if not id then break end
   redis.call('RPUSH', KEYS[2], id)
-  ids[i] = id
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('EXISTS', ARGV[4] .. id .. ARGV[5])
+  out[#out + 1] = redis.call('HMGET', ARGV[4] .. id, unpack(ARGV, 6))
 end
-return ids
+return out
+"""
+
+# Finish jobs as rq finishes a job with result_ttl=0: drop each id (ARGV[i]) from the
+# intermediate list (KEYS[1]) and delete its ARGV[3] keys (hash, dependents,
+# dependencies, results, executions) that follow it; count ARGV[1] successful jobs and
+# ARGV[2] seconds of work in the worker's hash (KEYS[2]) when ARGV[1] > 0.
+_FINISH_SCRIPT = """
+if tonumber(ARGV[1]) > 0 then
+  redis.call('HINCRBY', KEYS[2], 'successful_job_count', ARGV[1])
+  redis.call('HINCRBYFLOAT', KEYS[2], 'total_working_time', ARGV[2])
+end
+local k = tonumber(ARGV[3])
+for i = 4, #ARGV, k + 1 do
+  redis.call('LREM', KEYS[1], 1, ARGV[i])
+  redis.call('DEL', unpack(ARGV, i + 1, i + k))
+end
+return 0
 """
 
 
@@ -122,7 +149,12 @@ class VoteBatchWorker(SimpleWorker):
         self.batch_size = batch_size
         self.batch_wait = batch_wait
         self._burst = False
-        self._claim = self.connection.register_script(_CLAIM_SCRIPT)
+        self._take_script = self.connection.register_script(_TAKE_SCRIPT)
+        self._finish_script = self.connection.register_script(_FINISH_SCRIPT)
+        # rq's key layout, from rq's own key functions: hash = prefix + id,
+        # dependents = prefix + id + suffix.
+        self._job_prefix = self.job_class.key_for("")
+        self._dependents_suffix = self.job_class.dependents_key_for("")[len(self._job_prefix):]
 
     def work(self, burst: bool = False, *args, **kwargs) -> bool:
         self._burst = burst
@@ -148,20 +180,17 @@ class VoteBatchWorker(SimpleWorker):
         """Run ``job``; a plain vote job takes more ready vote jobs along (see the module)."""
         if queue.name != self.votes_queue or self.batch_size == 1 or not is_plain_vote_job(job):
             return super().execute_job(job, queue)
-        with self.connection.pipeline(transaction=False) as pipe:
-            # Busy from here on (the local state changes at once): a warm shutdown
-            # lets the whole batch finish.
-            self.set_state(WorkerStatus.BUSY, pipeline=pipe)
-            # rq's dequeue left ``job`` in the intermediate list only when it used LMOVE.
-            in_list = len(self.queues) == 1 and get_version(self.connection) >= (6, 2, 0)
-            ids = self._take(queue, self.batch_size - 1, "" if in_list else job.id)
-            if len(ids) < self.batch_size - 1 and self.batch_wait and not self._burst:
-                time.sleep(self.batch_wait)
-                ids += self._take(queue, self.batch_size - 1 - len(ids), "")
-            first_has_dependents, fetched = self._fetch(pipe, job, ids)
+        # Busy from here on: a warm shutdown lets the whole batch finish.
+        self.set_state(WorkerStatus.BUSY)
+        # rq's dequeue left ``job`` in the intermediate list only when it used LMOVE.
+        in_list = len(self.queues) == 1 and get_version(self.connection) >= (6, 2, 0)
+        first_has_dependents, taken = self._take(queue, self.batch_size - 1, job, not in_list)
+        if len(taken) < self.batch_size - 1 and self.batch_wait and not self._burst:
+            time.sleep(self.batch_wait)
+            taken += self._take(queue, self.batch_size - 1 - len(taken))[1]
         batch, others, missing = [], [], []
         (others if first_has_dependents else batch).append(job)
-        for job_id, found, has_dependents in fetched:
+        for job_id, found, has_dependents in taken:
             if found is None:
                 missing.append(job_id)
             elif is_plain_vote_job(found, has_dependents):
@@ -175,7 +204,7 @@ class VoteBatchWorker(SimpleWorker):
                 try:
                     other.refresh()  # read whole: rq saves it again on failure
                 except NoSuchJobError:
-                    self._forget(queue, [other.id])
+                    self._finish(queue, [other.id])
                     continue
             # SimpleWorker.execute_job without its switch to idle: the worker stays busy
             # until the whole batch is done.
@@ -185,30 +214,21 @@ class VoteBatchWorker(SimpleWorker):
         # The worker stays busy until rq's loop dequeues again (its first step marks
         # it idle), so a warm shutdown requested in between stops it cleanly too.
 
-    def _take(self, queue, n: int, tracked: str) -> list[str]:
-        """Move up to ``n`` ready job ids to the intermediate list (see ``_CLAIM_SCRIPT``)."""
-        if n <= 0 and not tracked:
-            return []
-        return [as_text(i) for i in self._claim(
-            keys=[queue.key, queue.intermediate_queue_key], args=[max(n, 0), tracked])]
+    def _take(self, queue, n: int, first: Job | None = None, track_first: bool = False):
+        """Take up to ``n`` ready jobs in one step (see ``_TAKE_SCRIPT``).
 
-    def _fetch(self, pipe, first: Job, ids: list[str]):
-        """In one round trip (with what ``pipe`` holds already): whether ``first``
-        has dependents, and for each id the job (None when it no longer exists or
-        cannot be read) and whether it has dependents.
-
-        Only the fields :func:`is_plain_vote_job` looks at are read (:data:`FIELDS`);
-        a job that leaves the batch is read whole before rq runs it.
+        Returns whether ``first`` has dependents, and for each job taken its id,
+        the job (None when it no longer exists or cannot be read) and whether it
+        has dependents. Only the fields :func:`is_plain_vote_job` looks at are read
+        (:data:`FIELDS`); a job that leaves the batch is read whole before rq runs it.
         """
-        skip = len(pipe)
-        pipe.exists(first.dependents_key)
-        for job_id in ids:
-            pipe.hmget(self.job_class.key_for(job_id), FIELDS)
-            pipe.exists(self.job_class.dependents_key_for(job_id))
-        replies = pipe.execute()[skip:]
-        fetched = []
-        for job_id, values, has_dependents in zip(ids, replies[1::2], replies[2::2]):
-            job = None
+        reply = self._take_script(
+            keys=[queue.key, queue.intermediate_queue_key],
+            args=[max(n, 0), first.id if first else "", "1" if track_first else "0",
+                  self._job_prefix, self._dependents_suffix, *FIELDS])
+        taken = []
+        for raw_id, has_dependents, values in zip(reply[1::3], reply[2::3], reply[3::3]):
+            job_id, job = as_text(raw_id), None
             if values[0] is not None:
                 job = self.job_class(job_id, connection=self.connection,
                                      serializer=self.serializer)
@@ -216,8 +236,8 @@ class VoteBatchWorker(SimpleWorker):
                     job.restore({k: v for k, v in zip(FIELDS, values) if v is not None})
                 except Exception:  # unreadable: left to rq's ordinary path to fail
                     job = None
-            fetched.append((job_id, job, bool(has_dependents)))
-        return bool(replies[0]), fetched
+            taken.append((job_id, job, bool(has_dependents)))
+        return bool(reply[0]), taken
 
     def _store(self, batch: list[Job], queue, missing: list[str]) -> bool:
         """Store the votes of ``batch`` in one transaction and finish the jobs.
@@ -226,8 +246,7 @@ class VoteBatchWorker(SimpleWorker):
         then runs each job the ordinary way.
         """
         if not batch:
-            if missing:
-                self._forget(queue, missing)
+            self._finish(queue, missing)
             return True
         started = now()
         # The shortest timeout of the batch (rq's default for a job without one).
@@ -239,26 +258,22 @@ class VoteBatchWorker(SimpleWorker):
         except Exception:
             logger.warning("batch of %d vote jobs failed; running them one at a time",
                            len(batch), exc_info=True)
-            if missing:
-                self._forget(queue, missing)
+            self._finish(queue, missing)
             return False
-        with self.connection.pipeline(transaction=False) as pipe:
-            for job in batch:
-                # What rq deletes when a job with result_ttl=0 succeeds.
-                pipe.delete(job.key, job.dependents_key, job.dependencies_key,
-                            Result.get_key(job.id), job.execution_registry.key)
-                pipe.lrem(queue.intermediate_queue_key, 1, job.id)
-            for job_id in missing:
-                pipe.lrem(queue.intermediate_queue_key, 1, job_id)
-            pipe.hincrby(self.key, "successful_job_count", len(batch))
-            self.increment_total_working_time(now() - started, pipe)
-            pipe.execute()
+        self._finish(queue, batch + missing, succeeded=len(batch),
+                     seconds=(now() - started).total_seconds())
         logger.info("stored %d new votes from %d vote jobs", stored, len(batch))
         return True
 
-    def _forget(self, queue, job_ids: list[str]) -> None:
-        """Drop ids of jobs that no longer exist from the intermediate list."""
-        with self.connection.pipeline(transaction=False) as pipe:
-            for job_id in job_ids:
-                pipe.lrem(queue.intermediate_queue_key, 1, job_id)
-            pipe.execute()
+    def _finish(self, queue, jobs: list, succeeded: int = 0, seconds: float = 0.0) -> None:
+        """Finish ``jobs`` (jobs or ids of jobs gone) in one step (see ``_FINISH_SCRIPT``):
+        out of the intermediate list, and deleted with what rq keeps beside a job."""
+        if not jobs:
+            return
+        args = [succeeded, seconds, 5]
+        for job in jobs:
+            if isinstance(job, str):
+                job = self.job_class(job, connection=self.connection)
+            args += [job.id, job.key, job.dependents_key, job.dependencies_key,
+                     Result.get_key(job.id), job.execution_registry.key]
+        self._finish_script(keys=[queue.intermediate_queue_key, self.key], args=args)
