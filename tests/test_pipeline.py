@@ -264,3 +264,16 @@ def test_rate_limits_answer_429_in_json(tmp_path, sqlite_url, redis_url, redis_c
     res = client.post("/api/v1/battles")
     assert res.get_json()["error"] == "too_many_requests"
     assert client.get("/").status_code == 429  # the page draws battles too, under one limit
+
+
+def test_votes_have_their_own_rate_limit(tmp_path, sqlite_url, redis_url, redis_conn):
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, sqlite_url, redis_url,
+                             limits={"enabled": True, "votes": "2 per minute"})
+    app = create_app(settings)
+    seed(app.extensions["arena.runtime"].engine)
+    client = app.test_client()
+    statuses = [client.post("/api/v1/votes", json={"battle_token": new_battle(client)[
+        "battle_token"], "choice": "left"}).status_code for _ in range(3)]
+    assert statuses == [202, 202, 429]
