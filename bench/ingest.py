@@ -29,6 +29,7 @@ Defaults to a SQLite file and an embedded redis-server in a temporary folder; a 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import subprocess
@@ -66,27 +67,9 @@ def wait_http(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def run_clients(n_clients: int, total: int, task) -> tuple[float, list]:
-    """Run ``task(client)`` ``total`` times over ``n_clients`` threads; (seconds, results)."""
-    counter = iter(range(total))
-    lock = threading.Lock()
-    results: list = []
-
-    def loop():
-        with httpx.Client(timeout=30) as client:
-            while True:
-                with lock:
-                    if next(counter, None) is None:
-                        return
-                results.append(task(client))
-
-    threads = [threading.Thread(target=loop) for _ in range(n_clients)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return time.perf_counter() - start, results
+def check_health(client: httpx.Client, url: str, n: int) -> list[int]:
+    """``n`` health checks in a row; their status codes."""
+    return [client.get(url).status_code for _ in range(n)]
 
 
 def main() -> int:
@@ -109,6 +92,58 @@ def main() -> int:
             return run(args, tmp, url)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Rater:
+    """One client as a person at the battle page: its own connection and session
+    cookie (so its rater id), drawing battles and then voting on them.
+
+    The cookie the first battle set is sent as a plain header from then on, as a
+    browser sends it: httpx's cookie jar (Python's ``http.cookiejar``) costs the
+    shared CPU more per request than the server's whole token check, a cost of
+    the load generator, not of the server being measured.
+    """
+
+    def __init__(self, base: str):
+        self.base = base
+        self.client = httpx.Client(timeout=30)
+        self.tokens: list[str] = []
+        self.headers: dict[str, str] = {}
+
+    def draw(self, n: int) -> None:
+        for _ in range(n):
+            res = self.client.post(self.base + "/api/v1/battles", headers=self.headers)
+            self.tokens.append(res.json()["battle_token"])
+            if not self.headers:
+                self.headers = {"Cookie": f"session={self.client.cookies['session']}"}
+                self.client.cookies.clear()
+
+    def vote(self, n: int) -> list[tuple[int, float]]:
+        """Vote on the next ``n`` battles drawn; (status, seconds) of each request."""
+        out = []
+        for _ in range(n):
+            token = self.tokens.pop(0)
+            t0 = time.perf_counter()
+            res = self.client.post(self.base + "/api/v1/votes", headers=self.headers,
+                                   json={"battle_token": token, "choice": "left"})
+            out.append((res.status_code, time.perf_counter() - t0))
+        return out
+
+
+def in_threads(calls) -> tuple[float, list]:
+    """Run the callables at once, one thread each; (seconds, their results)."""
+    results = [None] * len(calls)
+
+    def run_one(k):
+        results[k] = calls[k]()
+
+    threads = [threading.Thread(target=run_one, args=(k,)) for k in range(len(calls))]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start, results
 
 
 def stored_votes(engine) -> int:
@@ -145,39 +180,42 @@ def run(args, tmp: Path, url: str) -> int:
                                           stderr=subprocess.DEVNULL))
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/healthz")
-        run_clients(args.clients, 200, lambda c: c.get(base + "/healthz"))  # warm up
+        # The health checkers and the raters each keep their client (and connection
+        # pool) for the whole run, as the clients of a real server do.
+        checkers = [httpx.Client(timeout=30) for _ in range(args.clients)]
+        in_threads([functools.partial(check_health, c, base + "/healthz", 25)
+                    for c in checkers])  # warm up
         groups = {"web": [procs[0].pid], "workers": [p.pid for p in procs[1:]],
                   "redis": [redis_server.process.pid]}
 
         # Battles are drawn first (not timed): the timed part is the vote path,
-        # from the POST that accepts a vote to the row stored by a worker.
-        _, battles = run_clients(args.clients, args.votes,
-                                 lambda c: c.post(base + "/api/v1/battles").json()["battle_token"])
-        tokens = iter(battles)
-        lock = threading.Lock()
-
-        def vote(client):
-            with lock:
-                token = next(tokens)
-            t0 = time.perf_counter()
-            r = client.post(base + "/api/v1/votes", json={"battle_token": token, "choice": "left"})
-            return r.status_code, time.perf_counter() - t0
+        # from the POST that accepts a vote to the row stored by a worker. Each
+        # client votes on the battles it drew, with the same session, as a person
+        # at the battle page does.
+        raters = [Rater(base) for _ in range(args.clients)]
+        in_threads([functools.partial(r.draw, n)
+                    for r, n in zip(raters, shares(args.votes, args.clients))])
 
         health_secs = vote_secs = 0.0
         accepted = stored = 0
         cpu = {"healthz": {}, "votes": {}}
         round_ratios, latencies = [], []
-        for n_health, n_votes in zip(shares(args.health, args.rounds),
-                                     shares(args.votes, args.rounds)):
+        # Each rater's battles, split over the rounds.
+        plans = [shares(len(r.tokens), args.rounds) for r in raters]
+        for k, n_health in enumerate(shares(args.health, args.rounds)):
+            n_votes = sum(plan[k] for plan in plans)
             before = cputime.snapshot(groups) if cputime.available() else None
-            secs, res = run_clients(args.clients, n_health, lambda c: c.get(base + "/healthz"))
-            assert all(r.status_code == 200 for r in res)
+            secs, res = in_threads([functools.partial(check_health, c, base + "/healthz", n)
+                                    for c, n in zip(checkers, shares(n_health, args.clients))])
+            assert all(status == 200 for part in res for status in part)
             health_secs += secs
             if before:
                 add_cpu(cpu["healthz"], cputime.used(before, cputime.snapshot(groups)))
             before = cputime.snapshot(groups) if cputime.available() else None
             start = time.perf_counter()
-            _, res = run_clients(args.clients, n_votes, vote)
+            _, res = in_threads([functools.partial(r.vote, plan[k])
+                                 for r, plan in zip(raters, plans)])
+            res = [item for part in res for item in part]
             accepted += sum(1 for status, _ in res if status == 202)
             latencies += [t for _, t in res]
             while True:
@@ -217,6 +255,8 @@ def run(args, tmp: Path, url: str) -> int:
         print("no vote lost or duplicated" if ok else "MISMATCH: votes lost or duplicated")
         return 0 if ok else 1
     finally:
+        for client in locals().get("checkers", []) + [r.client for r in locals().get("raters", [])]:
+            client.close()
         stop_processes(procs)
         redis_server.stop()
 
