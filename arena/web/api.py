@@ -62,6 +62,10 @@ def create_vote():
             raise ApiError(404, "battle no longer exists", "no_battle") from None
         except votes.AlreadyVoted:
             raise ApiError(409, "this battle already has a vote", "already_voted") from None
+        # End the read with COMMIT: psycopg forgets its prepared statements on the
+        # ROLLBACK the pool would send, and PostgreSQL would plan the query anew
+        # for every vote.
+        conn.commit()
 
     # Exactly one accepted vote per battle: until the vote is stored its job
     # exists under a unique id (a second enqueue raises DuplicateJobError);
