@@ -47,7 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "worker": {
         "queues": ["votes", "judge", "recompute"],
         "vote_batch_size": 200,
-        "vote_batch_wait_ms": 50,
+        "vote_batch_wait_ms": 100,
     },
     "rating": {
         "recompute_every": 100,

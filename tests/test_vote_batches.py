@@ -94,6 +94,38 @@ def test_many_queued_votes_are_stored_once_in_batches(seeded, queues):
     assert worker.successful_job_count == 45 and worker.failed_job_count == 0
 
 
+def test_a_waiting_worker_gathers_votes_that_keep_arriving(seeded):
+    """Not in burst mode, the worker waits for more votes while they keep coming
+    (one batch), and stops waiting at the first look that finds none."""
+    import threading
+
+    rt = seeded
+    payloads = new_payloads(rt, 8)
+    votes.enqueue(rt.queue("votes"), payloads[0])
+
+    def arrive():
+        for p in payloads[1:]:
+            time.sleep(0.005)
+            votes.enqueue(rt.queue("votes"), p)
+
+    batches = []
+    original = ingest.store_votes
+    ingest.store_votes = lambda ps: batches.append(len(ps)) or original(ps)
+    sender = threading.Thread(target=arrive)
+    try:
+        worker = batch_worker(rt, batch_wait=2.0)  # looks again every 0.5 s
+        start = time.monotonic()
+        sender.start()
+        worker.work(max_jobs=1)
+        elapsed = time.monotonic() - start
+    finally:
+        sender.join()
+        ingest.store_votes = original
+    assert batches == [8]
+    assert elapsed < 1.8  # two looks (0.5 s: seven more votes; 1 s: none), not the full 2 s
+    assert stored(rt.engine) == (8, 8, 8)
+
+
 def test_a_job_run_twice_stores_one_vote(seeded):
     rt = seeded
     payloads = new_payloads(rt, 5, choice="tie")

@@ -50,7 +50,8 @@ from workers import ingest
 logger = logging.getLogger("arena.worker")
 
 DEFAULT_BATCH_SIZE = 200
-DEFAULT_BATCH_WAIT = 0.05
+DEFAULT_BATCH_WAIT = 0.1
+WAIT_STEPS = 4  # looks for more votes this many times while waiting
 HEARTBEAT_EVERY = 1.0
 # The job fields a batch reads: the call (``data``) and what rq would act on.
 FIELDS = ("data", "timeout", "result_ttl", "success_callback_name", "failure_callback_name",
@@ -132,9 +133,11 @@ class VoteBatchWorker(SimpleWorker):
         At most this many vote jobs are stored in one transaction (at least 1;
         1 runs every job the ordinary rq way).
     batch_wait : float
-        Seconds to wait for more votes when fewer than ``batch_size`` are ready,
-        so that a busy server's votes are stored in batches of useful size rather
-        than one or two at a time (never in burst mode, where the queue is final).
+        At most this many seconds to wait for more votes when fewer than
+        ``batch_size`` are ready; the worker looks again every quarter of it and
+        stops waiting when none came. A busy server's votes are so stored in
+        batches of useful size rather than one or two at a time (never in burst
+        mode, where the queue is final).
     """
 
     def __init__(self, queues, *args, votes_queue: str = "votes",
@@ -185,9 +188,19 @@ class VoteBatchWorker(SimpleWorker):
         # rq's dequeue left ``job`` in the intermediate list only when it used LMOVE.
         in_list = len(self.queues) == 1 and get_version(self.connection) >= (6, 2, 0)
         first_has_dependents, taken = self._take(queue, self.batch_size - 1, job, not in_list)
-        if len(taken) < self.batch_size - 1 and self.batch_wait and not self._burst:
-            time.sleep(self.batch_wait)
-            taken += self._take(queue, self.batch_size - 1 - len(taken))[1]
+        if self.batch_wait and not self._burst:
+            # While votes keep arriving, wait for more, up to batch_wait in all: a busy
+            # server's votes go in batches of useful size, and a lull ends the wait.
+            deadline = time.monotonic() + self.batch_wait
+            while len(taken) < self.batch_size - 1:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                time.sleep(min(self.batch_wait / WAIT_STEPS, left))
+                more = self._take(queue, self.batch_size - 1 - len(taken))[1]
+                if not more:
+                    break
+                taken += more
         batch, others, missing = [], [], []
         (others if first_has_dependents else batch).append(job)
         for job_id, found, has_dependents in taken:
