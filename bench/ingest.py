@@ -19,7 +19,7 @@ starts. Target: stored votes/s >= 0.5 x healthz requests/s.
 Usage::
 
     .venv/bin/python bench/ingest.py [--votes 3000] [--health 6000] [--rounds 3]
-                                     [--clients 8] [--web-workers 2] [--rq-workers 2]
+                                     [--clients 8] [--web-workers 2] [--rq-workers 1]
                                      [--database-url URL]
 
 Defaults to a SQLite file and an embedded redis-server in a temporary folder; a PostgreSQL
@@ -79,7 +79,9 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--web-workers", type=int, default=2)
-    ap.add_argument("--rq-workers", type=int, default=2)
+    ap.add_argument("--rq-workers", type=int, default=1,
+                    help="arena worker processes (one stores in batches all the votes this "
+                         "machine accepts; more on one machine split the batches)")
     ap.add_argument("--database-url", default=os.environ.get("ARENA_BENCH_DATABASE_URL", ""))
     args = ap.parse_args()
     if min(args.votes, args.health, args.rounds, args.clients, args.web_workers,
