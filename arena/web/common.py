@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 import numpy as np
@@ -18,7 +19,13 @@ def rt():
 
 def tokens() -> battles.BattleTokens:
     settings = rt().settings
-    return battles.BattleTokens(settings.secret_key, int(settings["battle"]["token_ttl_seconds"]))
+    return _tokens(settings.secret_key, int(settings["battle"]["token_ttl_seconds"]))
+
+
+@functools.lru_cache(maxsize=8)
+def _tokens(secret_key: str, max_age: int) -> battles.BattleTokens:
+    """One signer per key and lifetime, not one per request."""
+    return battles.BattleTokens(secret_key, max_age)
 
 
 def rater_id() -> str:
