@@ -8,6 +8,7 @@ ordinary rq way; ``arena worker --burst``.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -61,9 +62,16 @@ CLEAN = {"queued": 0, "intermediate": 0, "failed": [], "scheduled": [], "jobs": 
 
 
 @pytest.fixture
-def seeded(rt):
+def seeded(rt, caplog):
     seed(rt.engine, n_models=4, n_prompts=3)
+    caplog.set_level(logging.INFO, logger="arena.worker")
     return rt
+
+
+def batch_sizes(caplog) -> list[int]:
+    """How many vote jobs each batch the worker stored held (from its log)."""
+    return [int(r.getMessage().rsplit(" from ", 1)[1].split()[0]) for r in caplog.records
+            if r.name == "arena.worker" and r.getMessage().startswith("stored ")]
 
 
 def batch_worker(rt, *queues, **kwargs) -> VoteBatchWorker:
@@ -72,29 +80,23 @@ def batch_worker(rt, *queues, **kwargs) -> VoteBatchWorker:
 
 
 @pytest.mark.parametrize("queues", [("votes",), ("votes", "judge", "recompute")])
-def test_many_queued_votes_are_stored_once_in_batches(seeded, queues):
+def test_many_queued_votes_are_stored_once_in_batches(seeded, queues, caplog):
     """rq dequeues one job (LMOVE on one queue, a plain pop on several); the worker
     takes the rest in batches of at most batch_size, all stored, nothing left in Redis."""
     rt = seeded
     payloads = new_payloads(rt, 45)
     for p in payloads:
         votes.enqueue(rt.queue("votes"), p)
-    batches = []
-    original = ingest.store_votes
-    ingest.store_votes = lambda ps: batches.append(len(ps)) or original(ps)
-    try:
-        worker = batch_worker(rt, *queues, batch_size=20)
-        assert worker.work(burst=True)
-    finally:
-        ingest.store_votes = original
-    assert batches == [20, 20, 5]
+    worker = batch_worker(rt, *queues, batch_size=20)
+    assert worker.work(burst=True)
+    assert batch_sizes(caplog) == [20, 20, 5]
     assert stored(rt.engine) == (45, 45, 45)
     assert leftovers(rt) == CLEAN
     worker.refresh()
     assert worker.successful_job_count == 45 and worker.failed_job_count == 0
 
 
-def test_a_waiting_worker_gathers_votes_that_keep_arriving(seeded):
+def test_a_waiting_worker_gathers_votes_that_keep_arriving(seeded, caplog):
     """Not in burst mode, the worker waits for more votes while they keep coming
     (one batch), and stops waiting at the first look that finds none."""
     import threading
@@ -108,9 +110,6 @@ def test_a_waiting_worker_gathers_votes_that_keep_arriving(seeded):
             time.sleep(0.005)
             votes.enqueue(rt.queue("votes"), p)
 
-    batches = []
-    original = ingest.store_votes
-    ingest.store_votes = lambda ps: batches.append(len(ps)) or original(ps)
     sender = threading.Thread(target=arrive)
     try:
         worker = batch_worker(rt, batch_wait=2.0)  # looks again every 0.5 s
@@ -120,8 +119,7 @@ def test_a_waiting_worker_gathers_votes_that_keep_arriving(seeded):
         elapsed = time.monotonic() - start
     finally:
         sender.join()
-        ingest.store_votes = original
-    assert batches == [8]
+    assert batch_sizes(caplog) == [8]
     assert elapsed < 1.8  # two looks (0.5 s: seven more votes; 1 s: none), not the full 2 s
     assert stored(rt.engine) == (8, 8, 8)
 
