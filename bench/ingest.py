@@ -9,7 +9,8 @@ Measures, in one run on the same servers:
 * p50/p99 latency of ``POST /api/v1/votes`` (accept: checked and queued);
 * that no vote was lost or duplicated (stored == accepted, pair_counts agree);
 * on Linux, the CPU time per request of the web workers, the rq workers, Redis,
-  the clients (this process) and everything else on the machine, for each phase.
+  the clients (this process) and everything else on the machine (with PostgreSQL,
+  mostly its server), for each phase.
 
 The two phases alternate in ``--rounds`` rounds (healthz, then votes, each time
 a share of the requests), so a change in the machine's speed or load during the
@@ -118,7 +119,7 @@ class Rater:
             self.tokens.append(res.json()["battle_token"])
             if not self.headers:
                 self.headers = {"Cookie": f"session={self.client.cookies['session']}"}
-                self.client.cookies.clear()
+            self.client.cookies.clear()  # the jar stays empty: nothing for httpx to match
 
     def vote(self, n: int) -> list[tuple[int, float]]:
         """Vote on the next ``n`` battles drawn; (status, seconds) of each request."""
@@ -133,11 +134,18 @@ class Rater:
 
 
 def in_threads(calls) -> tuple[float, list]:
-    """Run the callables at once, one thread each; (seconds, their results)."""
-    results = [None] * len(calls)
+    """Run the callables at once, one thread each; (seconds, their results).
+
+    The first exception a callable raised is raised here, after all have ended.
+    """
+    results: list = [None] * len(calls)
+    errors: list[BaseException] = []
 
     def run_one(k):
-        results[k] = calls[k]()
+        try:
+            results[k] = calls[k]()
+        except BaseException as exc:  # re-raised in the calling thread
+            errors.append(exc)
 
     threads = [threading.Thread(target=run_one, args=(k,)) for k in range(len(calls))]
     start = time.perf_counter()
@@ -145,6 +153,8 @@ def in_threads(calls) -> tuple[float, list]:
         t.start()
     for t in threads:
         t.join()
+    if errors:
+        raise errors[0]
     return time.perf_counter() - start, results
 
 
