@@ -167,6 +167,23 @@ def test_a_bad_payload_fails_alone_into_the_failed_registry(seeded, bad):
     assert rt.redis.llen(q.intermediate_queue_key) == 0 and q.count == 0
 
 
+def test_a_damaged_or_vanished_job_is_not_run(seeded):
+    """A job whose hash is gone is dropped from the intermediate list; one whose hash
+    cannot be read is left there untouched (for rq's maintenance); the rest are stored."""
+    rt = seeded
+    payloads = new_payloads(rt, 5)
+    for p in payloads:
+        votes.enqueue(rt.queue("votes"), p)
+    gone, damaged = (f"vote-{payloads[k]['battle_id']}" for k in (2, 3))
+    rt.redis.delete(Job.key_for(gone))
+    rt.redis.hset(Job.key_for(damaged), "timeout", "not a number")
+    batch_worker(rt).work(burst=True)
+    assert stored(rt.engine) == (3, 3, 3)
+    q = rt.queue("votes")
+    assert q.intermediate_queue.get_job_ids() == [damaged]
+    assert rt.redis.exists(Job.key_for(damaged)) and q.count == 0
+
+
 def test_a_failing_vote_is_retried_by_the_scheduler(seeded):
     """A vote whose battle is not stored yet fails, waits in rq's scheduled registry,
     and is stored when the worker's scheduler puts it back after the interval."""

@@ -231,8 +231,7 @@ class VoteBatchWorker(SimpleWorker):
         """Take up to ``n`` ready jobs in one step (see ``_TAKE_SCRIPT``).
 
         Returns whether ``first`` has dependents, and for each job taken its id,
-        the job (None when it no longer exists or cannot be read) and whether it
-        has dependents. Only the fields :func:`is_plain_vote_job` looks at are read
+        the job (None when it no longer exists) and whether it has dependents. Only the fields :func:`is_plain_vote_job` looks at are read
         (:data:`FIELDS`); a job that leaves the batch is read whole before rq runs it.
         """
         reply = self._take_script(
@@ -247,8 +246,12 @@ class VoteBatchWorker(SimpleWorker):
                                      serializer=self.serializer)
                 try:
                     job.restore({k: v for k, v in zip(FIELDS, values) if v is not None})
-                except Exception:  # unreadable: left to rq's ordinary path to fail
-                    job = None
+                except Exception:
+                    # A damaged hash: neither run nor deleted, it stays on the
+                    # intermediate list for rq's maintenance, as rq leaves such a job.
+                    logger.error("job %s cannot be read; left on %s", job_id,
+                                 queue.intermediate_queue_key, exc_info=True)
+                    continue
             taken.append((job_id, job, bool(has_dependents)))
         return bool(reply[0]), taken
 
