@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from rq.job import Job
 from sqlalchemy import select
@@ -166,6 +168,11 @@ def test_job_timed_out_by_rq_reuses_its_battle(configure, standin):
     assert len(votes_of(rt)) == 1
     work(rt)
     assert len(votes_of(rt)) == 1
+    # The timed-out attempts' calls still run in their threads (the job does not wait
+    # for them); let them end here rather than write into the next test's database.
+    for thread in threading.enumerate():
+        if thread.name.startswith("judge-"):
+            thread.join(timeout=30)
 
 
 def test_own_family_battles_are_skipped(configure, standin):
