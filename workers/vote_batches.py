@@ -3,7 +3,8 @@
 Every vote stays its own rq job (``vote-<battle>``, see :func:`arena.votes.enqueue`);
 what changes is how a worker runs them. When the job rq hands the worker comes from
 the votes queue and is a plain vote job, the worker takes up to ``batch_size - 1``
-more ready jobs from that queue in one atomic step, stores all their votes in ONE
+more ready jobs from that queue in one atomic step (and more while they keep arriving,
+up to ``batch_wait`` seconds), stores all their votes in ONE
 database transaction (:func:`workers.ingest.store_votes`, the same exactly-once insert
 as :func:`workers.ingest.store_vote`), and then finishes the jobs with one Redis call,
 as rq finishes a job enqueued with ``result_ttl=0``: its hash, results and execution
@@ -26,9 +27,10 @@ What stays rq's:
 * anything that is not a plain vote job (another function, callbacks, dependents,
   a kept result, a repeat, a rate limit, a group) runs the ordinary rq way, and so does
   every job on the other queues (``judge``, ``recompute``);
-* the work loop itself: registration, heartbeats, the scheduler that puts retried jobs
-  back, maintenance, suspension, burst mode and warm shutdown (the worker is busy for
-  the whole batch, so a SIGTERM lets the batch finish).
+* the work loop itself: registration, heartbeats (at most one a second, in one round
+  trip), the scheduler that puts retried jobs back, maintenance, suspension, burst mode
+  and warm shutdown (the worker is busy for the whole batch, so a SIGTERM lets the batch
+  finish).
 """
 
 from __future__ import annotations
@@ -231,8 +233,9 @@ class VoteBatchWorker(SimpleWorker):
         """Take up to ``n`` ready jobs in one step (see ``_TAKE_SCRIPT``).
 
         Returns whether ``first`` has dependents, and for each job taken its id,
-        the job (None when it no longer exists) and whether it has dependents. Only the fields :func:`is_plain_vote_job` looks at are read
-        (:data:`FIELDS`); a job that leaves the batch is read whole before rq runs it.
+        the job (None when it no longer exists) and whether it has dependents.
+        Only the fields :func:`is_plain_vote_job` looks at are read (:data:`FIELDS`);
+        a job that leaves the batch is read whole before rq runs it.
         """
         reply = self._take_script(
             keys=[queue.key, queue.intermediate_queue_key],
