@@ -8,8 +8,8 @@ only the battle id; it expires after ``[battle] token_ttl_seconds``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -68,22 +68,35 @@ def ensure_rater(session: Session, rater_id: str) -> None:
     session.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
 
 
-def issue(session: Session, rng: np.random.Generator, *, category: str | None = None,
-          rater_id: str | None = None, origin: str = "web", policy: str = "uniform",
-          exclude_families: Sequence[str] = ()) -> IssuedBattle:
+def issue(
+    session: Session,
+    rng: np.random.Generator,
+    *,
+    category: str | None = None,
+    rater_id: str | None = None,
+    origin: str = "web",
+    policy: str = "uniform",
+    exclude_families: Sequence[str] = (),
+) -> IssuedBattle:
     """Draw a battle, flip the side coin, store the battle row and return it.
 
     The caller commits the session.
     """
-    drawn = sampling.draw(session, rng, category=category, policy=policy,
-                          exclude_families=exclude_families)
+    drawn = sampling.draw(
+        session, rng, category=category, policy=policy, exclude_families=exclude_families
+    )
     left, right = drawn.answer_a, drawn.answer_b
     if rng.random() < 0.5:
         left, right = right, left
     if rater_id:
         ensure_rater(session, rater_id)
-    battle = Battle(prompt_id=drawn.prompt.id, left_model_id=left.model_id,
-                    right_model_id=right.model_id, rater_id=rater_id, origin=origin)
+    battle = Battle(
+        prompt_id=drawn.prompt.id,
+        left_model_id=left.model_id,
+        right_model_id=right.model_id,
+        rater_id=rater_id,
+        origin=origin,
+    )
     session.add(battle)
     session.flush()
     return IssuedBattle(battle=battle, prompt=drawn.prompt, left=left, right=right)

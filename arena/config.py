@@ -113,8 +113,9 @@ def _merge(base: dict, override: dict, where: str = "") -> dict:
     """
     for key, value in override.items():
         if key in base and _kind(value) != _kind(base[key]):
-            raise ConfigError(f"{where}{key} must be {_kind(base[key])}, "
-                              f"got {type(value).__name__} {value!r}")
+            raise ConfigError(
+                f"{where}{key} must be {_kind(base[key])}, got {type(value).__name__} {value!r}"
+            )
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             _merge(base[key], value, f"{where}{key}.")
         else:
@@ -180,8 +181,9 @@ class Settings:
         return self._instance_key
 
 
-def load(path: str | os.PathLike | None = None, env: dict | None = None,
-         overrides: dict | None = None) -> Settings:
+def load(
+    path: str | os.PathLike | None = None, env: dict | None = None, overrides: dict | None = None
+) -> Settings:
     """Resolve settings from defaults, a TOML file and the environment."""
     env = os.environ if env is None else env
     data = copy.deepcopy(DEFAULTS)

@@ -9,9 +9,9 @@ revisions in ``migrations/``.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
@@ -46,8 +46,9 @@ def get_engine(url: str, echo: bool = False) -> Engine:
     if engine is None:
         _ensure_sqlite_folder(url)
         if url.startswith("sqlite"):
-            engine = create_engine(url, echo=echo,
-                                   connect_args={"check_same_thread": False, "timeout": 30})
+            engine = create_engine(
+                url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            )
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(url, echo=echo, pool_pre_ping=True)

@@ -41,6 +41,7 @@ OUTCOMES = ("a", "b", "tie")  # a/b: the pair's model with the lower/higher id w
 
 # --- statistics (pure NumPy) ---------------------------------------------------
 
+
 def ratio(k: float, n: float) -> float | None:
     """``k / n``, or None when ``n`` is 0."""
     return float(k) / float(n) if n else None
@@ -82,12 +83,13 @@ def choice_rates(choices: list[str]) -> tuple[float | None, float | None]:
     """The tie rate (``both_bad`` counts as a tie) and, of the votes naming a winner, the
     left-win rate; None where there is nothing to divide by."""
     left, right = choices.count("left"), choices.count("right")
-    return (ratio(sum(c in ("tie", "both_bad") for c in choices), len(choices)),
-            ratio(left, left + right))
+    return (
+        ratio(sum(c in ("tie", "both_bad") for c in choices), len(choices)),
+        ratio(left, left + right),
+    )
 
 
-def calibration_bins(confidence: np.ndarray, agree: np.ndarray, max_bins: int = 5
-                     ) -> list[dict]:
+def calibration_bins(confidence: np.ndarray, agree: np.ndarray, max_bins: int = 5) -> list[dict]:
     """Agreement by confidence.
 
     With at most ``max_bins`` distinct confidence values each value is a bin;
@@ -102,20 +104,34 @@ def calibration_bins(confidence: np.ndarray, agree: np.ndarray, max_bins: int = 
         return []
     values = np.unique(c)
     if values.size <= max_bins:
-        return [{"low": float(v), "high": float(v), "n": int(np.sum(c == v)),
-                 "agreement": float(np.mean(a[c == v]))} for v in values]
+        return [
+            {
+                "low": float(v),
+                "high": float(v),
+                "n": int(np.sum(c == v)),
+                "agreement": float(np.mean(a[c == v])),
+            }
+            for v in values
+        ]
     edges = np.unique(np.quantile(c, np.linspace(0, 1, max_bins + 1)))
     index = np.clip(np.searchsorted(edges, c, side="right") - 1, 0, edges.size - 2)
     out = []
     for i in range(edges.size - 1):
         sel = index == i
         if sel.any():
-            out.append({"low": float(edges[i]), "high": float(edges[i + 1]),
-                        "n": int(sel.sum()), "agreement": float(np.mean(a[sel]))})
+            out.append(
+                {
+                    "low": float(edges[i]),
+                    "high": float(edges[i + 1]),
+                    "n": int(sel.sum()),
+                    "agreement": float(np.mean(a[sel])),
+                }
+            )
     return out
 
 
 # --- reading the store ---------------------------------------------------------
+
 
 @dataclass
 class JudgeReport:
@@ -168,9 +184,16 @@ def outcome(choice: str, left_id: int, right_id: int) -> int:
 
 def _votes(session: Session, source: str) -> list[tuple]:
     rows = session.execute(
-        select(Vote.battle_id, Vote.choice, Battle.prompt_id, Battle.left_model_id,
-               Battle.right_model_id)
-        .join(Battle, Battle.id == Vote.battle_id).where(Vote.source == source)).all()
+        select(
+            Vote.battle_id,
+            Vote.choice,
+            Battle.prompt_id,
+            Battle.left_model_id,
+            Battle.right_model_id,
+        )
+        .join(Battle, Battle.id == Vote.battle_id)
+        .where(Vote.source == source)
+    ).all()
     return [tuple(r) for r in rows]
 
 
@@ -182,8 +205,10 @@ def human_reference(rows: list[tuple]) -> tuple[dict, dict]:
         o = outcome(choice, left, right)
         by_prompt[(prompt, *pair)].append(o)
         by_pair[pair].append(o)
-    return ({k: majority(v, 3, 2) for k, v in by_prompt.items()},
-            {k: majority(v, 3, 2) for k, v in by_pair.items()})
+    return (
+        {k: majority(v, 3, 2) for k, v in by_prompt.items()},
+        {k: majority(v, 3, 2) for k, v in by_pair.items()},
+    )
 
 
 def _final_calls(calls: list[JudgeCall]) -> dict[int, dict[str, JudgeCall]]:
@@ -196,23 +221,32 @@ def _final_calls(calls: list[JudgeCall]) -> dict[int, dict[str, JudgeCall]]:
     return out
 
 
-def judge_report(session: Session, name: str, reference: tuple[dict, dict] | None = None,
-                 family: str | None = None) -> JudgeReport:
+def judge_report(
+    session: Session,
+    name: str,
+    reference: tuple[dict, dict] | None = None,
+    family: str | None = None,
+) -> JudgeReport:
     """The report for judge ``name`` (source ``judge:NAME``)."""
     source = f"judge:{name}"
     rep = JudgeReport(judge=name)
     votes = _votes(session, source)
     rep.votes = len(votes)
-    battles = session.execute(select(Battle.left_model_id, Battle.right_model_id)
-                              .where(Battle.origin == source)).all()
+    battles = session.execute(
+        select(Battle.left_model_id, Battle.right_model_id).where(Battle.origin == source)
+    ).all()
     rep.battles = len(battles)
-    calls = session.execute(select(JudgeCall).where(JudgeCall.judge == name)
-                            .order_by(JudgeCall.id)).scalars().all()
+    calls = (
+        session.execute(select(JudgeCall).where(JudgeCall.judge == name).order_by(JudgeCall.id))
+        .scalars()
+        .all()
+    )
     rep.calls = len(calls)
     if (family or "").strip():
         families = dict(session.execute(select(Model.id, Model.family)).all())
-        rep.skipped_own_family = sum(in_family(family, families.get(left), families.get(right))
-                                     for left, right in battles)
+        rep.skipped_own_family = sum(
+            in_family(family, families.get(left), families.get(right)) for left, right in battles
+        )
 
     confidence = {}
     if calls:
@@ -226,10 +260,14 @@ def judge_report(session: Session, name: str, reference: tuple[dict, dict] | Non
         decided = [c.verdict for c in calls if c.verdict in ("first", "second")]
         rep.first_position_win_rate = ratio(decided.count("first"), len(decided))
         finals = _final_calls(calls)
-        both = [(o["ab"].verdict, o["ba"].verdict) for o in finals.values()
-                if "ab" in o and "ba" in o and o["ab"].verdict and o["ba"].verdict]
+        both = [
+            (o["ab"].verdict, o["ba"].verdict)
+            for o in finals.values()
+            if "ab" in o and "ba" in o and o["ab"].verdict and o["ba"].verdict
+        ]
         rep.position_consistency = ratio(
-            sum(side_of("ab", a) == side_of("ba", b) for a, b in both), len(both))
+            sum(side_of("ab", a) == side_of("ba", b) for a, b in both), len(both)
+        )
         for battle_id, orders in finals.items():
             values = [c.confidence for c in orders.values() if c.confidence is not None]
             if values and len(values) == len(orders):
@@ -252,19 +290,26 @@ def judge_report(session: Session, name: str, reference: tuple[dict, dict] | Non
         conf.append(confidence.get(battle_id, np.nan))
         level.append(where)
     j, h = np.array(judged, dtype=int), np.array(humans, dtype=int)
-    rep.agreement = {"compared": int(j.size), "same_prompt": level.count("prompt"),
-                     "pair_only": level.count("pair"), "accuracy": accuracy(j, h),
-                     "kappa": cohen_kappa(j, h, 3),
-                     "accuracy_without_ties": accuracy(j[(j != 2) & (h != 2)],
-                                                       h[(j != 2) & (h != 2)])}
+    rep.agreement = {
+        "compared": int(j.size),
+        "same_prompt": level.count("prompt"),
+        "pair_only": level.count("pair"),
+        "accuracy": accuracy(j, h),
+        "kappa": cohen_kappa(j, h, 3),
+        "accuracy_without_ties": accuracy(j[(j != 2) & (h != 2)], h[(j != 2) & (h != 2)]),
+    }
     rep.calibration = calibration_bins(np.array(conf, dtype=float), (j == h).astype(float))
     return rep
 
 
 def judge_names(session: Session) -> list[str]:
     """Judges that have votes or calls in the store."""
-    names = {s.split(":", 1)[1] for (s,) in session.execute(
-        select(Vote.source).where(Vote.source.like("judge:%")).distinct())}
+    names = {
+        s.split(":", 1)[1]
+        for (s,) in session.execute(
+            select(Vote.source).where(Vote.source.like("judge:%")).distinct()
+        )
+    }
     names |= {n for (n,) in session.execute(select(JudgeCall.judge).distinct())}
     return sorted(names)
 
@@ -278,19 +323,34 @@ def human_summary(rows: list[tuple]) -> dict:
     return {"votes": len(rows), "tie_rate": tie_rate, "left_win_rate": left_win_rate}
 
 
-def report(engine: Engine, judges: list[str] | None = None,
-           families: dict[str, str] | None = None) -> dict:
+def report(
+    engine: Engine, judges: list[str] | None = None, families: dict[str, str] | None = None
+) -> dict:
     """Reports for ``judges`` (default: every judge in the store) plus the human baseline."""
     families = families or {}
     with Session(engine) as s:
         names = judges if judges else judge_names(s)
         humans = _votes(s, "human")
         reference = human_reference(humans)
-        return {"human": human_summary(humans),
-                "judges": {n: judge_report(s, n, reference, families.get(n)).to_dict()
-                           for n in names}}
+        return {
+            "human": human_summary(humans),
+            "judges": {n: judge_report(s, n, reference, families.get(n)).to_dict() for n in names},
+        }
 
 
-__all__ = ["OUTCOMES", "JudgeReport", "accuracy", "calibration_bins", "choice_rates",
-           "cohen_kappa", "human_reference", "in_family", "judge_names", "judge_report",
-           "majority", "outcome", "ratio", "report"]
+__all__ = [
+    "OUTCOMES",
+    "JudgeReport",
+    "accuracy",
+    "calibration_bins",
+    "choice_rates",
+    "cohen_kappa",
+    "human_reference",
+    "in_family",
+    "judge_names",
+    "judge_report",
+    "majority",
+    "outcome",
+    "ratio",
+    "report",
+]

@@ -12,8 +12,7 @@ O(pairs) rows however many votes there are.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from typing import Optional
+from datetime import UTC, date, datetime
 
 from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -23,81 +22,81 @@ MODEL_STATES = ("active", "provisional", "retired")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Model(SQLModel, table=True):
     __tablename__ = "models"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True, max_length=200)
-    organization: Optional[str] = Field(default=None, max_length=200)
-    license: Optional[str] = Field(default=None, max_length=200)
-    parameters_b: Optional[float] = None  # billions of parameters
-    precision: Optional[str] = Field(default=None, max_length=40)  # bf16, int4, ...
-    base_model: Optional[str] = Field(default=None, max_length=200)
-    family: Optional[str] = Field(default=None, max_length=100)  # judges skip own family
-    release_date: Optional[date] = None
+    organization: str | None = Field(default=None, max_length=200)
+    license: str | None = Field(default=None, max_length=200)
+    parameters_b: float | None = None  # billions of parameters
+    precision: str | None = Field(default=None, max_length=40)  # bf16, int4, ...
+    base_model: str | None = Field(default=None, max_length=200)
+    family: str | None = Field(default=None, max_length=100)  # judges skip own family
+    release_date: date | None = None
     state: str = Field(default="active", max_length=20)
 
 
 class Prompt(SQLModel, table=True):
     __tablename__ = "prompts"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     key: str = Field(index=True, unique=True, max_length=200)  # external id, import key
     text: str = Field(sa_column=Column(Text, nullable=False))
     category: str = Field(default="general", index=True, max_length=100)
     prompt_set: str = Field(default="default", max_length=100)
-    reference: Optional[str] = Field(default=None, sa_column=Column(Text))
+    reference: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class Answer(SQLModel, table=True):
     __tablename__ = "answers"
     __table_args__ = (UniqueConstraint("prompt_id", "model_id", name="uq_answer_prompt_model"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     prompt_id: int = Field(foreign_key="prompts.id", index=True)
     model_id: int = Field(foreign_key="models.id", index=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
-    tokens: Optional[int] = None
-    latency_ms: Optional[float] = None
-    tokens_per_second: Optional[float] = None
+    tokens: int | None = None
+    latency_ms: float | None = None
+    tokens_per_second: float | None = None
 
 
 class Rater(SQLModel, table=True):
     __tablename__ = "raters"
 
     id: str = Field(primary_key=True, max_length=100)  # anonymous id
-    label: Optional[str] = Field(default=None, max_length=200)
-    group: Optional[str] = Field(default=None, max_length=100)  # e.g. expertise, language
+    label: str | None = Field(default=None, max_length=200)
+    group: str | None = Field(default=None, max_length=100)  # e.g. expertise, language
     created_at: datetime = Field(default_factory=utcnow)
 
 
 class Battle(SQLModel, table=True):
     __tablename__ = "battles"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    prompt_id: Optional[int] = Field(default=None, foreign_key="prompts.id", index=True)
+    id: int | None = Field(default=None, primary_key=True)
+    prompt_id: int | None = Field(default=None, foreign_key="prompts.id", index=True)
     left_model_id: int = Field(foreign_key="models.id")
     right_model_id: int = Field(foreign_key="models.id")
     issued_at: datetime = Field(default_factory=utcnow)
-    rater_id: Optional[str] = Field(default=None, max_length=100)
+    rater_id: str | None = Field(default=None, max_length=100)
     origin: str = Field(default="web", max_length=60)  # web, judge:<name>, import:<name>
     # Set for imported battles ("llmfao:crowd:17") and judge jobs' battles
     # ("judge:NAME:<rq job id>"), so a repeated import or a retried job finds its battle.
-    external_key: Optional[str] = Field(default=None, unique=True, max_length=200)
+    external_key: str | None = Field(default=None, unique=True, max_length=200)
 
 
 class Vote(SQLModel, table=True):
     __tablename__ = "votes"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     battle_id: int = Field(foreign_key="battles.id", unique=True)
     choice: str = Field(max_length=10)  # left | right | tie | both_bad
     winner: str = Field(max_length=200)  # model name, or "tie" / "both_bad"
     source: str = Field(default="human", index=True, max_length=100)  # human | judge:<name>
-    rater_id: Optional[str] = Field(default=None, max_length=100)
+    rater_id: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
@@ -106,11 +105,17 @@ class PairCount(SQLModel, table=True):
 
     __tablename__ = "pair_counts"
     __table_args__ = (
-        UniqueConstraint("category", "source", "rater_group", "left_model_id",
-                         "right_model_id", name="uq_pair_counts_key"),
+        UniqueConstraint(
+            "category",
+            "source",
+            "rater_group",
+            "left_model_id",
+            "right_model_id",
+            name="uq_pair_counts_key",
+        ),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     category: str = Field(max_length=100)
     source: str = Field(max_length=100)
     rater_group: str = Field(default="", max_length=100)
@@ -127,7 +132,7 @@ class RatingSnapshot(SQLModel, table=True):
 
     __tablename__ = "rating_snapshots"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
     method: str = Field(max_length=20)
     category: str = Field(default="", max_length=100)  # "" = all
@@ -143,34 +148,32 @@ class JudgeCall(SQLModel, table=True):
 
     __tablename__ = "judge_calls"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     judge: str = Field(index=True, max_length=100)
     battle_id: int = Field(foreign_key="battles.id", index=True)
     call_order: str = Field(max_length=2)  # "ab": left answer shown first; "ba": swapped
     attempt: int = 1
-    raw_reply: Optional[str] = Field(default=None, sa_column=Column(Text))
-    verdict: Optional[str] = Field(default=None, max_length=10)  # first | second | tie
-    confidence: Optional[float] = None  # e.g. JudgeLM's score gap
-    latency_ms: Optional[float] = None
-    prompt_tokens: Optional[int] = None
-    completion_tokens: Optional[int] = None
+    raw_reply: str | None = Field(default=None, sa_column=Column(Text))
+    verdict: str | None = Field(default=None, max_length=10)  # first | second | tie
+    confidence: float | None = None  # e.g. JudgeLM's score gap
+    latency_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
     truncated: bool = False
-    error: Optional[str] = Field(default=None, sa_column=Column(Text))
+    error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow)
 
 
 class BenchmarkScore(SQLModel, table=True):
     __tablename__ = "benchmark_scores"
-    __table_args__ = (
-        UniqueConstraint("model", "benchmark", "subtask", name="uq_benchmark_score"),
-    )
+    __table_args__ = (UniqueConstraint("model", "benchmark", "subtask", name="uq_benchmark_score"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     model: str = Field(index=True, max_length=300)
     benchmark: str = Field(max_length=100)
     subtask: str = Field(default="", max_length=200)
     score: float
-    n_items: Optional[int] = None
+    n_items: int | None = None
     normalized: bool = False  # already on the 0-100 normalized scale
 
 
@@ -178,9 +181,9 @@ class Popularity(SQLModel, table=True):
     __tablename__ = "popularity"
 
     model: str = Field(primary_key=True, max_length=300)
-    downloads: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
-    likes: Optional[int] = None
-    as_of: Optional[date] = None  # the date the counts were taken
+    downloads: int | None = Field(default=None, sa_column=Column(BigInteger))
+    likes: int | None = None
+    as_of: date | None = None  # the date the counts were taken
 
 
 class Alias(SQLModel, table=True):

@@ -17,6 +17,7 @@ Queues (names are defaults; see ``config.toml``):
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import subprocess
 import time
@@ -29,7 +30,7 @@ from arena.config import Settings
 
 QUEUE_NAMES = ("votes", "judge", "recompute")
 
-_started: dict[str, "EmbeddedRedis"] = {}
+_started: dict[str, EmbeddedRedis] = {}
 
 
 def redis_server_binary() -> str:
@@ -53,10 +54,21 @@ class EmbeddedRedis:
     def start(self, timeout: float = 10.0) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)
         sock = self.folder / "redis.sock"
-        args = [redis_server_binary(), "--dir", str(self.folder),
-                "--appendonly", "yes", "--appendfilename", "arena.aof",
-                "--save", "", "--daemonize", "no",
-                "--logfile", str(self.folder / "redis.log")]
+        args = [
+            redis_server_binary(),
+            "--dir",
+            str(self.folder),
+            "--appendonly",
+            "yes",
+            "--appendfilename",
+            "arena.aof",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.folder / "redis.log"),
+        ]
         if len(str(sock)) < 100:
             if sock.exists():
                 sock.unlink()
@@ -66,12 +78,13 @@ class EmbeddedRedis:
             port = free_port()
             args += ["--port", str(port), "--bind", "127.0.0.1"]
             self.url = f"redis://127.0.0.1:{port}/0"
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
-                log = (self.folder / "redis.log")
+                log = self.folder / "redis.log"
                 tail = log.read_text()[-2000:] if log.exists() else ""
                 raise RuntimeError(f"embedded redis-server exited: {tail}")
             try:
@@ -80,17 +93,15 @@ class EmbeddedRedis:
             except redis.exceptions.ConnectionError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError("embedded redis-server did not answer in time")
+                    raise RuntimeError("embedded redis-server did not answer in time") from None
                 time.sleep(0.02)
         (self.folder / "redis.url").write_text(self.url)
         return self.url
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            try:
+            with contextlib.suppress(redis.exceptions.RedisError):
                 redis.Redis.from_url(self.url).shutdown(nosave=True)
-            except redis.exceptions.RedisError:
-                pass
             try:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -178,4 +189,3 @@ def get_queue(name: str, connection: redis.Redis) -> Queue:
 
 def queued_count(connection: redis.Redis, names=QUEUE_NAMES) -> int:
     return sum(Queue(n, connection=connection).count for n in names)
-

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 DEFAULT_REPLICATES = 200
 
 
@@ -20,9 +19,22 @@ def rank_weights(settings_weights: dict, given=()) -> dict[str, float]:
     return weights
 
 
-def rank_options(settings, *, weights=(), normalize=None, aggregate=None, min_coverage=None,
-                 half_life_days=None, arena_mode="rating", category=None, max_vram_gb=None,
-                 replicates=None, seed=None, as_of=None, inherit_base=False):
+def rank_options(
+    settings,
+    *,
+    weights=(),
+    normalize=None,
+    aggregate=None,
+    min_coverage=None,
+    half_life_days=None,
+    arena_mode="rating",
+    category=None,
+    max_vram_gb=None,
+    replicates=None,
+    seed=None,
+    as_of=None,
+    inherit_base=False,
+):
     """:class:`RankOptions` from the ``[rank]`` settings, with the given overrides."""
     from rating.composite import RankOptions
 
@@ -31,15 +43,15 @@ def rank_options(settings, *, weights=(), normalize=None, aggregate=None, min_co
         weights=rank_weights(conf.get("weights", {}), weights),
         normalize=normalize or conf.get("normalize", "minmax"),
         aggregate=aggregate or conf.get("aggregate", "mean"),
-        min_coverage=float(conf.get("min_coverage", 0.0) if min_coverage is None
-                           else min_coverage),
+        min_coverage=float(conf.get("min_coverage", 0.0) if min_coverage is None else min_coverage),
         recency_half_life_days=float(half_life_days or conf.get("recency_half_life_days", 180)),
         arena_mode=arena_mode,
         category=category,
         categories=conf.get("categories"),
         max_vram_gb=max_vram_gb,
-        replicates=int(conf.get("replicates", DEFAULT_REPLICATES) if replicates is None
-                       else replicates),
+        replicates=int(
+            conf.get("replicates", DEFAULT_REPLICATES) if replicates is None else replicates
+        ),
         seed=int(settings.get("rating", "seed", 42) if seed is None else seed),
         confidence=float(settings.get("rating", "confidence", 0.95)),
         as_of=as_of,

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import delete, select
@@ -43,14 +43,30 @@ def _codes(values):
 def load_table(engine: Engine) -> CountTable:
     """Every ``pair_counts`` row, as one :class:`CountTable` (model names from ``models``)."""
     with session_scope(engine) as session:
-        rows = session.execute(select(
-            PairCount.category, PairCount.source, PairCount.rater_group,
-            PairCount.left_model_id, PairCount.right_model_id, PairCount.left_wins,
-            PairCount.right_wins, PairCount.ties, PairCount.both_bad)).all()
+        rows = session.execute(
+            select(
+                PairCount.category,
+                PairCount.source,
+                PairCount.rater_group,
+                PairCount.left_model_id,
+                PairCount.right_model_id,
+                PairCount.left_wins,
+                PairCount.right_wins,
+                PairCount.ties,
+                PairCount.both_bad,
+            )
+        ).all()
         names = dict(session.execute(select(Model.id, Model.name)).all())
     if not rows:
-        return CountTable((), ("",), ("",), ("",), *(np.zeros(0, np.int64) for _ in range(5)),
-                          np.zeros((0, 4)), True)
+        return CountTable(
+            (),
+            ("",),
+            ("",),
+            ("",),
+            *(np.zeros(0, np.int64) for _ in range(5)),
+            np.zeros((0, 4)),
+            True,
+        )
     cat, src, grp, lid, rid, *cnt = zip(*rows)
     models = tuple(sorted({names[k] for k in set(lid) | set(rid)}))
     index = {name: k for k, name in enumerate(models)}
@@ -68,12 +84,20 @@ def read_votes(engine: Engine, source: str | None = None) -> tuple[list, dict]:
 
     Rows are (left model id, right model id, choice, source, category, rater group).
     """
-    stmt = (select(Battle.left_model_id, Battle.right_model_id, Vote.choice, Vote.source,
-                   Prompt.category, Rater.group)
-            .join(Battle, Battle.id == Vote.battle_id)
-            .outerjoin(Prompt, Prompt.id == Battle.prompt_id)
-            .outerjoin(Rater, Rater.id == Vote.rater_id)
-            .order_by(Vote.created_at, Vote.id))
+    stmt = (
+        select(
+            Battle.left_model_id,
+            Battle.right_model_id,
+            Vote.choice,
+            Vote.source,
+            Prompt.category,
+            Rater.group,
+        )
+        .join(Battle, Battle.id == Vote.battle_id)
+        .outerjoin(Prompt, Prompt.id == Battle.prompt_id)
+        .outerjoin(Rater, Rater.id == Vote.rater_id)
+        .order_by(Vote.created_at, Vote.id)
+    )
     if source is not None:
         stmt = stmt.where(Vote.source == source)
     with session_scope(engine) as session:
@@ -82,18 +106,26 @@ def read_votes(engine: Engine, source: str | None = None) -> tuple[list, dict]:
     return rows, names
 
 
-def load_sequence(engine: Engine, category: str | None = None, source: str | None = None,
-                  rater_group: str | None = None, votes: tuple[list, dict] | None = None):
+def load_sequence(
+    engine: Engine,
+    category: str | None = None,
+    source: str | None = None,
+    rater_group: str | None = None,
+    votes: tuple[list, dict] | None = None,
+):
     """Votes in ``created_at`` order as (left, right, outcome, models) arrays, for Elo.
 
     This reads every vote of the scope: O(votes). ``votes``: the answer of
     :func:`read_votes` to use instead of reading (one read for many scopes).
     """
     rows, names = read_votes(engine, source) if votes is None else votes
-    rows = [r for r in rows
-            if (source is None or r[3] == source)
-            and (category is None or (r[4] or DEFAULT_CATEGORY) == category)
-            and (rater_group is None or (r[5] or "") == rater_group)]
+    rows = [
+        r
+        for r in rows
+        if (source is None or r[3] == source)
+        and (category is None or (r[4] or DEFAULT_CATEGORY) == category)
+        and (rater_group is None or (r[5] or "") == rater_group)
+    ]
     models = tuple(sorted({names[r[0]] for r in rows} | {names[r[1]] for r in rows}))
     index = {name: k for k, name in enumerate(models)}
     left = np.array([index[names[r[0]]] for r in rows], np.int64)
@@ -102,25 +134,29 @@ def load_sequence(engine: Engine, category: str | None = None, source: str | Non
     return left, right, outcome, models
 
 
-def compute(engine: Engine, method: str = "bt", category: str | None = None,
-            source: str | None = None, rater_group: str | None = None,
-            table: CountTable | None = None, elo_k: float = 4.0,
-            votes: tuple[list, dict] | None = None, **options) -> Result:
+def compute(
+    engine: Engine,
+    method: str = "bt",
+    category: str | None = None,
+    source: str | None = None,
+    rater_group: str | None = None,
+    table: CountTable | None = None,
+    elo_k: float = 4.0,
+    votes: tuple[list, dict] | None = None,
+    **options,
+) -> Result:
     """Rate one scope from the database (``None`` or ``""`` = all).
 
     ``table`` (:func:`load_table`) and, for Elo, ``votes`` (:func:`read_votes`)
     spare the reads when many scopes are rated.
     """
     category, source, rater_group = (v or None for v in (category, source, rater_group))
-    scope = {"category": category or "", "source": source or "",
-             "rater_group": rater_group or ""}
+    scope = {"category": category or "", "source": source or "", "rater_group": rater_group or ""}
     if method == "elo":
-        left, right, outcome, models = load_sequence(engine, category, source, rater_group,
-                                                     votes)
+        left, right, outcome, models = load_sequence(engine, category, source, rater_group, votes)
         if left.size == 0:
             raise RatingError("no votes in this scope")
-        return rate_elo(left, right, outcome, models, k=elo_k, scope=scope,
-                        **elo_options(options))
+        return rate_elo(left, right, outcome, models, k=elo_k, scope=scope, **elo_options(options))
     table = load_table(engine) if table is None else table
     pairs = table.select(category, source, rater_group)
     if pairs.total == 0:
@@ -130,16 +166,21 @@ def compute(engine: Engine, method: str = "bt", category: str | None = None,
 
 def store_snapshot(engine: Engine, result: Result, created_at: datetime | None = None) -> int:
     """Store ``result`` (with its bootstrap replicates) as a ``rating_snapshots`` row."""
-    created_at = created_at or datetime.now(timezone.utc)
+    created_at = created_at or datetime.now(UTC)
     meta = dict(result.meta)
     meta["created_at"] = created_at.isoformat(timespec="seconds")
     result = Result(**{**result.__dict__, "meta": meta})
     scope = meta.get("scope", {})
-    row = RatingSnapshot(created_at=created_at, method=result.method,
-                         category=scope.get("category", ""), source=scope.get("source", ""),
-                         rater_group=scope.get("rater_group", ""), digest=meta["digest"],
-                         votes=int(meta.get("battles") or 0),
-                         payload=result.to_json(replicates=True))
+    row = RatingSnapshot(
+        created_at=created_at,
+        method=result.method,
+        category=scope.get("category", ""),
+        source=scope.get("source", ""),
+        rater_group=scope.get("rater_group", ""),
+        digest=meta["digest"],
+        votes=int(meta.get("battles") or 0),
+        payload=result.to_json(replicates=True),
+    )
     with session_scope(engine) as session:
         session.add(row)
         session.flush()
@@ -150,15 +191,23 @@ def prune_snapshots(engine: Engine, method: str, scope: dict, keep: int) -> int:
     """Delete all but the newest ``keep`` snapshots of one method and scope; returns how many."""
     if keep <= 0:
         return 0
-    where = (RatingSnapshot.method == method,
-             RatingSnapshot.category == scope.get("category", ""),
-             RatingSnapshot.source == scope.get("source", ""),
-             RatingSnapshot.rater_group == scope.get("rater_group", ""))
+    where = (
+        RatingSnapshot.method == method,
+        RatingSnapshot.category == scope.get("category", ""),
+        RatingSnapshot.source == scope.get("source", ""),
+        RatingSnapshot.rater_group == scope.get("rater_group", ""),
+    )
     with session_scope(engine) as session:
-        old = session.execute(
-            select(RatingSnapshot.id).where(*where)
-            .order_by(RatingSnapshot.created_at.desc(), RatingSnapshot.id.desc())
-            .offset(keep)).scalars().all()
+        old = (
+            session.execute(
+                select(RatingSnapshot.id)
+                .where(*where)
+                .order_by(RatingSnapshot.created_at.desc(), RatingSnapshot.id.desc())
+                .offset(keep)
+            )
+            .scalars()
+            .all()
+        )
         if old:
             session.execute(delete(RatingSnapshot).where(RatingSnapshot.id.in_(old)))
         return len(old)
@@ -181,15 +230,18 @@ def default_scopes(table: CountTable) -> list[tuple[str | None, str | None, str 
 
 def options_from_settings(rating_settings: dict) -> dict:
     """``rate`` keyword arguments from the ``[rating]`` settings section."""
-    return {"rounds": int(rating_settings.get("bootstrap", 1000)),
-            "seed": int(rating_settings.get("seed", 42)),
-            "confidence": float(rating_settings.get("confidence", 0.95)),
-            "min_battles": rating_settings.get("min_battles", 0),
-            "components": rating_settings.get("components", "largest")}
+    return {
+        "rounds": int(rating_settings.get("bootstrap", 1000)),
+        "seed": int(rating_settings.get("seed", 42)),
+        "confidence": float(rating_settings.get("confidence", 0.95)),
+        "min_battles": rating_settings.get("min_battles", 0),
+        "components": rating_settings.get("components", "largest"),
+    }
 
 
-def recompute(engine: Engine, rating_settings: dict, scopes=None, method: str | None = None,
-              progress=None) -> list[dict]:
+def recompute(
+    engine: Engine, rating_settings: dict, scopes=None, method: str | None = None, progress=None
+) -> list[dict]:
     """Recompute and store snapshots; one report dict per scope.
 
     ``scopes``: iterable of (category, source, rater_group) with ``None`` or
@@ -209,38 +261,77 @@ def recompute(engine: Engine, rating_settings: dict, scopes=None, method: str | 
     for cat, src, grp in scopes:
         scope = {"category": cat or "", "source": src or "", "rater_group": grp or ""}
         try:
-            result = compute(engine, method, cat, src, grp, table=table, votes=votes,
-                             progress=progress, **options)
+            result = compute(
+                engine,
+                method,
+                cat,
+                src,
+                grp,
+                table=table,
+                votes=votes,
+                progress=progress,
+                **options,
+            )
         except RatingError as exc:
             report.append({**scope, "error": str(exc)})
             continue
         snap = store_snapshot(engine, result)
-        pruned = prune_snapshots(engine, method, scope,
-                                 int(rating_settings.get("keep_snapshots", 10)))
-        report.append({**scope, "snapshot": snap, "models": len(result.models),
-                       "votes": result.meta.get("battles"), "pruned": pruned})
+        pruned = prune_snapshots(
+            engine, method, scope, int(rating_settings.get("keep_snapshots", 10))
+        )
+        report.append(
+            {
+                **scope,
+                "snapshot": snap,
+                "models": len(result.models),
+                "votes": result.meta.get("battles"),
+                "pruned": pruned,
+            }
+        )
     return report
 
 
-def latest_snapshot_row(engine: Engine, method: str = "bt", category: str = "", source: str = "",
-                        rater_group: str = ""):
+def latest_snapshot_row(
+    engine: Engine, method: str = "bt", category: str = "", source: str = "", rater_group: str = ""
+):
     """The newest stored snapshot row for this scope ("" = all): ``id``, ``digest``,
     ``created_at`` and ``payload`` (the JSON text), or None."""
-    stmt = (select(RatingSnapshot.id, RatingSnapshot.digest, RatingSnapshot.created_at,
-                   RatingSnapshot.payload)
-            .where(RatingSnapshot.method == method, RatingSnapshot.category == category,
-                   RatingSnapshot.source == source, RatingSnapshot.rater_group == rater_group)
-            .order_by(RatingSnapshot.created_at.desc(), RatingSnapshot.id.desc()).limit(1))
+    stmt = (
+        select(
+            RatingSnapshot.id,
+            RatingSnapshot.digest,
+            RatingSnapshot.created_at,
+            RatingSnapshot.payload,
+        )
+        .where(
+            RatingSnapshot.method == method,
+            RatingSnapshot.category == category,
+            RatingSnapshot.source == source,
+            RatingSnapshot.rater_group == rater_group,
+        )
+        .order_by(RatingSnapshot.created_at.desc(), RatingSnapshot.id.desc())
+        .limit(1)
+    )
     with session_scope(engine) as session:
         return session.execute(stmt).first()
 
 
-def latest_snapshot(engine: Engine, method: str = "bt", category: str = "", source: str = "",
-                    rater_group: str = "") -> dict | None:
+def latest_snapshot(
+    engine: Engine, method: str = "bt", category: str = "", source: str = "", rater_group: str = ""
+) -> dict | None:
     """The newest stored snapshot's payload for this scope ("" = all), or None."""
     row = latest_snapshot_row(engine, method, category, source, rater_group)
     return None if row is None else json.loads(row.payload)
 
 
-__all__ = ["load_table", "read_votes", "load_sequence", "compute", "store_snapshot", "recompute",
-           "latest_snapshot", "latest_snapshot_row", "dumps"]
+__all__ = [
+    "compute",
+    "dumps",
+    "latest_snapshot",
+    "latest_snapshot_row",
+    "load_sequence",
+    "load_table",
+    "read_votes",
+    "recompute",
+    "store_snapshot",
+]

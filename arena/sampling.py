@@ -46,8 +46,10 @@ def get_policy(name: str) -> PairPolicy:
     try:
         return POLICIES[name]
     except (KeyError, TypeError):
-        raise UnknownPolicy(f"unknown pair sampler {name!r} ([battle] sampler); "
-                            f"known: {', '.join(sorted(POLICIES))}") from None
+        raise UnknownPolicy(
+            f"unknown pair sampler {name!r} ([battle] sampler); "
+            f"known: {', '.join(sorted(POLICIES))}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,11 @@ class Draw:
 
 
 def _eligible_answers(category: str | None, exclude_families: Sequence[str]):
-    query = (select(Answer.prompt_id, Answer.model_id)
-             .join(Model, Model.id == Answer.model_id)
-             .where(Model.state.in_(ELIGIBLE_STATES)))
+    query = (
+        select(Answer.prompt_id, Answer.model_id)
+        .join(Model, Model.id == Answer.model_id)
+        .where(Model.state.in_(ELIGIBLE_STATES))
+    )
     if exclude_families:
         query = query.where((Model.family.is_(None)) | (Model.family.not_in(exclude_families)))
     if category:
@@ -68,8 +72,14 @@ def _eligible_answers(category: str | None, exclude_families: Sequence[str]):
     return query
 
 
-def draw(session: Session, rng: np.random.Generator, *, category: str | None = None,
-         policy: str | PairPolicy = "uniform", exclude_families: Sequence[str] = ()) -> Draw:
+def draw(
+    session: Session,
+    rng: np.random.Generator,
+    *,
+    category: str | None = None,
+    policy: str | PairPolicy = "uniform",
+    exclude_families: Sequence[str] = (),
+) -> Draw:
     """Pick a prompt and two answers to it by ``policy``.
 
     Raises
@@ -82,16 +92,28 @@ def draw(session: Session, rng: np.random.Generator, *, category: str | None = N
     choose = get_policy(policy) if isinstance(policy, str) else policy
     eligible = _eligible_answers(category, exclude_families).subquery()
     prompt_ids = session.execute(
-        select(eligible.c.prompt_id).group_by(eligible.c.prompt_id)
-        .having(func.count() >= 2).order_by(eligible.c.prompt_id)).all()
+        select(eligible.c.prompt_id)
+        .group_by(eligible.c.prompt_id)
+        .having(func.count() >= 2)
+        .order_by(eligible.c.prompt_id)
+    ).all()
     if not prompt_ids:
         where = f" in category {category!r}" if category else ""
         raise NoBattleAvailable(f"no prompt{where} has answers from two eligible models")
     prompt_id = prompt_ids[int(rng.integers(len(prompt_ids)))][0]
-    model_ids = [row[0] for row in session.execute(
-        select(eligible.c.model_id).where(eligible.c.prompt_id == prompt_id)
-        .order_by(eligible.c.model_id)).all()]
+    model_ids = [
+        row[0]
+        for row in session.execute(
+            select(eligible.c.model_id)
+            .where(eligible.c.prompt_id == prompt_id)
+            .order_by(eligible.c.model_id)
+        ).all()
+    ]
     a, b = choose(model_ids, rng)
-    answers = {ans.model_id: ans for ans in session.execute(
-        select(Answer).where(Answer.prompt_id == prompt_id, Answer.model_id.in_([a, b]))).scalars()}
+    answers = {
+        ans.model_id: ans
+        for ans in session.execute(
+            select(Answer).where(Answer.prompt_id == prompt_id, Answer.model_id.in_([a, b]))
+        ).scalars()
+    }
     return Draw(prompt=session.get(Prompt, prompt_id), answer_a=answers[a], answer_b=answers[b])

@@ -56,8 +56,18 @@ def winner_of(choice: str, left: str, right: str) -> str:
 _LeftModel, _RightModel = aliased(Model), aliased(Model)
 _BattleRater, _Voter = aliased(Rater), aliased(Rater)
 _PAYLOAD_QUERY = (
-    select(Battle.id, Battle.rater_id, _LeftModel.id, _LeftModel.name, _RightModel.id,
-           _RightModel.name, Prompt.category, _BattleRater.group, _Voter.group, Vote.id)
+    select(
+        Battle.id,
+        Battle.rater_id,
+        _LeftModel.id,
+        _LeftModel.name,
+        _RightModel.id,
+        _RightModel.name,
+        Prompt.category,
+        _BattleRater.group,
+        _Voter.group,
+        Vote.id,
+    )
     .join(_LeftModel, _LeftModel.id == Battle.left_model_id)
     .join(_RightModel, _RightModel.id == Battle.right_model_id)
     .outerjoin(Prompt, Prompt.id == Battle.prompt_id)
@@ -68,9 +78,15 @@ _PAYLOAD_QUERY = (
 )  # built once: a fixed statement skips SQLAlchemy's per-call cache-key work
 
 
-def payload_for(db: Session | Connection, battle_id: int, choice: str, *,
-                source: str = "human", rater_id: str | None = None,
-                created_at: datetime | None = None) -> dict:
+def payload_for(
+    db: Session | Connection,
+    battle_id: int,
+    choice: str,
+    *,
+    source: str = "human",
+    rater_id: str | None = None,
+    created_at: datetime | None = None,
+) -> dict:
     """Everything the vote job needs, read in ONE query where the vote is accepted.
 
     ``db`` is a session (the query runs on its connection, in its transaction) or
@@ -88,8 +104,18 @@ def payload_for(db: Session | Connection, battle_id: int, choice: str, *,
     row = conn.execute(_PAYLOAD_QUERY, {"battle_id": battle_id, "rater_id": rater_id}).first()
     if row is None:
         raise NoSuchBattle(f"battle {battle_id} does not exist")
-    (_, battle_rater, left_id, left_name, right_id, right_name, category, group,
-     voter_group, vote_id) = row
+    (
+        _,
+        battle_rater,
+        left_id,
+        left_name,
+        right_id,
+        right_name,
+        category,
+        group,
+        voter_group,
+        vote_id,
+    ) = row
     if vote_id is not None:
         raise AlreadyVoted(f"battle {battle_id} already has a vote")
     if rater_id is None:
@@ -134,9 +160,11 @@ def _insert_votes_for(conn: Connection):
     name = conn.dialect.name
     if name not in _insert_votes:
         table = Vote.__table__
-        _insert_votes[name] = (dialect_insert(conn)(table)
-                               .on_conflict_do_nothing(index_elements=["battle_id"])
-                               .returning(table.c.battle_id))
+        _insert_votes[name] = (
+            dialect_insert(conn)(table)
+            .on_conflict_do_nothing(index_elements=["battle_id"])
+            .returning(table.c.battle_id)
+        )
     return _insert_votes[name]
 
 
@@ -158,15 +186,27 @@ def store_in(conn: Connection, payloads: Iterable[dict]) -> int:
     for p in first.values():
         created = p.get("created_at")
         created = datetime.fromisoformat(created) if isinstance(created, str) else created
-        rows.append({"battle_id": p["battle_id"], "choice": p["choice"], "winner": p["winner"],
-                     "source": p["source"], "rater_id": p.get("rater_id"),
-                     "created_at": created or utcnow()})
+        rows.append(
+            {
+                "battle_id": p["battle_id"],
+                "choice": p["choice"],
+                "winner": p["winner"],
+                "source": p["source"],
+                "rater_id": p.get("rater_id"),
+                "created_at": created or utcnow(),
+            }
+        )
     new = set(conn.execute(_insert_votes_for(conn), rows).scalars())
     counts: dict[tuple, dict[str, int]] = {}
     for battle_id in new:
         p = first[battle_id]
-        key = (p["category"], p["source"], p.get("rater_group") or "", p["left_model_id"],
-               p["right_model_id"])
+        key = (
+            p["category"],
+            p["source"],
+            p.get("rater_group") or "",
+            p["left_model_id"],
+            p["right_model_id"],
+        )
         row = counts.setdefault(key, dict.fromkeys(_COUNT_COLUMNS, 0))
         row[_COLUMN_OF_CHOICE[p["choice"]]] += 1
     if counts:
@@ -201,11 +241,16 @@ def enqueue(queue, payload: dict, *, timeout: int = 30, retries: int = 3):
     second enqueue for the same battle raises
     :class:`rq.exceptions.DuplicateJobError`.
     """
-    job = queue.create_job(STORE_VOTE_JOB, args=(payload,), job_id=f"vote-{payload['battle_id']}",
-                           timeout=timeout, result_ttl=0, failure_ttl=30 * 86400,
-                           retry=Retry(max=retries, interval=RETRY_INTERVALS[-retries:])
-                           if retries else None,
-                           description=f"vote on battle {payload['battle_id']}")
+    job = queue.create_job(
+        STORE_VOTE_JOB,
+        args=(payload,),
+        job_id=f"vote-{payload['battle_id']}",
+        timeout=timeout,
+        result_ttl=0,
+        failure_ttl=30 * 86400,
+        retry=Retry(max=retries, interval=RETRY_INTERVALS[-retries:]) if retries else None,
+        description=f"vote on battle {payload['battle_id']}",
+    )
     job.enqueued_at = now()
     fields = []
     for key, value in job.to_dict().items():
@@ -213,7 +258,8 @@ def enqueue(queue, payload: dict, *, timeout: int = 30, retries: int = 3):
         if value is not None and value != "":
             fields += (key, value if isinstance(value, (bytes, str)) else str(value))
     added = queue.connection.register_script(_ENQUEUE_SCRIPT)(
-        keys=[job.key, queue.key, queue.redis_queues_keys], args=[job.id, queue.key, *fields])
+        keys=[job.key, queue.key, queue.redis_queues_keys], args=[job.id, queue.key, *fields]
+    )
     if not added:
         raise DuplicateJobError(f"Job with ID '{job.id}' already exists")
     return job

@@ -35,8 +35,12 @@ from arena.composite_store import load_file_inputs  # noqa: E402
 from rating.composite import RankOptions, rank_models  # noqa: E402
 from rating.composite.openllm import V2_TASKS  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / \
-    "open-llm-leaderboard-2025-03-15"
+DATA = (
+    Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "data"
+    / "open-llm-leaderboard-2025-03-15"
+)
 AS_OF = date(2025, 3, 15)
 
 
@@ -57,8 +61,12 @@ def corr(x, y) -> str:
 
 
 def main() -> None:
-    inputs, _ = load_file_inputs(ratings=DATA / "lmsys.csv", benchmarks=DATA / "merged.csv",
-                                 popularity=DATA / "merged.csv", models=DATA / "merged.csv")
+    inputs, _ = load_file_inputs(
+        ratings=DATA / "lmsys.csv",
+        benchmarks=DATA / "merged.csv",
+        popularity=DATA / "merged.csv",
+        models=DATA / "merged.csv",
+    )
     print("1. Benchmark composite vs arena score (merged.csv's arena models)")
     base = rank_models(inputs, RankOptions(weights={"benchmarks": 1}, replicates=0, as_of=AS_OF))
     names, arena, score = joined(base, inputs)
@@ -76,59 +84,79 @@ def main() -> None:
     fa = np.array([file_avg[chosen.get(n, n)] for n in names])
     print(f"   file's model_average_score (baseline)    {corr(fa, arena)}")
     for norm in ("minmax", "percentile", "zscore"):
-        res = rank_models(inputs, RankOptions(weights={"benchmarks": 1}, normalize=norm,
-                                              replicates=0, as_of=AS_OF))
+        res = rank_models(
+            inputs,
+            RankOptions(weights={"benchmarks": 1}, normalize=norm, replicates=0, as_of=AS_OF),
+        )
         n2, a2, s2 = joined(res, inputs)
         assert n2 == names or sorted(n2) == sorted(names)
         print(f"   v2 average from raw, {norm:<10}          {corr(s2, a2)}")
     six = {f"benchmarks.{t}": 1.0 for t in V2_TASKS}
     for agg in ("mean", "winrate", "borda"):
-        res = rank_models(inputs, RankOptions(weights=six, aggregate=agg, replicates=0,
-                                              as_of=AS_OF))
+        res = rank_models(
+            inputs, RankOptions(weights=six, aggregate=agg, replicates=0, as_of=AS_OF)
+        )
         n2, a2, s2 = joined(res, inputs)
         print(f"   six benchmarks as signals, {agg:<8}      {corr(s2, a2)}")
     print("   single benchmarks (v2-normalized from raw):")
     for t in V2_TASKS:
-        res = rank_models(inputs, RankOptions(weights={f"benchmarks.{t}": 1}, replicates=0,
-                                              as_of=AS_OF))
+        res = rank_models(
+            inputs, RankOptions(weights={f"benchmarks.{t}": 1}, replicates=0, as_of=AS_OF)
+        )
         n2, a2, s2 = joined(res, inputs)
         print(f"     {t:<10} {corr(s2, a2)}")
     gap = np.abs(score - (fa - fa.min()) / (fa.max() - fa.min()))
-    print(f"   our normalized average vs the file's (both min-max): mean |diff| "
-          f"{gap.mean():.4f}, max {gap.max():.4f}")
+    print(
+        f"   our normalized average vs the file's (both min-max): mean |diff| "
+        f"{gap.mean():.4f}, max {gap.max():.4f}"
+    )
 
     print("\n2. Weight sensitivity: Kendall tau of the full ranking, each weight x0.8 and x1.2")
-    weights = {"arena": 0.5, "benchmarks": 0.3, "popularity": 0.1, "recency": 0.05,
-               "efficiency": 0.05}
-    full = rank_models(inputs, RankOptions(weights=weights, replicates=0, as_of=AS_OF,
-                                           min_coverage=0.8))
+    weights = {
+        "arena": 0.5,
+        "benchmarks": 0.3,
+        "popularity": 0.1,
+        "recency": 0.05,
+        "efficiency": 0.05,
+    }
+    full = rank_models(
+        inputs, RankOptions(weights=weights, replicates=0, as_of=AS_OF, min_coverage=0.8)
+    )
     order = {r["model"]: r["score"] for r in full.rows}
-    print(f"   models ranked (coverage >= 0.8): {len(order)}; "
-          f"no data for: {', '.join(full.meta['signals_without_data']) or '-'}")
+    print(
+        f"   models ranked (coverage >= 0.8): {len(order)}; "
+        f"no data for: {', '.join(full.meta['signals_without_data']) or '-'}"
+    )
     for name in weights:
         taus = []
         for factor in (0.8, 1.2):
             w = dict(weights)
             w[name] *= factor
-            res = rank_models(inputs, RankOptions(weights=w, replicates=0, as_of=AS_OF,
-                                                  min_coverage=0.8))
+            res = rank_models(
+                inputs, RankOptions(weights=w, replicates=0, as_of=AS_OF, min_coverage=0.8)
+            )
             other = {r["model"]: r["score"] for r in res.rows}
             common = [m for m in order if m in other]
             taus.append(kendalltau([order[m] for m in common], [other[m] for m in common])[0])
         print(f"   {name:<11} -20%: tau = {taus[0]:.4f}   +20%: tau = {taus[1]:.4f}")
 
     print("\n3. Time: every v2 model (huggingface_v2.csv) + the arena, default weights")
-    big, _ = load_file_inputs(ratings=DATA / "lmsys.csv", benchmarks=DATA / "huggingface_v2.csv",
-                              popularity=DATA / "huggingface_v2.csv",
-                              models=DATA / "huggingface_v2.csv")
+    big, _ = load_file_inputs(
+        ratings=DATA / "lmsys.csv",
+        benchmarks=DATA / "huggingface_v2.csv",
+        popularity=DATA / "huggingface_v2.csv",
+        models=DATA / "huggingface_v2.csv",
+    )
     times = {}
     for reps in (0, 200):
         t0 = time.perf_counter()
         res = rank_models(big, RankOptions(weights=weights, replicates=reps, as_of=AS_OF))
         times[reps] = time.perf_counter() - t0
     print(f"   pool {res.meta['pool']} models, ranked {res.meta['ranked']}")
-    print(f"   point only (baseline): {times[0]:.2f} s; with 200 replicates: {times[200]:.2f} s; "
-          f"ratio {times[200] / times[0]:.1f}x")
+    print(
+        f"   point only (baseline): {times[0]:.2f} s; with 200 replicates: {times[200]:.2f} s; "
+        f"ratio {times[200] / times[0]:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -60,8 +60,10 @@ def snapshot(groups: dict[str, list[int]]) -> dict[str, float]:
     A process that exited between two snapshots takes its time with it, so
     groups should hold long-lived processes.
     """
-    out = {name: sum(_process_seconds(p) for pid in pids for p in _tree(pid))
-           for name, pids in groups.items()}
+    out = {
+        name: sum(_process_seconds(p) for pid in pids for p in _tree(pid))
+        for name, pids in groups.items()
+    }
     usage = resource.getrusage(resource.RUSAGE_SELF)
     out["this"] = usage.ru_utime + usage.ru_stime
     out["_busy"] = _busy_seconds()

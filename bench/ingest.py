@@ -50,10 +50,10 @@ sys.path.insert(0, str(ROOT))
 
 from arena import db, queue  # noqa: E402
 from arena.cli.run import stop_processes  # noqa: E402
+from arena.models import PairCount, Vote  # noqa: E402
 from arena.queue import free_port  # noqa: E402
 from bench import cputime  # noqa: E402
 from bench.scratch import scratch_database, seed  # noqa: E402
-from arena.models import PairCount, Vote  # noqa: E402
 
 
 def wait_http(url: str, timeout: float = 30) -> None:
@@ -80,13 +80,21 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--web-workers", type=int, default=2)
-    ap.add_argument("--rq-workers", type=int, default=1,
-                    help="arena worker processes (one stores in batches all the votes this "
-                         "machine accepts; more on one machine split the batches)")
+    ap.add_argument(
+        "--rq-workers",
+        type=int,
+        default=1,
+        help="arena worker processes (one stores in batches all the votes this "
+        "machine accepts; more on one machine split the batches)",
+    )
     ap.add_argument("--database-url", default=os.environ.get("ARENA_BENCH_DATABASE_URL", ""))
     args = ap.parse_args()
-    if min(args.votes, args.health, args.rounds, args.clients, args.web_workers,
-           args.rq_workers) < 1 or args.votes < args.rounds or args.health < args.rounds:
+    if (
+        min(args.votes, args.health, args.rounds, args.clients, args.web_workers, args.rq_workers)
+        < 1
+        or args.votes < args.rounds
+        or args.health < args.rounds
+    ):
         ap.error("every count must be at least 1, and --votes and --health at least --rounds")
 
     tmp = Path(tempfile.mkdtemp(prefix="arena-bench-"))
@@ -127,8 +135,11 @@ class Rater:
         for _ in range(n):
             token = self.tokens.pop(0)
             t0 = time.perf_counter()
-            res = self.client.post(self.base + "/api/v1/votes", headers=self.headers,
-                                   json={"battle_token": token, "choice": "left"})
+            res = self.client.post(
+                self.base + "/api/v1/votes",
+                headers=self.headers,
+                json={"battle_token": token, "choice": "left"},
+            )
             out.append((res.status_code, time.perf_counter() - t0))
         return out
 
@@ -177,36 +188,73 @@ def run(args, tmp: Path, url: str) -> int:
     try:  # whatever fails to start, what did start is stopped
         redis_url = redis_server.start()
         port = free_port()
-        env = dict(os.environ, ARENA_DATABASE_URL=url, ARENA_REDIS_URL=redis_url,
-                   ARENA_INSTANCE=str(tmp), ARENA_SECRET_KEY="bench",
-                   ARENA_CONFIG=str(tmp / "c.toml"))
+        env = dict(
+            os.environ,
+            ARENA_DATABASE_URL=url,
+            ARENA_REDIS_URL=redis_url,
+            ARENA_INSTANCE=str(tmp),
+            ARENA_SECRET_KEY="bench",
+            ARENA_CONFIG=str(tmp / "c.toml"),
+        )
         (tmp / "c.toml").write_text("[limits]\nenabled = false\n[rating]\nrecompute_every = 0\n")
         bin_dir = Path(sys.executable).parent
-        procs.append(subprocess.Popen(
-            [str(bin_dir / "gunicorn"), "-w", str(args.web_workers), "-b", f"127.0.0.1:{port}",
-             "--log-level", "warning", "arena.app:create_app()"], env=env, cwd=tmp))
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(bin_dir / "gunicorn"),
+                    "-w",
+                    str(args.web_workers),
+                    "-b",
+                    f"127.0.0.1:{port}",
+                    "--log-level",
+                    "warning",
+                    "arena.app:create_app()",
+                ],
+                env=env,
+                cwd=tmp,
+            )
+        )
         for _ in range(args.rq_workers):
-            procs.append(subprocess.Popen([sys.executable, "-m", "arena", "worker", "--queue",
-                                           "votes", "--log-level", "WARNING"],
-                                          env=env, cwd=tmp, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "arena",
+                        "worker",
+                        "--queue",
+                        "votes",
+                        "--log-level",
+                        "WARNING",
+                    ],
+                    env=env,
+                    cwd=tmp,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/healthz")
         # The health checkers and the raters each keep their client (and connection
         # pool) for the whole run, as the clients of a real server do.
         checkers = [httpx.Client(timeout=30) for _ in range(args.clients)]
-        in_threads([functools.partial(check_health, c, base + "/healthz", 25)
-                    for c in checkers])  # warm up
-        groups = {"web": [procs[0].pid], "workers": [p.pid for p in procs[1:]],
-                  "redis": [redis_server.process.pid]}
+        in_threads(
+            [functools.partial(check_health, c, base + "/healthz", 25) for c in checkers]
+        )  # warm up
+        groups = {
+            "web": [procs[0].pid],
+            "workers": [p.pid for p in procs[1:]],
+            "redis": [redis_server.process.pid],
+        }
 
         # Battles are drawn first (not timed): the timed part is the vote path,
         # from the POST that accepts a vote to the row stored by a worker. Each
         # client votes on the battles it drew, with the same session, as a person
         # at the battle page does.
         raters = [Rater(base) for _ in range(args.clients)]
-        in_threads([functools.partial(r.draw, n)
-                    for r, n in zip(raters, shares(args.votes, args.clients))])
+        in_threads(
+            [functools.partial(r.draw, n) for r, n in zip(raters, shares(args.votes, args.clients))]
+        )
 
         health_secs = vote_secs = 0.0
         accepted = stored = 0
@@ -217,16 +265,21 @@ def run(args, tmp: Path, url: str) -> int:
         for k, n_health in enumerate(shares(args.health, args.rounds)):
             n_votes = sum(plan[k] for plan in plans)
             before = cputime.snapshot(groups) if cputime.available() else None
-            secs, res = in_threads([functools.partial(check_health, c, base + "/healthz", n)
-                                    for c, n in zip(checkers, shares(n_health, args.clients))])
+            secs, res = in_threads(
+                [
+                    functools.partial(check_health, c, base + "/healthz", n)
+                    for c, n in zip(checkers, shares(n_health, args.clients))
+                ]
+            )
             assert all(status == 200 for part in res for status in part)
             health_secs += secs
             if before:
                 add_cpu(cpu["healthz"], cputime.used(before, cputime.snapshot(groups)))
             before = cputime.snapshot(groups) if cputime.available() else None
             start = time.perf_counter()
-            _, res = in_threads([functools.partial(r.vote, plan[k])
-                                 for r, plan in zip(raters, plans)])
+            _, res = in_threads(
+                [functools.partial(r.vote, plan[k]) for r, plan in zip(raters, plans)]
+            )
             res = [item for part in res for item in part]
             accepted += sum(1 for status, _ in res if status == 202)
             latencies += [t for _, t in res]
@@ -241,26 +294,43 @@ def run(args, tmp: Path, url: str) -> int:
                 add_cpu(cpu["votes"], cputime.used(before, cputime.snapshot(groups)))
             round_ratios.append((n_votes / elapsed) / (n_health / secs))
         with Session(engine) as s:
-            counted = s.execute(select(func.sum(PairCount.left_wins + PairCount.right_wins
-                                                + PairCount.ties + PairCount.both_bad))
-                                ).scalar_one()
+            counted = s.execute(
+                select(
+                    func.sum(
+                        PairCount.left_wins
+                        + PairCount.right_wins
+                        + PairCount.ties
+                        + PairCount.both_bad
+                    )
+                )
+            ).scalar_one()
             distinct = s.execute(select(func.count(func.distinct(Vote.battle_id)))).scalar_one()
         lat = np.array(latencies) * 1000
         health_rate = args.health / health_secs
         vote_rate = stored / vote_secs
         print(f"database                 {url.split(':')[0]}")
-        print(f"web workers / rq workers {args.web_workers} / {args.rq_workers}, "
-              f"{args.clients} clients, {args.rounds} rounds")
+        print(
+            f"web workers / rq workers {args.web_workers} / {args.rq_workers}, "
+            f"{args.clients} clients, {args.rounds} rounds"
+        )
         print(f"healthz                  {health_rate:8.1f} req/s")
-        print(f"votes accepted / stored  {accepted} / {stored} (distinct battles {distinct}, "
-              f"pair_counts total {counted})")
-        print(f"votes stored             {vote_rate:8.1f} votes/s (first vote sent to last "
-              f"stored, summed over rounds: {vote_secs:.2f} s)")
-        print(f"accept latency           p50 {np.percentile(lat, 50):.1f} ms, "
-              f"p99 {np.percentile(lat, 99):.1f} ms")
+        print(
+            f"votes accepted / stored  {accepted} / {stored} (distinct battles {distinct}, "
+            f"pair_counts total {counted})"
+        )
+        print(
+            f"votes stored             {vote_rate:8.1f} votes/s (first vote sent to last "
+            f"stored, summed over rounds: {vote_secs:.2f} s)"
+        )
+        print(
+            f"accept latency           p50 {np.percentile(lat, 50):.1f} ms, "
+            f"p99 {np.percentile(lat, 99):.1f} ms"
+        )
         ratio = vote_rate / health_rate
-        print(f"ratio votes/healthz      {ratio:.2f} (target >= 0.5; rounds "
-              f"{min(round_ratios):.2f}-{max(round_ratios):.2f})")
+        print(
+            f"ratio votes/healthz      {ratio:.2f} (target >= 0.5; rounds "
+            f"{min(round_ratios):.2f}-{max(round_ratios):.2f})"
+        )
         if cpu["healthz"]:
             print_cpu(cpu, {"healthz": args.health, "votes": args.votes})
         ok = stored == accepted == distinct == counted == args.votes
@@ -281,8 +351,11 @@ def add_cpu(total: dict[str, float], spent: dict[str, float]) -> None:
 def print_cpu(cpu: dict[str, dict[str, float]], requests: dict[str, int]) -> None:
     """CPU ms per request of each process group, per phase."""
     names = ["web", "workers", "redis", "this", "other"]
-    print("cpu ms per request       " + " ".join(f"{n if n != 'this' else 'clients':>8}"
-                                              for n in names) + "     all")
+    print(
+        "cpu ms per request       "
+        + " ".join(f"{n if n != 'this' else 'clients':>8}" for n in names)
+        + "     all"
+    )
     for phase, spent in cpu.items():
         per = [spent.get(n, 0.0) * 1000 / requests[phase] for n in names]
         print(f"  {phase:<22} " + " ".join(f"{v:8.2f}" for v in per) + f" {sum(per):8.2f}")

@@ -41,9 +41,9 @@ sys.path.insert(0, str(ROOT))
 
 from arena import db, runtime  # noqa: E402
 from arena.cli.run import stop_processes  # noqa: E402
-from bench.scratch import scratch_database, seed  # noqa: E402
 from arena.config import load  # noqa: E402
 from arena.models import Battle, JudgeCall, Vote  # noqa: E402
+from bench.scratch import scratch_database, seed  # noqa: E402
 from tests.standin_judge import StandinJudge, write_config  # noqa: E402
 from workers.judge import enqueue_jobs  # noqa: E402
 from workers.judge_config import get_judge  # noqa: E402
@@ -51,10 +51,16 @@ from workers.judge_config import get_judge  # noqa: E402
 
 def start_workers(n: int, config: Path, rt) -> list[subprocess.Popen]:
     env = dict(os.environ, ARENA_CONFIG=str(config))
-    procs = [subprocess.Popen([sys.executable, "-m", "arena", "worker", "--queue", "judge",
-                               "--config", str(config)], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for _ in range(n)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "arena", "worker", "--queue", "judge", "--config", str(config)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(n)
+    ]
     deadline = time.monotonic() + 120
     queue = rt.queue("judge")
     while Worker.count(queue=queue) < n:
@@ -113,19 +119,32 @@ def run(args, folder, redis_url, database_url) -> int:
     standin = StandinJudge(delay=args.delay).start()
     try:
         db.upgrade(database_url)
-        config = write_config(folder / "bench.toml", database_url=database_url,
-                              redis_url=redis_url, secret_key="bench",
-                              judges={"bench": {"base_url": standin.base_url,
-                                                "model": "standin", "format": "mtbench",
-                                                "timeout": 30.0,
-                                                "concurrency": 2 * max(args.slots)}})
+        config = write_config(
+            folder / "bench.toml",
+            database_url=database_url,
+            redis_url=redis_url,
+            secret_key="bench",
+            judges={
+                "bench": {
+                    "base_url": standin.base_url,
+                    "model": "standin",
+                    "format": "mtbench",
+                    "timeout": 30.0,
+                    "concurrency": 2 * max(args.slots),
+                }
+            },
+        )
         rt = runtime.configure(load(config, env={}))
         seed(rt.engine, n_models=6, n_prompts=20, marker="GOLD")
         judge = get_judge(rt.settings, "bench")
-        print(f"stand-in judge (not a model), reply delay {args.delay:g} s; "
-              f"{args.rounds} jobs per slot; database {database_url.split(':')[0]}")
-        print(f"{'slots':>5} {'jobs':>5} {'seconds':>8} {'jobs/s':>8} {'ideal':>8} "
-              f"{'ratio':>6} {'failed':>6}")
+        print(
+            f"stand-in judge (not a model), reply delay {args.delay:g} s; "
+            f"{args.rounds} jobs per slot; database {database_url.split(':')[0]}"
+        )
+        print(
+            f"{'slots':>5} {'jobs':>5} {'seconds':>8} {'jobs/s':>8} {'ideal':>8} "
+            f"{'ratio':>6} {'failed':>6}"
+        )
         total = 0
         ratios = {}
         for slots in args.slots:
@@ -139,26 +158,40 @@ def run(args, folder, redis_url, database_url) -> int:
             total += n + 2 * slots
             rate, ideal = n / seconds, slots / args.delay
             ratios[slots] = rate / ideal
-            print(f"{slots:>5} {n:>5} {seconds:>8.2f} {rate:>8.2f} {ideal:>8.2f} "
-                  f"{rate / ideal:>6.2f} {failed:>6}")
-        SimpleWorker([rt.queue("votes")], connection=rt.redis).work(burst=True,
-                                                                     logging_level="WARNING")
+            print(
+                f"{slots:>5} {n:>5} {seconds:>8.2f} {rate:>8.2f} {ideal:>8.2f} "
+                f"{rate / ideal:>6.2f} {failed:>6}"
+            )
+        SimpleWorker([rt.queue("votes")], connection=rt.redis).work(
+            burst=True, logging_level="WARNING"
+        )
         with Session(rt.engine) as s:
             battles = s.execute(select(func.count()).select_from(Battle)).scalar_one()
-            votes = s.execute(select(func.count()).select_from(Vote)
-                              .where(Vote.source == "judge:bench")).scalar_one()
+            votes = s.execute(
+                select(func.count()).select_from(Vote).where(Vote.source == "judge:bench")
+            ).scalar_one()
             distinct = s.execute(select(func.count(func.distinct(Vote.battle_id)))).scalar_one()
             calls = s.execute(select(func.count()).select_from(JudgeCall)).scalar_one()
-        print(f"jobs {total}, battles {battles}, judge calls {calls}, "
-              f"stored votes {votes} ({distinct} distinct battles), "
-              f"stand-in requests {len(standin.requests)}, "
-              f"most requests in flight {standin.max_in_flight}")
+        print(
+            f"jobs {total}, battles {battles}, judge calls {calls}, "
+            f"stored votes {votes} ({distinct} distinct battles), "
+            f"stand-in requests {len(standin.requests)}, "
+            f"most requests in flight {standin.max_in_flight}"
+        )
         ok = votes == distinct == battles == total and calls == 2 * total
-        print("votes: " + ("one per judged battle, none lost or doubled" if ok
-                           else "MISMATCH: lost or doubled votes"))
+        print(
+            "votes: "
+            + (
+                "one per judged battle, none lost or doubled"
+                if ok
+                else "MISMATCH: lost or doubled votes"
+            )
+        )
         top = max(args.slots)
-        print(f"target: >= 0.80 of ideal at {top} slots: {ratios[top]:.2f} "
-              f"({'met' if ratios[top] >= 0.8 else 'NOT met'})")
+        print(
+            f"target: >= 0.80 of ideal at {top} slots: {ratios[top]:.2f} "
+            f"({'met' if ratios[top] >= 0.8 else 'NOT met'})"
+        )
         return 0 if ok else 1
     finally:
         standin.stop()

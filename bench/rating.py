@@ -48,8 +48,13 @@ from scipy.special import expit  # noqa: E402
 from rating import bt, counts, intervals  # noqa: E402
 from rating.blas import single_threaded  # noqa: E402
 
-DUMP = (Path(__file__).resolve().parents[1].parent / "shared" / "data"
-        / "chatbot-arena-20240814" / "chatbotarena_20240814.json")
+DUMP = (
+    Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "data"
+    / "chatbot-arena-20240814"
+    / "chatbotarena_20240814.json"
+)
 ALPHA = np.log(10.0)  # parameters in log10-strength units, rating = 1000 + 400·r
 
 
@@ -58,8 +63,9 @@ def ours(rounds: int, seed: int):
     t0 = time.perf_counter()
     data = json.loads(DUMP.read_text())
     x = np.asarray(data["X"])
-    pc = counts.pair_counts(x[:, 0], x[:, 1], np.asarray(data["Y"], float), data["models"],
-                            positional=False)
+    pc = counts.pair_counts(
+        x[:, 0], x[:, 1], np.asarray(data["Y"], float), data["models"], positional=False
+    )
     i, j, wi, wj, t = pc.unordered()
     m = pc.n_models
     t1 = time.perf_counter()
@@ -70,13 +76,23 @@ def ours(rounds: int, seed: int):
     for _ in intervals.multinomial_rounds(np.concatenate([wi, wj, t]), rounds, seed):
         pass  # the sampling alone, to split the round's cost
     t4 = time.perf_counter()
-    return {"models": pc.models, "theta": fit.theta, "grad_norm": fit.grad_norm,
-            "iterations": fit.iterations, "load": t1 - t0, "fit": t2 - t1, "boot": t3 - t2,
-            "sample": t4 - t3, "boot_grad": info["max_grad_norm"], "reps": reps,
-            "pairs": (i, j, wi, wj, t)}
+    return {
+        "models": pc.models,
+        "theta": fit.theta,
+        "grad_norm": fit.grad_norm,
+        "iterations": fit.iterations,
+        "load": t1 - t0,
+        "fit": t2 - t1,
+        "boot": t3 - t2,
+        "sample": t4 - t3,
+        "boot_grad": info["max_grad_norm"],
+        "reps": reps,
+        "pairs": (i, j, wi, wj, t),
+    }
 
 
 # --- baseline: FastChat's method on expanded battles ------------------------------------
+
 
 def expand(data):
     """One row per battle: model_a, model_b, outcome (0 a wins, 1 b wins, 2 tie)."""
@@ -111,8 +127,14 @@ def published_loss(r, matchups, score, w):
 
 def baseline_fit(a, b, score, w, m, loss=None):
     args = (a, b, score, w) if loss is None else (np.c_[a, b], score, w)
-    res = minimize(loss or baseline_loss, np.zeros(m), args=args, jac=True,
-                   method="L-BFGS-B", options={"maxiter": 100, "gtol": 1e-6})
+    res = minimize(
+        loss or baseline_loss,
+        np.zeros(m),
+        args=args,
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 100, "gtol": 1e-6},
+    )
     r = res.x
     return 400.0 * (r - r.mean())  # rating offsets, centred
 
@@ -143,7 +165,7 @@ def baseline(rounds: int, seed: int, m: int, over_battles_rounds: int, published
     # (b) Literally resampling the battles: a multinomial over all n battles per round.
     rng = np.random.default_rng(seed)
     uniform = np.full(n, 1.0 / n)
-    for r in range(over_battles_rounds):
+    for _ in range(over_battles_rounds):
         w = np.bincount(inverse, rng.multinomial(n, uniform), uniq.size)
         baseline_fit(ua, ub, score, w / n, m)
     t5 = time.perf_counter()
@@ -154,8 +176,9 @@ def baseline(rounds: int, seed: int, m: int, over_battles_rounds: int, published
     # How far the baseline's replicates are from the exact optimum of their own draw.
     err = []
     for r in range(min(rounds, 20)):
-        wi, wj, tt = (np.bincount(ua * m + ub, draws[r] * (uo == k), m * m).reshape(m, m)
-                      for k in (0, 1, 2))
+        wi, wj, tt = (
+            np.bincount(ua * m + ub, draws[r] * (uo == k), m * m).reshape(m, m) for k in (0, 1, 2)
+        )
         ii, jj = np.nonzero(np.triu(np.ones((m, m)), 1))
         wij = wi[ii, jj] + wj[jj, ii]
         wji = wj[ii, jj] + wi[jj, ii]
@@ -163,20 +186,37 @@ def baseline(rounds: int, seed: int, m: int, over_battles_rounds: int, published
         keep = (wij + wji + tij) > 0
         exact = bt.fit(ii[keep], jj[keep], (wij + tij / 2)[keep], (wij + wji + tij)[keep], m)
         err.append(np.abs(bt.to_rating(exact.theta) - 1000.0 - reps[r]).max())
-    return {"rating": 1000.0 + point, "load": t1 - t0, "fit": t2 - t1, "sample": t3 - t2,
-            "boot": t4 - t2, "battles_boot": t5 - t4, "published_fit": t6 - t5,
-            "battles": n, "unique_rows": uniq.size,
-            "reps": reps, "rep_err": np.array(err)}
+    return {
+        "rating": 1000.0 + point,
+        "load": t1 - t0,
+        "fit": t2 - t1,
+        "sample": t3 - t2,
+        "boot": t4 - t2,
+        "battles_boot": t5 - t4,
+        "published_fit": t6 - t5,
+        "battles": n,
+        "unique_rows": uniq.size,
+        "reps": reps,
+        "rep_err": np.array(err),
+    }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=1000)
     parser.add_argument("--baseline-rounds", type=int, default=100)
-    parser.add_argument("--over-battles-rounds", type=int, default=20,
-                        help="rounds of the baseline that draws over all battles")
-    parser.add_argument("--published-rounds", type=int, default=20,
-                        help="rounds fitted with FastChat's loss function as published")
+    parser.add_argument(
+        "--over-battles-rounds",
+        type=int,
+        default=20,
+        help="rounds of the baseline that draws over all battles",
+    )
+    parser.add_argument(
+        "--published-rounds",
+        type=int,
+        default=20,
+        help="rounds fitted with FastChat's loss function as published",
+    )
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 
@@ -184,8 +224,9 @@ def main():
     o = ours(args.rounds, args.seed)
     rss_after_ours = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     m = len(o["models"])
-    base = baseline(args.baseline_rounds, args.seed, m, args.over_battles_rounds,
-                    args.published_rounds)
+    base = baseline(
+        args.baseline_rounds, args.seed, m, args.over_battles_rounds, args.published_rounds
+    )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tracemalloc.start()
     ours(args.rounds, args.seed)
@@ -202,53 +243,80 @@ def main():
     ref = choix.ilsr_pairwise_dense(comp, tol=1e-13, max_iter=100000)
     exact = bt.to_rating(ref - ref.mean())
     mine = bt.to_rating(o["theta"])
-    base_grad = np.linalg.norm(bt.gradient((base["rating"] - 1000) / bt.SCALE, i, j,
-                                           wi + 0.5 * t, wi + wj + t, m))
+    base_grad = np.linalg.norm(
+        bt.gradient((base["rating"] - 1000) / bt.SCALE, i, j, wi + 0.5 * t, wi + wj + t, m)
+    )
 
     per_ours = o["boot"] / args.rounds
     per_base = base["boot"] / args.baseline_rounds
     per_battles = base["battles_boot"] / max(args.over_battles_rounds, 1)
     fit_ours = (o["boot"] - o["sample"]) / args.rounds
     fit_base = (base["boot"] - base["sample"]) / args.baseline_rounds
-    print(f"data: {DUMP.name}: {base['battles']:,} battles, {m} models, {len(i):,} pairs, "
-          f"{base['unique_rows']:,} unique (a, b, outcome) rows")
-    print(f"ours:     load+aggregate {o['load'] * 1000:.0f} ms, point fit {o['fit'] * 1000:.1f} ms "
-          f"({o['iterations']} Newton steps, |grad| {o['grad_norm']:.1e}), {args.rounds} bootstrap "
-          f"rounds {o['boot']:.2f} s = {per_ours * 1000:.2f} ms/round (drawing "
-          f"{o['sample'] / args.rounds * 1000:.2f} + fitting {fit_ours * 1000:.2f}; every "
-          f"replicate stopped with its last step below {intervals.REPLICATE_TOL:.0e} "
-          f"natural-log units, |grad| <= {o['boot_grad']:.1e})")
-    print(f"baseline: load+expand {base['load'] * 1000:.0f} ms, point fit {base['fit'] * 1000:.1f} ms "
-          f"(L-BFGS-B, |grad| at its answer {base_grad:.1e})")
-    print(f"  (a) FastChat's code path, multinomial over the unique rows: {args.baseline_rounds} "
-          f"rounds {base['boot']:.2f} s = {per_base * 1000:.2f} ms/round (drawing "
-          f"{base['sample'] / args.baseline_rounds * 1000:.2f} + fitting {fit_base * 1000:.2f}); "
-          f"its replicates differ from their own exact optimum by up to "
-          f"{base['rep_err'].max():.2f} rating points (median {np.median(base['rep_err']):.3f})")
-    print(f"  (b) multinomial over all battles: {per_battles * 1000:.1f} ms/round "
-          f"({args.over_battles_rounds} rounds)")
+    print(
+        f"data: {DUMP.name}: {base['battles']:,} battles, {m} models, {len(i):,} pairs, "
+        f"{base['unique_rows']:,} unique (a, b, outcome) rows"
+    )
+    print(
+        f"ours:     load+aggregate {o['load'] * 1000:.0f} ms, point fit {o['fit'] * 1000:.1f} ms "
+        f"({o['iterations']} Newton steps, |grad| {o['grad_norm']:.1e}), {args.rounds} bootstrap "
+        f"rounds {o['boot']:.2f} s = {per_ours * 1000:.2f} ms/round (drawing "
+        f"{o['sample'] / args.rounds * 1000:.2f} + fitting {fit_ours * 1000:.2f}; every "
+        f"replicate stopped with its last step below {intervals.REPLICATE_TOL:.0e} "
+        f"natural-log units, |grad| <= {o['boot_grad']:.1e})"
+    )
+    print(
+        f"baseline: load+expand {base['load'] * 1000:.0f} ms, "
+        f"point fit {base['fit'] * 1000:.1f} ms "
+        f"(L-BFGS-B, |grad| at its answer {base_grad:.1e})"
+    )
+    print(
+        f"  (a) FastChat's code path, multinomial over the unique rows: {args.baseline_rounds} "
+        f"rounds {base['boot']:.2f} s = {per_base * 1000:.2f} ms/round (drawing "
+        f"{base['sample'] / args.baseline_rounds * 1000:.2f} + fitting {fit_base * 1000:.2f}); "
+        f"its replicates differ from their own exact optimum by up to "
+        f"{base['rep_err'].max():.2f} rating points (median {np.median(base['rep_err']):.3f})"
+    )
+    print(
+        f"  (b) multinomial over all battles: {per_battles * 1000:.1f} ms/round "
+        f"({args.over_battles_rounds} rounds)"
+    )
     if args.published_rounds:
         per_published = base["published_fit"] / args.published_rounds
-        print(f"  (c) (a) with FastChat's loss function as published (np.add.at): fitting "
-              f"{per_published * 1000:.2f} ms/round ({args.published_rounds} rounds), "
-              f"{per_published / (fit_base or 1):.1f}x the fitting time of (a)")
-    print(f"exact multinomial draw alone: ours {o['sample'] / args.rounds * 1000:.2f} ms/round "
-          f"(rating.resample), numpy's Generator.multinomial "
-          f"{base['sample'] / args.baseline_rounds * 1000:.2f} ms/round")
-    print(f"speed per bootstrap round (target >= 30x): {per_base / per_ours:.1f}x vs (a), "
-          f"{per_battles / per_ours:.0f}x vs (b); fitting alone {fit_base / fit_ours:.0f}x vs (a)")
-    print(f"point fit + bootstrap total: ours {o['fit'] + o['boot']:.2f} s for {args.rounds} "
-          f"rounds; baseline (a) {base['fit'] + base['boot']:.2f} s for {args.baseline_rounds} rounds")
-    print(f"largest rating difference: ours vs baseline {np.abs(mine - base['rating']).max():.4f}; "
-          f"ours vs exact optimum (choix ILSR, tol 1e-13) {np.abs(mine - exact).max():.2e} "
-          f"(target <= 0.01); baseline vs exact {np.abs(base['rating'] - exact).max():.4f}")
+        print(
+            f"  (c) (a) with FastChat's loss function as published (np.add.at): fitting "
+            f"{per_published * 1000:.2f} ms/round ({args.published_rounds} rounds), "
+            f"{per_published / (fit_base or 1):.1f}x the fitting time of (a)"
+        )
+    print(
+        f"exact multinomial draw alone: ours {o['sample'] / args.rounds * 1000:.2f} ms/round "
+        f"(rating.resample), numpy's Generator.multinomial "
+        f"{base['sample'] / args.baseline_rounds * 1000:.2f} ms/round"
+    )
+    print(
+        f"speed per bootstrap round (target >= 30x): {per_base / per_ours:.1f}x vs (a), "
+        f"{per_battles / per_ours:.0f}x vs (b); fitting alone {fit_base / fit_ours:.0f}x vs (a)"
+    )
+    print(
+        f"point fit + bootstrap total: ours {o['fit'] + o['boot']:.2f} s for {args.rounds} "
+        f"rounds; baseline (a) {base['fit'] + base['boot']:.2f} s for {args.baseline_rounds} rounds"
+    )
+    print(
+        f"largest rating difference: ours vs baseline {np.abs(mine - base['rating']).max():.4f}; "
+        f"ours vs exact optimum (choix ILSR, tol 1e-13) {np.abs(mine - exact).max():.2e} "
+        f"(target <= 0.01); baseline vs exact {np.abs(base['rating'] - exact).max():.4f}"
+    )
     ci_o = np.quantile(bt.to_rating(o["reps"]), [0.025, 0.975], axis=0)
     ci_b = np.quantile(1000.0 + base["reps"], [0.025, 0.975], axis=0)
-    print(f"95% interval widths: ours median {np.median(ci_o[1] - ci_o[0]):.2f}, baseline "
-          f"median {np.median(ci_b[1] - ci_b[0]):.2f} (baseline from {args.baseline_rounds} rounds)")
-    print(f"peak memory: ours {ours_peak / 2**20:.0f} MB (tracemalloc), process {rss_after_ours:.0f} MB "
-          f"ru_maxrss after ours (target < 500 MB); baseline {base_peak / 2**20:.0f} MB "
-          f"(tracemalloc, point fit + 3 rounds), process {rss:.0f} MB ru_maxrss at the end")
+    print(
+        f"95% interval widths: ours median {np.median(ci_o[1] - ci_o[0]):.2f}, baseline "
+        f"median {np.median(ci_b[1] - ci_b[0]):.2f} (baseline from {args.baseline_rounds} rounds)"
+    )
+    print(
+        f"peak memory: ours {ours_peak / 2**20:.0f} MB (tracemalloc), "
+        f"process {rss_after_ours:.0f} MB "
+        f"ru_maxrss after ours (target < 500 MB); baseline {base_peak / 2**20:.0f} MB "
+        f"(tracemalloc, point fit + 3 rounds), process {rss:.0f} MB ru_maxrss at the end"
+    )
 
 
 if __name__ == "__main__":

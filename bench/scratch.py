@@ -39,8 +39,9 @@ def scratch_database(url: str):
         admin.dispose()
 
 
-def seed(engine, n_models: int, n_prompts: int, *, categories: tuple[str, ...] = (),
-         marker: str = "") -> None:
+def seed(
+    engine, n_models: int, n_prompts: int, *, categories: tuple[str, ...] = (), marker: str = ""
+) -> None:
     """``n_models`` models ``bench-model-<i>``, each answering ``n_prompts`` prompts.
 
     Prompt ``j`` is in ``categories[j % len(categories)]`` (none given: the
@@ -54,7 +55,16 @@ def seed(engine, n_models: int, n_prompts: int, *, categories: tuple[str, ...] =
             prompt.category = categories[j % len(categories)]
         s.add_all(models + prompts)
         s.flush()
-        s.add_all([Answer(prompt_id=p.id, model_id=m.id, text=f"{m.name} on {p.key}"
-                          + (f" {marker}" if marker and m is models[0] else ""))
-                   for m in models for p in prompts])
+        s.add_all(
+            [
+                Answer(
+                    prompt_id=p.id,
+                    model_id=m.id,
+                    text=f"{m.name} on {p.key}"
+                    + (f" {marker}" if marker and m is models[0] else ""),
+                )
+                for m in models
+                for p in prompts
+            ]
+        )
         s.commit()

@@ -152,7 +152,11 @@ def fit(i, j, w, n, m, *, prior=0.0, theta0=None, tol=1e-10, max_iter=100) -> Fi
     theta, it = newton_ascent(
         lambda x: _loglik(x, i, j, w, n, prior),
         lambda x: (gradient(x, i, j, w, n, m, prior), hessian(x, i, j, n, m, prior)),
-        theta, np.ones((m, m)), tol=tol, max_iter=max_iter)
+        theta,
+        np.ones((m, m)),
+        tol=tol,
+        max_iter=max_iter,
+    )
     theta -= theta.mean()
     return Fit(theta, it, float(np.linalg.norm(gradient(theta, i, j, w, n, m, prior))), prior)
 
@@ -173,7 +177,8 @@ class Batch:
         rows = np.r_[np.arange(q), np.arange(q)]
         # B: models -> pairs (theta_i - theta_j); B.T: pair residuals -> model gradients.
         self.b = sparse.csr_matrix(
-            (np.r_[np.ones(q), -np.ones(q)], (rows, np.r_[self.i, self.j])), shape=(q, m))
+            (np.r_[np.ones(q), -np.ones(q)], (rows, np.r_[self.i, self.j])), shape=(q, m)
+        )
         self.bt = self.b.T.tocsr()
         self.abs_bt = abs(self.bt)  # pair weights -> the diagonal of the information
         self._h0_inv = None
@@ -189,10 +194,10 @@ class Batch:
         own battle counts: one sparse product each way and one small dense
         product per iteration (no per-replicate solve). A replicate's counts
         differ from the mean by a few percent, so each step shrinks the error
-        about 30-fold (15-fold without ``S``). A column stops when its largest step is below ``tol``; it is
-        then within about ``tol`` of its own optimum. Columns still moving
-        after ``chord_iter`` steps (rare: replicates with a prior) finish with
-        :func:`fit`'s damped Newton steps.
+        about 30-fold (15-fold without ``S``). A column stops when its largest
+        step is below ``tol``; it is then within about ``tol`` of its own
+        optimum. Columns still moving after ``chord_iter`` steps (rare:
+        replicates with a prior) finish with :func:`fit`'s damped Newton steps.
 
         Parameters
         ----------
@@ -229,8 +234,9 @@ class Batch:
         # then shrinks the error about 30-fold instead of 15-fold.
         diag = self.abs_bt @ (n * v0[:, None])
         diag += prior
-        scale = np.sqrt(np.divide(self._h0_diag[:, None], diag, out=np.ones_like(diag),
-                                  where=diag > 0))
+        scale = np.sqrt(
+            np.divide(self._h0_diag[:, None], diag, out=np.ones_like(diag), where=diag > 0)
+        )
         cols = np.arange(r)  # columns still moving
         # The gradient is B'w - B'(n p) - prior·theta, and B'w does not change.
         wins = self.bt @ w
@@ -273,4 +279,3 @@ class Batch:
             theta[:, c], gnorm[c] = f.theta, f.grad_norm
         theta -= theta.mean(axis=0)
         return theta, gnorm
-

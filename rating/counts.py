@@ -31,7 +31,9 @@ def _codes(values, vocabulary=None):
         return values.astype(np.int64), tuple(vocabulary)
     lookup = {name: k for k, name in enumerate(vocabulary)}
     try:
-        return np.fromiter((lookup[str(v)] for v in values), np.int64, values.size), tuple(vocabulary)
+        return np.fromiter((lookup[str(v)] for v in values), np.int64, values.size), tuple(
+            vocabulary
+        )
     except KeyError as exc:
         raise ValueError(f"unknown label {exc.args[0]!r}") from None
 
@@ -84,28 +86,42 @@ class PairCounts:
         m = self.n_models
         key, inv = np.unique(i * m + j, return_inverse=True)
         q = key.size
-        return (key // m, key % m, np.bincount(inv, wi, q), np.bincount(inv, wj, q),
-                np.bincount(inv, t, q))
+        return (
+            key // m,
+            key % m,
+            np.bincount(inv, wi, q),
+            np.bincount(inv, wj, q),
+            np.bincount(inv, t, q),
+        )
 
     def per_model(self) -> dict[str, np.ndarray]:
         """Battles, wins, losses and ties (both kinds) of every model, shape (n_models,)."""
         m = self.n_models
         c = self.counts
         ties = c[:, TIE] + c[:, BOTH_BAD]
-        wins = (np.bincount(self.left, c[:, LEFT_WIN], m) + np.bincount(self.right, c[:, RIGHT_WIN], m))
-        losses = (np.bincount(self.left, c[:, RIGHT_WIN], m) + np.bincount(self.right, c[:, LEFT_WIN], m))
+        wins = np.bincount(self.left, c[:, LEFT_WIN], m) + np.bincount(
+            self.right, c[:, RIGHT_WIN], m
+        )
+        losses = np.bincount(self.left, c[:, RIGHT_WIN], m) + np.bincount(
+            self.right, c[:, LEFT_WIN], m
+        )
         tie = np.bincount(self.left, ties, m) + np.bincount(self.right, ties, m)
         return {"battles": wins + losses + tie, "wins": wins, "losses": losses, "ties": tie}
 
-    def subset(self, keep) -> "PairCounts":
+    def subset(self, keep) -> PairCounts:
         """Only the models in ``keep`` (bool mask or indices), renumbered in their order."""
         mask = np.zeros(self.n_models, bool)
         mask[np.asarray(keep)] = True
         new = np.full(self.n_models, -1, np.int64)
         new[mask] = np.arange(mask.sum())
         rows = mask[self.left] & mask[self.right]
-        return PairCounts(tuple(n for n, k in zip(self.models, mask) if k), new[self.left[rows]],
-                          new[self.right[rows]], self.counts[rows], self.positional)
+        return PairCounts(
+            tuple(n for n, k in zip(self.models, mask) if k),
+            new[self.left[rows]],
+            new[self.right[rows]],
+            self.counts[rows],
+            self.positional,
+        )
 
     def digest(self) -> str:
         """SHA-256 of the models and counts in canonical form: equal data, equal digest."""
@@ -140,24 +156,29 @@ class CountTable:
 
     def select(self, category=None, source=None, group=None) -> PairCounts:
         rows = np.ones(self.left.size, bool)
-        for value, labels, codes in ((category, self.categories, self.category),
-                                     (source, self.sources, self.source),
-                                     (group, self.groups, self.group)):
+        for value, labels, codes in (
+            (category, self.categories, self.category),
+            (source, self.sources, self.source),
+            (group, self.groups, self.group),
+        ):
             if value is None:
                 continue
             if value not in labels:
                 rows &= False
             else:
                 rows &= codes == labels.index(value)
-        return pair_counts(self.left[rows], self.right[rows], self.counts[rows],
-                           self.models, self.positional)
+        return pair_counts(
+            self.left[rows], self.right[rows], self.counts[rows], self.models, self.positional
+        )
 
     def labels(self) -> dict[str, tuple]:
         """The category, source and group labels that have any counts."""
         out = {}
-        for key, labels, codes in (("category", self.categories, self.category),
-                                   ("source", self.sources, self.source),
-                                   ("group", self.groups, self.group)):
+        for key, labels, codes in (
+            ("category", self.categories, self.category),
+            ("source", self.sources, self.source),
+            ("group", self.groups, self.group),
+        ):
             used = np.unique(codes)
             out[key] = tuple(labels[k] for k in used)
         return out
@@ -189,8 +210,18 @@ def pair_counts(left, right, counts, models, positional=True) -> PairCounts:
     return PairCounts(tuple(models), key // m, key % m, summed.reshape(q, 4), positional)
 
 
-def aggregate(model_a, model_b, outcome, *, left=None, weight=None, category=None,
-              source=None, group=None, models=None) -> CountTable:
+def aggregate(
+    model_a,
+    model_b,
+    outcome,
+    *,
+    left=None,
+    weight=None,
+    category=None,
+    source=None,
+    group=None,
+    models=None,
+) -> CountTable:
     """Aggregate battles into a :class:`CountTable` with ``np.bincount``.
 
     Parameters
@@ -260,5 +291,16 @@ def aggregate(model_a, model_b, outcome, *, left=None, weight=None, category=Non
 def table_from_pairs(pairs: PairCounts, category="", source="", group="") -> CountTable:
     """A one-scope :class:`CountTable` holding ``pairs``."""
     zeros = np.zeros(pairs.left.size, np.int64)
-    return CountTable(pairs.models, (category,), (source,), (group,), zeros, zeros, zeros,
-                      pairs.left, pairs.right, pairs.counts, pairs.positional)
+    return CountTable(
+        pairs.models,
+        (category,),
+        (source,),
+        (group,),
+        zeros,
+        zeros,
+        zeros,
+        pairs.left,
+        pairs.right,
+        pairs.counts,
+        pairs.positional,
+    )

@@ -63,8 +63,10 @@ class Cells:
     def loglik(self, x, k=None, prior=0.0) -> float:
         k = self.k if k is None else k
         u = self._u(x)
-        th = x[:self.m]
-        return float(np.sum(k * u) - np.sum(k.sum(1) * logsumexp(u, axis=1)) - 0.5 * prior * th @ th)
+        th = x[: self.m]
+        return float(
+            np.sum(k * u) - np.sum(k.sum(1) * logsumexp(u, axis=1)) - 0.5 * prior * th @ th
+        )
 
     def _scatter(self, a_d, a_s):
         """Map per-row vectors on (d, s) to parameter space, shape (dim,)."""
@@ -96,7 +98,7 @@ class Cells:
         p = softmax(self._u(x), axis=1)
         res = k - n[:, None] * p
         g = self._scatter(0.5 * (res[:, 0] - res[:, 1]), res[:, 2])
-        g[:self.m] -= prior * x[:self.m]
+        g[: self.m] -= prior * x[: self.m]
         return g, p, n
 
     def grad_info(self, x, k=None, prior=0.0):
@@ -115,8 +117,9 @@ class Cells:
         p = softmax(self._u(x), axis=1)
         sd = np.array([0.5, -0.5, 0.0])[None, :] - 0.5 * (p[:, [0]] - p[:, [1]])
         ss = np.array([0.0, 0.0, 1.0])[None, :] - p[:, [2]]
-        return self._scatter2((self.k * sd * sd).sum(1), (self.k * sd * ss).sum(1),
-                              (self.k * ss * ss).sum(1))
+        return self._scatter2(
+            (self.k * sd * sd).sum(1), (self.k * sd * ss).sum(1), (self.k * ss * ss).sum(1)
+        )
 
     def fit(self, x0, k=None, prior=0.0, tol=1e-10, max_iter=100) -> DavidsonFit:
         m = self.m
@@ -125,14 +128,23 @@ class Cells:
         cc = np.outer(c, c)
         x = np.array(x0, float)
         x[:m] -= x[:m].mean()
-        x, it = newton_ascent(lambda y: self.loglik(y, k, prior),
-                              lambda y: self.grad_info(y, k, prior), x, cc, tol=tol,
-                              max_iter=max_iter)
+        x, it = newton_ascent(
+            lambda y: self.loglik(y, k, prior),
+            lambda y: self.grad_info(y, k, prior),
+            x,
+            cc,
+            tol=tol,
+            max_iter=max_iter,
+        )
         x[:m] -= x[:m].mean()
         g, _ = self.grad_info(x, k, prior)
-        return DavidsonFit(x[:m].copy(), float(x[m]),
-                           float(x[m + 1]) if self.left_advantage else None, it,
-                           float(np.linalg.norm(g)))
+        return DavidsonFit(
+            x[:m].copy(),
+            float(x[m]),
+            float(x[m + 1]) if self.left_advantage else None,
+            it,
+            float(np.linalg.norm(g)),
+        )
 
     def refit(self, x_hat, h_inv, k, prior=0.0, tol=1e-8, chord_iter=60) -> DavidsonFit:
         """Fit counts ``k`` close to those of ``x_hat`` (a bootstrap replicate).
@@ -148,15 +160,19 @@ class Cells:
             gn = float(np.linalg.norm(g))
             if gn <= tol:
                 x[:m] -= x[:m].mean()
-                return DavidsonFit(x[:m].copy(), float(x[m]),
-                                   float(x[m + 1]) if self.left_advantage else None, 0, gn)
+                return DavidsonFit(
+                    x[:m].copy(),
+                    float(x[m]),
+                    float(x[m + 1]) if self.left_advantage else None,
+                    0,
+                    gn,
+                )
             step = h_inv @ g
             big = np.max(np.abs(step))
             x = x + step / max(1.0, big)
         return self.fit(x, k=k, prior=prior, tol=tol)
 
-    def refit_many(self, x_hat, h_inv, k_left, k_right, k_tie, prior, tol=1e-10,
-                   chord_iter=60):
+    def refit_many(self, x_hat, h_inv, k_left, k_right, k_tie, prior, tol=1e-10, chord_iter=60):
         """Fit many count columns close to those of ``x_hat`` at once (bootstrap replicates).
 
         The chord steps of :meth:`refit`, for every column together (columns
@@ -181,9 +197,13 @@ class Cells:
         """
         m, r = self.m, k_left.shape[1]
         q = self.l.size
-        b = sparse.csr_matrix((np.r_[np.full(q, 0.5), np.full(q, -0.5)],
-                               (np.r_[np.arange(q), np.arange(q)], np.r_[self.l, self.r])),
-                              shape=(q, m))  # half the strength difference of each row
+        b = sparse.csr_matrix(
+            (
+                np.r_[np.full(q, 0.5), np.full(q, -0.5)],
+                (np.r_[np.arange(q), np.arange(q)], np.r_[self.l, self.r]),
+            ),
+            shape=(q, m),
+        )  # half the strength difference of each row
         bt_ = b.T.tocsr()
         n = k_left + k_right + k_tie
         half_diff = 0.5 * (k_left - k_right)
@@ -217,8 +237,12 @@ class Cells:
                 hd, nn, kt, pr = hd[:, moving], nn[:, moving], kt[:, moving], pr[moving]
             x[:, cols] += step / np.maximum(1.0, big)
         for c in cols:  # still moving after chord_iter steps: finish with Newton
-            f = self.fit(x[:, c], k=np.c_[k_left[:, c], k_right[:, c], k_tie[:, c]],
-                         prior=prior[c], tol=1e-10)
+            f = self.fit(
+                x[:, c],
+                k=np.c_[k_left[:, c], k_right[:, c], k_tie[:, c]],
+                prior=prior[c],
+                tol=1e-10,
+            )
             x[:, c], gnorm[c] = f.params, f.grad_norm
         x[:m] -= x[:m].mean(axis=0)
         return x, gnorm
@@ -229,6 +253,6 @@ class Cells:
         tie_share = min(max(tie_share, 1e-6), 1 - 1e-6)
         x = np.zeros(self.dim)
         if theta0 is not None:
-            x[:self.m] = theta0
+            x[: self.m] = theta0
         x[self.m] = np.log(2 * tie_share / (1 - tie_share))
         return x

@@ -15,8 +15,9 @@ SCALE = 400.0
 INIT = 1000.0
 
 
-def online(left, right, outcome, m: int, k: float = 4.0, *, init: float = INIT,
-           repeat=None) -> np.ndarray:
+def online(
+    left, right, outcome, m: int, k: float = 4.0, *, init: float = INIT, repeat=None
+) -> np.ndarray:
     """Online Elo ratings after playing the battles in the given order.
 
     Parameters

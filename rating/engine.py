@@ -18,7 +18,7 @@ The steps, in order:
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -43,11 +43,13 @@ class DisconnectedError(RatingError):
         self.groups = groups
         shown = "; ".join(
             f"{k + 1}: " + ", ".join(g[:8]) + (f" (+{len(g) - 8} more)" if len(g) > 8 else "")
-            for k, g in enumerate(groups))
+            for k, g in enumerate(groups)
+        )
         super().__init__(
             f"the comparison graph is not connected ({len(groups)} components: {shown}); "
             "ratings across components are not comparable: rate each component "
-            "(--components each) or only the largest (--components largest)")
+            "(--components each) or only the largest (--components largest)"
+        )
 
 
 def _exclusions(pairs: PairCounts, min_battles: float):
@@ -59,11 +61,23 @@ def _exclusions(pairs: PairCounts, min_battles: float):
 
 
 @single_threaded
-def rate(pairs: PairCounts, method: str = "bt", *, ci: str = "bootstrap", rounds: int = 1000,
-         seed: int = 42, confidence: float = 0.95, anchor: tuple[str, float] | None = None,
-         min_battles: float = 0, components: str = "refuse", solver: str = "exact",
-         left_advantage: bool = False, prior: float | None = None,
-         scope: dict | None = None, progress: Callable[[int], None] | None = None) -> Result:
+def rate(
+    pairs: PairCounts,
+    method: str = "bt",
+    *,
+    ci: str = "bootstrap",
+    rounds: int = 1000,
+    seed: int = 42,
+    confidence: float = 0.95,
+    anchor: tuple[str, float] | None = None,
+    min_battles: float = 0,
+    components: str = "refuse",
+    solver: str = "exact",
+    left_advantage: bool = False,
+    prior: float | None = None,
+    scope: dict | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Result:
     """Rate the models of one scope from its aggregated counts.
 
     Parameters
@@ -110,26 +124,37 @@ def rate(pairs: PairCounts, method: str = "bt", *, ci: str = "bootstrap", rounds
         ci = "none"
     keep, few = _exclusions(pairs, min_battles)
     sub = pairs.subset(keep)
-    meta = {"method": method, "ci": ci, "confidence": confidence,
-            "bootstrap_rounds": rounds if ci == "bootstrap" else 0,
-            "seed": seed if ci == "bootstrap" else None,
-            "anchor": None if anchor is None else {"model": anchor[0], "rating": anchor[1]},
-            "scope": scope or {"category": "", "source": "", "rater_group": ""},
-            "digest": pairs.digest(), "battles": plain_number(pairs.total),
-            "positional": pairs.positional, "min_battles": min_battles,
-            "models_rated": 0,
-            "excluded": {"count": len(few), "models": few,
-                         "reason": f"fewer than {min_battles} battles"},
-            "rating_scale": "1000 + 400*log10(strength)", "package_version": __version__}
+    meta = {
+        "method": method,
+        "ci": ci,
+        "confidence": confidence,
+        "bootstrap_rounds": rounds if ci == "bootstrap" else 0,
+        "seed": seed if ci == "bootstrap" else None,
+        "anchor": None if anchor is None else {"model": anchor[0], "rating": anchor[1]},
+        "scope": scope or {"category": "", "source": "", "rater_group": ""},
+        "digest": pairs.digest(),
+        "battles": plain_number(pairs.total),
+        "positional": pairs.positional,
+        "min_battles": min_battles,
+        "models_rated": 0,
+        "excluded": {
+            "count": len(few),
+            "models": few,
+            "reason": f"fewer than {min_battles} battles",
+        },
+        "rating_scale": "1000 + 400*log10(strength)",
+        "package_version": __version__,
+    }
     if sub.n_models == 0:
-        raise RatingError("no battles to rate" + (
-            f" ({len(few)} models under --min-battles {min_battles})" if few else ""))
+        raise RatingError(
+            "no battles to rate"
+            + (f" ({len(few)} models under --min-battles {min_battles})" if few else "")
+        )
     i, j, *_ = sub.unordered()
     comp = graph.components(i, j, sub.n_models)
     n_comp = int(comp.max()) + 1
     groups = [[sub.models[k] for k in np.flatnonzero(comp == c)] for c in range(n_comp)]
-    meta["components"] = {"count": n_comp, "policy": components,
-                          "sizes": [len(g) for g in groups]}
+    meta["components"] = {"count": n_comp, "policy": components, "sizes": [len(g) for g in groups]}
     if n_comp > 1:
         if components == "refuse":
             raise DisconnectedError(groups)
@@ -148,8 +173,9 @@ def rate(pairs: PairCounts, method: str = "bt", *, ci: str = "bootstrap", rounds
     rank = np.empty(m, np.int64)
     tier = np.empty(m, np.int64)
     fit_meta = []
-    kwargs = dict(ci=ci, rounds=rounds, seed=seed, confidence=confidence, prior=prior,
-                  progress=progress)
+    kwargs = dict(
+        ci=ci, rounds=rounds, seed=seed, confidence=confidence, prior=prior, progress=progress
+    )
     for c in range(n_comp):
         idx = np.flatnonzero(comp == c)
         part = sub.subset(idx) if n_comp > 1 else sub
@@ -171,7 +197,7 @@ def rate(pairs: PairCounts, method: str = "bt", *, ci: str = "bootstrap", rounds
             lo, hi = intervals.percentile(rr, confidence)
             reps_all[:, idx] = rr
         elif cov is not None:
-            lo, hi, _ = intervals.normal_bounds(r, cov * bt.SCALE ** 2, confidence, a_idx)
+            lo, hi, _ = intervals.normal_bounds(r, cov * bt.SCALE**2, confidence, a_idx)
         else:
             lo, hi = r.copy(), r.copy()
         rating[idx], low[idx], high[idx] = r, lo, hi
@@ -180,8 +206,9 @@ def rate(pairs: PairCounts, method: str = "bt", *, ci: str = "bootstrap", rounds
     meta["models_rated"] = m
     meta.update(fit_meta[0] if n_comp == 1 else {"fits": fit_meta})
     meta["grad_norm_max"] = max(f["grad_norm"] for f in fit_meta)
-    return _result(method, sub, rating, low, high, rank, tier, meta, reps_all,
-                   comp if n_comp > 1 else None)
+    return _result(
+        method, sub, rating, low, high, rank, tier, meta, reps_all, comp if n_comp > 1 else None
+    )
 
 
 def _result(method, sub, rating, low, high, rank, tier, meta, reps, comp):
@@ -190,10 +217,22 @@ def _result(method, sub, rating, low, high, rank, tier, meta, reps, comp):
     keys = (names.astype(str), -rating) + (() if comp is None else (comp,))
     order = np.lexsort(keys) if len(names) else np.array([], int)  # by component, then rating
     pick = lambda a: None if a is None else a[order]  # noqa: E731
-    return Result(method, [sub.models[k] for k in order], rating[order], low[order], high[order],
-                  rank[order], tier[order], stats["battles"][order], stats["wins"][order],
-                  stats["losses"][order], stats["ties"][order], meta,
-                  None if reps is None else reps[:, order], pick(comp))
+    return Result(
+        method,
+        [sub.models[k] for k in order],
+        rating[order],
+        low[order],
+        high[order],
+        rank[order],
+        tier[order],
+        stats["battles"][order],
+        stats["wins"][order],
+        stats["losses"][order],
+        stats["ties"][order],
+        meta,
+        None if reps is None else reps[:, order],
+        pick(comp),
+    )
 
 
 @single_threaded
@@ -242,9 +281,21 @@ def elo_options(options: dict) -> dict:
 
 
 @single_threaded
-def rate_elo(left, right, outcome, models, *, k: float = 4.0, rounds: int = 0, seed: int = 42,
-             confidence: float = 0.95, anchor=None, min_battles: float = 0,
-             scope: dict | None = None, progress=None) -> Result:
+def rate_elo(
+    left,
+    right,
+    outcome,
+    models,
+    *,
+    k: float = 4.0,
+    rounds: int = 0,
+    seed: int = 42,
+    confidence: float = 0.95,
+    anchor=None,
+    min_battles: float = 0,
+    scope: dict | None = None,
+    progress=None,
+) -> Result:
     """Online Elo over battles in time order, optionally with bootstrap intervals.
 
     The bootstrap draws battles with replacement and replays each replicate in
@@ -266,8 +317,11 @@ def rate_elo(left, right, outcome, models, *, k: float = 4.0, rounds: int = 0, s
         raise RatingError("no battles to rate")
     rating = online(l2, r2, o2, m, k)
     reps = None
-    a_idx = None if anchor is None else (sub.models.index(anchor[0]) if anchor[0] in sub.models
-                                         else None)
+    a_idx = (
+        None
+        if anchor is None
+        else (sub.models.index(anchor[0]) if anchor[0] in sub.models else None)
+    )
     if anchor is not None and a_idx is None:
         raise RatingError(f"anchor model {anchor[0]!r} is not among the rated models")
     if a_idx is not None:
@@ -279,7 +333,7 @@ def rate_elo(left, right, outcome, models, *, k: float = 4.0, rounds: int = 0, s
         for start in range(0, rounds, intervals.CHUNK):
             size = min(intervals.CHUNK, rounds - start)
             times = rng.multinomial(n, np.full(n, 1.0 / n), size=size)
-            reps[start:start + size] = online(l2, r2, o2, m, k, repeat=times)
+            reps[start : start + size] = online(l2, r2, o2, m, k, repeat=times)
             if progress:
                 progress(size)
         if a_idx is not None:
@@ -287,16 +341,37 @@ def rate_elo(left, right, outcome, models, *, k: float = 4.0, rounds: int = 0, s
         low, high = intervals.percentile(reps, confidence)
     else:
         low, high = rating.copy(), rating.copy()
-    meta = {"method": "elo", "k": k, "ci": "bootstrap" if rounds else "none",
-            "confidence": confidence, "bootstrap_rounds": rounds,
-            "seed": seed if rounds else None,
-            "anchor": None if anchor is None else {"model": anchor[0], "rating": anchor[1]},
-            "scope": scope or {"category": "", "source": "", "rater_group": ""},
-            "digest": pairs.digest(), "battles": plain_number(pairs.total), "positional": True,
-            "min_battles": min_battles, "models_rated": m,
-            "excluded": {"count": len(few), "models": few,
-                         "reason": f"fewer than {min_battles} battles"},
-            "rating_scale": "online Elo, base 10, scale 400, initial 1000",
-            "package_version": __version__}
-    return _result("elo", sub, rating, low, high, rank_upper_bound(low, high),
-                   assign_tiers(rating, low, high), meta, reps, None)
+    meta = {
+        "method": "elo",
+        "k": k,
+        "ci": "bootstrap" if rounds else "none",
+        "confidence": confidence,
+        "bootstrap_rounds": rounds,
+        "seed": seed if rounds else None,
+        "anchor": None if anchor is None else {"model": anchor[0], "rating": anchor[1]},
+        "scope": scope or {"category": "", "source": "", "rater_group": ""},
+        "digest": pairs.digest(),
+        "battles": plain_number(pairs.total),
+        "positional": True,
+        "min_battles": min_battles,
+        "models_rated": m,
+        "excluded": {
+            "count": len(few),
+            "models": few,
+            "reason": f"fewer than {min_battles} battles",
+        },
+        "rating_scale": "online Elo, base 10, scale 400, initial 1000",
+        "package_version": __version__,
+    }
+    return _result(
+        "elo",
+        sub,
+        rating,
+        low,
+        high,
+        rank_upper_bound(low, high),
+        assign_tiers(rating, low, high),
+        meta,
+        reps,
+        None,
+    )

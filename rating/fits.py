@@ -24,8 +24,10 @@ def _auto_prior(pairs, i, j, w_ij, w_ji, prior):
     if graph.mle_exists(i, j, w_ij, w_ji, pairs.n_models):
         return 0.0, None
     lost, won = graph.never(i, j, w_ij, w_ji, pairs.n_models)
-    return bt.DEFAULT_PRIOR, {"never_lost": [pairs.models[k] for k in lost],
-                              "never_won": [pairs.models[k] for k in won]}
+    return bt.DEFAULT_PRIOR, {
+        "never_lost": [pairs.models[k] for k in lost],
+        "never_won": [pairs.models[k] for k in won],
+    }
 
 
 def fit_bt_scope(pairs, *, ci, rounds, seed, confidence, prior, solver, progress):
@@ -38,13 +40,15 @@ def fit_bt_scope(pairs, *, ci, rounds, seed, confidence, prior, solver, progress
         meta["prior_reason"] = {
             **reason,
             "why": "the maximum-likelihood ratings are not finite (some model or group "
-                   "never lost or never won against the rest); a Gaussian prior "
-                   f"N(0, 1/{bt.DEFAULT_PRIOR}) on natural-log strength keeps them finite",
+            "never lost or never won against the rest); a Gaussian prior "
+            f"N(0, 1/{bt.DEFAULT_PRIOR}) on natural-log strength keeps them finite",
         }
     if solver == "choix":
         theta = choix_fit(i, j, w, wj + 0.5 * t, m, prior)
-        meta.update(solver="choix", grad_norm=float(np.linalg.norm(
-            bt.gradient(theta, i, j, w, n, m, prior))))
+        meta.update(
+            solver="choix",
+            grad_norm=float(np.linalg.norm(bt.gradient(theta, i, j, w, n, m, prior))),
+        )
     else:
         f = bt.fit(i, j, w, n, m, prior=prior)
         theta = f.theta
@@ -60,14 +64,15 @@ def fit_bt_scope(pairs, *, ci, rounds, seed, confidence, prior, solver, progress
             for draw in intervals.multinomial_rounds(cells, rounds, seed):
                 priors = intervals.replicate_priors(i, j, cells, draw, m, prior)
                 for row, prior_r in zip(draw.T, priors):
-                    a, b, c = row[:q], row[q:2 * q], row[2 * q:]
+                    a, b, c = row[:q], row[q : 2 * q], row[2 * q :]
                     reps[done] = choix_fit(i, j, a + 0.5 * c, b + 0.5 * c, m, prior_r)
                     done += 1
                 if progress:
                     progress(draw.shape[1])
         else:
-            reps, info = intervals.bootstrap_bt(i, j, wi, wj, t, m, theta, rounds=rounds,
-                                                seed=seed, prior=prior, progress=progress)
+            reps, info = intervals.bootstrap_bt(
+                i, j, wi, wj, t, m, theta, rounds=rounds, seed=seed, prior=prior, progress=progress
+            )
             meta["bootstrap_max_grad_norm"] = info["max_grad_norm"]
             meta["bootstrap_tolerance"] = intervals.REPLICATE_TOL
             meta["bootstrap_prior_rounds"] = info["prior_rounds"]
@@ -90,19 +95,30 @@ def choix_fit(i, j, w_ij, w_ji, m, prior):
 # fit ran off to infinity along a flat ridge rather than finding a maximum.
 DIVERGED = 15.0
 
-_DAVIDSON_SINGULAR = ("Davidson's model has no finite fit on {what} (too few battles for its "
-                      "parameters, e.g. a model that never lost, or no ties or no wins from "
-                      "one position): use method 'bt', --ci sandwich or more battles")
+_DAVIDSON_SINGULAR = (
+    "Davidson's model has no finite fit on {what} (too few battles for its "
+    "parameters, e.g. a model that never lost, or no ties or no wins from "
+    "one position): use method 'bt', --ci sandwich or more battles"
+)
 
 
 def fit_davidson_scope(pairs, *, ci, rounds, seed, confidence, prior, left_advantage, progress):
     if left_advantage and not pairs.positional:
-        raise RatingError("this input does not record which model was shown left: "
-                          "the left advantage cannot be fitted")
+        raise RatingError(
+            "this input does not record which model was shown left: "
+            "the left advantage cannot be fitted"
+        )
     c = pairs.counts
     m = pairs.n_models
-    cells = Cells(pairs.left, pairs.right, c[:, LEFT_WIN], c[:, RIGHT_WIN],
-                  c[:, TIE] + c[:, BOTH_BAD], m, left_advantage)
+    cells = Cells(
+        pairs.left,
+        pairs.right,
+        c[:, LEFT_WIN],
+        c[:, RIGHT_WIN],
+        c[:, TIE] + c[:, BOTH_BAD],
+        m,
+        left_advantage,
+    )
     if cells.k[:, 2].sum() == 0:
         raise RatingError("Davidson's model needs ties, and there are none: use method 'bt'")
     if left_advantage:
@@ -110,8 +126,10 @@ def fit_davidson_scope(pairs, *, ci, rounds, seed, confidence, prior, left_advan
         # (and the tie parameter) go to infinity: there is no number to report.
         for col, side in ((0, "left"), (1, "right")):
             if cells.k[:, col].sum() == 0:
-                raise RatingError(f"the left advantage has no finite estimate: the answer shown "
-                                  f"{side} never won a battle in this scope")
+                raise RatingError(
+                    f"the left advantage has no finite estimate: the answer shown "
+                    f"{side} never won a battle in this scope"
+                )
     i, j, wi, wj, t = pairs.unordered()
     meta = {}
     prior, reason = _auto_prior(pairs, i, j, wi + 0.5 * t, wj + 0.5 * t, prior)
@@ -123,10 +141,15 @@ def fit_davidson_scope(pairs, *, ci, rounds, seed, confidence, prior, left_advan
     except np.linalg.LinAlgError:
         raise RatingError(_DAVIDSON_SINGULAR.format(what="these counts")) from None
     theta = f.params[:m]
-    if (abs(f.log_nu) > DIVERGED or (left_advantage and abs(f.eta) > DIVERGED)
-            or np.ptp(theta) > 2 * DIVERGED):
-        raise RatingError(_DAVIDSON_SINGULAR.format(what="these counts")
-                          + " (the strengths, tie or left-advantage parameter diverge)")
+    if (
+        abs(f.log_nu) > DIVERGED
+        or (left_advantage and abs(f.eta) > DIVERGED)
+        or np.ptp(theta) > 2 * DIVERGED
+    ):
+        raise RatingError(
+            _DAVIDSON_SINGULAR.format(what="these counts")
+            + " (the strengths, tie or left-advantage parameter diverge)"
+        )
     meta.update(solver="exact", iterations=f.iterations, grad_norm=f.grad_norm, prior=prior)
     x_hat = f.params
     reps_x, cov = None, None
@@ -136,25 +159,40 @@ def fit_davidson_scope(pairs, *, ci, rounds, seed, confidence, prior, left_advan
         # Cells in blocks (left wins, right wins, ties), so rows read as the pairs (l, r)
         # of intervals.replicate_priors: l won against r with a left win or a tie.
         flat = np.r_[cells.k[:, 0], cells.k[:, 1], cells.k[:, 2]]
-        trees = graph.widest_trees(cells.l, cells.r, cells.k[:, 0] + cells.k[:, 2] / 2,
-                                   cells.k[:, 1] + cells.k[:, 2] / 2, m)
+        trees = graph.widest_trees(
+            cells.l,
+            cells.r,
+            cells.k[:, 0] + cells.k[:, 2] / 2,
+            cells.k[:, 1] + cells.k[:, 2] / 2,
+            m,
+        )
         _, h = cells.grad_info(x_hat, prior=prior)
         c = np.zeros(cells.dim)
         c[:m] = 1.0
         h_inv = np.linalg.inv(h + np.outer(c, c))
         done, max_g, prior_rounds = 0, 0.0, 0
         for draw in intervals.multinomial_rounds(flat, rounds, seed):
-            priors = intervals.replicate_priors(cells.l, cells.r, flat, draw, m, prior or 0.0,
-                                                trees)
+            priors = intervals.replicate_priors(
+                cells.l, cells.r, flat, draw, m, prior or 0.0, trees
+            )
             prior_rounds += int(np.count_nonzero(priors != (prior or 0.0)))
             try:
-                params, gnorm = cells.refit_many(x_hat, h_inv, draw[:rows], draw[rows:2 * rows],
-                                                 draw[2 * rows:], priors,
-                                                 tol=intervals.REPLICATE_TOL)
+                params, gnorm = cells.refit_many(
+                    x_hat,
+                    h_inv,
+                    draw[:rows],
+                    draw[rows : 2 * rows],
+                    draw[2 * rows :],
+                    priors,
+                    tol=intervals.REPLICATE_TOL,
+                )
             except np.linalg.LinAlgError:
-                raise RatingError(_DAVIDSON_SINGULAR.format(
-                    what=f"a bootstrap round among {done + 1}-{done + draw.shape[1]}")) from None
-            reps_x[done:done + draw.shape[1]] = params.T
+                raise RatingError(
+                    _DAVIDSON_SINGULAR.format(
+                        what=f"a bootstrap round among {done + 1}-{done + draw.shape[1]}"
+                    )
+                ) from None
+            reps_x[done : done + draw.shape[1]] = params.T
             max_g = max(max_g, float(gnorm.max()))
             done += draw.shape[1]
             if progress:
@@ -173,7 +211,8 @@ def fit_davidson_scope(pairs, *, ci, rounds, seed, confidence, prior, left_advan
         params["left_advantage_log"] = f.eta
         params["left_advantage"] = bt.SCALE * f.eta
         params["left_win_probability_equal"] = float(
-            np.exp(f.eta / 2) / (np.exp(f.eta / 2) + np.exp(-f.eta / 2) + np.exp(f.log_nu)))
+            np.exp(f.eta / 2) / (np.exp(f.eta / 2) + np.exp(-f.eta / 2) + np.exp(f.log_nu))
+        )
     a = (1.0 - confidence) / 2.0
     for name, (idx, fn) in extra.items():
         if reps_x is not None:

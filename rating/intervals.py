@@ -15,11 +15,13 @@ the model is misspecified, e.g. when ties are not really half wins.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
-from scipy.special import expit
-from scipy.special import ndtri  # the standard normal quantile (scipy.stats is slow to import)
+from scipy.special import (
+    expit,
+    ndtri,  # the standard normal quantile (scipy.stats is slow to import)
+)
 
 from rating import bt, graph
 from rating.resample import MultinomialSampler
@@ -87,14 +89,26 @@ def replicate_priors(i, j, cells, draw, m, prior=0.0, trees=None) -> np.ndarray:
         else:  # only a replicate that lost an observed cell can lose strong connectivity
             suspect = (draw[np.flatnonzero(cells > 0)] == 0).any(axis=0)
         for r in np.flatnonzero(suspect):
-            wi, wj, t = draw[:q, r], draw[q:2 * q, r], draw[2 * q:, r]
+            wi, wj, t = draw[:q, r], draw[q : 2 * q, r], draw[2 * q :, r]
             if not graph.mle_exists(i, j, wi + 0.5 * t, wj + 0.5 * t, m):
                 priors[r] = bt.DEFAULT_PRIOR
     return priors
 
 
-def bootstrap_bt(i, j, wins_i, wins_j, ties, m, theta_hat, *, rounds=1000, seed=42,
-                 prior=0.0, progress: Callable[[int], None] | None = None):
+def bootstrap_bt(
+    i,
+    j,
+    wins_i,
+    wins_j,
+    ties,
+    m,
+    theta_hat,
+    *,
+    rounds=1000,
+    seed=42,
+    prior=0.0,
+    progress: Callable[[int], None] | None = None,
+):
     """Bradley-Terry strengths of ``rounds`` multinomial bootstrap replicates.
 
     Each replicate is fitted with its :func:`replicate_priors` prior; how many
@@ -114,14 +128,14 @@ def bootstrap_bt(i, j, wins_i, wins_j, ties, m, theta_hat, *, rounds=1000, seed=
     done, prior_rounds, max_g = 0, 0, 0.0
     for draw in multinomial_rounds(cells, rounds, seed):
         priors = replicate_priors(i, j, cells, draw, m, prior, trees)
-        wi, wj, t = draw[:q], draw[q:2 * q], draw[2 * q:]
+        wi, wj, t = draw[:q], draw[q : 2 * q], draw[2 * q :]
         n = np.add(wi, wj, dtype=float)
         n += t
         w = np.multiply(t, 0.5)
         w += wi  # the win mass of i: wins plus half the ties
         prior_rounds += int(np.count_nonzero(priors != prior))
         theta, gnorm = batch.fit_many(w, n, theta_hat, prior=priors, tol=REPLICATE_TOL)
-        out[done:done + theta.shape[1]] = theta.T
+        out[done : done + theta.shape[1]] = theta.T
         max_g = max(max_g, float(gnorm.max()))
         done += theta.shape[1]
         if progress is not None:
@@ -143,7 +157,7 @@ def sandwich_bt(i, j, wins_i, wins_j, ties, m, theta, prior=0.0) -> np.ndarray:
     ``y`` = 1, 0 or 1/2; the meat sums the squared scores over the battles.
     """
     p = expit(theta[i] - theta[j])
-    meat_w = wins_i * (1 - p) ** 2 + wins_j * p ** 2 + ties * (0.5 - p) ** 2
+    meat_w = wins_i * (1 - p) ** 2 + wins_j * p**2 + ties * (0.5 - p) ** 2
     n = wins_i + wins_j + ties
     bread = bt.hessian(theta, i, j, n, m, prior)
     meat = bt.hessian(np.zeros(m), i, j, 4.0 * meat_w, m)  # p(1-p)=1/4 at theta=0

@@ -137,7 +137,7 @@ class MultinomialSampler:
         cells = np.asarray(cells, float)
         total = float(cells.sum())
         self.n_cells = cells.size
-        self.n = int(round(total))
+        self.n = round(total)
         self.tables = None
         if self.n > 0:
             p = cells / total
@@ -179,8 +179,9 @@ class Categorical:
         self.cdf = np.cumsum(p)
         self.cdf *= self.slots / self.cdf[-1]
         self.cdf[-1] = self.slots
-        self.guide, _ = _guide(self.cdf, np.zeros(1, np.int64), np.array([k]),
-                               np.array([self.slots]))
+        self.guide, _ = _guide(
+            self.cdf, np.zeros(1, np.int64), np.array([k]), np.array([self.slots])
+        )
 
     def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """``size`` indices, int64."""

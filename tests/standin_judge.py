@@ -31,6 +31,7 @@ worker processes).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -39,8 +40,18 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-MODES = ("correct", "first", "second", "malformed", "empty", "500", "429", "stall",
-         "odd-usage", "not-openai")
+MODES = (
+    "correct",
+    "first",
+    "second",
+    "malformed",
+    "empty",
+    "500",
+    "429",
+    "stall",
+    "odd-usage",
+    "not-openai",
+)
 
 # (format, header of the answer shown first, header of the answer shown second)
 LAYOUTS = (
@@ -48,19 +59,29 @@ LAYOUTS = (
     ("judgelm", "[The Start of Assistant 1's Answer]", "[The Start of Assistant 2's Answer]"),
     ("mtbench", "[The Start of Assistant A's Answer]", "[The Start of Assistant B's Answer]"),
 )
-ENDS = ("###Reference Answer:", "###Score Rubric:", "[The End of Assistant 2's Answer]",
-        "[The End of Assistant B's Answer]")
+ENDS = (
+    "###Reference Answer:",
+    "###Score Rubric:",
+    "[The End of Assistant 2's Answer]",
+    "[The End of Assistant B's Answer]",
+)
 
 REPLIES = {
-    "prometheus": {"first": "Response A meets the rubric far better than Response B. [RESULT] A",
-                   "second": "Response B meets the rubric far better than Response A. [RESULT] B",
-                   "tie": "Both responses meet the rubric equally well. [RESULT] A"},
-    "judgelm": {"first": "9 4\nAssistant 1 answers the question; Assistant 2 does not.",
-                "second": "4 9\nAssistant 2 answers the question; Assistant 1 does not.",
-                "tie": "6 6\nBoth assistants answer about equally well."},
-    "mtbench": {"first": "Assistant A is correct and B is not. [[A]]",
-                "second": "Assistant B is correct and A is not. [[B]]",
-                "tie": "The two answers are equally good. [[C]]"},
+    "prometheus": {
+        "first": "Response A meets the rubric far better than Response B. [RESULT] A",
+        "second": "Response B meets the rubric far better than Response A. [RESULT] B",
+        "tie": "Both responses meet the rubric equally well. [RESULT] A",
+    },
+    "judgelm": {
+        "first": "9 4\nAssistant 1 answers the question; Assistant 2 does not.",
+        "second": "4 9\nAssistant 2 answers the question; Assistant 1 does not.",
+        "tie": "6 6\nBoth assistants answer about equally well.",
+    },
+    "mtbench": {
+        "first": "Assistant A is correct and B is not. [[A]]",
+        "second": "Assistant B is correct and A is not. [[B]]",
+        "tie": "The two answers are equally good. [[C]]",
+    },
 }
 
 
@@ -97,8 +118,16 @@ def preferred(prompt: str, marker: str) -> str:
 class StandinJudge:
     """The stand-in on a free loopback port: ``with StandinJudge() as judge: judge.base_url``."""
 
-    def __init__(self, mode: str = "correct", *, marker: str = "GOLD", delay: float = 0.0,
-                 stall: float = 5.0, retry_after: str = "1", api_key: str | None = None):
+    def __init__(
+        self,
+        mode: str = "correct",
+        *,
+        marker: str = "GOLD",
+        delay: float = 0.0,
+        stall: float = 5.0,
+        retry_after: str = "1",
+        api_key: str | None = None,
+    ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.mode = mode
@@ -117,7 +146,7 @@ class StandinJudge:
         self._thread: threading.Thread | None = None
 
     # -- control -----------------------------------------------------------
-    def plan(self, *modes: str) -> "StandinJudge":
+    def plan(self, *modes: str) -> StandinJudge:
         """Answer the next requests in these modes, then in the default mode again."""
         for m in modes:
             if m not in MODES:
@@ -144,7 +173,7 @@ class StandinJudge:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/v1"
 
-    def start(self) -> "StandinJudge":
+    def start(self) -> StandinJudge:
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -172,7 +201,7 @@ class StandinJudge:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout)
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 try:
                     body = json.loads(self.rfile.read(length) or b"{}")
@@ -187,8 +216,10 @@ class StandinJudge:
                     standin._done()
 
             def _answer(self, mode: str, body: dict) -> None:
-                if standin.api_key and self.headers.get("Authorization") != \
-                        f"Bearer {standin.api_key}":
+                if (
+                    standin.api_key
+                    and self.headers.get("Authorization") != f"Bearer {standin.api_key}"
+                ):
                     return self._send(401, {"error": {"message": "bad API key"}})
                 chat = self.path == "/v1/chat/completions"
                 if not chat and self.path != "/v1/completions":
@@ -198,14 +229,20 @@ class StandinJudge:
                 if mode == "500":
                     return self._send(500, {"error": {"message": "stand-in server error"}})
                 if mode == "429":
-                    return self._send(429, {"error": {"message": "stand-in rate limit"}},
-                                      {"Retry-After": standin.retry_after})
+                    return self._send(
+                        429,
+                        {"error": {"message": "stand-in rate limit"}},
+                        {"Retry-After": standin.retry_after},
+                    )
                 if mode == "stall":
                     time.sleep(standin.stall)
                 if mode == "not-openai":  # a 200 that is no completion at all
                     return self._send(200, {"choices": "none today"})
-                prompt = (body.get("messages") or [{}])[-1].get("content", "") if chat \
+                prompt = (
+                    (body.get("messages") or [{}])[-1].get("content", "")
+                    if chat
                     else body.get("prompt", "")
+                )
                 try:
                     fmt = layout_of(prompt)[0]
                 except ValueError as exc:
@@ -223,21 +260,27 @@ class StandinJudge:
                     choice["message"] = {"role": "assistant", "content": reply}
                 else:
                     choice["text"] = reply
-                usage = {"prompt_tokens": len(prompt.split()),
-                         "completion_tokens": len(reply.split()),
-                         "total_tokens": len(prompt.split()) + len(reply.split())}
-                self._send(200, {
-                    "id": f"standin-{len(standin.requests)}",
-                    "object": "chat.completion" if chat else "text_completion",
-                    "model": body.get("model", "standin"),
-                    "choices": [choice],
-                    # odd-usage: some servers send usage in a shape of their own
-                    "usage": "n/a" if mode == "odd-usage" else usage,
-                })
+                usage = {
+                    "prompt_tokens": len(prompt.split()),
+                    "completion_tokens": len(reply.split()),
+                    "total_tokens": len(prompt.split()) + len(reply.split()),
+                }
+                self._send(
+                    200,
+                    {
+                        "id": f"standin-{len(standin.requests)}",
+                        "object": "chat.completion" if chat else "text_completion",
+                        "model": body.get("model", "standin"),
+                        "choices": [choice],
+                        # odd-usage: some servers send usage in a shape of their own
+                        "usage": "n/a" if mode == "odd-usage" else usage,
+                    },
+                )
 
         self._server = _Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="standin-judge")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name="standin-judge"
+        )
         self._thread.start()
         return self
 
@@ -247,15 +290,21 @@ class StandinJudge:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "StandinJudge":
+    def __enter__(self) -> StandinJudge:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
 
-def write_config(path: Path, *, database_url: str, redis_url: str,
-                 judges: dict[str, dict], secret_key: str = "standin") -> Path:
+def write_config(
+    path: Path,
+    *,
+    database_url: str,
+    redis_url: str,
+    judges: dict[str, dict],
+    secret_key: str = "standin",
+) -> Path:
     """Write an Arena config file at ``path`` with these ``[judges.NAME]`` tables.
 
     The instance folder is ``instance`` beside the file; ratings are not
@@ -263,12 +312,13 @@ def write_config(path: Path, *, database_url: str, redis_url: str,
     for strings, numbers, booleans and lists of them.
     """
     path = Path(path)
-    sections = {"arena": {"instance": str(path.parent / "instance"),
-                          "secret_key": secret_key},
-                "database": {"url": database_url},
-                "redis": {"url": redis_url},
-                "rating": {"recompute_every": 0},
-                **{f"judges.{json.dumps(name)}": table for name, table in judges.items()}}
+    sections = {
+        "arena": {"instance": str(path.parent / "instance"), "secret_key": secret_key},
+        "database": {"url": database_url},
+        "redis": {"url": redis_url},
+        "rating": {"recompute_every": 0},
+        **{f"judges.{json.dumps(name)}": table for name, table in judges.items()},
+    }
     lines = []
     for section, values in sections.items():
         lines.append(f"[{section}]")
@@ -286,10 +336,8 @@ def main() -> None:  # pragma: no cover - manual use: python -m tests.standin_ju
     args = parser.parse_args()
     with StandinJudge(args.mode, delay=args.delay) as judge:
         print(f"stand-in judge (not a model) at {judge.base_url}", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,16 +22,20 @@ def test_every_command_is_listed_and_resolves():
         assert command is not None and command.name == name
     assert main.get_command(None, "nope") is None
     imports = main.get_command(None, "import")
-    assert {"models", "prompts", "answers", "llmfao", "benchmarks", "popularity",
-            "aliases"} <= set(imports.commands)
+    assert {"models", "prompts", "answers", "llmfao", "benchmarks", "popularity", "aliases"} <= set(
+        imports.commands
+    )
 
 
 def test_arena_rate_does_not_import_the_composite_or_judges():
     # `arena rate` on 1.67 M battles takes about a second of work; importing the
     # composite (scipy.stats) and the judge client used to add two more.
-    code = ("import sys; from arena.cli import main; main.get_command(None, 'rate'); "
-            "print(sorted(m for m in ('scipy.stats', 'httpx', 'rating.composite', "
-            "'workers.judge') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    code = (
+        "import sys; from arena.cli import main; main.get_command(None, 'rate'); "
+        "print(sorted(m for m in ('scipy.stats', 'httpx', 'rating.composite', "
+        "'workers.judge') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]"

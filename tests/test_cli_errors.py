@@ -9,11 +9,21 @@ from arena import queue
 from arena.cli import main
 
 
-@pytest.mark.parametrize("args", [["rate"], ["rate", "--method", "elo"], ["judge", "report"],
-                                  ["rank"], ["import", "models", "arena/demo/models.jsonl"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["rate"],
+        ["rate", "--method", "elo"],
+        ["judge", "report"],
+        ["rank"],
+        ["import", "models", "arena/demo/models.jsonl"],
+    ],
+)
 def test_unmigrated_database(tmp_path, args):
-    env = {"ARENA_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
-           "ARENA_INSTANCE": str(tmp_path)}
+    env = {
+        "ARENA_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+        "ARENA_INSTANCE": str(tmp_path),
+    }
     result = CliRunner().invoke(main, args, env=env)
     assert result.exit_code == 1, result.output
     assert "arena db upgrade" in result.output
@@ -21,16 +31,20 @@ def test_unmigrated_database(tmp_path, args):
 
 
 def test_unreachable_database(tmp_path):
-    env = {"ARENA_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
-           "ARENA_INSTANCE": str(tmp_path)}
+    env = {
+        "ARENA_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        "ARENA_INSTANCE": str(tmp_path),
+    }
     result = CliRunner().invoke(main, ["rate"], env=env)
     assert result.exit_code == 1
     assert result.output.startswith("Error: database error:")
 
 
 def test_unreachable_redis(tmp_path):
-    env = {"ARENA_REDIS_URL": f"redis://127.0.0.1:{queue.free_port()}/0",
-           "ARENA_INSTANCE": str(tmp_path)}
+    env = {
+        "ARENA_REDIS_URL": f"redis://127.0.0.1:{queue.free_port()}/0",
+        "ARENA_INSTANCE": str(tmp_path),
+    }
     result = CliRunner().invoke(main, ["worker", "--burst"], env=env)
     assert result.exit_code == 1
     assert result.output.startswith("Error: cannot reach Redis")
@@ -39,8 +53,10 @@ def test_unreachable_redis(tmp_path):
 def test_unmigrated_database_signal_import(tmp_path):
     scores = tmp_path / "scores.csv"
     scores.write_text("model,benchmark,score\nm,b,0.5\n")
-    env = {"ARENA_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
-           "ARENA_INSTANCE": str(tmp_path)}
+    env = {
+        "ARENA_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+        "ARENA_INSTANCE": str(tmp_path),
+    }
     result = CliRunner().invoke(main, ["import", "benchmarks", str(scores)], env=env)
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error: database error: no such table: benchmark_scores")
@@ -58,8 +74,10 @@ def test_database_error_without_a_message():
 
 @pytest.mark.parametrize("kind", ["benchmarks", "popularity", "aliases"])
 def test_signal_file_that_cannot_be_opened(tmp_path, kind):
-    env = {"ARENA_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
-           "ARENA_INSTANCE": str(tmp_path)}
+    env = {
+        "ARENA_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+        "ARENA_INSTANCE": str(tmp_path),
+    }
     too_long = str(tmp_path / ("x" * 300 + ".csv"))
     result = CliRunner().invoke(main, ["import", kind, too_long], env=env)
     assert result.exit_code == 1, result.output
@@ -70,16 +88,17 @@ def test_signal_file_that_cannot_be_opened(tmp_path, kind):
 
 def test_unknown_sampler_is_a_clear_error(tmp_path):
     from arena.app import create_app
-    from arena.config import ConfigError
-    from arena.config import load
+    from arena.config import ConfigError, load
 
-    settings = load(None, env={"ARENA_INSTANCE": str(tmp_path)},
-                    overrides={"battle": {"sampler": "smart"}})
-    with pytest.raises(ConfigError, match="unknown pair sampler 'smart'.*known: uniform"):
+    settings = load(
+        None, env={"ARENA_INSTANCE": str(tmp_path)}, overrides={"battle": {"sampler": "smart"}}
+    )
+    with pytest.raises(ConfigError, match=r"unknown pair sampler 'smart'.*known: uniform"):
         create_app(settings)
     cfg = tmp_path / "c.toml"
     cfg.write_text('[battle]\nsampler = "smart"\n')
-    result = CliRunner().invoke(main, ["serve", "--config", str(cfg), "--port", "1"],
-                                env={"ARENA_INSTANCE": str(tmp_path)})
+    result = CliRunner().invoke(
+        main, ["serve", "--config", str(cfg), "--port", "1"], env={"ARENA_INSTANCE": str(tmp_path)}
+    )
     assert result.exit_code == 1
     assert result.output.startswith("Error: unknown pair sampler 'smart'")

@@ -46,7 +46,7 @@ def test_secret_key_generated_once(tmp_path):
 def test_broken_config_is_a_clear_error(tmp_path, text):
     cfg = tmp_path / "c.toml"
     cfg.write_text(text)
-    with pytest.raises(ConfigError, match="c.toml"):
+    with pytest.raises(ConfigError, match=r"c\.toml"):
         load(cfg, env={})
 
 
@@ -55,13 +55,16 @@ def test_missing_config_file(tmp_path):
         load(tmp_path / "nope.toml", env={})
 
 
-@pytest.mark.parametrize("text, message", [
-    ('database = "x"\n', "database must be a table, got str 'x'"),
-    ("[database]\nurl = 5\n", "database.url must be a string, got int 5"),
-    ('[rating]\nrecompute_every = "often"\n', "rating.recompute_every must be a number"),
-    ("[limits]\nenabled = 1\n", "limits.enabled must be true or false"),
-    ('[worker]\nqueues = "votes"\n', "worker.queues must be a list"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('database = "x"\n', "database must be a table, got str 'x'"),
+        ("[database]\nurl = 5\n", "database.url must be a string, got int 5"),
+        ('[rating]\nrecompute_every = "often"\n', "rating.recompute_every must be a number"),
+        ("[limits]\nenabled = 1\n", "limits.enabled must be true or false"),
+        ('[worker]\nqueues = "votes"\n', "worker.queues must be a list"),
+    ],
+)
 def test_a_setting_of_the_wrong_kind_is_a_clear_error(tmp_path, text, message):
     cfg = tmp_path / "c.toml"
     cfg.write_text(text)
@@ -71,8 +74,10 @@ def test_a_setting_of_the_wrong_kind_is_a_clear_error(tmp_path, text, message):
 
 def test_settings_of_the_right_kind_are_taken(tmp_path):
     cfg = tmp_path / "c.toml"
-    cfg.write_text("[rating]\nconfidence = 1\nbootstrap = 20\n[rank]\ncategories = ['a']\n"
-                   "[judges.smol]\nmodel = 'x'\n")
+    cfg.write_text(
+        "[rating]\nconfidence = 1\nbootstrap = 20\n[rank]\ncategories = ['a']\n"
+        "[judges.smol]\nmodel = 'x'\n"
+    )
     settings = load(cfg, env={})
     assert settings["rating"]["confidence"] == 1 and settings["rating"]["bootstrap"] == 20
     assert settings["rank"]["categories"] == ["a"] and settings["judges"]["smol"]["model"] == "x"

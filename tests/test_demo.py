@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -31,9 +32,14 @@ def test_demo_serves_votes_and_stops_cleanly(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
     env["ARENA_INSTANCE"] = str(tmp_path / "instance")
-    proc = subprocess.Popen([sys.executable, "-m", "arena", "demo", "--port", str(port)],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "arena", "demo", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         line = wait_for(lambda: (proc.stdout.readline() or "") if proc.poll() is None else "x")
@@ -47,18 +53,21 @@ def test_demo_serves_votes_and_stops_cleanly(tmp_path):
             assert client.get("/healthz").json()["status"] == "ok"
             for choice in ("left", "right", "tie"):
                 battle = client.post("/api/v1/battles").json()
-                res = client.post("/api/v1/votes", json={"battle_token": battle["battle_token"],
-                                                         "choice": choice})
+                res = client.post(
+                    "/api/v1/votes", json={"battle_token": battle["battle_token"], "choice": choice}
+                )
                 assert res.status_code == 202
             wait_for(lambda: client.get("/api/v1/stats").json()["votes"] == 3)
             # Three votes trigger a recompute in the demo: the leaderboard has ratings.
-            board = wait_for(lambda: (r := client.get("/api/v1/leaderboard")).status_code == 200
-                             and r.json())
+            board = wait_for(
+                lambda: (r := client.get("/api/v1/leaderboard")).status_code == 200 and r.json()
+            )
             assert board["meta"]["battles"] == 3
-        assert (tmp_path / "instance" / "redis" / "arena.aof").exists() or \
-            (tmp_path / "instance" / "redis" / "appendonlydir").exists()
-        children = [int(pid) for pid in
-                    open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()]
+        assert (tmp_path / "instance" / "redis" / "arena.aof").exists() or (
+            tmp_path / "instance" / "redis" / "appendonlydir"
+        ).exists()
+        children_file = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        children = [int(pid) for pid in children_file.read_text().split()]
         assert children  # the rq worker and the redis-server
     finally:
         proc.send_signal(signal.SIGINT)
@@ -70,8 +79,10 @@ def test_demo_serves_votes_and_stops_cleanly(tmp_path):
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0
     for pid in children:
-        assert not os.path.exists(f"/proc/{pid}") or \
-            open(f"/proc/{pid}/stat").read().split()[2] == "Z", f"process {pid} still running"
+        assert (
+            not os.path.exists(f"/proc/{pid}")
+            or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+        ), f"process {pid} still running"
 
 
 def test_demo_on_a_taken_port_says_so_and_starts_nothing(tmp_path):
@@ -81,8 +92,14 @@ def test_demo_on_a_taken_port_says_so_and_starts_nothing(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = subprocess.run([sys.executable, "-m", "arena", "demo", "--port", str(port)],
-                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "arena", "demo", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"Port {port} is in use" in proc.stderr
     # No worker was started: one would report the embedded Redis gone (or, with a

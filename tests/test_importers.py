@@ -31,9 +31,17 @@ def count(engine, table) -> int:
 
 
 MODELS = [
-    {"name": "alpha", "organization": "Org A", "license": "MIT", "parameters_b": 7,
-     "precision": "bf16", "base_model": "base-x", "family": "alpha",
-     "release_date": "2025-01-31", "state": "active"},
+    {
+        "name": "alpha",
+        "organization": "Org A",
+        "license": "MIT",
+        "parameters_b": 7,
+        "precision": "bf16",
+        "base_model": "base-x",
+        "family": "alpha",
+        "release_date": "2025-01-31",
+        "state": "active",
+    },
     {"name": "beta", "state": "provisional"},
 ]
 PROMPTS = [
@@ -41,8 +49,14 @@ PROMPTS = [
     {"id": 2, "text": "Write a limerick."},
 ]
 ANSWERS = [
-    {"prompt": "p1", "model": "alpha", "text": "4", "tokens": 1, "latency_ms": 12.5,
-     "tokens_per_second": 80},
+    {
+        "prompt": "p1",
+        "model": "alpha",
+        "text": "4",
+        "tokens": 1,
+        "latency_ms": 12.5,
+        "tokens_per_second": 80,
+    },
     {"prompt": "2", "model": "beta", "text": "There once was..."},
 ]
 
@@ -55,8 +69,10 @@ def engine(database_url):
 @pytest.fixture
 def loaded(engine, tmp_path):
     """The three small files above, imported once."""
-    paths = {kind: write_jsonl(tmp_path / f"{kind}.jsonl", rows)
-             for kind, rows in (("models", MODELS), ("prompts", PROMPTS), ("answers", ANSWERS))}
+    paths = {
+        kind: write_jsonl(tmp_path / f"{kind}.jsonl", rows)
+        for kind, rows in (("models", MODELS), ("prompts", PROMPTS), ("answers", ANSWERS))
+    }
     for kind in ("models", "prompts", "answers"):
         jsonl.import_file(engine, kind, paths[kind])
     return paths
@@ -65,24 +81,39 @@ def loaded(engine, tmp_path):
 def test_import_stores_every_field(engine, loaded):
     with Session(engine) as s:
         alpha = s.exec(select(Model).where(Model.name == "alpha")).scalars().one()
-        assert (alpha.organization, alpha.license, alpha.parameters_b, alpha.precision,
-                alpha.base_model, alpha.family, alpha.release_date, alpha.state) == (
-            "Org A", "MIT", 7.0, "bf16", "base-x", "alpha", date(2025, 1, 31), "active")
+        assert (
+            alpha.organization,
+            alpha.license,
+            alpha.parameters_b,
+            alpha.precision,
+            alpha.base_model,
+            alpha.family,
+            alpha.release_date,
+            alpha.state,
+        ) == ("Org A", "MIT", 7.0, "bf16", "base-x", "alpha", date(2025, 1, 31), "active")
         beta = s.exec(select(Model).where(Model.name == "beta")).scalars().one()
         assert beta.state == "provisional" and beta.organization is None
         p1 = s.exec(select(Prompt).where(Prompt.key == "p1")).scalars().one()
         assert (p1.text, p1.category, p1.reference, p1.prompt_set) == (
-            "What is 2+2?", "math", "4", "default")
+            "What is 2+2?",
+            "math",
+            "4",
+            "default",
+        )
         p2 = s.exec(select(Prompt).where(Prompt.key == "2")).scalars().one()
         assert p2.category == "general"
         answer = s.exec(select(Answer).where(Answer.prompt_id == p1.id)).scalars().one()
-        assert (answer.model_id, answer.text, answer.tokens, answer.latency_ms,
-                answer.tokens_per_second) == (alpha.id, "4", 1, 12.5, 80.0)
+        assert (
+            answer.model_id,
+            answer.text,
+            answer.tokens,
+            answer.latency_ms,
+            answer.tokens_per_second,
+        ) == (alpha.id, "4", 1, 12.5, 80.0)
 
 
 def test_reimport_updates_instead_of_duplicating(engine, loaded, tmp_path):
-    changed = [dict(MODELS[0], organization="Org B", state="retired"), MODELS[1],
-               {"name": "gamma"}]
+    changed = [dict(MODELS[0], organization="Org B", state="retired"), MODELS[1], {"name": "gamma"}]
     result = jsonl.import_models(engine, write_jsonl(tmp_path / "m2.jsonl", changed))
     assert (result.inserted, result.updated) == (1, 2)
     again = jsonl.import_prompts(engine, loaded["prompts"])
@@ -123,8 +154,7 @@ BAD_MODELS = [
 ]
 
 
-@pytest.mark.parametrize("bad,line,message", BAD_MODELS,
-                         ids=[m for _, _, m in BAD_MODELS])
+@pytest.mark.parametrize("bad,line,message", BAD_MODELS, ids=[m for _, _, m in BAD_MODELS])
 def test_bad_model_line_is_reported_and_nothing_written(engine, tmp_path, bad, line, message):
     path = write_jsonl(tmp_path / "bad.jsonl", [{"name": "ok-1"}, bad, {"name": "ok-2"}])
     with pytest.raises(ImportFileError) as info:
@@ -135,12 +165,15 @@ def test_bad_model_line_is_reported_and_nothing_written(engine, tmp_path, bad, l
     assert count(engine, Model.__table__) == 0
 
 
-@pytest.mark.parametrize("bad,message", [
-    ({"id": "p3"}, "missing required field 'text'"),
-    ({"id": "p3", "text": "t", "category": None}, "'category' must not be null"),
-    ({"id": "", "text": "t"}, "'id' must not be empty"),
-    ({"id": "p3", "text": ["t"]}, "'text' must be a string"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        ({"id": "p3"}, "missing required field 'text'"),
+        ({"id": "p3", "text": "t", "category": None}, "'category' must not be null"),
+        ({"id": "", "text": "t"}, "'id' must not be empty"),
+        ({"id": "p3", "text": ["t"]}, "'text' must be a string"),
+    ],
+)
 def test_bad_prompt_line_leaves_stored_rows_alone(engine, loaded, tmp_path, bad, message):
     rows = [{"id": "p1", "text": "CHANGED"}, {"id": "new", "text": "x"}, bad]
     with pytest.raises(ImportFileError, match=message) as info:
@@ -151,13 +184,16 @@ def test_bad_prompt_line_leaves_stored_rows_alone(engine, loaded, tmp_path, bad,
         assert s.exec(select(Prompt.text).where(Prompt.key == "p1")).scalar_one() == "What is 2+2?"
 
 
-@pytest.mark.parametrize("bad,message", [
-    ({"prompt": "nope", "model": "alpha", "text": "t"}, "unknown prompt 'nope'"),
-    ({"prompt": "p1", "model": "nobody", "text": "t"}, "unknown model 'nobody'"),
-    ({"prompt": "p1", "model": "beta", "text": "t", "tokens": 1.5}, "must be an integer"),
-    ({"prompt": "p1", "model": "beta", "text": "t", "latency_ms": -1}, ">= 0"),
-    ({"prompt": "p1", "model": "beta"}, "missing required field 'text'"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        ({"prompt": "nope", "model": "alpha", "text": "t"}, "unknown prompt 'nope'"),
+        ({"prompt": "p1", "model": "nobody", "text": "t"}, "unknown model 'nobody'"),
+        ({"prompt": "p1", "model": "beta", "text": "t", "tokens": 1.5}, "must be an integer"),
+        ({"prompt": "p1", "model": "beta", "text": "t", "latency_ms": -1}, ">= 0"),
+        ({"prompt": "p1", "model": "beta"}, "missing required field 'text'"),
+    ],
+)
 def test_bad_answer_line(engine, loaded, tmp_path, bad, message):
     rows = [{"prompt": "2", "model": "alpha", "text": "fine"}, "", bad]
     with pytest.raises(ImportFileError, match=message) as info:
@@ -168,8 +204,9 @@ def test_bad_answer_line(engine, loaded, tmp_path, bad, message):
 
 def test_cli_reports_counts_and_bad_lines(database_url, tmp_path):
     config = tmp_path / "arena.toml"
-    config.write_text(f'[arena]\ninstance = "{tmp_path / "inst"}"\n'
-                      f'[database]\nurl = "{database_url}"\n')
+    config.write_text(
+        f'[arena]\ninstance = "{tmp_path / "inst"}"\n[database]\nurl = "{database_url}"\n'
+    )
     runner = CliRunner(env={"ARENA_DATABASE_URL": database_url})
     good = write_jsonl(tmp_path / "models.jsonl", MODELS)
     result = runner.invoke(main, ["import", "models", "--config", str(config), str(good)])
@@ -182,8 +219,9 @@ def test_cli_reports_counts_and_bad_lines(database_url, tmp_path):
     assert result.exit_code != 0
     assert f"{bad}, line 2: field 'state' must be one of" in result.output
     assert "nothing was imported" in result.output
-    missing = runner.invoke(main, ["import", "prompts", "--config", str(config),
-                                   str(tmp_path / "absent.jsonl")])
+    missing = runner.invoke(
+        main, ["import", "prompts", "--config", str(config), str(tmp_path / "absent.jsonl")]
+    )
     assert missing.exit_code != 0 and "cannot open" in missing.output
     assert count(db.get_engine(database_url), Model.__table__) == 2
 

@@ -22,8 +22,9 @@ def database_url(sqlite_url):
 
 @pytest.fixture
 def app(tmp_path, sqlite_url, redis_url, redis_conn):
-    settings = make_settings(tmp_path, sqlite_url, redis_url,
-                             rating={"recompute_every": 5, "bootstrap": 50})
+    settings = make_settings(
+        tmp_path, sqlite_url, redis_url, rating={"recompute_every": 5, "bootstrap": 50}
+    )
     app = create_app(settings)
     demo_set.load(app.extensions["arena.runtime"].engine)
     return app
@@ -39,8 +40,9 @@ def vote_many(rt, n, prefer="sage-34b", seed=0):
         for battle_id in ids:
             p = votes.payload_for(s, battle_id, "tie")
             if prefer in (p["left_model"], p["right_model"]):
-                p = votes.payload_for(s, battle_id,
-                                      "left" if p["left_model"] == prefer else "right")
+                p = votes.payload_for(
+                    s, battle_id, "left" if p["left_model"] == prefer else "right"
+                )
             payloads.append(p)
     for p in payloads:
         rt.queue("votes").enqueue(votes.STORE_VOTE_JOB, p)
@@ -63,8 +65,12 @@ def test_leaderboard_moves_with_votes(app):
     data = client.get("/api/v1/leaderboard").get_json()
     assert data["models"][0]["model"] == "sage-34b"
     assert "bootstrap" not in data
-    assert {m["model"] for m in data["models"]} == {"brisk-3b", "sage-34b", "scrawl-1b",
-                                                    "middle-8b"}
+    assert {m["model"] for m in data["models"]} == {
+        "brisk-3b",
+        "sage-34b",
+        "scrawl-1b",
+        "middle-8b",
+    }
     assert all(m["ci_low"] <= m["rating"] <= m["ci_high"] for m in data["models"])
     first_votes = data["meta"]["battles"]
     assert first_votes == 30
@@ -74,8 +80,9 @@ def test_leaderboard_moves_with_votes(app):
     data = client.get("/api/v1/leaderboard").get_json()
     assert data["meta"]["battles"] == 60
     scopes = client.get("/api/v1/leaderboard/scopes").get_json()["scopes"]
-    assert {"method": "bt", "category": "coding", "source": "", "rater_group": ""}.items() <= \
-        next(s for s in scopes if s["category"] == "coding").items()
+    assert {"method": "bt", "category": "coding", "source": "", "rater_group": ""}.items() <= next(
+        s for s in scopes if s["category"] == "coding"
+    ).items()
     coding = client.get("/api/v1/leaderboard?category=coding").get_json()
     assert coding["meta"]["scope"]["category"] == "coding"
     assert coding["meta"]["battles"] < 60
@@ -102,17 +109,20 @@ def test_composite_rank_api(app):
     assert tiered["models"][0]["model"] == "sage-34b"
 
 
-@pytest.mark.parametrize("query, reason", [
-    ("weight=speed=1", "speed"),
-    ("normalize=log", "normalize"),
-    ("aggregate=max", "aggregate"),
-    ("replicates=-1", "replicates"),
-    ("max_vram_gb=lots", "max_vram_gb"),
-    ("max_vram_gb=nan", "max_vram_gb"),
-    ("max_vram_gb=inf", "max_vram_gb"),
-    ("min_coverage=nan", "min_coverage"),
-    ("colour=red", "colour"),
-])
+@pytest.mark.parametrize(
+    "query, reason",
+    [
+        ("weight=speed=1", "speed"),
+        ("normalize=log", "normalize"),
+        ("aggregate=max", "aggregate"),
+        ("replicates=-1", "replicates"),
+        ("max_vram_gb=lots", "max_vram_gb"),
+        ("max_vram_gb=nan", "max_vram_gb"),
+        ("max_vram_gb=inf", "max_vram_gb"),
+        ("min_coverage=nan", "min_coverage"),
+        ("colour=red", "colour"),
+    ],
+)
 def test_composite_rank_api_bad_parameters(app, query, reason):
     res = app.test_client().get("/api/v1/rank?" + query)
     assert res.status_code == 400

@@ -20,8 +20,9 @@ from workers.vote_batches import VoteBatchWorker
 def seed(engine, n_models=3, n_prompts=2, category="coding"):
     with Session(engine) as s:
         models = [Model(name=f"model-{i}") for i in range(n_models)]
-        prompts = [Prompt(key=f"p{j}", text=f"Prompt **{j}**", category=category)
-                   for j in range(n_prompts)]
+        prompts = [
+            Prompt(key=f"p{j}", text=f"Prompt **{j}**", category=category) for j in range(n_prompts)
+        ]
         s.add_all(models + prompts)
         s.flush()
         for m in models:
@@ -70,7 +71,9 @@ def test_battle_hides_model_names(client, rt):
 
 def test_vote_goes_through_queue_into_db_once(client, rt):
     data = new_battle(client)
-    res = client.post("/api/v1/votes", json={"battle_token": data["battle_token"], "choice": "left"})
+    res = client.post(
+        "/api/v1/votes", json={"battle_token": data["battle_token"], "choice": "left"}
+    )
     assert res.status_code == 202, res.get_json()
     names = res.get_json()
     assert names["left_model"] != names["right_model"]
@@ -88,7 +91,9 @@ def test_vote_goes_through_queue_into_db_once(client, rt):
     stats = client.get("/api/v1/stats").get_json()
     assert stats == {"models": 3, "prompts": 2, "battles": 1, "votes": 1, "queued": 0}
     # The same token again: conflict, and nothing new is stored.
-    res = client.post("/api/v1/votes", json={"battle_token": data["battle_token"], "choice": "right"})
+    res = client.post(
+        "/api/v1/votes", json={"battle_token": data["battle_token"], "choice": "right"}
+    )
     assert res.status_code == 409 and res.get_json()["error"] == "already_voted"
     work(rt)
     assert count(rt.engine, Vote) == 1
@@ -130,22 +135,28 @@ def test_vote_is_retried_and_not_lost(client, rt):
         assert s.execute(select(Vote.winner)).scalar_one() == "both_bad"
 
 
-@pytest.mark.parametrize("body, status, error", [
-    ({"battle_token": "nonsense", "choice": "left"}, 400, "bad_token"),
-    ({"battle_token": "", "choice": "left"}, 400, "bad_token"),
-    ({"battle_token": 7, "choice": "left"}, 400, "bad_token"),
-    ({"choice": "left"}, 400, "bad_token"),
-    ({"battle_token": "TOKEN", "choice": "A"}, 400, "bad_choice"),
-    ({"battle_token": "TOKEN"}, 400, "bad_choice"),
-    ("not an object", 400, "bad_json"),
-    (None, 400, "bad_json"),
-])
+@pytest.mark.parametrize(
+    "body, status, error",
+    [
+        ({"battle_token": "nonsense", "choice": "left"}, 400, "bad_token"),
+        ({"battle_token": "", "choice": "left"}, 400, "bad_token"),
+        ({"battle_token": 7, "choice": "left"}, 400, "bad_token"),
+        ({"choice": "left"}, 400, "bad_token"),
+        ({"battle_token": "TOKEN", "choice": "A"}, 400, "bad_choice"),
+        ({"battle_token": "TOKEN"}, 400, "bad_choice"),
+        ("not an object", 400, "bad_json"),
+        (None, 400, "bad_json"),
+    ],
+)
 def test_bad_votes_are_refused(client, rt, body, status, error):
     data = new_battle(client)
     if isinstance(body, dict) and body.get("battle_token") == "TOKEN":
         body["battle_token"] = data["battle_token"]
-    res = client.post("/api/v1/votes", json=body) if body is not None else \
-        client.post("/api/v1/votes", data="{broken", content_type="application/json")
+    res = (
+        client.post("/api/v1/votes", json=body)
+        if body is not None
+        else client.post("/api/v1/votes", data="{broken", content_type="application/json")
+    )
     assert res.status_code == status
     assert res.get_json()["error"] == error
     assert res.get_json()["reason"]
@@ -198,13 +209,15 @@ def test_vote_sends_no_second_session_cookie(client, rt):
     """Drawing a battle refreshes the rater's cookie; the vote that follows does not
     sign and send it again. A voter without a cookie still gets one."""
     data = new_battle(client)
-    res = client.post("/api/v1/votes", json={"battle_token": data["battle_token"],
-                                             "choice": "left"})
+    res = client.post(
+        "/api/v1/votes", json={"battle_token": data["battle_token"], "choice": "left"}
+    )
     assert res.status_code == 202 and "Set-Cookie" not in res.headers
     assert "Set-Cookie" in client.post("/api/v1/battles").headers
     stranger = client.application.test_client()
-    res = stranger.post("/api/v1/votes", json={"battle_token": new_battle(client)["battle_token"],
-                                               "choice": "tie"})
+    res = stranger.post(
+        "/api/v1/votes", json={"battle_token": new_battle(client)["battle_token"], "choice": "tie"}
+    )
     assert res.status_code == 202 and "session=" in res.headers["Set-Cookie"]
 
 
@@ -242,8 +255,14 @@ def test_failed_vote_job_is_retried_by_the_scheduler(client, rt):
     assert job.id in rt.queue("votes").scheduled_job_registry.get_job_ids()
     with Session(rt.engine) as s:
         b = s.get(Battle, battle_id)
-        s.add(Battle(id=999, prompt_id=b.prompt_id, left_model_id=b.left_model_id,
-                     right_model_id=b.right_model_id))
+        s.add(
+            Battle(
+                id=999,
+                prompt_id=b.prompt_id,
+                left_model_id=b.left_model_id,
+                right_model_id=b.right_model_id,
+            )
+        )
         s.commit()
     time.sleep(1.5)  # the first of 3 retries waits 1 s
     SimpleWorker([rt.queue("votes")], connection=rt.redis).work(burst=True, with_scheduler=True)
@@ -254,8 +273,9 @@ def test_failed_vote_job_is_retried_by_the_scheduler(client, rt):
 def test_rate_limits_answer_429_in_json(tmp_path, sqlite_url, redis_url, redis_conn):
     from tests.conftest import make_settings
 
-    settings = make_settings(tmp_path, sqlite_url, redis_url,
-                             limits={"enabled": True, "battles": "3 per minute"})
+    settings = make_settings(
+        tmp_path, sqlite_url, redis_url, limits={"enabled": True, "battles": "3 per minute"}
+    )
     app = create_app(settings)
     seed(app.extensions["arena.runtime"].engine)
     client = app.test_client()
@@ -269,11 +289,17 @@ def test_rate_limits_answer_429_in_json(tmp_path, sqlite_url, redis_url, redis_c
 def test_votes_have_their_own_rate_limit(tmp_path, sqlite_url, redis_url, redis_conn):
     from tests.conftest import make_settings
 
-    settings = make_settings(tmp_path, sqlite_url, redis_url,
-                             limits={"enabled": True, "votes": "2 per minute"})
+    settings = make_settings(
+        tmp_path, sqlite_url, redis_url, limits={"enabled": True, "votes": "2 per minute"}
+    )
     app = create_app(settings)
     seed(app.extensions["arena.runtime"].engine)
     client = app.test_client()
-    statuses = [client.post("/api/v1/votes", json={"battle_token": new_battle(client)[
-        "battle_token"], "choice": "left"}).status_code for _ in range(3)]
+    statuses = [
+        client.post(
+            "/api/v1/votes",
+            json={"battle_token": new_battle(client)["battle_token"], "choice": "left"},
+        ).status_code
+        for _ in range(3)
+    ]
     assert statuses == [202, 202, 429]

@@ -55,8 +55,9 @@ def test_healthz_reports_redis_down(tmp_path, sqlite_url):
 
 
 def test_healthz_reports_database_down(tmp_path, redis_url):
-    app = create_app(make_settings(tmp_path, "postgresql+psycopg://nobody@127.0.0.1:1/none",
-                                   redis_url))
+    app = create_app(
+        make_settings(tmp_path, "postgresql+psycopg://nobody@127.0.0.1:1/none", redis_url)
+    )
     res = app.test_client().get("/healthz")
     assert res.status_code == 503
     assert res.get_json()["database"].startswith("error")
@@ -111,9 +112,15 @@ def test_processes_starting_at_once_share_one_embedded_server(tmp_path):
     import sys
 
     go = tmp_path / "go"
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path), str(go)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-             for _ in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(tmp_path), str(go)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
     try:
         go.touch()
         answers = [p.stdout.readline().split() for p in procs]

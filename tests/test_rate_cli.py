@@ -15,8 +15,18 @@ from arena.cli import main
 from arena.models import Battle, Model, Prompt, Rater, RatingSnapshot
 from tests.conftest import shared_data
 
-KEYS = ["model", "rating", "ci_low", "ci_high", "rank_ub", "tier", "battles", "wins", "losses",
-        "ties"]
+KEYS = [
+    "model",
+    "rating",
+    "ci_low",
+    "ci_high",
+    "rank_ub",
+    "tier",
+    "battles",
+    "wins",
+    "losses",
+    "ties",
+]
 
 
 def run(args, env=None, **kw):
@@ -36,9 +46,16 @@ def _battles(n=600, seed=0):
         winner = "tie" if u < 0.15 else ("model_a" if u < 0.15 + 0.85 * p else "model_b")
         if rnd.random() < 0.03:
             winner = "tie (bothbad)"
-        rows.append({"model_a": a, "model_b": b, "winner": winner, "tstamp": 1000 + k,
-                     "category": "coding" if k % 3 == 0 else "chat",
-                     "source": "human" if k % 4 else "judge:j1"})
+        rows.append(
+            {
+                "model_a": a,
+                "model_b": b,
+                "winner": winner,
+                "tstamp": 1000 + k,
+                "category": "coding" if k % 3 == 0 else "chat",
+                "source": "human" if k % 4 else "judge:j1",
+            }
+        )
     return rows
 
 
@@ -46,7 +63,9 @@ def _write_csv(path, rows, keys=("model_a", "model_b", "winner", "tstamp", "cate
     with open(path, "w") as fh:
         fh.write(",".join(keys) + "\n")
         for r in rows:
-            fh.write(",".join(str(r[k]) if "," not in str(r[k]) else f'"{r[k]}"' for k in keys) + "\n")
+            fh.write(
+                ",".join(str(r[k]) if "," not in str(r[k]) else f'"{r[k]}"' for k in keys) + "\n"
+            )
     return path
 
 
@@ -72,9 +91,25 @@ def test_csv_table_json_csv_formats(tmp_path):
 def test_scopes_anchor_replicates_and_output_file(tmp_path):
     path = _write_csv(tmp_path / "b.csv", _battles())
     out = tmp_path / "r.json"
-    res = run(["--input", str(path), "--bootstrap", "50", "--format", "json", "--replicates",
-               "--category", "coding", "--source", "human", "--anchor", "gamma=1200",
-               "--output", str(out)])
+    res = run(
+        [
+            "--input",
+            str(path),
+            "--bootstrap",
+            "50",
+            "--format",
+            "json",
+            "--replicates",
+            "--category",
+            "coding",
+            "--source",
+            "human",
+            "--anchor",
+            "gamma=1200",
+            "--output",
+            str(out),
+        ]
+    )
     assert res.exit_code == 0 and res.output == ""
     umask = os.umask(0)
     os.umask(umask)
@@ -96,8 +131,21 @@ def test_same_seed_same_bytes(tmp_path):
     outs = []
     for name, seed in (("1", "5"), ("2", "5"), ("3", "6")):
         out = tmp_path / f"{name}.json"
-        run(["--input", str(path), "--bootstrap", "100", "--seed", seed, "--format", "json",
-             "--replicates", "--output", str(out)])
+        run(
+            [
+                "--input",
+                str(path),
+                "--bootstrap",
+                "100",
+                "--seed",
+                seed,
+                "--format",
+                "json",
+                "--replicates",
+                "--output",
+                str(out),
+            ]
+        )
         outs.append(out.read_bytes())
     assert outs[0] == outs[1] and outs[0] != outs[2]
 
@@ -122,12 +170,24 @@ def test_davidson_left_advantage(tmp_path):
     for k, r in enumerate(rows):
         r["left"] = r["model_a"] if k % 2 else r["model_b"]
     path = _write_csv(tmp_path / "b.csv", rows, ("model_a", "model_b", "winner", "left"))
-    res = run(["--input", str(path), "--method", "davidson", "--left-advantage", "--ci",
-               "sandwich", "--format", "json"])
+    res = run(
+        [
+            "--input",
+            str(path),
+            "--method",
+            "davidson",
+            "--left-advantage",
+            "--ci",
+            "sandwich",
+            "--format",
+            "json",
+        ]
+    )
     params = json.loads(res.output)["meta"]["parameters"]
     assert set(params) >= {"left_advantage", "left_advantage_ci", "tie_nu", "tie_nu_ci"}
-    res = run(["--input", str(path), "--method", "davidson", "--left-advantage", "--ci",
-               "sandwich"])
+    res = run(
+        ["--input", str(path), "--method", "davidson", "--left-advantage", "--ci", "sandwich"]
+    )
     assert "left advantage" in res.output
     res = run(["--input", str(path), "--left-advantage"])
     assert res.exit_code != 0 and "--method davidson" in res.output
@@ -135,27 +195,52 @@ def test_davidson_left_advantage(tmp_path):
 
 def test_aggregated_dump_and_choix(tmp_path):
     path = shared_data("chatbot-arena-20240814", "chatbotarena_20240814.json")
-    res = run(["--input", str(path), "--bootstrap", "200", "--format", "json",
-               "--anchor", "mixtral-8x7b-instruct-v0.1=1114"])
+    res = run(
+        [
+            "--input",
+            str(path),
+            "--bootstrap",
+            "200",
+            "--format",
+            "json",
+            "--anchor",
+            "mixtral-8x7b-instruct-v0.1=1114",
+        ]
+    )
     data = json.loads(res.output)
     assert data["meta"]["battles"] == 1670250 and len(data["models"]) == 129
     assert data["models"][0]["model"] == "chatgpt-4o-latest"
     assert abs(data["models"][0]["rating"] - 1315.16) < 0.01
-    res = run(["--input", str(path), "--ci", "none", "--solver", "choix", "--format", "json",
-               "--anchor", "mixtral-8x7b-instruct-v0.1=1114"])
+    res = run(
+        [
+            "--input",
+            str(path),
+            "--ci",
+            "none",
+            "--solver",
+            "choix",
+            "--format",
+            "json",
+            "--anchor",
+            "mixtral-8x7b-instruct-v0.1=1114",
+        ]
+    )
     top = json.loads(res.output)["models"][0]
     assert abs(top["rating"] - data["models"][0]["rating"]) < 1e-5
     res = run(["--input", str(path), "--method", "elo"])
     assert res.exit_code == 1 and "no battle order" in res.output
 
 
-@pytest.mark.parametrize("content,message", [
-    ("model_a,model_b,winner\na,b,model_a\na,b,bob\n", "line 3: unknown winner 'bob'"),
-    ("model_a,model_b,winner\na,a,tie\n", "line 2: model 'a' plays itself"),
-    ("", "the file is empty"),
-    ("model_a,model_b,winner\n", "no battles in the file"),
-    ("model_a,model_b\na,b\n", "line 1: missing column(s) winner"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("model_a,model_b,winner\na,b,model_a\na,b,bob\n", "line 3: unknown winner 'bob'"),
+        ("model_a,model_b,winner\na,a,tie\n", "line 2: model 'a' plays itself"),
+        ("", "the file is empty"),
+        ("model_a,model_b,winner\n", "no battles in the file"),
+        ("model_a,model_b\na,b\n", "line 1: missing column(s) winner"),
+    ],
+)
 def test_bad_csv(tmp_path, content, message):
     path = tmp_path / "bad.csv"
     path.write_text(content)
@@ -193,9 +278,16 @@ def test_bad_json(tmp_path):
 
 
 def test_disconnected_and_min_battles(tmp_path):
-    rows = [{"model_a": a, "model_b": b, "winner": w}
-            for a, b, w in [("a", "b", "model_a"), ("a", "b", "model_b"), ("x", "y", "model_a"),
-                            ("x", "y", "tie"), ("a", "b", "tie")]]
+    rows = [
+        {"model_a": a, "model_b": b, "winner": w}
+        for a, b, w in [
+            ("a", "b", "model_a"),
+            ("a", "b", "model_b"),
+            ("x", "y", "model_a"),
+            ("x", "y", "tie"),
+            ("a", "b", "tie"),
+        ]
+    ]
     path = _write_csv(tmp_path / "d.csv", rows, ("model_a", "model_b", "winner"))
     res = run(["--input", str(path), "--ci", "none"])
     assert res.exit_code == 1 and "not connected" in res.output and "a, b" in res.output
@@ -211,28 +303,39 @@ def test_disconnected_and_min_battles(tmp_path):
 
 # --- the database ------------------------------------------------------------------------
 
+
 def _fill_db(url, rows):
     """Models, prompts, raters and battles as rows; votes through the real vote store."""
     engine = db.get_engine(url)
     with Session(engine) as s:
-        models = {n: Model(name=n) for n in sorted({r["model_a"] for r in rows} |
-                                                   {r["model_b"] for r in rows})}
+        models = {
+            n: Model(name=n)
+            for n in sorted({r["model_a"] for r in rows} | {r["model_b"] for r in rows})
+        }
         prompts = {c: Prompt(key=f"p-{c}", text="q", category=c) for c in ("coding", "chat")}
         rater = Rater(id="r1", group="expert")
         s.add_all([*models.values(), *prompts.values(), rater])
         s.commit()
         battle_ids = []
         for k, r in enumerate(rows):
-            b = Battle(prompt_id=prompts[r["category"]].id, left_model_id=models[r["model_a"]].id,
-                       right_model_id=models[r["model_b"]].id, rater_id="r1" if k % 5 == 0 else None)
+            b = Battle(
+                prompt_id=prompts[r["category"]].id,
+                left_model_id=models[r["model_a"]].id,
+                right_model_id=models[r["model_b"]].id,
+                rater_id="r1" if k % 5 == 0 else None,
+            )
             s.add(b)
             s.flush()
             battle_ids.append(b.id)
         s.commit()
         payloads = []
         for bid, r in zip(battle_ids, rows):
-            choice = {"model_a": "left", "model_b": "right", "tie": "tie",
-                      "tie (bothbad)": "both_bad"}[r["winner"]]
+            choice = {
+                "model_a": "left",
+                "model_b": "right",
+                "tie": "tie",
+                "tie (bothbad)": "both_bad",
+            }[r["winner"]]
             payloads.append(votes.payload_for(s, bid, choice, source=r["source"]))
     votes.store(engine, payloads)
     return engine
@@ -242,21 +345,28 @@ def test_database_matches_file_and_store(tmp_path, database_url):
     rows = _battles(400)
     engine = _fill_db(database_url, rows)
     path = _write_csv(tmp_path / "b.csv", rows)
-    env = {"ARENA_DATABASE_URL": database_url, "ARENA_INSTANCE": str(tmp_path / "inst"),
-           "ARENA_CONFIG": ""}
+    env = {
+        "ARENA_DATABASE_URL": database_url,
+        "ARENA_INSTANCE": str(tmp_path / "inst"),
+        "ARENA_CONFIG": "",
+    }
     from_db = json.loads(run(["--bootstrap", "100", "--format", "json"], env=env).output)
-    from_file = json.loads(run(["--input", str(path), "--bootstrap", "100", "--format", "json"],
-                               env=env).output)
+    from_file = json.loads(
+        run(["--input", str(path), "--bootstrap", "100", "--format", "json"], env=env).output
+    )
     assert from_db["models"] == from_file["models"]
     assert from_db["meta"]["digest"] == from_file["meta"]["digest"]
-    judge = json.loads(run(["--source", "judge:j1", "--ci", "none", "--format", "json"],
-                           env=env).output)
+    judge = json.loads(
+        run(["--source", "judge:j1", "--ci", "none", "--format", "json"], env=env).output
+    )
     assert judge["meta"]["battles"] == 100
-    group = json.loads(run(["--rater-group", "expert", "--ci", "none", "--format", "json"],
-                           env=env).output)
+    group = json.loads(
+        run(["--rater-group", "expert", "--ci", "none", "--format", "json"], env=env).output
+    )
     assert group["meta"]["battles"] == 80
-    elo = json.loads(run(["--method", "elo", "--bootstrap", "0", "--format", "json"],
-                         env=env).output)
+    elo = json.loads(
+        run(["--method", "elo", "--bootstrap", "0", "--format", "json"], env=env).output
+    )
     assert elo["meta"]["battles"] == 400
     res = run(["--store", "--bootstrap", "100"], env=env)
     assert res.exit_code == 0, res.output
@@ -265,7 +375,9 @@ def test_database_matches_file_and_store(tmp_path, database_url):
     snap = ratings.latest_snapshot(engine)
     assert snap["models"] == from_db["models"]
     assert len(snap["bootstrap"]["ratings"]) == 100 and "created_at" in snap["meta"]
-    assert ratings.latest_snapshot(engine, category="coding")["meta"]["scope"]["category"] == "coding"
+    assert (
+        ratings.latest_snapshot(engine, category="coding")["meta"]["scope"]["category"] == "coding"
+    )
     assert ratings.latest_snapshot(engine, method="elo") is None
 
 
@@ -273,8 +385,13 @@ def test_elo_recompute_matches_each_scope_read_alone(sqlite_url):
     engine = _fill_db(sqlite_url, _battles(200))
     report = ratings.recompute(engine, {"method": "elo"})
     stored = {(r["category"], r["source"], r["rater_group"]) for r in report if "snapshot" in r}
-    assert stored >= {("", "", ""), ("coding", "", ""), ("", "human", ""), ("", "judge:j1", ""),
-                      ("", "", "expert")}
+    assert stored >= {
+        ("", "", ""),
+        ("coding", "", ""),
+        ("", "human", ""),
+        ("", "judge:j1", ""),
+        ("", "", "expert"),
+    }
     for cat, src, grp in stored:
         snap = ratings.latest_snapshot(engine, "elo", cat, src, grp)
         alone = ratings.compute(engine, "elo", cat, src, grp)
@@ -293,8 +410,12 @@ def test_recompute_job_through_rq(tmp_path, rt):
     job.refresh()
     assert job.is_finished, job.latest_result()
     report = job.return_value()
-    assert {(r["category"], r["source"]) for r in report} >= {("", ""), ("coding", ""),
-                                                              ("", "human"), ("", "judge:j1")}
+    assert {(r["category"], r["source"]) for r in report} >= {
+        ("", ""),
+        ("coding", ""),
+        ("", "human"),
+        ("", "judge:j1"),
+    }
     with Session(engine) as s:
         assert len(s.exec(select(RatingSnapshot)).all()) == len(report)
     snap = ratings.latest_snapshot(engine, source="human")
@@ -304,15 +425,22 @@ def test_recompute_job_through_rq(tmp_path, rt):
     for _ in range(3):
         ratings.recompute(engine, rt.settings["rating"], [(None, None, None)])
     with Session(engine) as s:
-        overall = s.exec(select(RatingSnapshot).where(RatingSnapshot.category == "",
-                                                      RatingSnapshot.source == "",
-                                                      RatingSnapshot.rater_group == "")).all()
+        overall = s.exec(
+            select(RatingSnapshot).where(
+                RatingSnapshot.category == "",
+                RatingSnapshot.source == "",
+                RatingSnapshot.rater_group == "",
+            )
+        ).all()
     assert len(overall) == 2
 
 
 def test_empty_database(tmp_path, sqlite_url):
-    env = {"ARENA_DATABASE_URL": sqlite_url, "ARENA_INSTANCE": str(tmp_path / "inst"),
-           "ARENA_CONFIG": ""}
+    env = {
+        "ARENA_DATABASE_URL": sqlite_url,
+        "ARENA_INSTANCE": str(tmp_path / "inst"),
+        "ARENA_CONFIG": "",
+    }
     res = run([], env=env)
     assert res.exit_code == 1 and "no votes" in res.output
     res = run(["--store"], env=env)
@@ -333,8 +461,19 @@ def test_matrices(tmp_path):
 
 def test_llmfao_positional_layout():
     path = shared_data("llmfao", "crowd-comparisons.csv")
-    res = run(["--input", str(path), "--method", "davidson", "--left-advantage", "--ci",
-               "sandwich", "--format", "json"])
+    res = run(
+        [
+            "--input",
+            str(path),
+            "--method",
+            "davidson",
+            "--left-advantage",
+            "--ci",
+            "sandwich",
+            "--format",
+            "json",
+        ]
+    )
     data = json.loads(res.output)
     assert data["meta"]["battles"] == 8931 and data["meta"]["positional"] is True
     assert "positions" not in data["meta"]  # the file records who was shown left

@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from arena import battles, votes
 from arena.cli import main
-from arena.models import Battle, PairCount, RatingSnapshot, Rater, Vote
+from arena.models import Battle, PairCount, Rater, RatingSnapshot, Vote
 from tests.test_pipeline import seed
 from workers import ingest
 from workers.vote_batches import VoteBatchWorker
@@ -44,18 +44,31 @@ def stored(engine) -> tuple[int, int, int]:
     with Session(engine) as s:
         n = s.execute(select(func.count()).select_from(Vote)).scalar_one()
         distinct = s.execute(select(func.count(func.distinct(Vote.battle_id)))).scalar_one()
-        counted = s.execute(select(func.coalesce(func.sum(
-            PairCount.left_wins + PairCount.right_wins + PairCount.ties + PairCount.both_bad),
-            0))).scalar_one()
+        counted = s.execute(
+            select(
+                func.coalesce(
+                    func.sum(
+                        PairCount.left_wins
+                        + PairCount.right_wins
+                        + PairCount.ties
+                        + PairCount.both_bad
+                    ),
+                    0,
+                )
+            )
+        ).scalar_one()
     return n, distinct, counted
 
 
 def leftovers(rt, queue: str = "votes") -> dict:
     q = rt.queue(queue)
-    return {"queued": q.count, "intermediate": rt.redis.llen(q.intermediate_queue_key),
-            "failed": q.failed_job_registry.get_job_ids(),
-            "scheduled": q.scheduled_job_registry.get_job_ids(),
-            "jobs": len(rt.redis.keys("rq:job:vote-*"))}
+    return {
+        "queued": q.count,
+        "intermediate": rt.redis.llen(q.intermediate_queue_key),
+        "failed": q.failed_job_registry.get_job_ids(),
+        "scheduled": q.scheduled_job_registry.get_job_ids(),
+        "jobs": len(rt.redis.keys("rq:job:vote-*")),
+    }
 
 
 CLEAN = {"queued": 0, "intermediate": 0, "failed": [], "scheduled": [], "jobs": 0}
@@ -70,13 +83,17 @@ def seeded(rt, caplog):
 
 def batch_sizes(caplog) -> list[int]:
     """How many vote jobs each batch the worker stored held (from its log)."""
-    return [int(r.getMessage().rsplit(" from ", 1)[1].split()[0]) for r in caplog.records
-            if r.name == "arena.worker" and r.getMessage().startswith("stored ")]
+    return [
+        int(r.getMessage().rsplit(" from ", 1)[1].split()[0])
+        for r in caplog.records
+        if r.name == "arena.worker" and r.getMessage().startswith("stored ")
+    ]
 
 
 def batch_worker(rt, *queues, **kwargs) -> VoteBatchWorker:
-    return VoteBatchWorker([rt.queue(q) for q in queues or ("votes",)], connection=rt.redis,
-                           **kwargs)
+    return VoteBatchWorker(
+        [rt.queue(q) for q in queues or ("votes",)], connection=rt.redis, **kwargs
+    )
 
 
 @pytest.mark.parametrize("queues", [("votes",), ("votes", "judge", "recompute")])
@@ -132,8 +149,7 @@ def test_a_job_run_twice_stores_one_vote(seeded):
     # A worker stored two of them, then died before finishing their jobs.
     assert ingest.store_votes(payloads[:2]) == 2
     # The same battle twice in one batch (a retry queued beside the original job).
-    rt.queue("votes").enqueue(votes.STORE_VOTE_JOB, payloads[4], job_id="vote-again",
-                              result_ttl=0)
+    rt.queue("votes").enqueue(votes.STORE_VOTE_JOB, payloads[4], job_id="vote-again", result_ttl=0)
     batch_worker(rt).work(burst=True)
     assert stored(rt.engine) == (5, 5, 5)
     with Session(rt.engine) as s:
@@ -162,8 +178,9 @@ def test_a_bad_payload_fails_alone_into_the_failed_registry(seeded, bad):
     assert failed == [f"vote-{wrong['battle_id']}"]
     job = Job.fetch(failed[0], connection=rt.redis)
     assert job.get_status() == JobStatus.FAILED
-    assert ("KeyError: 'winner'" if bad == "malformed" else "IntegrityError") \
-        in job.latest_result().exc_string
+    assert (
+        "KeyError: 'winner'" if bad == "malformed" else "IntegrityError"
+    ) in job.latest_result().exc_string
     assert rt.redis.llen(q.intermediate_queue_key) == 0 and q.count == 0
 
 
@@ -197,8 +214,14 @@ def test_a_failing_vote_is_retried_by_the_scheduler(seeded):
     assert rt.queue("votes").scheduled_job_registry.get_job_ids() == ["vote-777"]
     with Session(rt.engine) as s:
         b = s.get(Battle, payloads[0]["battle_id"])
-        s.add(Battle(id=777, prompt_id=b.prompt_id, left_model_id=b.left_model_id,
-                     right_model_id=b.right_model_id))
+        s.add(
+            Battle(
+                id=777,
+                prompt_id=b.prompt_id,
+                left_model_id=b.left_model_id,
+                right_model_id=b.right_model_id,
+            )
+        )
         s.commit()
     time.sleep(1.5)  # the first of 3 retries waits 1 s
     batch_worker(rt).work(burst=True, with_scheduler=True)
@@ -312,15 +335,38 @@ def test_enqueue_writes_the_job_rq_would(seeded):
     with pytest.raises(DuplicateJobError):
         votes.enqueue(rt.queue("votes"), payload)
     theirs = rt.queue("other").enqueue(
-        votes.STORE_VOTE_JOB, payload, job_id="theirs", unique=True, job_timeout=45,
-        result_ttl=0, failure_ttl=30 * 86400, description=ours.description,
-        retry=Retry(max=2, interval=votes.RETRY_INTERVALS[-2:]))
+        votes.STORE_VOTE_JOB,
+        payload,
+        job_id="theirs",
+        unique=True,
+        job_timeout=45,
+        result_ttl=0,
+        failure_ttl=30 * 86400,
+        description=ours.description,
+        retry=Retry(max=2, interval=votes.RETRY_INTERVALS[-2:]),
+    )
     a = Job.fetch(ours.id, connection=rt.redis)
     b = Job.fetch(theirs.id, connection=rt.redis)
-    fields = ("func_name", "args", "kwargs", "timeout", "result_ttl", "failure_ttl", "ttl",
-              "retries_left", "retry_intervals", "description", "meta", "group_id",
-              "worker_name", "started_at", "ended_at", "success_callback",
-              "failure_callback", "stopped_callback")
+    fields = (
+        "func_name",
+        "args",
+        "kwargs",
+        "timeout",
+        "result_ttl",
+        "failure_ttl",
+        "ttl",
+        "retries_left",
+        "retry_intervals",
+        "description",
+        "meta",
+        "group_id",
+        "worker_name",
+        "started_at",
+        "ended_at",
+        "success_callback",
+        "failure_callback",
+        "stopped_callback",
+    )
     assert {f: getattr(a, f) for f in fields} == {f: getattr(b, f) for f in fields}
     assert a.get_status() == b.get_status() == JobStatus.QUEUED
     assert (a.origin, b.origin) == ("votes", "other")
@@ -351,8 +397,12 @@ def test_store_in_counts_each_battle_once(seeded):
     with rt.engine.begin() as conn:
         assert votes.store_in(conn, [payloads[0]]) == 1
     with rt.engine.begin() as conn:
-        assert votes.store_in(conn, [payloads[0], payloads[1], dict(payloads[1], choice="left"),
-                                     payloads[2]]) == 2
+        assert (
+            votes.store_in(
+                conn, [payloads[0], payloads[1], dict(payloads[1], choice="left"), payloads[2]]
+            )
+            == 2
+        )
     assert stored(rt.engine) == (3, 3, 3)
     with Session(rt.engine) as s:
         assert s.execute(select(func.sum(PairCount.right_wins))).scalar_one() == 3
@@ -363,24 +413,35 @@ def test_arena_worker_burst_drains_the_queue(seeded, settings, tmp_path):
     rt = seeded
     for p in new_payloads(rt, 12):
         votes.enqueue(rt.queue("votes"), p)
-    env = {"ARENA_DATABASE_URL": settings.database_url, "ARENA_REDIS_URL": settings.redis_url,
-           "ARENA_INSTANCE": str(tmp_path / "instance"), "ARENA_SECRET_KEY": "test-secret"}
+    env = {
+        "ARENA_DATABASE_URL": settings.database_url,
+        "ARENA_REDIS_URL": settings.redis_url,
+        "ARENA_INSTANCE": str(tmp_path / "instance"),
+        "ARENA_SECRET_KEY": "test-secret",
+    }
     result = CliRunner().invoke(main, ["worker", "--burst", "--log-level", "WARNING"], env=env)
     assert result.exit_code == 0, result.output
     assert stored(rt.engine) == (12, 12, 12)
     assert leftovers(rt) == CLEAN
 
 
-@pytest.mark.parametrize("setting, value, message", [
-    ("vote_batch_size", 0, "vote_batch_size must be a whole number of at least 1, got 0"),
-    ("vote_batch_size", 2.5, "vote_batch_size must be a whole number of at least 1, got 2.5"),
-    ("vote_batch_wait_ms", -1, "vote_batch_wait_ms must be at least 0, got -1"),
-])
+@pytest.mark.parametrize(
+    "setting, value, message",
+    [
+        ("vote_batch_size", 0, "vote_batch_size must be a whole number of at least 1, got 0"),
+        ("vote_batch_size", 2.5, "vote_batch_size must be a whole number of at least 1, got 2.5"),
+        ("vote_batch_wait_ms", -1, "vote_batch_wait_ms must be at least 0, got -1"),
+    ],
+)
 def test_worker_settings_are_checked(sqlite_url, redis_url, tmp_path, setting, value, message):
     config = tmp_path / "arena.toml"
     config.write_text(f"[worker]\n{setting} = {value}\n")
-    env = {"ARENA_DATABASE_URL": sqlite_url, "ARENA_REDIS_URL": redis_url,
-           "ARENA_INSTANCE": str(tmp_path / "instance"), "ARENA_SECRET_KEY": "test-secret"}
+    env = {
+        "ARENA_DATABASE_URL": sqlite_url,
+        "ARENA_REDIS_URL": redis_url,
+        "ARENA_INSTANCE": str(tmp_path / "instance"),
+        "ARENA_SECRET_KEY": "test-secret",
+    }
     result = CliRunner().invoke(main, ["worker", "--burst", "--config", str(config)], env=env)
     assert result.exit_code == 1
     assert message in result.output

@@ -15,7 +15,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -63,9 +63,8 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return min(max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0),
-               MAX_RETRY_AFTER)
+        when = when.replace(tzinfo=UTC)
+    return min(max((when - (now or datetime.now(UTC))).total_seconds(), 0.0), MAX_RETRY_AFTER)
 
 
 class JudgeClient:
@@ -85,18 +84,27 @@ class JudgeClient:
         key = judge.api_key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        self.url = judge.base_url + ("/chat/completions" if judge.mode == "chat"
-                                     else "/completions")
-        self._http = httpx.Client(headers=headers, timeout=judge.timeout,
-                                  limits=httpx.Limits(max_connections=max(judge.concurrency, 4)))
+        self.url = judge.base_url + (
+            "/chat/completions" if judge.mode == "chat" else "/completions"
+        )
+        self._http = httpx.Client(
+            headers=headers,
+            timeout=judge.timeout,
+            limits=httpx.Limits(max_connections=max(judge.concurrency, 4)),
+        )
 
     def close(self) -> None:
         self._http.close()
 
     def body(self, prompt: str) -> dict:
         j = self.judge
-        body: dict = {"model": j.model, "temperature": j.temperature, "top_p": j.top_p,
-                      "max_tokens": j.max_tokens, "stream": False}
+        body: dict = {
+            "model": j.model,
+            "temperature": j.temperature,
+            "top_p": j.top_p,
+            "max_tokens": j.max_tokens,
+            "stream": False,
+        }
         if j.mode == "chat":
             body["messages"] = [{"role": "user", "content": prompt}]
         else:
@@ -119,8 +127,10 @@ class JudgeClient:
                 raise TypeError("the reply text is not a string")
             finish = choice.get("finish_reason")
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            raise JudgeHTTPError(f"HTTP {response.status_code} with a body that is not an "
-                                 f"OpenAI completion: {response.text[:200]!r}") from None
+            raise JudgeHTTPError(
+                f"HTTP {response.status_code} with a body that is not an "
+                f"OpenAI completion: {response.text[:200]!r}"
+            ) from None
         usage = data.get("usage")
         usage = usage if isinstance(usage, dict) else {}  # token counts are optional
 
@@ -128,10 +138,13 @@ class JudgeClient:
             value = usage.get(key)
             return value if isinstance(value, int) and not isinstance(value, bool) else None
 
-        return Completion(text=text or "", latency_ms=latency_ms,
-                          prompt_tokens=count("prompt_tokens"),
-                          completion_tokens=count("completion_tokens"),
-                          finish_reason=finish if isinstance(finish, str) else None)
+        return Completion(
+            text=text or "",
+            latency_ms=latency_ms,
+            prompt_tokens=count("prompt_tokens"),
+            completion_tokens=count("completion_tokens"),
+            finish_reason=finish if isinstance(finish, str) else None,
+        )
 
     def complete(self, prompt: str) -> Completion:
         """The judge's reply to ``prompt``.
@@ -167,20 +180,23 @@ class JudgeClient:
                     completion.retries = errors
                     return completion
                 if response.status_code not in RETRY_STATUS:
-                    raise JudgeHTTPError(f"HTTP {response.status_code} from {self.url}: "
-                                         f"{response.text[:200]!r}")
+                    raise JudgeHTTPError(
+                        f"HTTP {response.status_code} from {self.url}: {response.text[:200]!r}"
+                    )
                 errors.append(f"HTTP {response.status_code}")
                 retry_after = retry_after_seconds(response.headers.get("retry-after"))
                 if retry_after is not None:  # every worker waits, even after the last attempt
                     self.limiter.cooldown(retry_after)
             if attempt == j.max_retries:
                 break
-            wait = min(j.max_backoff_seconds, j.backoff_seconds * 2 ** attempt)
+            wait = min(j.max_backoff_seconds, j.backoff_seconds * 2**attempt)
             wait *= random.uniform(0.5, 1.0)
             if retry_after is not None:
                 if retry_after > j.max_backoff_seconds:
-                    raise JudgeUnavailable(f"{'; '.join(errors)}; Retry-After {retry_after:g}s "
-                                           f"is longer than max_backoff_seconds")
+                    raise JudgeUnavailable(
+                        f"{'; '.join(errors)}; Retry-After {retry_after:g}s "
+                        f"is longer than max_backoff_seconds"
+                    )
                 wait = max(wait, retry_after)
             time.sleep(wait)
         raise JudgeUnavailable(f"{self.url}: {len(errors)} attempts failed: {'; '.join(errors)}")

@@ -44,9 +44,14 @@ def schedule_recompute(rt: runtime.Runtime, new_votes: int) -> bool:
     if count // every == (count - new_votes) // every:
         return False
     try:
-        rt.queue("recompute").enqueue(votes.RECOMPUTE_JOB, job_id=votes.RECOMPUTE_JOB_ID,
-                                      unique=True, result_ttl=0, job_timeout=600,
-                                      description="recompute rating snapshots")
+        rt.queue("recompute").enqueue(
+            votes.RECOMPUTE_JOB,
+            job_id=votes.RECOMPUTE_JOB_ID,
+            unique=True,
+            result_ttl=0,
+            job_timeout=600,
+            description="recompute rating snapshots",
+        )
     except DuplicateJobError:
         return False
     return True

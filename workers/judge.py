@@ -26,6 +26,7 @@ are recorded and re-raised, so rq retries the job (``job_retries``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -85,22 +86,32 @@ def client_for(judge: JudgeSettings, connection) -> JudgeClient:
     key = (os.getpid(), repr(judge))
     client = _clients.get(key)
     if client is None:
-        limiter = RedisLimiter(connection, judge.name, judge.concurrency,
-                               lease_seconds=judge.timeout + 10)
+        limiter = RedisLimiter(
+            connection, judge.name, judge.concurrency, lease_seconds=judge.timeout + 10
+        )
         client = _clients[key] = JudgeClient(judge, limiter)
     return client
 
 
 def enqueue_jobs(queue, judge: JudgeSettings, n: int, category: str | None = None) -> list:
     """Put ``n`` judge jobs for ``judge`` on ``queue``; returns the jobs."""
-    retry = (Retry(max=judge.job_retries, interval=judge.job_retry_interval)
-             if judge.job_retries else None)
-    specs = [queue.prepare_data(JUDGE_JOB, args=(judge.name, category),
-                                timeout=judge.effective_job_timeout(), result_ttl=3600,
-                                failure_ttl=30 * 86400, retry=retry,
-                                description=f"judge {judge.name}"
-                                + (f" ({category})" if category else ""))
-             for _ in range(n)]
+    retry = (
+        Retry(max=judge.job_retries, interval=judge.job_retry_interval)
+        if judge.job_retries
+        else None
+    )
+    specs = [
+        queue.prepare_data(
+            JUDGE_JOB,
+            args=(judge.name, category),
+            timeout=judge.effective_job_timeout(),
+            result_ttl=3600,
+            failure_ttl=30 * 86400,
+            retry=retry,
+            description=f"judge {judge.name}" + (f" ({category})" if category else ""),
+        )
+        for _ in range(n)
+    ]
     return queue.enqueue_many(specs)
 
 
@@ -112,18 +123,23 @@ def _view(session: Session, battle: Battle) -> BattleView:
     prompt = session.get(Prompt, battle.prompt_id)
 
     def answer(model_id: int) -> tuple[str, str | None]:
-        text = session.execute(select(Answer.text).where(
-            Answer.prompt_id == battle.prompt_id, Answer.model_id == model_id)).scalar_one()
+        text = session.execute(
+            select(Answer.text).where(
+                Answer.prompt_id == battle.prompt_id, Answer.model_id == model_id
+            )
+        ).scalar_one()
         return text, session.get(Model, model_id).family
 
     left, left_family = answer(battle.left_model_id)
     right, right_family = answer(battle.right_model_id)
-    return BattleView(battle.id, prompt.text, prompt.reference, left, right,
-                      left_family, right_family)
+    return BattleView(
+        battle.id, prompt.text, prompt.reference, left, right, left_family, right_family
+    )
 
 
-def draw_or_reuse(rt, judge: JudgeSettings, key: str | None, category: str | None
-                  ) -> tuple[BattleView, bool]:
+def draw_or_reuse(
+    rt, judge: JudgeSettings, key: str | None, category: str | None
+) -> tuple[BattleView, bool]:
     """This job's battle: the one stored under ``key``, else a fresh draw stored under it.
 
     Returns the battle and whether it was drawn just now.
@@ -131,12 +147,17 @@ def draw_or_reuse(rt, judge: JudgeSettings, key: str | None, category: str | Non
     with Session(rt.engine) as s:
         battle, fresh = None, False
         if key:
-            battle = s.execute(select(Battle).where(Battle.external_key == key)
-                               ).scalar_one_or_none()
+            battle = s.execute(
+                select(Battle).where(Battle.external_key == key)
+            ).scalar_one_or_none()
         if battle is None:
-            issued = battles.issue(s, np.random.default_rng(), category=category,
-                                   origin=judge.source,
-                                   policy=rt.settings["battle"]["sampler"])
+            issued = battles.issue(
+                s,
+                np.random.default_rng(),
+                category=category,
+                origin=judge.source,
+                policy=rt.settings["battle"]["sampler"],
+            )
             issued.battle.external_key = key
             try:
                 s.commit()
@@ -155,9 +176,15 @@ def _record(rt, **fields) -> None:
 
 def _history(rt, judge: JudgeSettings, battle_id: int) -> dict[str, list[JudgeCall]]:
     with Session(rt.engine) as s:
-        rows = s.execute(select(JudgeCall).where(JudgeCall.judge == judge.name,
-                                                 JudgeCall.battle_id == battle_id)
-                         .order_by(JudgeCall.id)).scalars().all()
+        rows = (
+            s.execute(
+                select(JudgeCall)
+                .where(JudgeCall.judge == judge.name, JudgeCall.battle_id == battle_id)
+                .order_by(JudgeCall.id)
+            )
+            .scalars()
+            .all()
+        )
     return {order: [r for r in rows if r.call_order == order] for order in ORDERS}
 
 
@@ -165,8 +192,14 @@ def _parse_failures(rows: list[JudgeCall]) -> int:
     return sum(1 for r in rows if r.verdict is None and (r.error or "").startswith("parse:"))
 
 
-def judge_order(rt, judge: JudgeSettings, client: JudgeClient, view: BattleView, order: str,
-                previous: list[JudgeCall]) -> str | None:
+def judge_order(
+    rt,
+    judge: JudgeSettings,
+    client: JudgeClient,
+    view: BattleView,
+    order: str,
+    previous: list[JudgeCall],
+) -> str | None:
     """Judge one order until a verdict parses or the parse retries run out.
 
     Returns the verdict (``first``/``second``/``tie``) or None. HTTP failures
@@ -178,12 +211,21 @@ def judge_order(rt, judge: JudgeSettings, client: JudgeClient, view: BattleView,
     attempt = len(previous)
     failures = _parse_failures(previous)
     fmt = get_format(judge.format)
-    first, second = ((view.left_text, view.right_text) if order == "ab"
-                     else (view.right_text, view.left_text))
+    first, second = (
+        (view.left_text, view.right_text) if order == "ab" else (view.right_text, view.left_text)
+    )
     base = {"judge": judge.name, "battle_id": view.battle_id, "call_order": order}
     try:
-        rendered = fit(fmt, view.question, first, second, view.reference, rubric=judge.rubric,
-                       context_chars=judge.context_chars, max_answer_chars=judge.max_answer_chars)
+        rendered = fit(
+            fmt,
+            view.question,
+            first,
+            second,
+            view.reference,
+            rubric=judge.rubric,
+            context_chars=judge.context_chars,
+            max_answer_chars=judge.max_answer_chars,
+        )
     except ContextOverflow as exc:
         _record(rt, **base, attempt=attempt + 1, error=f"context: {exc}")
         return None
@@ -192,13 +234,18 @@ def judge_order(rt, judge: JudgeSettings, client: JudgeClient, view: BattleView,
         try:
             reply = client.complete(rendered.text)
         except (JudgeUnavailable, JudgeHTTPError) as exc:
-            _record(rt, **base, attempt=attempt, truncated=rendered.truncated,
-                    error=f"http: {exc}")
+            _record(rt, **base, attempt=attempt, truncated=rendered.truncated, error=f"http: {exc}")
             raise
         note = f"retried: {'; '.join(reply.retries)}" if reply.retries else None
-        fields = dict(base, attempt=attempt, raw_reply=reply.text, latency_ms=reply.latency_ms,
-                      prompt_tokens=reply.prompt_tokens,
-                      completion_tokens=reply.completion_tokens, truncated=rendered.truncated)
+        fields = dict(
+            base,
+            attempt=attempt,
+            raw_reply=reply.text,
+            latency_ms=reply.latency_ms,
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
+            truncated=rendered.truncated,
+        )
         try:
             verdict = fmt.parse(reply.text)
         except ParseError as exc:
@@ -231,8 +278,10 @@ def judge_battle(judge_name: str, category: str | None = None) -> dict:
     client = client_for(judge, rt.redis)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"judge-{judge.name}")
     try:
-        futures = {order: pool.submit(judge_order, rt, judge, client, view, order,
-                                      history[order]) for order in ORDERS}
+        futures = {
+            order: pool.submit(judge_order, rt, judge, client, view, order, history[order])
+            for order in ORDERS
+        }
         errors, verdicts = [], {}
         for order, future in futures.items():
             try:
@@ -247,8 +296,7 @@ def judge_battle(judge_name: str, category: str | None = None) -> dict:
     result.update(verdicts=verdicts, choice=choice)
     if choice is None:
         failed = [o for o in ORDERS if verdicts[o] is None]
-        reason = (f"no verdict for order(s) {', '.join(failed)}" if failed
-                  else "orders disagree")
+        reason = f"no verdict for order(s) {', '.join(failed)}" if failed else "orders disagree"
         return {**result, "status": "no-vote", "reason": reason}
     vote_settings = rt.settings["votes"]
     with Session(rt.engine) as s:
@@ -256,10 +304,11 @@ def judge_battle(judge_name: str, category: str | None = None) -> dict:
             payload = votes.payload_for(s, view.battle_id, choice, source=judge.source)
         except votes.AlreadyVoted:
             return {**result, "status": "voted", "note": "vote already stored"}
-    try:
-        votes.enqueue(rt.queue(vote_settings["queue"]), payload,
-                      timeout=vote_settings["job_timeout_seconds"],
-                      retries=vote_settings["retries"])
-    except DuplicateJobError:
-        pass  # enqueued by an earlier run of this job
+    with contextlib.suppress(DuplicateJobError):  # enqueued by an earlier run of this job
+        votes.enqueue(
+            rt.queue(vote_settings["queue"]),
+            payload,
+            timeout=vote_settings["job_timeout_seconds"],
+            retries=vote_settings["retries"],
+        )
     return {**result, "status": "voted"}

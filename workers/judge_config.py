@@ -19,35 +19,37 @@ FORMATS = tuple(judges.FORMATS)
 MODES = ("chat", "completion")
 DISAGREEMENT = ("tie", "none")
 
-DEFAULT_RUBRIC = ("Which response answers the instruction better: is it correct, helpful, "
-                  "complete and clearly written?")
+DEFAULT_RUBRIC = (
+    "Which response answers the instruction better: is it correct, helpful, "
+    "complete and clearly written?"
+)
 
 JUDGE_DEFAULTS: dict[str, Any] = {
-    "base_url": "",            # e.g. "http://127.0.0.1:8080/v1" (required)
-    "model": "",               # the model name the server expects (required)
-    "format": "",              # prometheus | judgelm | mtbench (required)
-    "mode": "chat",            # chat: one user message; completion: the raw rendered prompt
+    "base_url": "",  # e.g. "http://127.0.0.1:8080/v1" (required)
+    "model": "",  # the model name the server expects (required)
+    "format": "",  # prometheus | judgelm | mtbench (required)
+    "mode": "chat",  # chat: one user message; completion: the raw rendered prompt
     "temperature": 0.0,
     "top_p": 1.0,
     "max_tokens": 512,
-    "seed": None,              # passed through when set
-    "stop": [],                # stop strings, passed through when non-empty
-    "grammar": "",             # a GBNF grammar, passed through when set (llama.cpp servers)
-    "timeout": 60.0,           # seconds per HTTP request
-    "max_retries": 3,          # HTTP retries on 429, 5xx, timeouts and connection errors
-    "backoff_seconds": 0.5,    # first backoff; doubles per retry (with jitter)
+    "seed": None,  # passed through when set
+    "stop": [],  # stop strings, passed through when non-empty
+    "grammar": "",  # a GBNF grammar, passed through when set (llama.cpp servers)
+    "timeout": 60.0,  # seconds per HTTP request
+    "max_retries": 3,  # HTTP retries on 429, 5xx, timeouts and connection errors
+    "backoff_seconds": 0.5,  # first backoff; doubles per retry (with jitter)
     "max_backoff_seconds": 30.0,  # a longer Retry-After gives up and leaves it to rq's retry
-    "parse_retries": 2,        # new calls after a reply that does not parse
-    "concurrency": 4,          # simultaneous HTTP calls to this judge across all workers
-    "api_key_env": "",         # name of the environment variable holding the API key
-    "family": "",              # battles with a contestant of this family are skipped
+    "parse_retries": 2,  # new calls after a reply that does not parse
+    "concurrency": 4,  # simultaneous HTTP calls to this judge across all workers
+    "api_key_env": "",  # name of the environment variable holding the API key
+    "family": "",  # battles with a contestant of this family are skipped
     "on_disagreement": "tie",  # tie | none: what two disagreeing orders make
-    "context_chars": 12000,    # the whole rendered prompt must fit in this many characters
+    "context_chars": 12000,  # the whole rendered prompt must fit in this many characters
     "max_answer_chars": 4000,  # each contestant's answer is cut to this many characters
     "rubric": DEFAULT_RUBRIC,  # prometheus: the score rubric line
-    "job_timeout": 0,          # seconds rq lets one judge job run (0: derived from the above)
-    "job_retries": 3,          # rq retries of a failed or timed-out judge job
-    "job_retry_interval": 0,   # seconds before rq retries (>0 needs a worker with a scheduler)
+    "job_timeout": 0,  # seconds rq lets one judge job run (0: derived from the above)
+    "job_retries": 3,  # rq retries of a failed or timed-out judge job
+    "job_retry_interval": 0,  # seconds before rq retries (>0 needs a worker with a scheduler)
 }
 
 
@@ -95,8 +97,10 @@ class JudgeSettings:
             return None
         key = os.environ.get(self.api_key_env)
         if not key:
-            raise JudgeConfigError(f"judges.{self.name}.api_key_env: environment variable "
-                                   f"{self.api_key_env} is not set")
+            raise JudgeConfigError(
+                f"judges.{self.name}.api_key_env: environment variable "
+                f"{self.api_key_env} is not set"
+            )
         return key
 
     def effective_job_timeout(self) -> int:
@@ -123,36 +127,51 @@ def judge_settings(name: str, table: dict) -> JudgeSettings:
         raise JudgeConfigError(f"judges.{name} must be a table, got {table!r}")
     unknown = sorted(set(table) - set(JUDGE_DEFAULTS) - {"extra"})
     if unknown:
-        raise JudgeConfigError(f"judges.{name}: unknown key(s) {', '.join(unknown)} "
-                               f"(known: {', '.join(sorted(JUDGE_DEFAULTS))}, extra)")
+        raise JudgeConfigError(
+            f"judges.{name}: unknown key(s) {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(JUDGE_DEFAULTS))}, extra)"
+        )
     data = {**JUDGE_DEFAULTS, **table}
     for key in ("base_url", "model", "format"):
         _check_type(name, key, data[key], (str,))
         if not data[key].strip():
             raise JudgeConfigError(f"judges.{name}.{key} is missing")
     if not data["base_url"].startswith(("http://", "https://")):
-        raise JudgeConfigError(f"judges.{name}.base_url must start with http:// or https://, "
-                               f"got {data['base_url']!r}")
+        raise JudgeConfigError(
+            f"judges.{name}.base_url must start with http:// or https://, got {data['base_url']!r}"
+        )
     if data["format"] not in FORMATS:
-        raise JudgeConfigError(f"judges.{name}.format must be one of {', '.join(FORMATS)}, "
-                               f"got {data['format']!r}")
+        raise JudgeConfigError(
+            f"judges.{name}.format must be one of {', '.join(FORMATS)}, got {data['format']!r}"
+        )
     if data["mode"] not in MODES:
-        raise JudgeConfigError(f"judges.{name}.mode must be one of {', '.join(MODES)}, "
-                               f"got {data['mode']!r}")
+        raise JudgeConfigError(
+            f"judges.{name}.mode must be one of {', '.join(MODES)}, got {data['mode']!r}"
+        )
     if data["on_disagreement"] not in DISAGREEMENT:
-        raise JudgeConfigError(f"judges.{name}.on_disagreement must be one of "
-                               f"{', '.join(DISAGREEMENT)}, got {data['on_disagreement']!r}")
+        raise JudgeConfigError(
+            f"judges.{name}.on_disagreement must be one of "
+            f"{', '.join(DISAGREEMENT)}, got {data['on_disagreement']!r}"
+        )
     for key in ("temperature", "top_p", "timeout", "backoff_seconds", "max_backoff_seconds"):
         _check_type(name, key, data[key], (int, float))
         data[key] = float(data[key])
-    for key in ("max_tokens", "max_retries", "parse_retries", "concurrency", "context_chars",
-                "max_answer_chars", "job_timeout", "job_retries", "job_retry_interval"):
+    for key in (
+        "max_tokens",
+        "max_retries",
+        "parse_retries",
+        "concurrency",
+        "context_chars",
+        "max_answer_chars",
+        "job_timeout",
+        "job_retries",
+        "job_retry_interval",
+    ):
         _check_type(name, key, data[key], (int,))
     for key in ("max_tokens", "concurrency", "context_chars", "max_answer_chars"):
         if data[key] < 1:
             raise JudgeConfigError(f"judges.{name}.{key} must be at least 1, got {data[key]}")
-    for key in ("max_retries", "parse_retries", "job_timeout", "job_retries",
-                "job_retry_interval"):
+    for key in ("max_retries", "parse_retries", "job_timeout", "job_retries", "job_retry_interval"):
         if data[key] < 0:
             raise JudgeConfigError(f"judges.{name}.{key} must not be negative, got {data[key]}")
     if data["timeout"] <= 0:

@@ -56,9 +56,19 @@ DEFAULT_BATCH_WAIT = 0.1
 WAIT_STEPS = 4  # looks for more votes this many times while waiting
 HEARTBEAT_EVERY = 1.0
 # The job fields a batch reads: the call (``data``) and what rq would act on.
-FIELDS = ("data", "timeout", "result_ttl", "success_callback_name", "failure_callback_name",
-          "stopped_callback_name", "webhooks", "repeats_left", "rate_limit_key",
-          "rate_limit_concurrency", "group_id")
+FIELDS = (
+    "data",
+    "timeout",
+    "result_ttl",
+    "success_callback_name",
+    "failure_callback_name",
+    "stopped_callback_name",
+    "webhooks",
+    "repeats_left",
+    "rate_limit_key",
+    "rate_limit_concurrency",
+    "group_id",
+)
 
 # Take up to ARGV[1] ready jobs: move their ids from the queue list (KEYS[1]) to rq's
 # intermediate list (KEYS[2]), oldest first, where rq's own dequeue puts the one job it
@@ -112,12 +122,21 @@ def is_plain_vote_job(job: Job, has_dependents: bool = False) -> bool:
     webhooks, dependents, repeats, rate limit or group.
     """
     try:
-        return (job.func_name == votes.STORE_VOTE_JOB and not job.kwargs
-                and len(job.args) == 1 and isinstance(job.args[0], dict)
-                and job.result_ttl == 0 and not has_dependents
-                and not job.success_callback and not job.failure_callback
-                and not job.stopped_callback and not job.webhooks and not job.repeats_left
-                and not job.has_rate_limit and not job.group_id)
+        return (
+            job.func_name == votes.STORE_VOTE_JOB
+            and not job.kwargs
+            and len(job.args) == 1
+            and isinstance(job.args[0], dict)
+            and job.result_ttl == 0
+            and not has_dependents
+            and not job.success_callback
+            and not job.failure_callback
+            and not job.stopped_callback
+            and not job.webhooks
+            and not job.repeats_left
+            and not job.has_rate_limit
+            and not job.group_id
+        )
     except Exception:  # e.g. data that cannot be unpickled: rq's ordinary path fails it
         return False
 
@@ -142,9 +161,15 @@ class VoteBatchWorker(SimpleWorker):
         mode, where the queue is final).
     """
 
-    def __init__(self, queues, *args, votes_queue: str = "votes",
-                 batch_size: int = DEFAULT_BATCH_SIZE, batch_wait: float = DEFAULT_BATCH_WAIT,
-                 **kwargs):
+    def __init__(
+        self,
+        queues,
+        *args,
+        votes_queue: str = "votes",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_wait: float = DEFAULT_BATCH_WAIT,
+        **kwargs,
+    ):
         super().__init__(queues, *args, **kwargs)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -159,7 +184,7 @@ class VoteBatchWorker(SimpleWorker):
         # rq's key layout, from rq's own key functions: hash = prefix + id,
         # dependents = prefix + id + suffix.
         self._job_prefix = self.job_class.key_for("")
-        self._dependents_suffix = self.job_class.dependents_key_for("")[len(self._job_prefix):]
+        self._dependents_suffix = self.job_class.dependents_key_for("")[len(self._job_prefix) :]
 
     def work(self, burst: bool = False, *args, **kwargs) -> bool:
         self._burst = burst
@@ -174,8 +199,11 @@ class VoteBatchWorker(SimpleWorker):
         """
         if pipeline is not None:
             return super().heartbeat(timeout, pipeline=pipeline)
-        if timeout is None and self.last_heartbeat is not None \
-                and (now() - self.last_heartbeat).total_seconds() < HEARTBEAT_EVERY:
+        if (
+            timeout is None
+            and self.last_heartbeat is not None
+            and (now() - self.last_heartbeat).total_seconds() < HEARTBEAT_EVERY
+        ):
             return
         with self.connection.pipeline(transaction=False) as pipe:
             super().heartbeat(timeout, pipeline=pipe)
@@ -239,21 +267,31 @@ class VoteBatchWorker(SimpleWorker):
         """
         reply = self._take_script(
             keys=[queue.key, queue.intermediate_queue_key],
-            args=[max(n, 0), first.id if first else "", "1" if track_first else "0",
-                  self._job_prefix, self._dependents_suffix, *FIELDS])
+            args=[
+                max(n, 0),
+                first.id if first else "",
+                "1" if track_first else "0",
+                self._job_prefix,
+                self._dependents_suffix,
+                *FIELDS,
+            ],
+        )
         taken = []
         for raw_id, has_dependents, values in zip(reply[1::3], reply[2::3], reply[3::3]):
             job_id, job = as_text(raw_id), None
             if values[0] is not None:
-                job = self.job_class(job_id, connection=self.connection,
-                                     serializer=self.serializer)
+                job = self.job_class(job_id, connection=self.connection, serializer=self.serializer)
                 try:
                     job.restore({k: v for k, v in zip(FIELDS, values) if v is not None})
                 except Exception:
                     # A damaged hash: neither run nor deleted, it stays on the
                     # intermediate list for rq's maintenance, as rq leaves such a job.
-                    logger.error("job %s cannot be read; left on %s", job_id,
-                                 queue.intermediate_queue_key, exc_info=True)
+                    logger.error(
+                        "job %s cannot be read; left on %s",
+                        job_id,
+                        queue.intermediate_queue_key,
+                        exc_info=True,
+                    )
                     continue
             taken.append((job_id, job, bool(has_dependents)))
         return bool(reply[0]), taken
@@ -269,18 +307,24 @@ class VoteBatchWorker(SimpleWorker):
             return True
         started = now()
         # The shortest timeout of the batch (rq's default for a job without one).
-        timeout = min(job.timeout if job.timeout and job.timeout > 0 else queue.DEFAULT_TIMEOUT
-                      for job in batch)
+        timeout = min(
+            job.timeout if job.timeout and job.timeout > 0 else queue.DEFAULT_TIMEOUT
+            for job in batch
+        )
         try:
             with self.death_penalty_class(timeout, JobTimeoutException, job_id=batch[0].id):
                 stored = ingest.store_votes([job.args[0] for job in batch])
         except Exception:
-            logger.warning("batch of %d vote jobs failed; running them one at a time",
-                           len(batch), exc_info=True)
+            logger.warning(
+                "batch of %d vote jobs failed; running them one at a time",
+                len(batch),
+                exc_info=True,
+            )
             self._finish(queue, missing)
             return False
-        self._finish(queue, batch + missing, succeeded=len(batch),
-                     seconds=(now() - started).total_seconds())
+        self._finish(
+            queue, batch + missing, succeeded=len(batch), seconds=(now() - started).total_seconds()
+        )
         logger.info("stored %d new votes from %d vote jobs", stored, len(batch))
         return True
 
@@ -293,6 +337,12 @@ class VoteBatchWorker(SimpleWorker):
         for job in jobs:
             if isinstance(job, str):
                 job = self.job_class(job, connection=self.connection)
-            args += [job.id, job.key, job.dependents_key, job.dependencies_key,
-                     Result.get_key(job.id), job.execution_registry.key]
+            args += [
+                job.id,
+                job.key,
+                job.dependents_key,
+                job.dependencies_key,
+                Result.get_key(job.id),
+                job.execution_registry.key,
+            ]
         self._finish_script(keys=[queue.intermediate_queue_key, self.key], args=args)

@@ -16,8 +16,13 @@ from arena.config import ConfigError, load
 def config_option(func):
     """Add ``--config FILE`` and pass the resolved :class:`Runtime` as ``rt``."""
 
-    @click.option("--config", "config_path", type=click.Path(dir_okay=False),
-                  default=None, help="Settings file (default: $ARENA_CONFIG or ./config.toml).")
+    @click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Settings file (default: $ARENA_CONFIG or ./config.toml).",
+    )
     @functools.wraps(func)
     def wrapper(*args, config_path=None, **kwargs):
         try:
@@ -37,8 +42,10 @@ def database_error(exc: Exception, done: str | None = None) -> click.ClickExcept
     lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     first = lines[0] if lines else type(exc).__name__
     note = f"{done}; " if done else ""
-    return click.ClickException(f"database error: {first} ({note}is the database reachable "
-                                "and its schema current? run `arena db upgrade`)")
+    return click.ClickException(
+        f"database error: {first} ({note}is the database reachable "
+        "and its schema current? run `arena db upgrade`)"
+    )
 
 
 def write_output(text: str, output: str) -> None:
@@ -47,8 +54,9 @@ def write_output(text: str, output: str) -> None:
     The file gets the permissions a plain ``open()`` would give it.
     """
     path = Path(output)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
-                               prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}."
+    )
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -62,14 +70,19 @@ def write_output(text: str, output: str) -> None:
         raise
 
 
-def text_table(head: list[str], rows: list[list[str]], left: set[int] = frozenset({0}),
-               rule: bool = True) -> list[str]:
-    """Aligned text columns: ``left`` columns flush left, the others right; a rule under the head."""
+def text_table(
+    head: list[str], rows: list[list[str]], left: set[int] = frozenset({0}), rule: bool = True
+) -> list[str]:
+    """Aligned text columns: ``left`` flush left, the others right; a rule under the head."""
     widths = [max(len(row[k]) for row in [head, *rows]) for k in range(len(head))]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if k in left else c.rjust(w)
-                         for k, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            c.ljust(w) if k in left else c.rjust(w) for k, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
-    return [line(head)] + ([line(["-" * w for w in widths])] if rule else []) + \
-        [line(row) for row in rows]
+    return (
+        [line(head)]
+        + ([line(["-" * w for w in widths])] if rule else [])
+        + [line(row) for row in rows]
+    )

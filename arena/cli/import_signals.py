@@ -28,8 +28,10 @@ def _run(rt, func, path: str, kind: str) -> None:
     except SQLAlchemyError as exc:
         raise database_error(exc, "nothing stored") from None
     notes = "; ".join(parsed.notes)
-    click.echo(f"{kind} ({parsed.format}): {counts['inserted']} inserted, "
-               f"{counts['updated']} updated" + (f" [{notes}]" if notes else ""))
+    click.echo(
+        f"{kind} ({parsed.format}): {counts['inserted']} inserted, "
+        f"{counts['updated']} updated" + (f" [{notes}]" if notes else "")
+    )
 
 
 @import_group.command("benchmarks")

@@ -35,14 +35,18 @@ def _jsonl_command(kind: str, help_text: str):
 
 _jsonl_command("models", "Import models from a JSONL FILE (upsert by name).")
 _jsonl_command("prompts", "Import prompts from a JSONL FILE (upsert by id).")
-_jsonl_command("answers", "Import answers from a JSONL FILE (upsert by prompt and model; "
-                          "the prompts and models must exist).")
+_jsonl_command(
+    "answers",
+    "Import answers from a JSONL FILE (upsert by prompt and model; "
+    "the prompts and models must exist).",
+)
 
 
 @import_group.command("llmfao")
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--include-gpt3", is_flag=True,
-              help="Also import gpt3-comparisons.csv as judge:gpt-3.5 votes.")
+@click.option(
+    "--include-gpt3", is_flag=True, help="Also import gpt3-comparisons.csv as judge:gpt-3.5 votes."
+)
 @config_option
 def llmfao(directory: str, include_gpt3: bool, rt) -> None:
     """Import the LLMFAO data set in DIRECTORY: prompts, models, answers and votes.
@@ -59,8 +63,9 @@ def llmfao(directory: str, include_gpt3: bool, rt) -> None:
     except jsonl.ImportFileError as exc:
         raise click.ClickException(f"{exc} (nothing was imported)") from None
     except SQLAlchemyError as exc:
-        raise database_error(exc, "each file is its own transaction; a re-run adds only "
-                                  "what is missing") from None
+        raise database_error(
+            exc, "each file is its own transaction; a re-run adds only what is missing"
+        ) from None
     for line in summary.lines():
         click.echo(line)
     click.echo(f"done in {time.perf_counter() - started:.1f} s")

@@ -30,8 +30,12 @@ def _check_battles(rt, category: str | None) -> None:
 
     with Session(rt.engine) as s:
         try:
-            draw(s, np.random.default_rng(), category=category,
-                 policy=rt.settings["battle"]["sampler"])
+            draw(
+                s,
+                np.random.default_rng(),
+                category=category,
+                policy=rt.settings["battle"]["sampler"],
+            )
         except NoBattleAvailable as exc:
             raise click.ClickException(f"{exc}; nothing enqueued") from None
 
@@ -44,8 +48,14 @@ def judge_group() -> None:
 @judge_group.command("run")
 @click.option("--judge", "name", required=True, help="A judge configured as [judges.NAME].")
 @click.option("--category", default=None, help="Draw battles from this prompt category only.")
-@click.option("--battles", "n", default=1, show_default=True, type=click.IntRange(min=1),
-              help="How many judge jobs (one battle each) to enqueue.")
+@click.option(
+    "--battles",
+    "n",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many judge jobs (one battle each) to enqueue.",
+)
 @config_option
 def run(name: str, category: str | None, n: int, rt) -> None:
     """Enqueue N judge jobs; `arena worker` processes run them.
@@ -59,8 +69,10 @@ def run(name: str, category: str | None, n: int, rt) -> None:
     _check_battles(rt, category)
     jobs = enqueue_jobs(rt.queue("judge"), judge, n, category)
     where = f" in category {category!r}" if category else ""
-    click.echo(f"enqueued {len(jobs)} judge job(s) for {judge.name} ({judge.format}, "
-               f"{judge.base_url}){where} on queue 'judge'")
+    click.echo(
+        f"enqueued {len(jobs)} judge job(s) for {judge.name} ({judge.format}, "
+        f"{judge.base_url}){where} on queue 'judge'"
+    )
 
 
 def _pct(value) -> str:
@@ -83,8 +95,10 @@ def render_table(data: dict) -> str:
         ("votes", lambda r: str(r["votes"])),
         ("battles drawn", lambda r: str(r["battles"])),
         ("calls", lambda r: str(r["calls"])),
-        ("skipped (own family)", lambda r: "-" if r["skipped_own_family"] is None
-         else str(r["skipped_own_family"])),
+        (
+            "skipped (own family)",
+            lambda r: "-" if r["skipped_own_family"] is None else str(r["skipped_own_family"]),
+        ),
         ("position consistency", lambda r: _pct(r["position_consistency"])),
         ("tie rate", lambda r: _pct(r["tie_rate"])),
         ("parse-failure rate", lambda r: _pct(r["parse_failure_rate"])),
@@ -100,11 +114,13 @@ def render_table(data: dict) -> str:
         ("agreement without ties", lambda r: _pct(r["agreement"]["accuracy_without_ties"])),
         ("Cohen's kappa", lambda r: _num(r["agreement"]["kappa"])),
     ]
-    rows = [["metric", *names]] + [[label, *(f(judges[n]) for n in names)]
-                                   for label, f in metrics]
-    out = [_table(rows), "",
-           f"human votes: {human['votes']}, tie rate {_pct(human['tie_rate'])}, "
-           f"left win rate {_pct(human['left_win_rate'])}"]
+    rows = [["metric", *names]] + [[label, *(f(judges[n]) for n in names)] for label, f in metrics]
+    out = [
+        _table(rows),
+        "",
+        f"human votes: {human['votes']}, tie rate {_pct(human['tie_rate'])}, "
+        f"left win rate {_pct(human['left_win_rate'])}",
+    ]
     for name in names:
         bins = judges[name]["calibration"]
         if not bins:
@@ -113,16 +129,20 @@ def render_table(data: dict) -> str:
         for b in bins:
             span = f"{b['low']:g}" if b["low"] == b["high"] else f"{b['low']:g}-{b['high']:g}"
             rows.append([span, str(b["n"]), _pct(b["agreement"])])
-        out += ["", f"calibration of {name} (agreement with humans by confidence):",
-                _table(rows)]
+        out += ["", f"calibration of {name} (agreement with humans by confidence):", _table(rows)]
     return "\n".join(out)
 
 
 @judge_group.command("report")
-@click.option("--judge", "names", multiple=True,
-              help="Report this judge (repeatable; default: every judge with votes or calls).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@click.option(
+    "--judge",
+    "names",
+    multiple=True,
+    help="Report this judge (repeatable; default: every judge with votes or calls).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @config_option
 def report(names: tuple[str, ...], fmt: str, rt) -> None:
     """Position consistency, tie and parse-failure rates, and agreement with humans."""
@@ -134,8 +154,10 @@ def report(names: tuple[str, ...], fmt: str, rt) -> None:
             families[name] = str(table["family"])
     data = build(rt.engine, list(names) or None, families)
     if not data["judges"]:
-        raise click.ClickException("no judge votes or calls in the store "
-                                   "(run `arena judge run`, or `arena import llmfao DIR`)")
+        raise click.ClickException(
+            "no judge votes or calls in the store "
+            "(run `arena judge run`, or `arena import llmfao DIR`)"
+        )
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
     else:

@@ -20,8 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from arena import __version__
 from arena.cli.common import config_option, database_error, text_table, write_output
 from arena.composite_store import load_db_inputs, load_file_inputs
-from arena.rank_options import DEFAULT_REPLICATES, rank_options
 from arena.importers.benchmarks import SignalFileError
+from arena.rank_options import DEFAULT_REPLICATES, rank_options
 from rating.composite import WeightError, rank_models
 from rating.composite.aggregate import AGGREGATORS
 from rating.composite.explain import explain, explain_text
@@ -38,17 +38,27 @@ def render_table(result) -> str:
     head = ["rank", "rank_ub", "tier", "model", "score", f"{conf} interval", "coverage"] + names
     lines = []
     for r in result.rows:
-        lines.append([str(r["rank"]), str(r["rank_ub"]), str(r["tier"]), r["model"]
-                      + (" (inherited)" if r.get("inherited_from") else ""),
-                      _fmt(r["score"]), f"{_fmt(r['ci_low'])}..{_fmt(r['ci_high'])}",
-                      _fmt(r["coverage"], 2)]
-                     + [_fmt(r["signals"][k]["normalized"], 3) for k in names])
+        lines.append(
+            [
+                str(r["rank"]),
+                str(r["rank_ub"]),
+                str(r["tier"]),
+                r["model"] + (" (inherited)" if r.get("inherited_from") else ""),
+                _fmt(r["score"]),
+                f"{_fmt(r['ci_low'])}..{_fmt(r['ci_high'])}",
+                _fmt(r["coverage"], 2),
+            ]
+            + [_fmt(r["signals"][k]["normalized"], 3) for k in names]
+        )
     out = text_table(head, lines, left={3}, rule=False)
     meta = result.meta
     out.append("")
-    out.append("weights: " + ", ".join(f"{k}={v:.3f}" for k, v in meta["weights"].items())
-               + f"; normalize={meta['normalization']}, aggregate={meta['aggregate']}, "
-               f"arena mode={meta['arena_mode']}")
+    out.append(
+        "weights: "
+        + ", ".join(f"{k}={v:.3f}" for k, v in meta["weights"].items())
+        + f"; normalize={meta['normalization']}, aggregate={meta['aggregate']}, "
+        f"arena mode={meta['arena_mode']}"
+    )
     for src, missing in meta["missing"].items():
         if missing:
             out.append(f"not in {src}: {len(missing)} of {meta['pool']} models")
@@ -65,106 +75,237 @@ def render_csv(result) -> str:
     names = list(result.meta["weights"])
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["rank", "rank_ub", "tier", "model", "score", "ci_low", "ci_high",
-                     "coverage"] + [f"{k}_normalized" for k in names])
+    writer.writerow(
+        ["rank", "rank_ub", "tier", "model", "score", "ci_low", "ci_high", "coverage"]
+        + [f"{k}_normalized" for k in names]
+    )
     for r in result.rows:
-        writer.writerow([r["rank"], r["rank_ub"], r["tier"], r["model"], r["score"],
-                         r["ci_low"], r["ci_high"], r["coverage"]]
-                        + ["" if r["signals"][k]["normalized"] is None
-                           else r["signals"][k]["normalized"] for k in names])
+        writer.writerow(
+            [
+                r["rank"],
+                r["rank_ub"],
+                r["tier"],
+                r["model"],
+                r["score"],
+                r["ci_low"],
+                r["ci_high"],
+                r["coverage"],
+            ]
+            + [
+                "" if r["signals"][k]["normalized"] is None else r["signals"][k]["normalized"]
+                for k in names
+            ]
+        )
     return buf.getvalue()
 
 
 @click.command("rank")
-@click.option("--ratings", type=click.Path(dir_okay=False),
-              help="Ratings file: `arena rate --format json` output, or the lmsys CSV.")
-@click.option("--benchmarks", type=click.Path(dir_okay=False),
-              help="Benchmarks file: Open LLM Leaderboard v2 CSV or long CSV.")
-@click.option("--popularity", type=click.Path(dir_okay=False),
-              help="Popularity CSV: model, downloads, likes, date.")
+@click.option(
+    "--ratings",
+    type=click.Path(dir_okay=False),
+    help="Ratings file: `arena rate --format json` output, or the lmsys CSV.",
+)
+@click.option(
+    "--benchmarks",
+    type=click.Path(dir_okay=False),
+    help="Benchmarks file: Open LLM Leaderboard v2 CSV or long CSV.",
+)
+@click.option(
+    "--popularity",
+    type=click.Path(dir_okay=False),
+    help="Popularity CSV: model, downloads, likes, date.",
+)
 @click.option("--aliases", type=click.Path(dir_okay=False), help="Aliases CSV: alias, model.")
-@click.option("--models", "models_file", type=click.Path(dir_okay=False),
-              help="Model metadata: JSONL or the Open LLM Leaderboard v2 CSV.")
-@click.option("--efficiency", type=click.Path(dir_okay=False),
-              help="Speed facts JSONL (LLMFAO results.jsonl works as is).")
-@click.option("--weight", "weights", multiple=True, metavar="SIGNAL=W",
-              help="Weight of a signal (repeatable): arena, benchmarks, benchmarks.<name>, "
-                   "popularity, recency, efficiency.")
-@click.option("--normalize", type=click.Choice(METHODS), default=None,
-              help="Per-signal normalization (default: [rank] normalize).")
-@click.option("--aggregate", type=click.Choice(AGGREGATORS), default=None,
-              help="Aggregator (default: [rank] aggregate).")
-@click.option("--category", default=None,
-              help="Category sub-rank: the category's arena ratings and benchmarks.")
-@click.option("--source", "vote_source", default="",
-              help="DB mode: the vote source of the rating snapshot ('' = all).")
+@click.option(
+    "--models",
+    "models_file",
+    type=click.Path(dir_okay=False),
+    help="Model metadata: JSONL or the Open LLM Leaderboard v2 CSV.",
+)
+@click.option(
+    "--efficiency",
+    type=click.Path(dir_okay=False),
+    help="Speed facts JSONL (LLMFAO results.jsonl works as is).",
+)
+@click.option(
+    "--weight",
+    "weights",
+    multiple=True,
+    metavar="SIGNAL=W",
+    help="Weight of a signal (repeatable): arena, benchmarks, benchmarks.<name>, "
+    "popularity, recency, efficiency.",
+)
+@click.option(
+    "--normalize",
+    type=click.Choice(METHODS),
+    default=None,
+    help="Per-signal normalization (default: [rank] normalize).",
+)
+@click.option(
+    "--aggregate",
+    type=click.Choice(AGGREGATORS),
+    default=None,
+    help="Aggregator (default: [rank] aggregate).",
+)
+@click.option(
+    "--category",
+    default=None,
+    help="Category sub-rank: the category's arena ratings and benchmarks.",
+)
+@click.option(
+    "--source",
+    "vote_source",
+    default="",
+    help="DB mode: the vote source of the rating snapshot ('' = all).",
+)
 @click.option("--rater-group", default="", help="DB mode: the rater group of the snapshot.")
-@click.option("--max-vram-gb", type=float, default=None,
-              help="Keep only models whose estimated VRAM fits.")
-@click.option("--arena-mode", type=click.Choice(["rating", "tier"]), default="rating",
-              show_default=True, help="Use the arena rating, or its tier's mean rating.")
-@click.option("--min-coverage", type=click.FloatRange(0, 1), default=None,
-              help="Least share of the weight a model must have signals for.")
-@click.option("--half-life-days", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Half-life of the recency boost (default: [rank] recency_half_life_days).")
-@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Reference day for recency (default: today).")
-@click.option("--inherit-base", is_flag=True,
-              help="A variant with no arena rating inherits its base model's (marked).")
-@click.option("--replicates", type=click.IntRange(0, 100000), default=None,
-              help=f"Replicates for the interval (default {DEFAULT_REPLICATES}; 0 = none).")
+@click.option(
+    "--max-vram-gb", type=float, default=None, help="Keep only models whose estimated VRAM fits."
+)
+@click.option(
+    "--arena-mode",
+    type=click.Choice(["rating", "tier"]),
+    default="rating",
+    show_default=True,
+    help="Use the arena rating, or its tier's mean rating.",
+)
+@click.option(
+    "--min-coverage",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Least share of the weight a model must have signals for.",
+)
+@click.option(
+    "--half-life-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Half-life of the recency boost (default: [rank] recency_half_life_days).",
+)
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Reference day for recency (default: today).",
+)
+@click.option(
+    "--inherit-base",
+    is_flag=True,
+    help="A variant with no arena rating inherits its base model's (marked).",
+)
+@click.option(
+    "--replicates",
+    type=click.IntRange(0, 100000),
+    default=None,
+    help=f"Replicates for the interval (default {DEFAULT_REPLICATES}; 0 = none).",
+)
 @click.option("--seed", type=int, default=None, help="Random seed (default: [rating] seed).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False), default=None,
-              help="Write to FILE instead of standard output.")
-@click.option("--explain", "explain_model", default=None, metavar="MODEL",
-              help="Say how each signal moved MODEL.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write to FILE instead of standard output.",
+)
+@click.option(
+    "--explain",
+    "explain_model",
+    default=None,
+    metavar="MODEL",
+    help="Say how each signal moved MODEL.",
+)
 @config_option
-def rank(ratings, benchmarks, popularity, aliases, models_file, efficiency, weights, normalize,
-         aggregate, category, vote_source, rater_group, max_vram_gb, arena_mode, min_coverage,
-         half_life_days, as_of, inherit_base, replicates, seed, fmt, output, explain_model,
-         rt) -> None:
+def rank(
+    ratings,
+    benchmarks,
+    popularity,
+    aliases,
+    models_file,
+    efficiency,
+    weights,
+    normalize,
+    aggregate,
+    category,
+    vote_source,
+    rater_group,
+    max_vram_gb,
+    arena_mode,
+    min_coverage,
+    half_life_days,
+    as_of,
+    inherit_base,
+    replicates,
+    seed,
+    fmt,
+    output,
+    explain_model,
+    rt,
+) -> None:
     """Rank models by a composite of arena rating, benchmarks, popularity, recency
     and efficiency, with an interval ([rating] confidence, default 95%), rank (UB) and tiers."""
     settings = rt.settings
     files = any([ratings, benchmarks, popularity, aliases, models_file, efficiency])
     try:
         if files:
-            inputs, inputs_meta = load_file_inputs(ratings, benchmarks, popularity, aliases,
-                                                   models_file, efficiency)
+            inputs, inputs_meta = load_file_inputs(
+                ratings, benchmarks, popularity, aliases, models_file, efficiency
+            )
         else:
-            inputs, inputs_meta = load_db_inputs(rt.engine, category or "", vote_source,
-                                                 rater_group)
+            inputs, inputs_meta = load_db_inputs(
+                rt.engine, category or "", vote_source, rater_group
+            )
     except (SignalFileError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     except SQLAlchemyError as exc:
         raise database_error(exc, "nothing ranked") from None
     try:
-        opts = rank_options(settings, weights=weights, normalize=normalize,
-                            aggregate=aggregate, min_coverage=min_coverage,
-                            half_life_days=half_life_days, arena_mode=arena_mode,
-                            category=category, max_vram_gb=max_vram_gb, replicates=replicates,
-                            seed=seed, as_of=as_of.date() if as_of else None,
-                            inherit_base=inherit_base)
+        opts = rank_options(
+            settings,
+            weights=weights,
+            normalize=normalize,
+            aggregate=aggregate,
+            min_coverage=min_coverage,
+            half_life_days=half_life_days,
+            arena_mode=arena_mode,
+            category=category,
+            max_vram_gb=max_vram_gb,
+            replicates=replicates,
+            seed=seed,
+            as_of=as_of.date() if as_of else None,
+            inherit_base=inherit_base,
+        )
     except WeightError as exc:
         raise click.UsageError(str(exc)) from None
     try:
         result = rank_models(inputs, opts)
     except (ValueError, WeightError) as exc:
         raise click.UsageError(str(exc)) from None
-    result.meta = {"version": __version__, "mode": "files" if files else "database",
-                   "inputs": inputs_meta, **result.meta}
+    result.meta = {
+        "version": __version__,
+        "mode": "files" if files else "database",
+        "inputs": inputs_meta,
+        **result.meta,
+    }
     if explain_model:
         try:
             info = explain(result, explain_model)
         except KeyError as exc:
             raise click.ClickException(exc.args[0]) from None
-        text = (json.dumps(info, indent=2, ensure_ascii=False) + "\n" if fmt == "json"
-                else explain_text(info) + "\n")
+        text = (
+            json.dumps(info, indent=2, ensure_ascii=False) + "\n"
+            if fmt == "json"
+            else explain_text(info) + "\n"
+        )
     elif fmt == "json":
-        text = json.dumps({"meta": result.meta, "models": result.rows}, indent=2,
-                          ensure_ascii=False) + "\n"
+        text = (
+            json.dumps({"meta": result.meta, "models": result.rows}, indent=2, ensure_ascii=False)
+            + "\n"
+        )
     elif fmt == "csv":
         text = render_csv(result)
     else:

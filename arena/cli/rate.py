@@ -7,7 +7,7 @@ import io
 import os
 import sys
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -24,8 +24,9 @@ def _anchor(value):
         return None
     name, sep, number = value.rpartition("=")
     if not sep or not name:
-        raise click.BadParameter("use MODEL=RATING, e.g. mixtral-8x7b-instruct-v0.1=1114",
-                                 param_hint="--anchor")
+        raise click.BadParameter(
+            "use MODEL=RATING, e.g. mixtral-8x7b-instruct-v0.1=1114", param_hint="--anchor"
+        )
     try:
         return name, float(number)
     except ValueError:
@@ -41,49 +42,86 @@ def _progress(total: int, enabled: bool):
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("bootstrap"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+    with Progress(
+        TextColumn("bootstrap"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
         task = bar.add_task("bootstrap", total=total)
         yield lambda n: bar.advance(task, n)
 
 
 def _table_text(result: Result) -> str:
-    conf = int(round(100 * result.meta.get("confidence", 0.95)))
+    conf = round(100 * result.meta.get("confidence", 0.95))
     comp = result.component is not None
-    head = (["comp"] if comp else []) + ["rank", "tier", "model", "rating", f"{conf}% CI",
-                                         "battles", "W/L/T"]
+    head = (["comp"] if comp else []) + [
+        "rank",
+        "tier",
+        "model",
+        "rating",
+        f"{conf}% CI",
+        "battles",
+        "W/L/T",
+    ]
     lines = []
     for row in result.rows():
         if result.meta.get("ci") == "none":
             ci = "-"
         else:
             ci = f"-{row['rating'] - row['ci_low']:.1f}/+{row['ci_high'] - row['rating']:.1f}"
-        lines.append(([str(row["component"] + 1)] if comp else []) + [
-            str(row["rank_ub"]), str(row["tier"]), row["model"], f"{row['rating']:.1f}",
-            ci, f"{row['battles']:g}", f"{row['wins']:g}/{row['losses']:g}/{row['ties']:g}"])
+        lines.append(
+            ([str(row["component"] + 1)] if comp else [])
+            + [
+                str(row["rank_ub"]),
+                str(row["tier"]),
+                row["model"],
+                f"{row['rating']:.1f}",
+                ci,
+                f"{row['battles']:g}",
+                f"{row['wins']:g}/{row['losses']:g}/{row['ties']:g}",
+            ]
+        )
     left = {k + int(comp) for k in (2, 4, 6)}  # model, interval, W/L/T
     out = text_table(head, lines, left)
     meta = result.meta
-    notes = [f"method {meta['method']}, {meta.get('battles')} battles, "
-             f"{meta.get('models_rated')} models, intervals: {meta.get('ci')}"
-             + (f" ({meta.get('bootstrap_rounds')} rounds, seed {meta.get('seed')})"
-                if meta.get("ci") == "bootstrap" else "")]
+    notes = [
+        f"method {meta['method']}, {meta.get('battles')} battles, "
+        f"{meta.get('models_rated')} models, intervals: {meta.get('ci')}"
+        + (
+            f" ({meta.get('bootstrap_rounds')} rounds, seed {meta.get('seed')})"
+            if meta.get("ci") == "bootstrap"
+            else ""
+        )
+    ]
     if meta.get("excluded", {}).get("count"):
-        notes.append(f"left out (under {meta['min_battles']} battles): "
-                     f"{', '.join(meta['excluded']['models'])}")
+        notes.append(
+            f"left out (under {meta['min_battles']} battles): "
+            f"{', '.join(meta['excluded']['models'])}"
+        )
     for fit in meta.get("fits", [meta]):
         if fit.get("prior"):
             reason = fit.get("prior_reason", {})
-            who = ", ".join(f"{k.replace('_', ' ')}: {', '.join(v)}"
-                            for k, v in reason.items() if isinstance(v, list) and v)
-            notes.append(f"tiny prior N(0, 1/{fit['prior']}) on log-strength used "
-                         f"({who or 'forced'}): the maximum-likelihood ratings are infinite")
+            who = ", ".join(
+                f"{k.replace('_', ' ')}: {', '.join(v)}"
+                for k, v in reason.items()
+                if isinstance(v, list) and v
+            )
+            notes.append(
+                f"tiny prior N(0, 1/{fit['prior']}) on log-strength used "
+                f"({who or 'forced'}): the maximum-likelihood ratings are infinite"
+            )
     if meta.get("components", {}).get("count", 1) > 1:
         c = meta["components"]
-        notes.append(f"{c['count']} components ({c['policy']}): ratings are comparable only "
-                     "within a component" if c["policy"] == "each" else
-                     f"{c['count']} components: kept the largest, left out "
-                     f"{', '.join(c.get('dropped', []))}")
+        notes.append(
+            f"{c['count']} components ({c['policy']}): ratings are comparable only "
+            "within a component"
+            if c["policy"] == "each"
+            else f"{c['count']} components: kept the largest, left out "
+            f"{', '.join(c.get('dropped', []))}"
+        )
     params = meta.get("parameters", {})
     if "left_advantage" in params:
         lo, hi = params.get("left_advantage_ci", [None, None])
@@ -97,8 +135,9 @@ def _table_text(result: Result) -> str:
 def _csv_text(result: Result) -> str:
     buf = io.StringIO()
     rows = result.rows()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["model"],
-                            lineterminator="\n")
+    writer = csv.DictWriter(
+        buf, fieldnames=list(rows[0]) if rows else ["model"], lineterminator="\n"
+    )
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
@@ -124,7 +163,8 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
         if seq is None:
             raise click.ClickException(
                 f"{path}: aggregated counts have no battle order; Elo needs the battles "
-                "themselves (use --method bt or davidson)")
+                "themselves (use --method bt or davidson)"
+            )
         import numpy as np
 
         keep = np.ones(seq["left"].size, bool)
@@ -133,9 +173,16 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
                 keep &= seq[key] == value
         if not keep.any():
             raise click.ClickException("no battles in this scope")
-        result = rate_elo(seq["left"][keep], seq["right"][keep], seq["outcome"][keep],
-                          battles.table.models, k=elo_k, scope=scope, progress=progress,
-                          **elo_options(options))
+        result = rate_elo(
+            seq["left"][keep],
+            seq["right"][keep],
+            seq["outcome"][keep],
+            battles.table.models,
+            k=elo_k,
+            scope=scope,
+            progress=progress,
+            **elo_options(options),
+        )
         result.meta["time_ordered"] = seq["time_ordered"]
     else:
         pairs = battles.table.select(category, source, group)
@@ -149,52 +196,136 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
 
 
 @click.command("rate")
-@click.option("--input", "input_path", type=click.Path(dir_okay=False),
-              help="Battle file (CSV, JSONL, FastChat JSON or aggregated {models,X,Y}); "
-                   "default: the database.")
-@click.option("--method", type=click.Choice(["bt", "davidson", "elo"]), default=None,
-              help="Bradley-Terry, Davidson (ties as outcome) or online Elo "
-                   "(default: [rating] method).")
-@click.option("--ci", type=click.Choice(["bootstrap", "sandwich", "none"]), default="bootstrap",
-              show_default=True, help="Interval method.")
-@click.option("--bootstrap", "rounds", type=click.IntRange(0), default=None,
-              help="Bootstrap rounds (default: [rating] bootstrap).")
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(dir_okay=False),
+    help="Battle file (CSV, JSONL, FastChat JSON or aggregated {models,X,Y}); "
+    "default: the database.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["bt", "davidson", "elo"]),
+    default=None,
+    help="Bradley-Terry, Davidson (ties as outcome) or online Elo (default: [rating] method).",
+)
+@click.option(
+    "--ci",
+    type=click.Choice(["bootstrap", "sandwich", "none"]),
+    default="bootstrap",
+    show_default=True,
+    help="Interval method.",
+)
+@click.option(
+    "--bootstrap",
+    "rounds",
+    type=click.IntRange(0),
+    default=None,
+    help="Bootstrap rounds (default: [rating] bootstrap).",
+)
 @click.option("--seed", type=int, default=None, help="Bootstrap seed (default: [rating] seed).")
-@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              default=None, help="Interval coverage (default: [rating] confidence).")
-@click.option("--anchor", callback=lambda c, p, v: _anchor(v), metavar="MODEL=RATING",
-              help="Shift ratings so MODEL has RATING (default: mean 1000).")
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Interval coverage (default: [rating] confidence).",
+)
+@click.option(
+    "--anchor",
+    callback=lambda c, p, v: _anchor(v),
+    metavar="MODEL=RATING",
+    help="Shift ratings so MODEL has RATING (default: mean 1000).",
+)
 @click.option("--category", default=None, help="Only this category.")
 @click.option("--source", default=None, help="Only this source (human, judge:NAME).")
 @click.option("--rater-group", "group", default=None, help="Only this rater group.")
-@click.option("--min-battles", type=float, default=None,
-              help="Leave out models with fewer battles (default: [rating] min_battles).")
-@click.option("--components", type=click.Choice(["refuse", "each", "largest"]), default="refuse",
-              show_default=True, help="What to do when the comparison graph is not connected.")
-@click.option("--solver", type=click.Choice(["exact", "choix"]), default="exact",
-              show_default=True, help="Bradley-Terry solver: our Newton, or choix's ILSR.")
-@click.option("--left-advantage", is_flag=True,
-              help="Davidson: fit and report the first-position (left) advantage.")
+@click.option(
+    "--min-battles",
+    type=float,
+    default=None,
+    help="Leave out models with fewer battles (default: [rating] min_battles).",
+)
+@click.option(
+    "--components",
+    type=click.Choice(["refuse", "each", "largest"]),
+    default="refuse",
+    show_default=True,
+    help="What to do when the comparison graph is not connected.",
+)
+@click.option(
+    "--solver",
+    type=click.Choice(["exact", "choix"]),
+    default="exact",
+    show_default=True,
+    help="Bradley-Terry solver: our Newton, or choix's ILSR.",
+)
+@click.option(
+    "--left-advantage",
+    is_flag=True,
+    help="Davidson: fit and report the first-position (left) advantage.",
+)
 @click.option("--elo-k", type=float, default=4.0, show_default=True, help="Elo K factor.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
-@click.option("--replicates", is_flag=True,
-              help="JSON: include the bootstrap replicates (\"bootstrap\": {models, ratings}).")
-@click.option("--matrices", is_flag=True,
-              help="JSON: include P(i beats j) and, with the bootstrap, \"i significantly "
-                   "above j\" matrices.")
-@click.option("--timestamp", is_flag=True,
-              help="Add the wall-clock time to meta (then equal runs differ in that field).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--replicates",
+    is_flag=True,
+    help='JSON: include the bootstrap replicates ("bootstrap": {models, ratings}).',
+)
+@click.option(
+    "--matrices",
+    is_flag=True,
+    help='JSON: include P(i beats j) and, with the bootstrap, "i significantly above j" matrices.',
+)
+@click.option(
+    "--timestamp",
+    is_flag=True,
+    help="Add the wall-clock time to meta (then equal runs differ in that field).",
+)
 @click.option("--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
-@click.option("--store", is_flag=True,
-              help="Database: recompute and store snapshots for overall, each category, "
-                   "source and rater group (what the recompute job does).")
-@click.option("--progress/--no-progress", default=True, show_default=True,
-              help="Progress bar for long bootstraps (on a terminal).")
+@click.option(
+    "--store",
+    is_flag=True,
+    help="Database: recompute and store snapshots for overall, each category, "
+    "source and rater group (what the recompute job does).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Progress bar for long bootstraps (on a terminal).",
+)
 @config_option
-def rate_command(input_path, method, ci, rounds, seed, confidence, anchor, category, source,
-                 group, min_battles, components, solver, left_advantage, elo_k, fmt, replicates,
-                 matrices, timestamp, output, store, progress, rt):
+def rate_command(
+    input_path,
+    method,
+    ci,
+    rounds,
+    seed,
+    confidence,
+    anchor,
+    category,
+    source,
+    group,
+    min_battles,
+    components,
+    solver,
+    left_advantage,
+    elo_k,
+    fmt,
+    replicates,
+    matrices,
+    timestamp,
+    output,
+    store,
+    progress,
+    rt,
+):
     """Rate models from battles: exact Bradley-Terry (ties = half a win), Davidson or Elo,
     with bootstrap or sandwich intervals, rank (UB) and tiers.
 
@@ -204,13 +335,17 @@ def rate_command(input_path, method, ci, rounds, seed, confidence, anchor, categ
     method = method or settings.get("method", "bt")
     rounds = int(settings.get("bootstrap", 1000)) if rounds is None else rounds
     options = {
-        "ci": ci, "rounds": rounds if ci == "bootstrap" else 0,
+        "ci": ci,
+        "rounds": rounds if ci == "bootstrap" else 0,
         "seed": int(settings.get("seed", 42)) if seed is None else seed,
         "confidence": float(settings.get("confidence", 0.95)) if confidence is None else confidence,
         "anchor": anchor,
-        "min_battles": plain_number(settings.get("min_battles", 0) if min_battles is None
-                              else min_battles),
-        "components": components, "solver": solver, "left_advantage": left_advantage,
+        "min_battles": plain_number(
+            settings.get("min_battles", 0) if min_battles is None else min_battles
+        ),
+        "components": components,
+        "solver": solver,
+        "left_advantage": left_advantage,
     }
     if method == "elo" and ci == "sandwich":
         raise click.UsageError("Elo has no sandwich interval: use --ci bootstrap or --ci none")
@@ -222,38 +357,56 @@ def rate_command(input_path, method, ci, rounds, seed, confidence, anchor, categ
         from arena import ratings
 
         try:
-            report = ratings.recompute(rt.engine, {**settings, "bootstrap": options["rounds"],
-                                                   "seed": options["seed"],
-                                                   "confidence": options["confidence"],
-                                                   "min_battles": options["min_battles"]},
-                                       method=method)
+            report = ratings.recompute(
+                rt.engine,
+                {
+                    **settings,
+                    "bootstrap": options["rounds"],
+                    "seed": options["seed"],
+                    "confidence": options["confidence"],
+                    "min_battles": options["min_battles"],
+                },
+                method=method,
+            )
         except RatingError as exc:
             raise click.ClickException(str(exc)) from None
         for line in report:
-            where = "/".join(x or "*" for x in (line["category"], line["source"],
-                                                line["rater_group"]))
+            where = "/".join(
+                x or "*" for x in (line["category"], line["source"], line["rater_group"])
+            )
             if "error" in line:
                 click.echo(f"{where}: not stored: {line['error']}")
             else:
-                click.echo(f"{where}: snapshot {line['snapshot']} ({line['models']} models, "
-                           f"{line['votes']} votes)")
+                click.echo(
+                    f"{where}: snapshot {line['snapshot']} ({line['models']} models, "
+                    f"{line['votes']} votes)"
+                )
         if not report:
             click.echo("no votes in the database: nothing stored")
         return
     with _progress(options["rounds"], progress) as tick:
         try:
             if input_path:
-                result = _from_file(input_path, method, category, source, group, options,
-                                    elo_k, tick)
+                result = _from_file(
+                    input_path, method, category, source, group, options, elo_k, tick
+                )
             else:
                 from arena import ratings
 
-                result = ratings.compute(rt.engine, method, category, source, group,
-                                         elo_k=elo_k, progress=tick, **options)
+                result = ratings.compute(
+                    rt.engine,
+                    method,
+                    category,
+                    source,
+                    group,
+                    elo_k=elo_k,
+                    progress=tick,
+                    **options,
+                )
         except RatingError as exc:
             raise click.ClickException(str(exc)) from None
     if timestamp:
-        result.meta["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        result.meta["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     if fmt == "json":
         text = dumps(result.to_dict(replicates=replicates, matrices=matrices), indent=None) + "\n"
     elif fmt == "csv":

@@ -47,29 +47,56 @@ def make_worker(rt, names: list[str], fork: bool, log_level: str):
     if isinstance(size, float) and size.is_integer():
         size = int(size)
     if not isinstance(size, int) or size < 1:
-        raise click.ClickException(f"[worker] vote_batch_size must be a whole number of at "
-                                   f"least 1, got {size!r}")
+        raise click.ClickException(
+            f"[worker] vote_batch_size must be a whole number of at least 1, got {size!r}"
+        )
     if wait < 0:
         raise click.ClickException(f"[worker] vote_batch_wait_ms must be at least 0, got {wait!r}")
-    return VoteBatchWorker(queues, votes_queue=rt.settings["votes"]["queue"],
-                           batch_size=size, batch_wait=wait / 1000, **options)
+    return VoteBatchWorker(
+        queues,
+        votes_queue=rt.settings["votes"]["queue"],
+        batch_size=size,
+        batch_wait=wait / 1000,
+        **options,
+    )
 
 
 @click.command("worker")
-@click.option("--queue", "queues", multiple=True,
-              help="Queue to listen on (repeatable; default: [worker] queues).")
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    help="Queue to listen on (repeatable; default: [worker] queues).",
+)
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-@click.option("--fork", is_flag=True,
-              help="Run each job in a forked child (rq's Worker), one at a time, instead of "
-                   "in-process with vote jobs in batches.")
-@click.option("--log-level", default="INFO", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
-              help="INFO logs every job; WARNING only problems.")
-@click.option("--recompute-every", type=int, default=None,
-              help="Override [rating] recompute_every: recompute ratings after N new votes.")
+@click.option(
+    "--fork",
+    is_flag=True,
+    help="Run each job in a forked child (rq's Worker), one at a time, instead of "
+    "in-process with vote jobs in batches.",
+)
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+    help="INFO logs every job; WARNING only problems.",
+)
+@click.option(
+    "--recompute-every",
+    type=int,
+    default=None,
+    help="Override [rating] recompute_every: recompute ratings after N new votes.",
+)
 @config_option
-def worker(queues: tuple[str, ...], burst: bool, fork: bool, log_level: str,
-           recompute_every: int | None, rt) -> None:
+def worker(
+    queues: tuple[str, ...],
+    burst: bool,
+    fork: bool,
+    log_level: str,
+    recompute_every: int | None,
+    rt,
+) -> None:
     """Run an rq worker on Arena's queues (every queue unless --queue is given).
 
     Jobs run in this process, ready vote jobs many at a time in one transaction
@@ -101,9 +128,14 @@ def stop_processes(procs: list[subprocess.Popen], timeout: float = 10) -> None:
 
 def _child_env(rt, redis_url: str) -> dict:
     env = dict(os.environ)
-    env.update({"ARENA_DATABASE_URL": rt.settings.database_url, "ARENA_REDIS_URL": redis_url,
-                "ARENA_INSTANCE": str(rt.settings.instance_path),
-                "ARENA_SECRET_KEY": rt.settings.secret_key})
+    env.update(
+        {
+            "ARENA_DATABASE_URL": rt.settings.database_url,
+            "ARENA_REDIS_URL": redis_url,
+            "ARENA_INSTANCE": str(rt.settings.instance_path),
+            "ARENA_SECRET_KEY": rt.settings.secret_key,
+        }
+    )
     if rt.settings.source:
         env["ARENA_CONFIG"] = str(rt.settings.source)
     return env
@@ -112,8 +144,14 @@ def _child_env(rt, redis_url: str) -> dict:
 @click.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", "n_workers", default=1, show_default=True, type=int,
-              help="How many rq worker processes to start.")
+@click.option(
+    "--workers",
+    "n_workers",
+    default=1,
+    show_default=True,
+    type=int,
+    help="How many rq worker processes to start.",
+)
 @config_option
 def demo(host: str, port: int, n_workers: int, rt) -> None:
     """Migrate, load the demo set, and run the web app with workers, all in one.
@@ -129,17 +167,22 @@ def demo(host: str, port: int, n_workers: int, rt) -> None:
 
     db.upgrade(rt.settings.database_url)
     loaded = demo_set.load(rt.engine)
-    click.echo(f"demo set: {loaded['models']} models, {loaded['prompts']} prompts, "
-               f"{loaded['answers']} answers")
+    click.echo(
+        f"demo set: {loaded['models']} models, {loaded['prompts']} prompts, "
+        f"{loaded['answers']} answers"
+    )
     redis_url = queue.resolve_redis_url(rt.settings)
     # Listen before any worker starts: on a taken port make_server exits at once
     # (with werkzeug's message), which must leave no worker running.
     server = make_server(host, port, create_app(rt.settings), threaded=True)
     env = _child_env(rt, redis_url)
     # The demo recomputes ratings after every few votes, so the leaderboard moves.
-    children = [subprocess.Popen([sys.executable, "-m", "arena", "worker",
-                                  "--recompute-every", "3"], env=env)
-                for _ in range(max(n_workers, 0))]
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "arena", "worker", "--recompute-every", "3"], env=env
+        )
+        for _ in range(max(n_workers, 0))
+    ]
     url = f"http://{host}:{server.server_port}/"
     click.echo(f"Arena demo running at {url}  (Ctrl-C stops it)", err=False)
     sys.stdout.flush()

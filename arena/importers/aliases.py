@@ -26,8 +26,11 @@ def parse_aliases(path: str | Path) -> Parsed:
         if not model:
             raise SignalFileError(path, line, "column 'model' is empty")
         if alias in out and out[alias][0].lower() != model.lower():
-            raise SignalFileError(path, line, f"alias {alias!r} already names "
-                                  f"{out[alias][0]!r} on line {out[alias][1]}")
+            raise SignalFileError(
+                path,
+                line,
+                f"alias {alias!r} already names {out[alias][0]!r} on line {out[alias][1]}",
+            )
         out.setdefault(alias, (model, line))
     if not out:
         raise SignalFileError(path, None, "no aliases in the file")

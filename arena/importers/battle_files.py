@@ -32,8 +32,14 @@ import numpy as np
 from arena.importers.common import FileError
 from rating.counts import CountTable, aggregate, pair_counts, table_from_pairs
 
-WINNERS = {"model_a": 0, "model_b": 1, "tie": 2, "tie (bothbad)": 3, "both_bad": 3,
-           "tie (both bad)": 3}
+WINNERS = {
+    "model_a": 0,
+    "model_b": 1,
+    "tie": 2,
+    "tie (bothbad)": 3,
+    "both_bad": 3,
+    "tie (both bad)": 3,
+}
 REQUIRED = ("model_a", "model_b", "winner")
 
 
@@ -114,8 +120,9 @@ def _read_json(path, text):
     if isinstance(data, dict) and {"models", "X", "Y"} <= set(data):
         return _aggregated(path, data)
     if isinstance(data, dict):
-        _fail(path, None, "a JSON object needs the keys models, X and Y "
-                          "(or give a list of battles)")
+        _fail(
+            path, None, "a JSON object needs the keys models, X and Y (or give a list of battles)"
+        )
     if not isinstance(data, list):
         _fail(path, None, "expected a list of battles")
     return _records(path, "fastchat-json", ((None, k, rec) for k, rec in enumerate(data)))
@@ -130,6 +137,7 @@ def _read_jsonl(path):
                 yield line_no, None, json.loads(line)
             except json.JSONDecodeError as exc:
                 _fail(path, line_no, f"broken JSON: {exc.msg} (column {exc.colno})")
+
     return _records(path, "jsonl", rows())
 
 
@@ -140,12 +148,17 @@ def _read_csv(path):
     if missing and {"left", "right", "winner"} <= set(fields):
         missing = []  # the positional layout (LLMFAO's comparisons)
     if missing:
-        _fail(path, 1, f"missing column(s) {', '.join(missing)}; the header has "
-                       f"{', '.join(fields) or 'nothing'}")
+        _fail(
+            path,
+            1,
+            f"missing column(s) {', '.join(missing)}; the header has "
+            f"{', '.join(fields) or 'nothing'}",
+        )
 
     def rows():
         for rec in reader:
             yield reader.line_num, None, rec
+
     return _records(path, "csv", rows())
 
 
@@ -187,13 +200,20 @@ def _records(path, fmt, rows):
         missing = [k for k in REQUIRED if rec.get(k) in (None, "")]
         if missing:
             _fail(path, where, f"{label}missing {', '.join(missing)}")
-        ma, mb, win = str(rec["model_a"]).strip(), str(rec["model_b"]).strip(), str(rec["winner"]).strip()
+        ma, mb, win = (
+            str(rec["model_a"]).strip(),
+            str(rec["model_b"]).strip(),
+            str(rec["winner"]).strip(),
+        )
         if ma == mb:
             _fail(path, where, f"{label}model {ma!r} plays itself")
         code = WINNERS.get(win.lower())
         if code is None:
-            _fail(path, where, f"{label}unknown winner {win!r} (use model_a, model_b, tie "
-                               "or 'tie (bothbad)')")
+            _fail(
+                path,
+                where,
+                f"{label}unknown winner {win!r} (use model_a, model_b, tie or 'tie (bothbad)')",
+            )
         shown = rec.get("left")
         if shown in (None, ""):
             has_left = False
@@ -232,29 +252,51 @@ def _records(path, fmt, rows):
         ts.append(stamp)
     if not a:
         _fail(path, None, "no battles in the file")
-    both, models = names.sorted(np.concatenate([np.frombuffer(a, np.int64),
-                                                np.frombuffer(b, np.int64)]))
-    ia, ib = both[:len(a)], both[len(a):]
+    both, models = names.sorted(
+        np.concatenate([np.frombuffer(a, np.int64), np.frombuffer(b, np.int64)])
+    )
+    ia, ib = both[: len(a)], both[len(a) :]
     lf = np.frombuffer(left, np.int8).astype(bool)
     o = np.frombuffer(out, np.int8).astype(np.int64)
-    scopes = [codes.labels_of(np.frombuffer(raw, np.int64))
-              for codes, raw in ((cats, cat), (srcs, src), (grps, grp))]
-    table = aggregate(ia, ib, o, left=lf, weight=np.frombuffer(wt), category=scopes[0],
-                      source=scopes[1], group=scopes[2], models=models)
+    scopes = [
+        codes.labels_of(np.frombuffer(raw, np.int64))
+        for codes, raw in ((cats, cat), (srcs, src), (grps, grp))
+    ]
+    table = aggregate(
+        ia,
+        ib,
+        o,
+        left=lf,
+        weight=np.frombuffer(wt),
+        category=scopes[0],
+        source=scopes[1],
+        group=scopes[2],
+        models=models,
+    )
     order = np.argsort(np.frombuffer(ts), kind="stable") if has_ts else np.arange(len(a))
-    seq = {"left": np.where(lf, ia, ib)[order], "right": np.where(lf, ib, ia)[order],
-           "outcome": np.where(~lf & (o < 2), 1 - o, o)[order],
-           "category": scopes[0][order], "source": scopes[1][order],
-           "group": scopes[2][order], "time_ordered": has_ts,
-           "left_recorded": has_left}
+    seq = {
+        "left": np.where(lf, ia, ib)[order],
+        "right": np.where(lf, ib, ia)[order],
+        "outcome": np.where(~lf & (o < 2), 1 - o, o)[order],
+        "category": scopes[0][order],
+        "source": scopes[1][order],
+        "group": scopes[2][order],
+        "time_ordered": has_ts,
+        "left_recorded": has_left,
+    }
     return Battles(str(path), fmt, table, seq, len(a))
 
 
 def _positional(rec):
     """LLMFAO's layout: ``left``, ``right`` (names as shown) and ``winner`` in left/right/tie."""
     win = str(rec.get("winner") or "").strip()
-    return {**rec, "model_a": rec["left"], "model_b": rec["right"], "left": rec["left"],
-            "winner": {"left": "model_a", "right": "model_b"}.get(win.lower(), win)}
+    return {
+        **rec,
+        "model_a": rec["left"],
+        "model_b": rec["right"],
+        "left": rec["left"],
+        "winner": {"left": "model_a", "right": "model_b"}.get(win.lower(), win),
+    }
 
 
 def _aggregated(path, data):
@@ -290,5 +332,10 @@ def _aggregated(path, data):
         _fail(path, None, f"Y[{neg[0]}] = {y[neg[0]]}: counts must be non-negative numbers")
     pairs = pair_counts(xa[:, 0], xa[:, 1], ya, models, positional=False)
     total = ya.sum()
-    return Battles(str(path), "aggregated-json", table_from_pairs(pairs), None,
-                   int(total) if total == int(total) else total)
+    return Battles(
+        str(path),
+        "aggregated-json",
+        table_from_pairs(pairs),
+        None,
+        int(total) if total == int(total) else total,
+    )

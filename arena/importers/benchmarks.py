@@ -57,7 +57,7 @@ def read_csv(path: str | Path) -> tuple[list[str], list[tuple[int, dict]]]:
     """
     path = Path(path)
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")
+        handle = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 (closed below)
     except FileNotFoundError:
         raise SignalFileError(path, None, "file not found") from None
     except OSError as exc:
@@ -74,8 +74,11 @@ def read_csv(path: str | Path) -> tuple[list[str], list[tuple[int, dict]]]:
             for row in reader:
                 line = reader.line_num
                 if None in row:
-                    raise SignalFileError(path, line, f"{len(header) + len(row[None])} fields, "
-                                          f"header has {len(header)}")
+                    raise SignalFileError(
+                        path,
+                        line,
+                        f"{len(header) + len(row[None])} fields, header has {len(header)}",
+                    )
                 if all((v or "").strip() == "" for v in row.values()):
                     continue
                 out.append((line, {k: (v or "").strip() for k, v in row.items()}))
@@ -86,8 +89,16 @@ def read_csv(path: str | Path) -> tuple[list[str], list[tuple[int, dict]]]:
     return header, out
 
 
-def number(path, line: int, column: str, text: str, *, integer: bool = False,
-           optional: bool = False, minimum: float | None = None):
+def number(
+    path,
+    line: int,
+    column: str,
+    text: str,
+    *,
+    integer: bool = False,
+    optional: bool = False,
+    minimum: float | None = None,
+):
     """Parse a number cell or raise :class:`SignalFileError` naming file, line and column."""
     if text == "" or text.lower() in {"nan", "null", "none", "na"}:
         if optional:
@@ -120,8 +131,9 @@ def _boolean(path, line: int, column: str, text: str) -> bool:
 def _require(path, header: list[str], columns) -> None:
     missing = [c for c in columns if c not in header]
     if missing:
-        raise SignalFileError(path, 1, f"missing column(s) {', '.join(missing)}; "
-                              f"header is {', '.join(header)}")
+        raise SignalFileError(
+            path, 1, f"missing column(s) {', '.join(missing)}; header is {', '.join(header)}"
+        )
 
 
 def is_hf_v2(header: list[str]) -> bool:
@@ -151,12 +163,17 @@ def parse_hf_v2(path, header, rows) -> Parsed:
                 chosen[name] = (scores, official)
             continue
         chosen[name] = (scores, official)
-    out = [BenchmarkResult(name, t, "", scores[t], V2_ITEMS[t], False)
-           for name, (scores, _official) in chosen.items() for t in V2_TASKS]
+    out = [
+        BenchmarkResult(name, t, "", scores[t], V2_ITEMS[t], False)
+        for name, (scores, _official) in chosen.items()
+        for t in V2_TASKS
+    ]
     notes = [f"{len(chosen)} models"]
     if skipped:
-        notes.append(f"{skipped} repeated rows of the same model skipped "
-                     f"(kept the official provider's, else the first)")
+        notes.append(
+            f"{skipped} repeated rows of the same model skipped "
+            f"(kept the official provider's, else the first)"
+        )
     return Parsed(out, "open-llm-leaderboard-v2", notes)
 
 
@@ -176,16 +193,27 @@ def parse_long(path, header, rows) -> Parsed:
         score = number(path, line, "score", row["score"])
         top = 100.0 if normalized else 1.0
         if not 0.0 <= score <= top:
-            raise SignalFileError(path, line, (
-                f"score {score} outside [0, {top:g}] "
-                + ("(normalized scores are 0-100)" if normalized else
-                   "(raw scores are accuracies in [0, 1]; mark 0-100 scores normalized=true)")))
-        n_items = number(path, line, "n_items", row.get("n_items", ""), integer=True,
-                         optional=True, minimum=1)
+            raise SignalFileError(
+                path,
+                line,
+                (
+                    f"score {score} outside [0, {top:g}] "
+                    + (
+                        "(normalized scores are 0-100)"
+                        if normalized
+                        else "(raw scores are accuracies in [0, 1]; "
+                        "mark 0-100 scores normalized=true)"
+                    )
+                ),
+            )
+        n_items = number(
+            path, line, "n_items", row.get("n_items", ""), integer=True, optional=True, minimum=1
+        )
         key = (model.lower(), bench.lower(), subtask.lower())
         if key in seen:
-            raise SignalFileError(path, line, f"{model} / {bench} / {subtask or '-'} "
-                                  f"repeats line {seen[key]}")
+            raise SignalFileError(
+                path, line, f"{model} / {bench} / {subtask or '-'} repeats line {seen[key]}"
+            )
         seen[key] = line
         out.append(BenchmarkResult(model, bench, subtask, score, n_items, normalized))
     return Parsed(out, "long", [f"{len(out)} scores"])
@@ -194,8 +222,7 @@ def parse_long(path, header, rows) -> Parsed:
 def parse_benchmarks(path: str | Path) -> Parsed:
     """Parse a benchmarks file in either format; raises :class:`SignalFileError`."""
     header, rows = read_csv(path)
-    parsed = parse_hf_v2(path, header, rows) if is_hf_v2(header) else parse_long(path, header,
-                                                                                rows)
+    parsed = parse_hf_v2(path, header, rows) if is_hf_v2(header) else parse_long(path, header, rows)
     if not parsed.rows:
         raise SignalFileError(path, None, "no scores in the file")
     return parsed
@@ -204,9 +231,17 @@ def parse_benchmarks(path: str | Path) -> Parsed:
 def write_benchmarks(engine: Engine, rows: list[BenchmarkResult]) -> dict:
     """Store scores in one transaction; returns ``{"inserted", "updated"}``."""
     table = BenchmarkScore.__table__
-    data = [{"model": r.model, "benchmark": r.benchmark, "subtask": r.subtask or "",
-             "score": float(r.score), "n_items": r.n_items, "normalized": bool(r.normalized)}
-            for r in rows]
+    data = [
+        {
+            "model": r.model,
+            "benchmark": r.benchmark,
+            "subtask": r.subtask or "",
+            "score": float(r.score),
+            "n_items": r.n_items,
+            "normalized": bool(r.normalized),
+        }
+        for r in rows
+    ]
     return upsert_counted(engine, table, data, ["model", "benchmark", "subtask"])
 
 

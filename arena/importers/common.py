@@ -23,8 +23,7 @@ class FileError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
-def read_jsonl(path: str | Path, error: type[FileError] = FileError
-               ) -> Iterator[tuple[int, dict]]:
+def read_jsonl(path: str | Path, error: type[FileError] = FileError) -> Iterator[tuple[int, dict]]:
     """``(line number, object)`` for each non-blank line of a JSONL file.
 
     A leading UTF-8 byte-order mark is accepted. Anything else that is not one
@@ -54,7 +53,7 @@ def read_jsonl(path: str | Path, error: type[FileError] = FileError
 
 def chunks(items: list, size: int = CHUNK) -> Iterator[list]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def upsert(conn: Connection, table, rows: list[dict], keys: list[str]) -> None:
@@ -70,8 +69,11 @@ def upsert(conn: Connection, table, rows: list[dict], keys: list[str]) -> None:
     for columns, group in groups.items():
         stmt = insert(table)
         updates = {c: stmt.excluded[c] for c in columns if c not in keys}
-        stmt = (stmt.on_conflict_do_update(index_elements=keys, set_=updates) if updates
-                else stmt.on_conflict_do_nothing(index_elements=keys))
+        stmt = (
+            stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+            if updates
+            else stmt.on_conflict_do_nothing(index_elements=keys)
+        )
         for chunk in chunks(group):
             conn.execute(stmt, chunk)
 

@@ -63,8 +63,10 @@ class ImportResult:
 
 # -- field checks: each returns the stored value or raises ValueError -------------------------
 
-def _text(max_len: int | None = None, *, nullable: bool = True, allow_int: bool = False
-          ) -> Callable[[object], object]:
+
+def _text(
+    max_len: int | None = None, *, nullable: bool = True, allow_int: bool = False
+) -> Callable[[object], object]:
     def check(value):
         if value is None:
             if nullable:
@@ -79,6 +81,7 @@ def _text(max_len: int | None = None, *, nullable: bool = True, allow_int: bool 
         if max_len is not None and len(value) > max_len:
             raise ValueError(f"is longer than {max_len} characters")
         return value
+
     return check
 
 
@@ -88,8 +91,9 @@ def _number(*, integer: bool = False) -> Callable[[object], object]:
             return None
         kinds = (int,) if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, kinds):
-            raise ValueError(f"must be {'an integer' if integer else 'a number'}, "
-                             f"got {type(value).__name__}")
+            raise ValueError(
+                f"must be {'an integer' if integer else 'a number'}, got {type(value).__name__}"
+            )
         try:
             finite = math.isfinite(value)
         except OverflowError:
@@ -97,6 +101,7 @@ def _number(*, integer: bool = False) -> Callable[[object], object]:
         if not finite or value < 0:
             raise ValueError("must be a finite number >= 0")
         return value
+
     return check
 
 
@@ -149,6 +154,7 @@ FIELDS = {"models": MODEL_FIELDS, "prompts": PROMPT_FIELDS, "answers": ANSWER_FI
 
 # -- reading -----------------------------------------------------------------------------------
 
+
 def read_objects(path: str | Path) -> Iterator[tuple[int, dict]]:
     """``(line number, object)`` for each non-blank line of a JSONL file."""
     return read_jsonl(path, ImportFileError)
@@ -158,8 +164,9 @@ def check_record(fields: dict, obj: dict) -> dict:
     """Check one object against a schema; the row to store (columns given only)."""
     unknown = sorted(set(obj) - set(fields))
     if unknown:
-        raise ValueError(f"unknown field(s) {', '.join(map(repr, unknown))}; "
-                         f"allowed: {', '.join(fields)}")
+        raise ValueError(
+            f"unknown field(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(fields)}"
+        )
     row = {}
     for name, (column, check, required) in fields.items():
         if name not in obj:
@@ -176,8 +183,11 @@ def check_record(fields: dict, obj: dict) -> dict:
 def parse_file(path: str | Path, kind: str) -> list[tuple[int, dict]]:
     """Check every line of a ``kind`` file: ``[(line, row), ...]``; raises on a bad one."""
     fields = FIELDS[kind]
-    key_of = {"models": lambda r: r["name"], "prompts": lambda r: r["key"],
-              "answers": lambda r: (r["prompt"], r["model"])}[kind]
+    key_of = {
+        "models": lambda r: r["name"],
+        "prompts": lambda r: r["key"],
+        "answers": lambda r: (r["prompt"], r["model"]),
+    }[kind]
     rows, seen = [], {}
     for number, obj in read_objects(path):
         try:
@@ -186,8 +196,9 @@ def parse_file(path: str | Path, kind: str) -> list[tuple[int, dict]]:
             raise ImportFileError(path, number, str(exc)) from None
         key = key_of(row)
         if key in seen:
-            raise ImportFileError(path, number, f"{_describe(kind, key)} is already on line "
-                                                f"{seen[key]}")
+            raise ImportFileError(
+                path, number, f"{_describe(kind, key)} is already on line {seen[key]}"
+            )
         seen[key] = number
         rows.append((number, row))
     return rows
@@ -200,6 +211,7 @@ def _describe(kind: str, key) -> str:
 
 
 # -- writing -----------------------------------------------------------------------------------
+
 
 def existing(conn: Connection, column, values: Iterable) -> dict:
     """``{value: row id}`` for the ``values`` of a unique ``column`` already stored."""
@@ -232,8 +244,12 @@ def write_answers(conn: Connection, rows: list[dict]) -> ImportResult:
     stored = set()
     pairs = {(r["prompt_id"], r["model_id"]) for r in rows}
     for chunk in chunks(sorted({p for p, _ in pairs})):
-        stored.update(tuple(row) for row in conn.execute(
-            select(table.c.prompt_id, table.c.model_id).where(table.c.prompt_id.in_(chunk))))
+        stored.update(
+            tuple(row)
+            for row in conn.execute(
+                select(table.c.prompt_id, table.c.model_id).where(table.c.prompt_id.in_(chunk))
+            )
+        )
     updated = len(pairs & stored)
     upsert(conn, table, rows, ["prompt_id", "model_id"])
     return ImportResult("answers", len(rows) - updated, updated)
@@ -245,11 +261,13 @@ def _resolve_answers(conn: Connection, path, parsed: list[tuple[int, dict]]) -> 
     rows = []
     for number, row in parsed:
         if row["prompt"] not in prompts:
-            raise ImportFileError(path, number, f"unknown prompt {row['prompt']!r} "
-                                                "(import the prompts first)")
+            raise ImportFileError(
+                path, number, f"unknown prompt {row['prompt']!r} (import the prompts first)"
+            )
         if row["model"] not in models:
-            raise ImportFileError(path, number, f"unknown model {row['model']!r} "
-                                                "(import the models first)")
+            raise ImportFileError(
+                path, number, f"unknown model {row['model']!r} (import the models first)"
+            )
         row = dict(row)
         row["prompt_id"] = prompts[row.pop("prompt")]
         row["model_id"] = models[row.pop("model")]

@@ -37,8 +37,15 @@ from sqlalchemy.engine import Connection, Engine
 from arena import votes
 from arena.db import dialect_insert
 from arena.importers.common import chunks
-from arena.importers.jsonl import (ImportFileError, ImportResult, existing, read_objects,
-                                   write_answers, write_models, write_prompts)
+from arena.importers.jsonl import (
+    ImportFileError,
+    ImportResult,
+    existing,
+    read_objects,
+    write_answers,
+    write_models,
+    write_prompts,
+)
 from arena.models import Battle, Model, Prompt, Rater, utcnow
 
 ORIGIN = "import:llmfao"
@@ -81,8 +88,10 @@ class LlmfaoSummary:
     def lines(self) -> list[str]:
         out = [str(self.prompts), str(self.models), str(self.answers)]
         for name in self.battles:
-            out.append(f"{name}-comparisons: {self.battles[name]} battles and votes added "
-                       f"({COMPARISONS[name]}), {self.skipped[name]} already imported")
+            out.append(
+                f"{name}-comparisons: {self.battles[name]} battles and votes added "
+                f"({COMPARISONS[name]}), {self.skipped[name]} already imported"
+            )
         out.append(f"raters: {self.raters} new")
         return out
 
@@ -105,8 +114,11 @@ def _jsonl(path: Path, required: dict[str, tuple]) -> list[tuple[int, dict]]:
         for name, kinds in required.items():
             value = obj.get(name)
             if isinstance(value, bool) or not isinstance(value, kinds):
-                raise ImportFileError(path, number, f"field {name!r} is missing or not "
-                                      f"{'/'.join(k.__name__ for k in kinds)}")
+                raise ImportFileError(
+                    path,
+                    number,
+                    f"field {name!r} is missing or not {'/'.join(k.__name__ for k in kinds)}",
+                )
         out.append((number, obj))
     return out
 
@@ -121,40 +133,60 @@ def read_dir(directory: str | Path, names: tuple[str, ...] = ("crowd", "gpt4")) 
     if not directory.is_dir():
         raise ImportFileError(directory, None, "not a directory")
     text_types = (str,)
-    prompts_raw = _jsonl(directory / "prompts.jsonl", {"id": (int,), "text": text_types,
-                                                       "type": text_types})
+    prompts_raw = _jsonl(
+        directory / "prompts.jsonl", {"id": (int,), "text": text_types, "type": text_types}
+    )
     models_raw = _jsonl(directory / "models.jsonl", {"id": (int,), "name": text_types})
-    results_raw = _jsonl(directory / "results.jsonl", {"prompt": (int,), "model": (int,),
-                                                       "result": text_types})
+    results_raw = _jsonl(
+        directory / "results.jsonl", {"prompt": (int,), "model": (int,), "result": text_types}
+    )
     prompt_ids = {obj["id"] for _, obj in prompts_raw}
     model_names = {obj["id"]: obj["name"] for _, obj in models_raw}
     if len(set(model_names.values())) != len(model_names):
         raise ImportFileError(directory / "models.jsonl", None, "model names are not unique")
 
-    prompts = [{"key": prompt_key(o["id"]), "text": o["text"], "category": o["type"],
-                "prompt_set": PROMPT_SET, "reference": o.get("note")} for _, o in prompts_raw]
+    prompts = [
+        {
+            "key": prompt_key(o["id"]),
+            "text": o["text"],
+            "category": o["type"],
+            "prompt_set": PROMPT_SET,
+            "reference": o.get("note"),
+        }
+        for _, o in prompts_raw
+    ]
     models = [{"name": o["name"], "organization": o.get("org")} for _, o in models_raw]
     answers = []
     for number, o in results_raw:
         if o["prompt"] not in prompt_ids:
-            raise ImportFileError(directory / "results.jsonl", number,
-                                  f"unknown prompt id {o['prompt']}")
+            raise ImportFileError(
+                directory / "results.jsonl", number, f"unknown prompt id {o['prompt']}"
+            )
         if o["model"] not in model_names:
-            raise ImportFileError(directory / "results.jsonl", number,
-                                  f"unknown model id {o['model']}")
-        answers.append({"prompt": o["prompt"], "model": model_names[o["model"]],
-                        "text": o["result"], "latency_ms": _number(o.get("duration")),
-                        "tokens_per_second": _number(o.get("rate"))})
+            raise ImportFileError(
+                directory / "results.jsonl", number, f"unknown model id {o['model']}"
+            )
+        answers.append(
+            {
+                "prompt": o["prompt"],
+                "model": model_names[o["model"]],
+                "text": o["result"],
+                "latency_ms": _number(o.get("duration")),
+                "tokens_per_second": _number(o.get("rate")),
+            }
+        )
     data = LlmfaoData(prompts, models, answers)
     known = set(model_names.values())
     for name in names:
-        data.comparisons[name] = _read_comparisons(directory / f"{name}-comparisons.csv",
-                                                   prompt_ids, known, worker=name == "crowd")
+        data.comparisons[name] = _read_comparisons(
+            directory / f"{name}-comparisons.csv", prompt_ids, known, worker=name == "crowd"
+        )
     return data
 
 
-def _read_comparisons(path: Path, prompt_ids: set[int], models: set[str], *, worker: bool
-                      ) -> list[Comparison]:
+def _read_comparisons(
+    path: Path, prompt_ids: set[int], models: set[str], *, worker: bool
+) -> list[Comparison]:
     needed = {"prompt", "winner", "left", "right"} | ({"worker"} if worker else set())
     try:
         handle = path.open(newline="", encoding="utf-8")
@@ -171,8 +203,9 @@ def _read_comparisons(path: Path, prompt_ids: set[int], models: set[str], *, wor
             try:
                 prompt = int(rec["prompt"])
             except (TypeError, ValueError):
-                raise ImportFileError(path, line, f"prompt {rec['prompt']!r} is not an integer"
-                                      ) from None
+                raise ImportFileError(
+                    path, line, f"prompt {rec['prompt']!r} is not an integer"
+                ) from None
             if prompt not in prompt_ids:
                 raise ImportFileError(path, line, f"unknown prompt id {prompt}")
             for side in ("left", "right"):
@@ -181,8 +214,9 @@ def _read_comparisons(path: Path, prompt_ids: set[int], models: set[str], *, wor
             if rec["left"] == rec["right"]:
                 raise ImportFileError(path, line, "left and right are the same model")
             if rec["winner"] not in WINNERS:
-                raise ImportFileError(path, line, f"winner must be one of {', '.join(WINNERS)}, "
-                                      f"got {rec['winner']!r}")
+                raise ImportFileError(
+                    path, line, f"winner must be one of {', '.join(WINNERS)}, got {rec['winner']!r}"
+                )
             who = (rec.get("worker") or "").strip() if worker else None
             if worker and not who:
                 raise ImportFileError(path, line, "worker is empty")
@@ -193,17 +227,24 @@ def _read_comparisons(path: Path, prompt_ids: set[int], models: set[str], *, wor
 def _write_raters(conn: Connection, workers: set[str]) -> int:
     ids = {rater_id(w): w for w in sorted(workers)}
     before = existing(conn, Rater.__table__.c.id, ids) if ids else {}
-    new = [{"id": i, "label": f"LLMFAO crowd worker {w}", "created_at": utcnow()}
-           for i, w in ids.items() if i not in before]
+    new = [
+        {"id": i, "label": f"LLMFAO crowd worker {w}", "created_at": utcnow()}
+        for i, w in ids.items()
+        if i not in before
+    ]
     if new:
-        conn.execute(dialect_insert(conn)(Rater).on_conflict_do_nothing(index_elements=["id"]),
-                     new)
+        conn.execute(dialect_insert(conn)(Rater).on_conflict_do_nothing(index_elements=["id"]), new)
     return len(new)
 
 
-def _write_comparisons(conn: Connection, name: str, rows: list[Comparison],
-                       prompt_ids: dict[str, int], categories: dict[int, str],
-                       model_ids: dict[str, int]) -> int:
+def _write_comparisons(
+    conn: Connection,
+    name: str,
+    rows: list[Comparison],
+    prompt_ids: dict[str, int],
+    categories: dict[int, str],
+    model_ids: dict[str, int],
+) -> int:
     """Insert the battles not yet stored and their votes; returns how many were added."""
     source = COMPARISONS[name]
     now = utcnow()
@@ -212,12 +253,23 @@ def _write_comparisons(conn: Connection, name: str, rows: list[Comparison],
     todo = [(key, c) for key, c in by_key.items() if key not in stored]
     if not todo:
         return 0
-    params = [{"prompt_id": prompt_ids[prompt_key(c.prompt)],
-               "left_model_id": model_ids[c.left], "right_model_id": model_ids[c.right],
-               "issued_at": now, "rater_id": rater_id(c.worker),
-               "origin": ORIGIN, "external_key": key} for key, c in todo]
-    stmt = (dialect_insert(conn)(Battle).on_conflict_do_nothing(index_elements=["external_key"])
-            .returning(Battle.__table__.c.id, Battle.__table__.c.external_key))
+    params = [
+        {
+            "prompt_id": prompt_ids[prompt_key(c.prompt)],
+            "left_model_id": model_ids[c.left],
+            "right_model_id": model_ids[c.right],
+            "issued_at": now,
+            "rater_id": rater_id(c.worker),
+            "origin": ORIGIN,
+            "external_key": key,
+        }
+        for key, c in todo
+    ]
+    stmt = (
+        dialect_insert(conn)(Battle)
+        .on_conflict_do_nothing(index_elements=["external_key"])
+        .returning(Battle.__table__.c.id, Battle.__table__.c.external_key)
+    )
     new_ids = {}
     for chunk in chunks(params, 1000):
         new_ids.update({key: bid for bid, key in conn.execute(stmt, chunk)})
@@ -225,19 +277,28 @@ def _write_comparisons(conn: Connection, name: str, rows: list[Comparison],
     for battle, (key, c) in zip(params, todo):
         if key not in new_ids:  # stored meanwhile by someone else: skip its vote
             continue
-        payloads.append({
-            "battle_id": new_ids[key], "choice": c.winner,
-            "winner": votes.winner_of(c.winner, c.left, c.right),
-            "left_model": c.left, "right_model": c.right,
-            "left_model_id": battle["left_model_id"], "right_model_id": battle["right_model_id"],
-            "category": categories[battle["prompt_id"]], "source": source,
-            "rater_id": battle["rater_id"], "rater_group": "", "created_at": now,
-        })
+        payloads.append(
+            {
+                "battle_id": new_ids[key],
+                "choice": c.winner,
+                "winner": votes.winner_of(c.winner, c.left, c.right),
+                "left_model": c.left,
+                "right_model": c.right,
+                "left_model_id": battle["left_model_id"],
+                "right_model_id": battle["right_model_id"],
+                "category": categories[battle["prompt_id"]],
+                "source": source,
+                "rater_id": battle["rater_id"],
+                "rater_group": "",
+                "created_at": now,
+            }
+        )
     return votes.store_in(conn, payloads)
 
 
-def import_dir(engine: Engine, directory: str | Path, *, include_gpt3: bool = False
-               ) -> LlmfaoSummary:
+def import_dir(
+    engine: Engine, directory: str | Path, *, include_gpt3: bool = False
+) -> LlmfaoSummary:
     """Import an LLMFAO directory; safe to run again (it adds only what is new).
 
     Every file is read and checked first (:class:`ImportFileError` names the
@@ -264,7 +325,6 @@ def import_dir(engine: Engine, directory: str | Path, *, include_gpt3: bool = Fa
         with engine.begin() as conn:
             workers = {c.worker for c in rows if c.worker}
             raters += _write_raters(conn, workers)
-            added[name] = _write_comparisons(conn, name, rows, prompt_ids, categories,
-                                             model_ids)
+            added[name] = _write_comparisons(conn, name, rows, prompt_ids, categories, model_ids)
             skipped[name] = len(rows) - added[name]
     return LlmfaoSummary(prompts, models, answers, added, skipped, raters)

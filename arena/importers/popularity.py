@@ -13,8 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from arena.importers.benchmarks import (Parsed, SignalFileError, _require, is_hf_v2, number,
-                                        read_csv)
+from arena.importers.benchmarks import Parsed, SignalFileError, _require, is_hf_v2, number, read_csv
 from arena.importers.common import upsert_counted
 from arena.models import Popularity
 from rating.composite.inputs import PopularityCounts
@@ -26,8 +25,9 @@ def parse_date(path, line: int, column: str, text: str) -> date | None:
     try:
         return date.fromisoformat(text[:10])
     except ValueError:
-        raise SignalFileError(path, line, f"column {column!r} is not a date "
-                              f"(YYYY-MM-DD): {text!r}") from None
+        raise SignalFileError(
+            path, line, f"column {column!r} is not a date (YYYY-MM-DD): {text!r}"
+        ) from None
 
 
 def parse_popularity(path: str | Path) -> Parsed:
@@ -39,8 +39,15 @@ def parse_popularity(path: str | Path) -> Parsed:
         _require(path, header, ["model_name", "metadata_hub_hearts"])
         for line, row in rows:
             name = row["model_name"]
-            likes = number(path, line, "metadata_hub_hearts", row["metadata_hub_hearts"],
-                           integer=True, optional=True, minimum=0)
+            likes = number(
+                path,
+                line,
+                "metadata_hub_hearts",
+                row["metadata_hub_hearts"],
+                integer=True,
+                optional=True,
+                minimum=0,
+            )
             if name and name not in out:
                 out[name] = PopularityCounts(None, likes, None)
         fmt = "open-llm-leaderboard-v2"
@@ -52,16 +59,25 @@ def parse_popularity(path: str | Path) -> Parsed:
             name = row["model"]
             if not name:
                 raise SignalFileError(path, line, "column 'model' is empty")
-            downloads = number(path, line, "downloads", row.get("downloads", ""),
-                               integer=True, optional=True, minimum=0)
-            likes = number(path, line, "likes", row.get("likes", ""), integer=True,
-                           optional=True, minimum=0)
+            downloads = number(
+                path,
+                line,
+                "downloads",
+                row.get("downloads", ""),
+                integer=True,
+                optional=True,
+                minimum=0,
+            )
+            likes = number(
+                path, line, "likes", row.get("likes", ""), integer=True, optional=True, minimum=0
+            )
             if downloads is None and likes is None:
                 raise SignalFileError(path, line, "neither downloads nor likes given")
             when = parse_date(path, line, "date", row.get("date", ""))
             if name.lower() in seen:
-                raise SignalFileError(path, line, f"model {name!r} repeats line "
-                                      f"{seen[name.lower()]}")
+                raise SignalFileError(
+                    path, line, f"model {name!r} repeats line {seen[name.lower()]}"
+                )
             seen[name.lower()] = line
             out[name] = PopularityCounts(downloads, likes, when)
         fmt = "csv"
@@ -72,9 +88,15 @@ def parse_popularity(path: str | Path) -> Parsed:
 
 def write_popularity(engine: Engine, rows: list[tuple[str, PopularityCounts]]) -> dict:
     table = Popularity.__table__
-    data = [{"model": m, "downloads": None if p.downloads is None else int(p.downloads),
-             "likes": None if p.likes is None else int(p.likes), "as_of": p.as_of}
-            for m, p in rows]
+    data = [
+        {
+            "model": m,
+            "downloads": None if p.downloads is None else int(p.downloads),
+            "likes": None if p.likes is None else int(p.likes),
+            "as_of": p.as_of,
+        }
+        for m, p in rows
+    ]
     return upsert_counted(engine, table, data, ["model"])
 
 

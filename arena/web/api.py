@@ -18,6 +18,7 @@ from arena.web.extensions import limit
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
+
 def _json_body(required: bool) -> dict:
     if not request.get_data():
         if required:
@@ -56,8 +57,9 @@ def create_vote():
     runtime = rt()
     with runtime.engine.connect() as conn:
         try:
-            payload = votes.payload_for(conn, battle_id, choice, source="human",
-                                        rater_id=rater_id())
+            payload = votes.payload_for(
+                conn, battle_id, choice, source="human", rater_id=rater_id()
+            )
         except votes.NoSuchBattle:
             raise ApiError(404, "battle no longer exists", "no_battle") from None
         except votes.AlreadyVoted:
@@ -73,20 +75,31 @@ def create_vote():
     # after the vote's transaction has committed, so there is no gap.
     cfg = runtime.settings["votes"]
     try:
-        votes.enqueue(runtime.queue(cfg["queue"]), payload,
-                      timeout=int(cfg["job_timeout_seconds"]), retries=int(cfg["retries"]))
+        votes.enqueue(
+            runtime.queue(cfg["queue"]),
+            payload,
+            timeout=int(cfg["job_timeout_seconds"]),
+            retries=int(cfg["retries"]),
+        )
     except DuplicateJobError:
         raise ApiError(409, "this battle already has a vote", "already_voted") from None
-    return jsonify({"left_model": payload["left_model"],
-                    "right_model": payload["right_model"]}), 202
+    return jsonify(
+        {"left_model": payload["left_model"], "right_model": payload["right_model"]}
+    ), 202
 
 
 @bp.get("/stats")
 def stats():
     runtime = rt()
     with Session(runtime.engine) as s:
-        counts = {name: s.execute(select(func.count()).select_from(table)).scalar_one()
-                  for name, table in (("models", Model), ("prompts", Prompt),
-                                      ("battles", Battle), ("votes", Vote))}
+        counts = {
+            name: s.execute(select(func.count()).select_from(table)).scalar_one()
+            for name, table in (
+                ("models", Model),
+                ("prompts", Prompt),
+                ("battles", Battle),
+                ("votes", Vote),
+            )
+        }
     counts["queued"] = queue.queued_count(runtime.redis, [runtime.settings["votes"]["queue"]])
     return jsonify(counts)

@@ -41,12 +41,20 @@ def issue_battle(category: str | None) -> dict:
     settings = rt().settings
     try:
         with session_scope(rt().engine) as s:
-            issued = battles.issue(s, np.random.default_rng(), category=category,
-                                   rater_id=rater_id(), policy=settings["battle"]["sampler"])
+            issued = battles.issue(
+                s,
+                np.random.default_rng(),
+                category=category,
+                rater_id=rater_id(),
+                policy=settings["battle"]["sampler"],
+            )
             view = {
                 "battle_token": tokens().sign(issued.battle.id),
-                "prompt": {"id": issued.prompt.id, "text": issued.prompt.text,
-                           "category": issued.prompt.category},
+                "prompt": {
+                    "id": issued.prompt.id,
+                    "text": issued.prompt.text,
+                    "category": issued.prompt.category,
+                },
                 "left": {"text": issued.left.text},
                 "right": {"text": issued.right.text},
             }

@@ -17,8 +17,11 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 def _limits_uri(redis_url: str) -> str:
-    return redis_url.replace("unix://", "redis+unix://", 1) if redis_url.startswith("unix://") \
+    return (
+        redis_url.replace("unix://", "redis+unix://", 1)
+        if redis_url.startswith("unix://")
         else redis_url
+    )
 
 
 def init_app(app: Flask, rt) -> None:
@@ -38,6 +41,7 @@ def limit(name: str):
     count against one ``battles`` budget per client. With ``[limits] enabled =
     false`` the view runs without flask-limiter's per-request checks.
     """
+
     def value() -> str:
         return common.rt().settings["limits"][name]
 

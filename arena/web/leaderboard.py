@@ -44,16 +44,38 @@ def scopes() -> list[dict]:
     """Every (method, category, source, rater_group) with a snapshot, newest time first."""
     with Session(rt().engine) as s:
         rows = s.execute(
-            select(RatingSnapshot.method, RatingSnapshot.category, RatingSnapshot.source,
-                   RatingSnapshot.rater_group, func.max(RatingSnapshot.created_at),
-                   func.count())
-            .group_by(RatingSnapshot.method, RatingSnapshot.category, RatingSnapshot.source,
-                      RatingSnapshot.rater_group)
-            .order_by(RatingSnapshot.method, RatingSnapshot.category, RatingSnapshot.source,
-                      RatingSnapshot.rater_group)).all()
-    return [{"method": m, "category": c, "source": s, "rater_group": g,
-             "updated_at": t.isoformat() if t else None, "snapshots": n}
-            for m, c, s, g, t, n in rows]
+            select(
+                RatingSnapshot.method,
+                RatingSnapshot.category,
+                RatingSnapshot.source,
+                RatingSnapshot.rater_group,
+                func.max(RatingSnapshot.created_at),
+                func.count(),
+            )
+            .group_by(
+                RatingSnapshot.method,
+                RatingSnapshot.category,
+                RatingSnapshot.source,
+                RatingSnapshot.rater_group,
+            )
+            .order_by(
+                RatingSnapshot.method,
+                RatingSnapshot.category,
+                RatingSnapshot.source,
+                RatingSnapshot.rater_group,
+            )
+        ).all()
+    return [
+        {
+            "method": m,
+            "category": c,
+            "source": s,
+            "rater_group": g,
+            "updated_at": t.isoformat() if t else None,
+            "snapshots": n,
+        }
+        for m, c, s, g, t, n in rows
+    ]
 
 
 @api.get("/leaderboard")
@@ -61,8 +83,12 @@ def leaderboard_json():
     scope = _scope_args()
     snapshot = ratings.latest_snapshot(rt().engine, **scope)
     if snapshot is None:
-        raise ApiError(404, "no rating snapshot for this scope yet (see /api/v1/leaderboard/"
-                            "scopes, or run `arena rate --store`)", "no_snapshot")
+        raise ApiError(
+            404,
+            "no rating snapshot for this scope yet (see /api/v1/leaderboard/"
+            "scopes, or run `arena rate --store`)",
+            "no_snapshot",
+        )
     if request.args.get("replicates") not in ("1", "true", "yes"):
         snapshot.pop("bootstrap", None)
     return snapshot
@@ -73,8 +99,18 @@ def scopes_json():
     return {"scopes": scopes()}
 
 
-RANK_PARAMS = {"category", "source", "rater_group", "weight", "normalize", "aggregate",
-               "arena_mode", "max_vram_gb", "min_coverage", "replicates"}
+RANK_PARAMS = {
+    "category",
+    "source",
+    "rater_group",
+    "weight",
+    "normalize",
+    "aggregate",
+    "arena_mode",
+    "max_vram_gb",
+    "min_coverage",
+    "replicates",
+}
 
 
 @api.get("/rank")
@@ -95,8 +131,11 @@ def rank_json():
     unknown = sorted(set(args) - RANK_PARAMS)
     if unknown:
         raise ApiError(400, f"unknown parameter(s): {', '.join(unknown)}", "bad_parameter")
-    choices = {"normalize": NORMALIZATIONS, "aggregate": AGGREGATORS,
-               "arena_mode": ("rating", "tier")}
+    choices = {
+        "normalize": NORMALIZATIONS,
+        "aggregate": AGGREGATORS,
+        "arena_mode": ("rating", "tier"),
+    }
     for name, allowed in choices.items():
         if name in args and args[name] not in allowed:
             raise ApiError(400, f"{name} must be one of {', '.join(allowed)}", "bad_parameter")
@@ -116,21 +155,30 @@ def rank_json():
 
     runtime = rt()
     try:
-        opts = rank_options(runtime.settings, weights=args.getlist("weight"),
-                            normalize=args.get("normalize"), aggregate=args.get("aggregate"),
-                            arena_mode=args.get("arena_mode", "rating"),
-                            category=args.get("category") or None,
-                            max_vram_gb=number("max_vram_gb"),
-                            min_coverage=number("min_coverage", high=1.0),
-                            replicates=number("replicates", int, 0, 2000))
-        inputs, inputs_meta = load_db_inputs(runtime.engine, args.get("category", ""),
-                                             args.get("source", ""),
-                                             args.get("rater_group", ""))
+        opts = rank_options(
+            runtime.settings,
+            weights=args.getlist("weight"),
+            normalize=args.get("normalize"),
+            aggregate=args.get("aggregate"),
+            arena_mode=args.get("arena_mode", "rating"),
+            category=args.get("category") or None,
+            max_vram_gb=number("max_vram_gb"),
+            min_coverage=number("min_coverage", high=1.0),
+            replicates=number("replicates", int, 0, 2000),
+        )
+        inputs, inputs_meta = load_db_inputs(
+            runtime.engine,
+            args.get("category", ""),
+            args.get("source", ""),
+            args.get("rater_group", ""),
+        )
         result = rank_models(inputs, opts)
     except (WeightError, ValueError) as exc:
         raise ApiError(400, str(exc), "bad_parameter") from None
-    return {"meta": {"mode": "database", "inputs": inputs_meta, **result.meta},
-            "models": result.rows}
+    return {
+        "meta": {"mode": "database", "inputs": inputs_meta, **result.meta},
+        "models": result.rows,
+    }
 
 
 @bp.get("/leaderboard")
@@ -138,16 +186,22 @@ def page():
     try:
         scope = _scope_args()
     except ApiError as exc:
-        return render_template("leaderboard.html", snapshot=None, reason=exc.reason,
-                               scope={}, scopes=[]), 400
+        return render_template(
+            "leaderboard.html", snapshot=None, reason=exc.reason, scope={}, scopes=[]
+        ), 400
     snapshot = ratings.latest_snapshot(rt().engine, **scope)
     if snapshot:
         snapshot.pop("bootstrap", None)
     known = scopes()
-    updated = next((s["updated_at"] for s in known
-                    if all(s[k] == scope[k] for k in scope)), None)
-    return render_template("leaderboard.html", snapshot=snapshot, scope=scope, scopes=known,
-                           updated=updated, reason=None)
+    updated = next((s["updated_at"] for s in known if all(s[k] == scope[k] for k in scope)), None)
+    return render_template(
+        "leaderboard.html",
+        snapshot=snapshot,
+        scope=scope,
+        scopes=known,
+        updated=updated,
+        reason=None,
+    )
 
 
 @bp.get("/vendor/plotly.min.js")

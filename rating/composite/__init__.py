@@ -10,11 +10,30 @@ Modules: :mod:`~rating.composite.weights` (signal names, weights),
 :func:`rank_models`), :mod:`~rating.composite.explain`.
 """
 
-from rating.composite.inputs import (ArenaRatings, BenchmarkResult, ModelFacts,
-                                     PopularityCounts, RankInputs, RankOptions, Speed)
+from rating.composite.inputs import (
+    ArenaRatings,
+    BenchmarkResult,
+    ModelFacts,
+    PopularityCounts,
+    RankInputs,
+    RankOptions,
+    Speed,
+)
 from rating.composite.rank import RankResult, rank_models
 from rating.composite.weights import SIGNALS, WeightError, normalize_weights, parse_weight
 
-__all__ = ["ArenaRatings", "BenchmarkResult", "ModelFacts", "PopularityCounts", "RankInputs",
-           "RankOptions", "Speed", "RankResult", "rank_models", "SIGNALS", "WeightError",
-           "normalize_weights", "parse_weight"]
+__all__ = [
+    "SIGNALS",
+    "ArenaRatings",
+    "BenchmarkResult",
+    "ModelFacts",
+    "PopularityCounts",
+    "RankInputs",
+    "RankOptions",
+    "RankResult",
+    "Speed",
+    "WeightError",
+    "normalize_weights",
+    "parse_weight",
+    "rank_models",
+]

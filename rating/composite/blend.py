@@ -54,10 +54,17 @@ def competition_rank(score: np.ndarray) -> np.ndarray:
     return 1 + np.searchsorted(-sorted_desc, -s, side="left")
 
 
-def blend(signals: dict[str, Signal], weights: dict[str, float], n: int,
-          normalize: str = "minmax", aggregate: str = "mean", min_coverage: float = 0.0,
-          replicates: int = 0, confidence: float = 0.95,
-          keep: np.ndarray | None = None) -> Blend:
+def blend(
+    signals: dict[str, Signal],
+    weights: dict[str, float],
+    n: int,
+    normalize: str = "minmax",
+    aggregate: str = "mean",
+    min_coverage: float = 0.0,
+    replicates: int = 0,
+    confidence: float = 0.95,
+    keep: np.ndarray | None = None,
+) -> Blend:
     """Blend weighted signals into a composite.
 
     Parameters
@@ -110,14 +117,24 @@ def blend(signals: dict[str, Signal], weights: dict[str, float], n: int,
         rank[idx] = competition_rank(score[idx])
         rank_ub[idx] = rank_upper_bound(lo[idx], hi[idx])
         tier[idx] = assign_tiers(score[idx], lo[idx], hi[idx])
-    return Blend(score=score, ci_low=np.where(eligible, lo, np.nan),
-                 ci_high=np.where(eligible, hi, np.nan), rank=rank, rank_ub=rank_ub, tier=tier,
-                 coverage=cov, eligible=eligible, scaled=scaled, weights=dict(weights),
-                 draws=draws)
+    return Blend(
+        score=score,
+        ci_low=np.where(eligible, lo, np.nan),
+        ci_high=np.where(eligible, hi, np.nan),
+        rank=rank,
+        rank_ub=rank_ub,
+        tier=tier,
+        coverage=cov,
+        eligible=eligible,
+        scaled=scaled,
+        weights=dict(weights),
+        draws=draws,
+    )
 
 
-def point_scores(scaled: dict[str, np.ndarray], weights: dict[str, float],
-                 drop: str | None = None) -> np.ndarray:
+def point_scores(
+    scaled: dict[str, np.ndarray], weights: dict[str, float], drop: str | None = None
+) -> np.ndarray:
     """Point composite from already scaled signals, optionally without one signal
     (its weight spread over the others, as for a model missing it)."""
     w = {k: v for k, v in weights.items() if k != drop}

@@ -71,11 +71,16 @@ class Leaves:
     def baselines(self) -> np.ndarray:
         return np.array([baseline(b, s) for b, s in zip(self.benchmark, self.subtask)])
 
-    def select(self, keep: np.ndarray) -> "Leaves":
+    def select(self, keep: np.ndarray) -> Leaves:
         keep = np.asarray(keep, dtype=bool)
-        return Leaves(self.model[keep], [b for b, k in zip(self.benchmark, keep) if k],
-                      [s for s, k in zip(self.subtask, keep) if k], self.score[keep],
-                      self.n_items[keep], self.normalized[keep])
+        return Leaves(
+            self.model[keep],
+            [b for b, k in zip(self.benchmark, keep) if k],
+            [s for s, k in zip(self.subtask, keep) if k],
+            self.score[keep],
+            self.n_items[keep],
+            self.normalized[keep],
+        )
 
 
 def raw_accuracy(leaves: Leaves) -> np.ndarray:
@@ -86,8 +91,9 @@ def raw_accuracy(leaves: Leaves) -> np.ndarray:
 
 def normalized_points(leaves: Leaves) -> np.ndarray:
     """Each leaf on the 0-100 v2 scale (baseline removed, clipped at 0)."""
-    return np.where(leaves.normalized, leaves.score,
-                    normalize_score(leaves.score, leaves.baselines))
+    return np.where(
+        leaves.normalized, leaves.score, normalize_score(leaves.score, leaves.baselines)
+    )
 
 
 def normalized_draws(leaves: Leaves, replicates: int, rng: np.random.Generator) -> np.ndarray:
@@ -105,8 +111,9 @@ def _group_mean(values: np.ndarray, keys: list) -> tuple[np.ndarray, list]:
     index = {k: i for i, k in enumerate(uniq)}
     cols = np.array([index[k] for k in keys], dtype=int)
     counts = np.bincount(cols, minlength=len(uniq)).astype(float)
-    mat = sparse.csr_matrix((1.0 / counts[cols], (np.arange(len(keys)), cols)),
-                            shape=(len(keys), len(uniq)))
+    mat = sparse.csr_matrix(
+        (1.0 / counts[cols], (np.arange(len(keys)), cols)), shape=(len(keys), len(uniq))
+    )
     values = np.asarray(values, dtype=float)
     flat = values.reshape(-1, values.shape[-1])
     out = np.asarray((mat.T @ flat.T).T)
@@ -119,8 +126,9 @@ def _to_pool(values: np.ndarray, model_of_group: np.ndarray, n_models: int) -> n
     return out
 
 
-def benchmark_scores(leaves: Leaves, values: np.ndarray, n_models: int,
-                     only: str | None = None) -> np.ndarray:
+def benchmark_scores(
+    leaves: Leaves, values: np.ndarray, n_models: int, only: str | None = None
+) -> np.ndarray:
     """Per model: mean over benchmarks of mean over subtasks (``only``: one benchmark).
 
     ``values`` is ``(L,)`` or ``(R, L)`` on the 0-100 scale; the answer is
@@ -140,8 +148,9 @@ def benchmark_scores(leaves: Leaves, values: np.ndarray, n_models: int,
     return _to_pool(per_model, np.array(mkeys, dtype=int), n_models)
 
 
-def goodness(leaves: Leaves, values: np.ndarray, n_models: int,
-             subdomains: dict[str, str] | None = None) -> np.ndarray:
+def goodness(
+    leaves: Leaves, values: np.ndarray, n_models: int, subdomains: dict[str, str] | None = None
+) -> np.ndarray:
     """Hierarchical goodness: subtask -> benchmark -> subdomain -> model (equal-weight means)."""
     domains = SUBDOMAINS if subdomains is None else subdomains
     if len(leaves) == 0:

@@ -34,7 +34,8 @@ class ArenaRatings:
             if self.replicates.ndim != 2 or self.replicates.shape[1] != len(self.models):
                 raise ValueError(
                     f"bootstrap replicates have shape {self.replicates.shape}, "
-                    f"expected (R, {len(self.models)})")
+                    f"expected (R, {len(self.models)})"
+                )
 
 
 @dataclass

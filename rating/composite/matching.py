@@ -60,8 +60,11 @@ class Matching:
         return [n for i, n in enumerate(self.names) if i not in have]
 
 
-def match_names(inputs: dict[str, list[str]], aliases: dict[str, str] | None = None,
-                organizations: dict[str, str] | None = None) -> Matching:
+def match_names(
+    inputs: dict[str, list[str]],
+    aliases: dict[str, str] | None = None,
+    organizations: dict[str, str] | None = None,
+) -> Matching:
     """Build the pool from every input's names.
 
     Parameters
@@ -92,7 +95,7 @@ def match_names(inputs: dict[str, list[str]], aliases: dict[str, str] | None = N
 
     # 1. exact keys, in first-seen order
     display: dict[str, str] = {}
-    for source, names in inputs.items():
+    for names in inputs.values():
         for name in names:
             display.setdefault(resolve(name), name.strip())
     keys = list(display)
@@ -112,12 +115,22 @@ def match_names(inputs: dict[str, list[str]], aliases: dict[str, str] | None = N
         chosen = cands[0]
         if len(cands) > 1:
             org = orgs.get(key, "")
-            fits = [c for c in cands if org and _letters(_org(c))
-                    and (org in _letters(_org(c)) or _letters(_org(c)) in org)]
+            fits = [
+                c
+                for c in cands
+                if org
+                and _letters(_org(c))
+                and (org in _letters(_org(c)) or _letters(_org(c)) in org)
+            ]
             chosen = fits[0] if fits else cands[0]
-            ambiguous.append({"name": display[key], "candidates": [display[c] for c in cands],
-                              "chosen": display[chosen],
-                              "rule": "organization" if fits else "first seen"})
+            ambiguous.append(
+                {
+                    "name": display[key],
+                    "candidates": [display[c] for c in cands],
+                    "chosen": display[chosen],
+                    "rule": "organization" if fits else "first seen",
+                }
+            )
         target[chosen] = key
     # 3. pool in first-seen order of the surviving keys
     pool_keys = [k for k in keys if target[k] == k]
@@ -128,14 +141,14 @@ def match_names(inputs: dict[str, list[str]], aliases: dict[str, str] | None = N
         for name in names:
             idx = pos[target[resolve(name)]]
             if idx in got and (source, name) not in result.index:
-                result.duplicates.append({"input": source, "name": name,
-                                          "model": result.names[idx]})
+                result.duplicates.append(
+                    {"input": source, "name": name, "model": result.names[idx]}
+                )
                 result.also[(source, name)] = idx
                 continue
             got.add(idx)
             result.index[(source, name)] = idx
             if name.strip() != result.names[idx]:
-                result.renamed.append({"input": source, "name": name,
-                                       "model": result.names[idx]})
+                result.renamed.append({"input": source, "name": name, "model": result.names[idx]})
     result.ambiguous = ambiguous
     return result

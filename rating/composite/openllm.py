@@ -19,14 +19,29 @@ import numpy as np
 
 #: Number of choices per BBH subtask (a baseline of 1 / choices).
 BBH_CHOICES = {
-    "sports_understanding": 2, "tracking_shuffled_objects_three_objects": 3, "navigate": 2,
-    "snarks": 2, "date_understanding": 6, "reasoning_about_colored_objects": 18,
-    "object_counting": 19, "logical_deduction_seven_objects": 7, "geometric_shapes": 11,
-    "web_of_lies": 2, "movie_recommendation": 6, "logical_deduction_five_objects": 5,
-    "salient_translation_error_detection": 6, "disambiguation_qa": 3, "temporal_sequences": 4,
-    "hyperbaton": 2, "logical_deduction_three_objects": 3, "causal_judgement": 2,
-    "formal_fallacies": 2, "tracking_shuffled_objects_seven_objects": 7, "ruin_names": 6,
-    "penguins_in_a_table": 5, "boolean_expressions": 2,
+    "sports_understanding": 2,
+    "tracking_shuffled_objects_three_objects": 3,
+    "navigate": 2,
+    "snarks": 2,
+    "date_understanding": 6,
+    "reasoning_about_colored_objects": 18,
+    "object_counting": 19,
+    "logical_deduction_seven_objects": 7,
+    "geometric_shapes": 11,
+    "web_of_lies": 2,
+    "movie_recommendation": 6,
+    "logical_deduction_five_objects": 5,
+    "salient_translation_error_detection": 6,
+    "disambiguation_qa": 3,
+    "temporal_sequences": 4,
+    "hyperbaton": 2,
+    "logical_deduction_three_objects": 3,
+    "causal_judgement": 2,
+    "formal_fallacies": 2,
+    "tracking_shuffled_objects_seven_objects": 7,
+    "ruin_names": 6,
+    "penguins_in_a_table": 5,
+    "boolean_expressions": 2,
     "tracking_shuffled_objects_five_objects": 5,
 }
 MUSR_CHOICES = {"murder_mysteries": 2, "object_placements": 5, "team_allocation": 3}
@@ -45,13 +60,20 @@ TASK_BASELINES = {
 }
 
 #: Item counts of the v2 test sets (public sizes), used for Beta posteriors.
-V2_ITEMS = {"ifeval": 541, "bbh": 5761, "math": 1324, "gpqa": 1192, "musr": 756,
-            "mmlu_pro": 12032}
+V2_ITEMS = {"ifeval": 541, "bbh": 5761, "math": 1324, "gpqa": 1192, "musr": 756, "mmlu_pro": 12032}
 
 _TASK_NAMES = {
-    "ifeval": "ifeval", "bbh": "bbh", "math": "math", "math level 5": "math",
-    "math_lvl5": "math", "math_hard": "math", "gpqa": "gpqa", "musr": "musr",
-    "mmlu-pro": "mmlu_pro", "mmlu_pro": "mmlu_pro", "mmlupro": "mmlu_pro",
+    "ifeval": "ifeval",
+    "bbh": "bbh",
+    "math": "math",
+    "math level 5": "math",
+    "math_lvl5": "math",
+    "math_hard": "math",
+    "gpqa": "gpqa",
+    "musr": "musr",
+    "mmlu-pro": "mmlu_pro",
+    "mmlu_pro": "mmlu_pro",
+    "mmlupro": "mmlu_pro",
 }
 
 
@@ -106,6 +128,5 @@ def task_score(normalized_subtasks) -> float:
 
 def v2_average(task_scores: dict[str, float]) -> float:
     """The leaderboard average: the six tasks (those present) with equal weight."""
-    values = [task_scores[t] for t in V2_TASKS if t in task_scores
-              and not np.isnan(task_scores[t])]
+    values = [task_scores[t] for t in V2_TASKS if t in task_scores and not np.isnan(task_scores[t])]
     return float(np.mean(values)) if values else float("nan")

@@ -47,16 +47,26 @@ def _num(x) -> float | None:
 
 def _merge_facts(first: ModelFacts, second: ModelFacts) -> ModelFacts:
     """Field-wise: the first known value wins (two spellings of one model)."""
-    return ModelFacts(**{k: getattr(first, k) if getattr(first, k) is not None
-                         else getattr(second, k) for k in vars(first)})
+    return ModelFacts(
+        **{
+            k: getattr(first, k) if getattr(first, k) is not None else getattr(second, k)
+            for k in vars(first)
+        }
+    )
 
 
 def _nan_array(n: int) -> np.ndarray:
     return np.full(n, np.nan)
 
 
-def _arena_signal(inputs: RankInputs, match: Matching, n: int, opts: RankOptions,
-                  rng: np.random.Generator, inherited: dict[int, int]) -> tuple[Signal, dict]:
+def _arena_signal(
+    inputs: RankInputs,
+    match: Matching,
+    n: int,
+    opts: RankOptions,
+    rng: np.random.Generator,
+    inherited: dict[int, int],
+) -> tuple[Signal, dict]:
     """Arena rating (or tier score) over the pool, with replicates."""
     arena = inputs.arena
     info: dict = {"replicates": "none"}
@@ -71,12 +81,16 @@ def _arena_signal(inputs: RankInputs, match: Matching, n: int, opts: RankOptions
         reps = pick_rows(arena.replicates, R, rng)
         info["replicates"] = f"bootstrap ({arena.replicates.shape[0]} rows in the input, {R} used)"
     else:
-        reps = normal_replicates(arena.rating, arena.ci_low, arena.ci_high, R, rng,
-                                 opts.confidence)
-        info["replicates"] = (f"normal draws from the intervals (no bootstrap in the input; "
-                              f"sd = (ci_high - ci_low) / (2 z), {R} draws, seed {opts.seed})")
-    tiers = arena.tier if arena.tier is not None else assign_tiers(
-        arena.rating, arena.ci_low, arena.ci_high)
+        reps = normal_replicates(arena.rating, arena.ci_low, arena.ci_high, R, rng, opts.confidence)
+        info["replicates"] = (
+            f"normal draws from the intervals (no bootstrap in the input; "
+            f"sd = (ci_high - ci_low) / (2 z), {R} draws, seed {opts.seed})"
+        )
+    tiers = (
+        arena.tier
+        if arena.tier is not None
+        else assign_tiers(arena.rating, arena.ci_low, arena.ci_high)
+    )
     if opts.arena_mode == "tier":
         # every model in a tier gets the tier's mean rating, in the point and in each replicate
         point = arena.rating.copy()
@@ -97,33 +111,42 @@ def _arena_signal(inputs: RankInputs, match: Matching, n: int, opts: RankOptions
     for child, parent in inherited.items():
         value[child], rating[child], tier_of[child] = value[parent], rating[parent], tier_of[parent]
         draws[:, child] = draws[:, parent]
-    raw = [None if np.isnan(r) else {"rating": _num(r), "tier": int(t)}
-           for r, t in zip(rating, tier_of)]
+    raw = [
+        None if np.isnan(r) else {"rating": _num(r), "tier": int(t)}
+        for r, t in zip(rating, tier_of)
+    ]
     return Signal("arena", value, draws if opts.replicates else None, raw=raw), info
 
 
 def _leaves(inputs: RankInputs, match: Matching, category_benchmarks: set[str] | None):
-    rows = [r for r in inputs.benchmarks
-            if category_benchmarks is None or canonical_task(r.benchmark) in category_benchmarks]
+    rows = [
+        r
+        for r in inputs.benchmarks
+        if category_benchmarks is None or canonical_task(r.benchmark) in category_benchmarks
+    ]
     idx = [match.lookup("benchmarks", r.model) for r in rows]
     rows = [r for r, i in zip(rows, idx) if i is not None]
     idx = [i for i in idx if i is not None]
-    return gd.Leaves(model=np.array(idx, dtype=int), benchmark=[r.benchmark for r in rows],
-                     subtask=[r.subtask or "" for r in rows],
-                     score=np.array([r.score for r in rows], dtype=float),
-                     n_items=np.array([np.nan if r.n_items is None else r.n_items for r in rows],
-                                      dtype=float),
-                     normalized=np.array([bool(r.normalized) for r in rows], dtype=bool))
+    return gd.Leaves(
+        model=np.array(idx, dtype=int),
+        benchmark=[r.benchmark for r in rows],
+        subtask=[r.subtask or "" for r in rows],
+        score=np.array([r.score for r in rows], dtype=float),
+        n_items=np.array([np.nan if r.n_items is None else r.n_items for r in rows], dtype=float),
+        normalized=np.array([bool(r.normalized) for r in rows], dtype=bool),
+    )
 
 
 def rank_models(inputs: RankInputs, opts: RankOptions) -> RankResult:
     """Compute the composite rank. Raises ``ValueError`` for unusable options."""
     if opts.normalize not in METHODS:
-        raise ValueError(f"unknown normalization {opts.normalize!r}; choose one of "
-                         f"{', '.join(METHODS)}")
+        raise ValueError(
+            f"unknown normalization {opts.normalize!r}; choose one of {', '.join(METHODS)}"
+        )
     if opts.aggregate not in AGGREGATORS:
-        raise ValueError(f"unknown aggregator {opts.aggregate!r}; choose one of "
-                         f"{', '.join(AGGREGATORS)}")
+        raise ValueError(
+            f"unknown aggregator {opts.aggregate!r}; choose one of {', '.join(AGGREGATORS)}"
+        )
     if opts.arena_mode not in ARENA_MODES:
         raise ValueError(f"unknown arena mode {opts.arena_mode!r}; choose rating or tier")
     if not 0.0 <= opts.min_coverage <= 1.0:
@@ -166,17 +189,25 @@ def rank_models(inputs: RankInputs, opts: RankOptions) -> RankResult:
                     inherited[i] = j
 
     # 3. size filter
-    vram = sg.vram_gb([f.parameters_b if f else None for f in facts],
-                      [f.precision if f else None for f in facts])
+    vram = sg.vram_gb(
+        [f.parameters_b if f else None for f in facts], [f.precision if f else None for f in facts]
+    )
     keep = np.ones(n, dtype=bool)
     excluded: list[dict] = []
     if opts.max_vram_gb is not None:
         over = ~(vram <= opts.max_vram_gb)
         keep &= ~over
         for i in np.flatnonzero(over):
-            excluded.append({"model": names[i], "reason": (
-                f"estimated VRAM {vram[i]} GB > {opts.max_vram_gb} GB" if np.isfinite(vram[i])
-                else "VRAM unknown (no parameter count)")})
+            excluded.append(
+                {
+                    "model": names[i],
+                    "reason": (
+                        f"estimated VRAM {vram[i]} GB > {opts.max_vram_gb} GB"
+                        if np.isfinite(vram[i])
+                        else "VRAM unknown (no parameter count)"
+                    ),
+                }
+            )
 
     # 4. signals
     sigs: dict[str, Signal] = {}
@@ -189,31 +220,49 @@ def rank_models(inputs: RankInputs, opts: RankOptions) -> RankResult:
     names_bench = sorted(set(leaves.benchmark))
     all_bench = gd.benchmark_scores(leaves, points, n)
     sigs["benchmarks"] = Signal(
-        "benchmarks", all_bench,
-        gd.benchmark_scores(leaves, draws, n) if draws is not None else None)
+        "benchmarks",
+        all_bench,
+        gd.benchmark_scores(leaves, draws, n) if draws is not None else None,
+    )
     for key in weights:
         if key.startswith("benchmarks."):
             one = key.split(".", 1)[1]
-            sigs[key] = Signal(key, gd.benchmark_scores(leaves, points, n, only=one),
-                               gd.benchmark_scores(leaves, draws, n, only=one)
-                               if draws is not None else None)
+            sigs[key] = Signal(
+                key,
+                gd.benchmark_scores(leaves, points, n, only=one),
+                gd.benchmark_scores(leaves, draws, n, only=one) if draws is not None else None,
+            )
     good = gd.goodness(leaves, points, n)
-    good_lo, good_hi = (interval(gd.goodness(leaves, draws, n), opts.confidence)
-                        if draws is not None and len(leaves) else (good, good))
+    good_lo, good_hi = (
+        interval(gd.goodness(leaves, draws, n), opts.confidence)
+        if draws is not None and len(leaves)
+        else (good, good)
+    )
     pop_d, pop_l = _nan_array(n), _nan_array(n)
     for name, p in inputs.popularity.items():
         i = match.lookup("popularity", name)
         if i is not None:
             pop_d[i] = np.nan if p.downloads is None else p.downloads
             pop_l[i] = np.nan if p.likes is None else p.likes
-    sigs["popularity"] = Signal("popularity", sg.popularity(pop_d, pop_l), raw=[
-        None if np.isnan(d) and np.isnan(l) else
-        {"downloads": None if np.isnan(d) else int(d), "likes": None if np.isnan(l) else int(l)}
-        for d, l in zip(pop_d, pop_l)])
+    sigs["popularity"] = Signal(
+        "popularity",
+        sg.popularity(pop_d, pop_l),
+        raw=[
+            None
+            if np.isnan(d) and np.isnan(l)
+            else {
+                "downloads": None if np.isnan(d) else int(d),
+                "likes": None if np.isnan(l) else int(l),
+            }
+            for d, l in zip(pop_d, pop_l)
+        ],
+    )
     released = [f.release_date if f else None for f in facts]
-    sigs["recency"] = Signal("recency", sg.recency(released, as_of,
-                                                   opts.recency_half_life_days), raw=[
-        d.isoformat() if d else None for d in released])
+    sigs["recency"] = Signal(
+        "recency",
+        sg.recency(released, as_of, opts.recency_half_life_days),
+        raw=[d.isoformat() if d else None for d in released],
+    )
     tps, lat, price = _nan_array(n), _nan_array(n), _nan_array(n)
     for name, s in inputs.efficiency.items():
         i = match.lookup("efficiency", name)
@@ -222,19 +271,40 @@ def rank_models(inputs: RankInputs, opts: RankOptions) -> RankResult:
             lat[i] = np.nan if s.latency_ms is None else s.latency_ms
             price[i] = np.nan if s.price_per_mtok is None else s.price_per_mtok
     fast = sg.efficiency(tps, lat, price)
-    sigs["efficiency"] = Signal("efficiency", fast, raw=[
-        None if np.isnan(a) and np.isnan(b) and np.isnan(c) else
-        {"tokens_per_second": _num(a), "latency_ms": _num(b), "price_per_mtok": _num(c)}
-        for a, b, c in zip(tps, lat, price)])
+    sigs["efficiency"] = Signal(
+        "efficiency",
+        fast,
+        raw=[
+            None
+            if np.isnan(a) and np.isnan(b) and np.isnan(c)
+            else {"tokens_per_second": _num(a), "latency_ms": _num(b), "price_per_mtok": _num(c)}
+            for a, b, c in zip(tps, lat, price)
+        ],
+    )
 
     # 5. blend
-    result = blend(sigs, weights, n, normalize=opts.normalize, aggregate=opts.aggregate,
-                   min_coverage=opts.min_coverage, replicates=opts.replicates,
-                   confidence=opts.confidence, keep=keep)
+    result = blend(
+        sigs,
+        weights,
+        n,
+        normalize=opts.normalize,
+        aggregate=opts.aggregate,
+        min_coverage=opts.min_coverage,
+        replicates=opts.replicates,
+        confidence=opts.confidence,
+        keep=keep,
+    )
     for i in np.flatnonzero(keep & ~result.eligible):
-        excluded.append({"model": names[i], "reason": (
-            f"coverage {result.coverage[i]:.3f} below the minimum {opts.min_coverage}"
-            if result.coverage[i] > 0 else "no signal with a positive weight")})
+        excluded.append(
+            {
+                "model": names[i],
+                "reason": (
+                    f"coverage {result.coverage[i]:.3f} below the minimum {opts.min_coverage}"
+                    if result.coverage[i] > 0
+                    else "no signal with a positive weight"
+                ),
+            }
+        )
 
     # 6. rows
     rows = []
@@ -247,8 +317,12 @@ def rank_models(inputs: RankInputs, opts: RankOptions) -> RankResult:
                 raw_val = sig.raw[i] if sig.raw is not None else _num(sig.value[i])
             norm = result.scaled[key][i]
             share = w / result.coverage[i] if not np.isnan(norm) else 0.0
-            entry[key] = {"raw": raw_val, "normalized": _num(norm), "weight": round(w, 6),
-                          "contribution": None if np.isnan(norm) else _num(share * norm)}
+            entry[key] = {
+                "raw": raw_val,
+                "normalized": _num(norm),
+                "weight": round(w, 6),
+                "contribution": None if np.isnan(norm) else _num(share * norm),
+            }
         row = {
             "model": names[i],
             "score": _num(result.score[i]),
@@ -259,8 +333,9 @@ def rank_models(inputs: RankInputs, opts: RankOptions) -> RankResult:
             "tier": int(result.tier[i]),
             "coverage": _num(result.coverage[i]),
             "signals": entry,
-            "goodness": None if np.isnan(good[i]) else {
-                "value": _num(good[i]), "ci_low": _num(good_lo[i]), "ci_high": _num(good_hi[i])},
+            "goodness": None
+            if np.isnan(good[i])
+            else {"value": _num(good[i]), "ci_low": _num(good_lo[i]), "ci_high": _num(good_hi[i])},
             "fastness": _num(fast[i]),
             "vram_gb": _num(vram[i]),
             "precision": facts[i].precision if facts[i] else None,
@@ -276,10 +351,14 @@ def rank_models(inputs: RankInputs, opts: RankOptions) -> RankResult:
 
     def _side(i: int) -> dict:
         r = ranked.get(names[i])
-        return {"model": names[i], "precision": facts[i].precision if facts[i] else None,
-                "vram_gb": _num(vram[i]), "score": r["score"] if r else None,
-                "rank": r["rank"] if r else None,
-                "inherited": i in inherited}
+        return {
+            "model": names[i],
+            "precision": facts[i].precision if facts[i] else None,
+            "vram_gb": _num(vram[i]),
+            "score": r["score"] if r else None,
+            "rank": r["rank"] if r else None,
+            "inherited": i in inherited,
+        }
 
     variants: dict[str, list[dict]] = {}
     for child, parent in base_of.items():
@@ -304,11 +383,15 @@ def rank_models(inputs: RankInputs, opts: RankOptions) -> RankResult:
         "benchmark_leaves_with_items": int(np.isfinite(leaves.n_items).sum()),
         "pool": n,
         "ranked": len(rows),
-        "signals_without_data": sorted(k for k in weights
-                                       if k not in sigs or np.isnan(sigs[k].value).all()),
+        "signals_without_data": sorted(
+            k for k in weights if k not in sigs or np.isnan(sigs[k].value).all()
+        ),
         # metadata is not a signal: only the signal inputs are checked for gaps
-        "missing": {src: match.missing(src) for src, lst in names_by_input.items()
-                    if lst and src != "models"},
+        "missing": {
+            src: match.missing(src)
+            for src, lst in names_by_input.items()
+            if lst and src != "models"
+        },
         "ambiguous_names": match.ambiguous,
         "duplicate_names": match.duplicates,
         "matched_names": match.renamed,

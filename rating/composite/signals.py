@@ -20,11 +20,31 @@ from rating.composite.normalize import minmax
 
 #: Bytes per parameter for precision names (lower-cased).
 PRECISION_BYTES = {
-    "float32": 4.0, "fp32": 4.0, "f32": 4.0,
-    "bfloat16": 2.0, "bf16": 2.0, "float16": 2.0, "fp16": 2.0, "f16": 2.0, "half": 2.0,
-    "int8": 1.0, "8bit": 1.0, "fp8": 1.0, "q8": 1.0, "q8_0": 1.0,
-    "int4": 0.5, "4bit": 0.5, "nf4": 0.5, "fp4": 0.5, "gptq": 0.5, "awq": 0.5, "q4": 0.5,
-    "q4_0": 0.5, "q4_k_m": 0.5, "int3": 0.375, "int2": 0.25,
+    "float32": 4.0,
+    "fp32": 4.0,
+    "f32": 4.0,
+    "bfloat16": 2.0,
+    "bf16": 2.0,
+    "float16": 2.0,
+    "fp16": 2.0,
+    "f16": 2.0,
+    "half": 2.0,
+    "int8": 1.0,
+    "8bit": 1.0,
+    "fp8": 1.0,
+    "q8": 1.0,
+    "q8_0": 1.0,
+    "int4": 0.5,
+    "4bit": 0.5,
+    "nf4": 0.5,
+    "fp4": 0.5,
+    "gptq": 0.5,
+    "awq": 0.5,
+    "q4": 0.5,
+    "q4_0": 0.5,
+    "q4_k_m": 0.5,
+    "int3": 0.375,
+    "int2": 0.25,
 }
 #: Memory beyond the weights (KV cache, activations, runtime): a 20% margin.
 VRAM_OVERHEAD = 1.2
@@ -65,13 +85,15 @@ def recency(release_dates: list[date | None], as_of: date, half_life_days: float
     """
     if half_life_days <= 0:
         raise ValueError(f"recency half-life must be > 0 days, got {half_life_days}")
-    ages = np.array([np.nan if d is None else max((as_of - d).days, 0) for d in release_dates],
-                    dtype=float)
+    ages = np.array(
+        [np.nan if d is None else max((as_of - d).days, 0) for d in release_dates], dtype=float
+    )
     return 0.5 ** (ages / float(half_life_days))
 
 
-def efficiency(tokens_per_second=None, latency_ms=None, price_per_mtok=None,
-               n: int | None = None) -> np.ndarray:
+def efficiency(
+    tokens_per_second=None, latency_ms=None, price_per_mtok=None, n: int | None = None
+) -> np.ndarray:
     """Fastness per model from whichever efficiency facts are known.
 
     Examples

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def normal_replicates(rating, ci_low, ci_high, replicates: int,
-                      rng: np.random.Generator, confidence: float = 0.95) -> np.ndarray:
+def normal_replicates(
+    rating, ci_low, ci_high, replicates: int, rng: np.random.Generator, confidence: float = 0.95
+) -> np.ndarray:
     """Draw ``(replicates, n)`` normal ratings from point values and intervals.
 
     Used when a ratings file carries no bootstrap: the standard deviation is

@@ -25,7 +25,8 @@ def check_signal_name(name: str) -> str:
         return name
     raise WeightError(
         f"unknown signal {name!r}: use one of {', '.join(SIGNALS)} "
-        f"or benchmarks.<name> for one benchmark")
+        f"or benchmarks.<name> for one benchmark"
+    )
 
 
 def parse_weight(text: str) -> tuple[str, float]:

@@ -40,8 +40,9 @@ def test_vote_in_the_browser(page, live_server, rt):
 
 def test_page_works_on_a_phone(browser, live_server, rt):
     seed(rt.engine)
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                  has_touch=True)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
     page = context.new_page()
     page.goto(live_server + "/")
     left = page.locator("#answer-left").bounding_box()

@@ -14,8 +14,9 @@ pytestmark = pytest.mark.browser
 def settings(tmp_path, sqlite_url, redis_url, redis_conn):
     from tests.conftest import make_settings
 
-    return make_settings(tmp_path, sqlite_url, redis_url,
-                         rating={"recompute_every": 5, "bootstrap": 50})
+    return make_settings(
+        tmp_path, sqlite_url, redis_url, rating={"recompute_every": 5, "bootstrap": 50}
+    )
 
 
 def test_leaderboard_page_shows_ratings_and_chart(page, live_server, rt):

@@ -11,8 +11,7 @@ from sqlmodel import Session
 
 from arena import db
 from arena.cli import main
-from arena.models import (Alias, Answer, BenchmarkScore, Model, Popularity, Prompt,
-                          RatingSnapshot)
+from arena.models import Alias, Answer, BenchmarkScore, Model, Popularity, Prompt, RatingSnapshot
 from tests.conftest import shared_data
 
 LB = "open-llm-leaderboard-2025-03-15"
@@ -25,8 +24,7 @@ def run(*args):
 
 def config_for(tmp_path, url):
     cfg = tmp_path / "config.toml"
-    cfg.write_text(f'[arena]\ninstance = "{tmp_path / "instance"}"\n'
-                   f'[database]\nurl = "{url}"\n')
+    cfg.write_text(f'[arena]\ninstance = "{tmp_path / "instance"}"\n[database]\nurl = "{url}"\n')
     return cfg
 
 
@@ -38,18 +36,39 @@ def no_db_config(tmp_path):
 def test_rank_on_files_alone(tmp_path):
     cfg = no_db_config(tmp_path)
     out = tmp_path / "rank.json"
-    res = run("rank", "--config", cfg, "--ratings", shared_data(LB, "lmsys.csv"),
-              "--benchmarks", shared_data(LB, "merged.csv"),
-              "--popularity", shared_data(LB, "merged.csv"), "--weight", "recency=0",
-              "--weight", "efficiency=0", "--min-coverage", "1", "--as-of", "2025-03-15",
-              "--replicates", "100", "--format", "json", "--output", out)
+    res = run(
+        "rank",
+        "--config",
+        cfg,
+        "--ratings",
+        shared_data(LB, "lmsys.csv"),
+        "--benchmarks",
+        shared_data(LB, "merged.csv"),
+        "--popularity",
+        shared_data(LB, "merged.csv"),
+        "--weight",
+        "recency=0",
+        "--weight",
+        "efficiency=0",
+        "--min-coverage",
+        "1",
+        "--as-of",
+        "2025-03-15",
+        "--replicates",
+        "100",
+        "--format",
+        "json",
+        "--output",
+        out,
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
     assert set(data) == {"meta", "models"}
     meta = data["meta"]
     assert meta["mode"] == "files"
-    assert meta["weights"] == pytest.approx({"arena": 0.5 / 0.9, "benchmarks": 0.3 / 0.9,
-                                             "popularity": 0.1 / 0.9})
+    assert meta["weights"] == pytest.approx(
+        {"arena": 0.5 / 0.9, "benchmarks": 0.3 / 0.9, "popularity": 0.1 / 0.9}
+    )
     assert meta["normalization"] == "minmax"
     kinds = {i["kind"]: i for i in meta["inputs"]}
     assert kinds["ratings"]["format"] == "lmsys-csv"
@@ -61,31 +80,81 @@ def test_rank_on_files_alone(tmp_path):
     assert len(meta["missing"]["benchmarks"]) == arena_models - 52
     # merged.csv's other org/name ids of the same model stay separate and are reported
     assert sorted(meta["missing"]["arena"]) == [
-        "jebish7/aya-expanse-8b", "jebish7/gemma-2-2b-it", "jebish7/gemma-2-9b-it",
-        "unsloth/Phi-3-mini-4k-instruct", "unsloth/phi-4"]
+        "jebish7/aya-expanse-8b",
+        "jebish7/gemma-2-2b-it",
+        "jebish7/gemma-2-9b-it",
+        "unsloth/Phi-3-mini-4k-instruct",
+        "unsloth/phi-4",
+    ]
     assert len(meta["ambiguous_names"]) == 5
     first = data["models"][0]
-    assert set(first) >= {"model", "score", "ci_low", "ci_high", "rank", "rank_ub", "tier",
-                          "coverage", "signals"}
+    assert set(first) >= {
+        "model",
+        "score",
+        "ci_low",
+        "ci_high",
+        "rank",
+        "rank_ub",
+        "tier",
+        "coverage",
+        "signals",
+    }
     assert set(first["signals"]["arena"]) >= {"raw", "normalized", "weight"}
     assert first["ci_low"] <= first["score"] <= first["ci_high"]
     assert [m["rank"] for m in data["models"]] == sorted(m["rank"] for m in data["models"])
     # same inputs and seed: same output
     out2 = tmp_path / "rank2.json"
-    run("rank", "--config", cfg, "--ratings", shared_data(LB, "lmsys.csv"),
-        "--benchmarks", shared_data(LB, "merged.csv"),
-        "--popularity", shared_data(LB, "merged.csv"),
-        "--weight", "recency=0", "--weight", "efficiency=0", "--min-coverage", "1",
-        "--as-of", "2025-03-15", "--replicates", "100", "--format", "json", "--output", out2)
+    run(
+        "rank",
+        "--config",
+        cfg,
+        "--ratings",
+        shared_data(LB, "lmsys.csv"),
+        "--benchmarks",
+        shared_data(LB, "merged.csv"),
+        "--popularity",
+        shared_data(LB, "merged.csv"),
+        "--weight",
+        "recency=0",
+        "--weight",
+        "efficiency=0",
+        "--min-coverage",
+        "1",
+        "--as-of",
+        "2025-03-15",
+        "--replicates",
+        "100",
+        "--format",
+        "json",
+        "--output",
+        out2,
+    )
     assert json.loads(out2.read_text())["models"] == data["models"]
 
 
 def test_rank_table_csv_and_explain(tmp_path):
     cfg = no_db_config(tmp_path)
-    common = ["rank", "--config", cfg, "--ratings", shared_data(LB, "lmsys.csv"),
-              "--benchmarks", shared_data(LB, "merged.csv"), "--weight", "arena=0.7",
-              "--weight", "benchmarks=0.3", "--weight", "popularity=0", "--weight", "recency=0",
-              "--weight", "efficiency=0", "--replicates", "50"]
+    common = [
+        "rank",
+        "--config",
+        cfg,
+        "--ratings",
+        shared_data(LB, "lmsys.csv"),
+        "--benchmarks",
+        shared_data(LB, "merged.csv"),
+        "--weight",
+        "arena=0.7",
+        "--weight",
+        "benchmarks=0.3",
+        "--weight",
+        "popularity=0",
+        "--weight",
+        "recency=0",
+        "--weight",
+        "efficiency=0",
+        "--replicates",
+        "50",
+    ]
     table = run(*common)
     assert table.exit_code == 0
     assert "Grok-3-Preview-02-24" in table.output
@@ -101,30 +170,57 @@ def test_rank_table_csv_and_explain(tmp_path):
 
 def test_rank_tier_mode_and_vram_filter_on_files(tmp_path):
     cfg = no_db_config(tmp_path)
-    res = run("rank", "--config", cfg, "--ratings", shared_data(LB, "lmsys.csv"),
-              "--models", shared_data(LB, "merged.csv"), "--weight", "arena=1",
-              "--weight", "benchmarks=0", "--weight", "popularity=0", "--weight", "recency=0",
-              "--weight", "efficiency=0", "--arena-mode", "tier", "--max-vram-gb", "24",
-              "--replicates", "50", "--format", "json")
+    res = run(
+        "rank",
+        "--config",
+        cfg,
+        "--ratings",
+        shared_data(LB, "lmsys.csv"),
+        "--models",
+        shared_data(LB, "merged.csv"),
+        "--weight",
+        "arena=1",
+        "--weight",
+        "benchmarks=0",
+        "--weight",
+        "popularity=0",
+        "--weight",
+        "recency=0",
+        "--weight",
+        "efficiency=0",
+        "--arena-mode",
+        "tier",
+        "--max-vram-gb",
+        "24",
+        "--replicates",
+        "50",
+        "--format",
+        "json",
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["models"] and all(m["vram_gb"] <= 24 for m in data["models"])
     by_tier = {}
     for m in data["models"]:
         by_tier.setdefault(m["signals"]["arena"]["raw"]["tier"], set()).add(
-            m["signals"]["arena"]["normalized"])
+            m["signals"]["arena"]["normalized"]
+        )
     assert all(len(v) == 1 for v in by_tier.values())  # one value per arena tier
     assert any("VRAM unknown" in e["reason"] for e in data["meta"]["excluded"])
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--weight", "vibes=1"], "unknown signal 'vibes'"),
-    (["--weight", "arena"], "is not SIGNAL=W"),
-    (["--normalize", "rank"], "Invalid value for '--normalize'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--weight", "vibes=1"], "unknown signal 'vibes'"),
+        (["--weight", "arena"], "is not SIGNAL=W"),
+        (["--normalize", "rank"], "Invalid value for '--normalize'"),
+    ],
+)
 def test_rank_bad_options(tmp_path, args, message):
-    res = run("rank", "--config", no_db_config(tmp_path), "--ratings",
-              shared_data(LB, "lmsys.csv"), *args)
+    res = run(
+        "rank", "--config", no_db_config(tmp_path), "--ratings", shared_data(LB, "lmsys.csv"), *args
+    )
     assert res.exit_code == 2 and message in res.output
 
 
@@ -143,23 +239,41 @@ def _count(url, table):
 
 def _snapshot_payload(names, ratings, rng):
     reps = np.asarray(ratings) + rng.normal(0, 8, size=(60, len(names)))
-    models = [{"model": n, "rating": float(r), "ci_low": float(r - 15), "ci_high": float(r + 15),
-               "rank_ub": 1, "tier": 1, "battles": 10, "wins": 5, "losses": 5, "ties": 0}
-              for n, r in zip(names, ratings)]
-    return {"meta": {"method": "bt"}, "models": models,
-            "bootstrap": {"models": names, "ratings": reps.round(3).tolist()}}
+    models = [
+        {
+            "model": n,
+            "rating": float(r),
+            "ci_low": float(r - 15),
+            "ci_high": float(r + 15),
+            "rank_ub": 1,
+            "tier": 1,
+            "battles": 10,
+            "wins": 5,
+            "losses": 5,
+            "ties": 0,
+        }
+        for n, r in zip(names, ratings)
+    ]
+    return {
+        "meta": {"method": "bt"},
+        "models": models,
+        "bootstrap": {"models": names, "ratings": reps.round(3).tolist()},
+    }
 
 
 def test_import_then_rank_on_a_database(tmp_path, sqlite_url):
     cfg = config_for(tmp_path, sqlite_url)
     bench = tmp_path / "bench.csv"
-    bench.write_text("model,benchmark,subtask,score,n_items\n"
-                     "acme/alpha-7b,gpqa,,0.40,1192\nacme/alpha-7b,math,,0.30,1324\n"
-                     "beta-13b,gpqa,,0.30,1192\nbeta-13b,math,,0.10,1324\n"
-                     "gamma,gpqa,,0.50,1192\n")
+    bench.write_text(
+        "model,benchmark,subtask,score,n_items\n"
+        "acme/alpha-7b,gpqa,,0.40,1192\nacme/alpha-7b,math,,0.30,1324\n"
+        "beta-13b,gpqa,,0.30,1192\nbeta-13b,math,,0.10,1324\n"
+        "gamma,gpqa,,0.50,1192\n"
+    )
     pop = tmp_path / "pop.csv"
-    pop.write_text("model,downloads,likes,date\nALPHA-7B,5000,40,2025-03-01\n"
-                   "b13,100,2,2025-03-01\n")
+    pop.write_text(
+        "model,downloads,likes,date\nALPHA-7B,5000,40,2025-03-01\nb13,100,2,2025-03-01\n"
+    )
     ali = tmp_path / "aliases.csv"
     ali.write_text("alias,model\nb13,Beta-13B\n")
     for kind, path in (("benchmarks", bench), ("popularity", pop), ("aliases", ali)):
@@ -183,17 +297,32 @@ def test_import_then_rank_on_a_database(tmp_path, sqlite_url):
     with Session(db.get_engine(sqlite_url)) as s:
         s.add(Model(name="Alpha-7B", organization="Acme", parameters_b=7, precision="bf16"))
         s.add(Model(name="Beta-13B", parameters_b=13, precision="int4"))
-        s.add(RatingSnapshot(method="bt", digest="sha256:test", votes=30,
-                             payload=json.dumps(payload)))
+        s.add(
+            RatingSnapshot(method="bt", digest="sha256:test", votes=30, payload=json.dumps(payload))
+        )
         s.commit()
         prompt = Prompt(key="p1", text="Say hi")
         s.add(prompt)
         s.commit()
         ids = {m.name: m.id for m in s.exec(select(Model)).scalars()}
-        s.add(Answer(prompt_id=prompt.id, model_id=ids["Alpha-7B"], text="hi",
-                     tokens_per_second=40.0, latency_ms=900.0))
-        s.add(Answer(prompt_id=prompt.id, model_id=ids["Beta-13B"], text="hello",
-                     tokens_per_second=10.0, latency_ms=3000.0))
+        s.add(
+            Answer(
+                prompt_id=prompt.id,
+                model_id=ids["Alpha-7B"],
+                text="hi",
+                tokens_per_second=40.0,
+                latency_ms=900.0,
+            )
+        )
+        s.add(
+            Answer(
+                prompt_id=prompt.id,
+                model_id=ids["Beta-13B"],
+                text="hello",
+                tokens_per_second=10.0,
+                latency_ms=3000.0,
+            )
+        )
         s.commit()
     res = run("rank", "--config", cfg, "--format", "json", "--as-of", "2025-03-15")
     assert res.exit_code == 0, res.output
@@ -215,16 +344,21 @@ def test_import_then_rank_on_a_database(tmp_path, sqlite_url):
     assert meta["signals_without_data"] == ["recency"]
     res = run("rank", "--config", cfg, "--format", "json", "--min-coverage", "0.5")
     strict = json.loads(res.output)
-    assert [m["model"] for m in strict["models"]][0] == "Alpha-7B"
-    assert {"model": "gamma", "reason": "coverage 0.300 below the minimum 0.5"} in strict[
-        "meta"]["excluded"]
+    assert next(m["model"] for m in strict["models"]) == "Alpha-7B"
+    assert {"model": "gamma", "reason": "coverage 0.300 below the minimum 0.5"} in strict["meta"][
+        "excluded"
+    ]
     assert rows["Beta-13B"]["vram_gb"] == pytest.approx(7.8)
     # efficiency from the stored answers: Alpha is faster on both counts
     assert rows["Alpha-7B"]["signals"]["efficiency"]["raw"] == {
-        "tokens_per_second": 40.0, "latency_ms": 900.0, "price_per_mtok": None}
+        "tokens_per_second": 40.0,
+        "latency_ms": 900.0,
+        "price_per_mtok": None,
+    }
     assert rows["Alpha-7B"]["fastness"] == 1.0 and rows["Beta-13B"]["fastness"] == 0.0
     assert {"input": "benchmarks", "name": "acme/alpha-7b", "model": "Alpha-7B"} in meta[
-        "matched_names"]
+        "matched_names"
+    ]
     # category sub-rank with no snapshot for the category: said, not silently empty
     res = run("rank", "--config", cfg, "--category", "math", "--format", "json")
     data = json.loads(res.output)
@@ -250,33 +384,92 @@ def test_rate_json_with_replicates_feeds_rank_and_llmfao_fastness(tmp_path):
     answers' speed as the efficiency signal."""
     cfg = no_db_config(tmp_path)
     battles = tmp_path / "battles.csv"
-    with open(shared_data("llmfao", "crowd-comparisons.csv"), newline="") as fh, \
-            open(battles, "w", newline="") as out:
+    with (
+        open(shared_data("llmfao", "crowd-comparisons.csv"), newline="") as fh,
+        open(battles, "w", newline="") as out,
+    ):
         writer = csv.writer(out)
         writer.writerow(["model_a", "model_b", "winner"])
         for r in csv.DictReader(fh):
-            writer.writerow([r["left"], r["right"],
-                             {"left": "model_a", "right": "model_b", "tie": "tie"}[r["winner"]]])
+            writer.writerow(
+                [
+                    r["left"],
+                    r["right"],
+                    {"left": "model_a", "right": "model_b", "tie": "tie"}[r["winner"]],
+                ]
+            )
     ratings = tmp_path / "ratings.json"
-    res = run("rate", "--config", cfg, "--input", battles, "--format", "json", "--replicates",
-              "--bootstrap", "40", "--output", ratings)
+    res = run(
+        "rate",
+        "--config",
+        cfg,
+        "--input",
+        battles,
+        "--format",
+        "json",
+        "--replicates",
+        "--bootstrap",
+        "40",
+        "--output",
+        ratings,
+    )
     assert res.exit_code == 0, res.output
-    res = run("rank", "--config", cfg, "--ratings", ratings, "--efficiency",
-              shared_data("llmfao", "results.jsonl"), "--weight", "arena=0.8",
-              "--weight", "efficiency=0.2", "--weight", "benchmarks=0", "--weight",
-              "popularity=0", "--weight", "recency=0", "--min-coverage", "1",
-              "--replicates", "40", "--format", "json")
+    res = run(
+        "rank",
+        "--config",
+        cfg,
+        "--ratings",
+        ratings,
+        "--efficiency",
+        shared_data("llmfao", "results.jsonl"),
+        "--weight",
+        "arena=0.8",
+        "--weight",
+        "efficiency=0.2",
+        "--weight",
+        "benchmarks=0",
+        "--weight",
+        "popularity=0",
+        "--weight",
+        "recency=0",
+        "--min-coverage",
+        "1",
+        "--replicates",
+        "40",
+        "--format",
+        "json",
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     rated = json.loads(ratings.read_text())
     assert data["meta"]["arena_replicates"] == "bootstrap (40 rows in the input, 40 used)"
     assert len(data["models"]) == len(rated["models"])  # every rated model has speed facts
     top = data["models"][0]
-    assert top["fastness"] is not None and top["signals"]["efficiency"]["raw"][
-        "tokens_per_second"] > 0
+    assert (
+        top["fastness"] is not None and top["signals"]["efficiency"]["raw"]["tokens_per_second"] > 0
+    )
     assert all(m["ci_low"] <= m["score"] <= m["ci_high"] for m in data["models"])
-    info = json.loads(run("rank", "--config", cfg, "--ratings", ratings, "--weight", "arena=1",
-                          "--weight", "benchmarks=0", "--weight", "popularity=0", "--weight",
-                          "recency=0", "--weight", "efficiency=0", "--format", "json",
-                          "--explain", top["model"]).output)
+    info = json.loads(
+        run(
+            "rank",
+            "--config",
+            cfg,
+            "--ratings",
+            ratings,
+            "--weight",
+            "arena=1",
+            "--weight",
+            "benchmarks=0",
+            "--weight",
+            "popularity=0",
+            "--weight",
+            "recency=0",
+            "--weight",
+            "efficiency=0",
+            "--format",
+            "json",
+            "--explain",
+            top["model"],
+        ).output
+    )
     assert info["model"] == top["model"] and info["signals"][0]["signal"] == "arena"

@@ -29,27 +29,44 @@ def test_hf_v2_export_parses_with_one_row_per_model():
 
 
 def test_long_format(tmp_path):
-    path = write(tmp_path, "b.csv", "model,benchmark,subtask,score,n_items,normalized\n"
-                 "A,bbh,navigate,0.75,250,\nA,gpqa,,31.5,,true\n\nB,gpqa,,0.4,1192,false\n")
+    path = write(
+        tmp_path,
+        "b.csv",
+        "model,benchmark,subtask,score,n_items,normalized\n"
+        "A,bbh,navigate,0.75,250,\nA,gpqa,,31.5,,true\n\nB,gpqa,,0.4,1192,false\n",
+    )
     rows = parse_benchmarks(path).rows
     assert [(r.model, r.benchmark, r.subtask, r.score, r.n_items, r.normalized) for r in rows] == [
-        ("A", "bbh", "navigate", 0.75, 250, False), ("A", "gpqa", "", 31.5, None, True),
-        ("B", "gpqa", "", 0.4, 1192, False)]
+        ("A", "bbh", "navigate", 0.75, 250, False),
+        ("A", "gpqa", "", 31.5, None, True),
+        ("B", "gpqa", "", 0.4, 1192, False),
+    ]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("model,benchmark,score\nA,gpqa,0.5\nB,gpqa,high\n", "line 3: column 'score' is not a number"),
-    ("model,benchmark,score\nA,gpqa,1.5\n", "line 2: score 1.5 outside [0, 1]"),
-    ("model,benchmark,score,n_items\nA,gpqa,0.5,12.5\n", "line 2: column 'n_items' is not a whole"),
-    ("model,benchmark,score,n_items\nA,gpqa,0.5,0\n", "line 2: column 'n_items' must be >= 1"),
-    ("model,benchmark,score\nA,gpqa,0.5\na,GPQA,0.6\n", "line 3: a / GPQA / - repeats line 2"),
-    ("model,benchmark,score\n,gpqa,0.5\n", "line 2: column 'model' is empty"),
-    ("model,score\nA,0.5\n", "line 1: missing column(s) benchmark"),
-    ("model,benchmark,score,normalized\nA,gpqa,50,maybe\n",
-     "line 2: column 'normalized' is not true/false"),
-    ("model,benchmark,score\nA,gpqa,0.5,extra\n", "line 2: 4 fields, header has 3"),
-    ("", "empty file"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "model,benchmark,score\nA,gpqa,0.5\nB,gpqa,high\n",
+            "line 3: column 'score' is not a number",
+        ),
+        ("model,benchmark,score\nA,gpqa,1.5\n", "line 2: score 1.5 outside [0, 1]"),
+        (
+            "model,benchmark,score,n_items\nA,gpqa,0.5,12.5\n",
+            "line 2: column 'n_items' is not a whole",
+        ),
+        ("model,benchmark,score,n_items\nA,gpqa,0.5,0\n", "line 2: column 'n_items' must be >= 1"),
+        ("model,benchmark,score\nA,gpqa,0.5\na,GPQA,0.6\n", "line 3: a / GPQA / - repeats line 2"),
+        ("model,benchmark,score\n,gpqa,0.5\n", "line 2: column 'model' is empty"),
+        ("model,score\nA,0.5\n", "line 1: missing column(s) benchmark"),
+        (
+            "model,benchmark,score,normalized\nA,gpqa,50,maybe\n",
+            "line 2: column 'normalized' is not true/false",
+        ),
+        ("model,benchmark,score\nA,gpqa,0.5,extra\n", "line 2: 4 fields, header has 3"),
+        ("", "empty file"),
+    ],
+)
 def test_bad_benchmark_files_name_the_line(tmp_path, text, message):
     path = write(tmp_path, "bad.csv", text)
     with pytest.raises(SignalFileError) as err:
@@ -75,8 +92,9 @@ def test_popularity_csv_and_errors(tmp_path):
 
 
 def test_popularity_from_hf_export_uses_likes():
-    rows = dict(parse_popularity(shared_data("open-llm-leaderboard-2025-03-15",
-                                             "huggingface_v2.csv")).rows)
+    rows = dict(
+        parse_popularity(shared_data("open-llm-leaderboard-2025-03-15", "huggingface_v2.csv")).rows
+    )
     assert rows["01-ai/Yi-1.5-34B"].likes == 47 and rows["01-ai/Yi-1.5-34B"].downloads is None
 
 
@@ -99,12 +117,24 @@ def test_ratings_files(tmp_path):
     with pytest.raises(SignalFileError, match="line 2: broken JSON"):
         load_ratings(write(tmp_path, "r.json", '{"models": [\n{"model": "A",,}]}'))
     with pytest.raises(SignalFileError, match="bootstrap lacks models: B"):
-        load_ratings(write(tmp_path, "s.json", '{"models": [{"model": "A", "rating": 1, '
-                           '"ci_low": 0, "ci_high": 2}, {"model": "B", "rating": 1}], '
-                           '"bootstrap": {"models": ["A"], "ratings": [[1]]}}'))
+        load_ratings(
+            write(
+                tmp_path,
+                "s.json",
+                '{"models": [{"model": "A", "rating": 1, '
+                '"ci_low": 0, "ci_high": 2}, {"model": "B", "rating": 1}], '
+                '"bootstrap": {"models": ["A"], "ratings": [[1]]}}',
+            )
+        )
     with pytest.raises(SignalFileError, match=r"bootstrap.ratings has shape \(2,\)"):
-        load_ratings(write(tmp_path, "t.json", '{"models": [{"model": "A", "rating": 1}], '
-                           '"bootstrap": {"models": ["A"], "ratings": [1, 2]}}'))
+        load_ratings(
+            write(
+                tmp_path,
+                "t.json",
+                '{"models": [{"model": "A", "rating": 1}], '
+                '"bootstrap": {"models": ["A"], "ratings": [1, 2]}}',
+            )
+        )
 
 
 def test_models_and_efficiency_files(tmp_path):
@@ -117,7 +147,10 @@ def test_models_and_efficiency_files(tmp_path):
     some = next(iter(speed.values()))
     assert some.tokens_per_second > 0 and some.latency_ms > 0
     with pytest.raises(SignalFileError, match="line 2: 'rate' is not a number"):
-        load_efficiency(write(tmp_path, "e.jsonl", '{"model": "A", "rate": 3}\n'
-                              '{"model": "A", "rate": "fast"}\n'))
-    with pytest.raises(SignalFileError, match="line 1: no \"name\""):
+        load_efficiency(
+            write(
+                tmp_path, "e.jsonl", '{"model": "A", "rate": 3}\n{"model": "A", "rate": "fast"}\n'
+            )
+        )
+    with pytest.raises(SignalFileError, match='line 1: no "name"'):
         load_models(write(tmp_path, "m.jsonl", '{"organization": "x"}\n'))

@@ -48,8 +48,16 @@ def test_unknown_normalization():
 
 def test_weights_not_summing_to_one_are_rescaled():
     assert normalize_weights({"arena": 3, "benchmarks": 1}) == {"arena": 0.75, "benchmarks": 0.25}
-    w = normalize_weights({"arena": 0.5, "benchmarks": 0.3, "popularity": 0.1,
-                           "recency": 0.05, "efficiency": 0.05, "benchmarks.bbh": 0.5})
+    w = normalize_weights(
+        {
+            "arena": 0.5,
+            "benchmarks": 0.3,
+            "popularity": 0.1,
+            "recency": 0.05,
+            "efficiency": 0.05,
+            "benchmarks.bbh": 0.5,
+        }
+    )
     assert sum(w.values()) == pytest.approx(1.0)
     assert w["benchmarks.bbh"] == pytest.approx(0.5 / 1.5)
 
@@ -58,13 +66,16 @@ def test_zero_weights_drop_out():
     assert normalize_weights({"arena": 1, "popularity": 0}) == {"arena": 1.0}
 
 
-@pytest.mark.parametrize("weights, message", [
-    ({"arena": 1, "vibes": 1}, "unknown signal 'vibes'"),
-    ({"benchmarks.": 1}, "unknown signal 'benchmarks.'"),
-    ({"arena": -1}, "must be a finite number >= 0"),
-    ({"arena": 0}, "every weight is zero"),
-    ({"arena": "lots"}, "is not a number"),
-])
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        ({"arena": 1, "vibes": 1}, "unknown signal 'vibes'"),
+        ({"benchmarks.": 1}, "unknown signal 'benchmarks.'"),
+        ({"arena": -1}, "must be a finite number >= 0"),
+        ({"arena": 0}, "every weight is zero"),
+        ({"arena": "lots"}, "is not a number"),
+    ],
+)
 def test_bad_weights_name_the_problem(weights, message):
     with pytest.raises(WeightError, match=message):
         normalize_weights(weights)
@@ -80,8 +91,11 @@ def test_parse_weight():
 
 def test_missing_signal_is_scored_over_the_others_with_coverage():
     weights = {"a": 0.5, "b": 0.3, "c": 0.2}
-    scaled = {"a": np.array([1.0, 0.0, NAN]), "b": np.array([0.0, 1.0, 1.0]),
-              "c": np.array([NAN, 0.5, NAN])}
+    scaled = {
+        "a": np.array([1.0, 0.0, NAN]),
+        "b": np.array([0.0, 1.0, 1.0]),
+        "c": np.array([NAN, 0.5, NAN]),
+    }
     score = combine(scaled, weights)
     np.testing.assert_allclose(score, [0.5 / 0.8, (0.3 + 0.1) / 1.0, 1.0])
     cov = coverage({k: ~np.isnan(v) for k, v in scaled.items()}, weights)
@@ -106,17 +120,24 @@ _values = st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), min_size=2, max_s
 
 
 @settings(max_examples=60, deadline=None)
-@given(a=_values, b=_values, wa=st.floats(0.01, 10), wb=st.floats(0.01, 10),
-       method=st.sampled_from(["minmax", "percentile"]),
-       aggregate=st.sampled_from(["mean", "winrate", "borda"]))
+@given(
+    a=_values,
+    b=_values,
+    wa=st.floats(0.01, 10),
+    wb=st.floats(0.01, 10),
+    method=st.sampled_from(["minmax", "percentile"]),
+    aggregate=st.sampled_from(["mean", "winrate", "borda"]),
+)
 def test_blend_invariants(a, b, wa, wb, method, aggregate):
     n = min(len(a), len(b))
     va = np.array([np.nan if x is None else x for x in a[:n]])
     vb = np.array([np.nan if x is None else x for x in b[:n]])
     w = normalize_weights({"arena": wa, "benchmarks": wb})
     rng = np.random.default_rng(0)
-    sigs = {"arena": Signal("arena", va, va + rng.normal(0, 1, (20, n))),
-            "benchmarks": Signal("benchmarks", vb)}
+    sigs = {
+        "arena": Signal("arena", va, va + rng.normal(0, 1, (20, n))),
+        "benchmarks": Signal("benchmarks", vb),
+    }
     res = blend(sigs, w, n, normalize=method, aggregate=aggregate, replicates=20)
     ok = res.eligible
     assert np.all(ok == (~np.isnan(va) | ~np.isnan(vb)))

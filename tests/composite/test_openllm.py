@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 
 from rating.composite import goodness as gd
-from rating.composite.openllm import (BBH_CHOICES, TASK_BASELINES, V2_TASKS, baseline,
-                                      canonical_task, normalize_score, task_score, v2_average)
+from rating.composite.openllm import (
+    BBH_CHOICES,
+    TASK_BASELINES,
+    V2_TASKS,
+    baseline,
+    canonical_task,
+    normalize_score,
+    task_score,
+    v2_average,
+)
 from tests.conftest import shared_data
 
 
@@ -59,10 +67,14 @@ def test_clipping_at_zero_and_subtask_baselines():
 
 
 def test_subtask_leaves_aggregate_like_the_leaderboard():
-    leaves = gd.Leaves(model=[0, 0, 0, 1], benchmark=["bbh", "bbh", "gpqa", "gpqa"],
-                       subtask=["navigate", "object_counting", "", ""],
-                       score=[0.75, 0.02, 0.4, 0.25], n_items=[np.nan] * 4,
-                       normalized=[False] * 4)
+    leaves = gd.Leaves(
+        model=[0, 0, 0, 1],
+        benchmark=["bbh", "bbh", "gpqa", "gpqa"],
+        subtask=["navigate", "object_counting", "", ""],
+        score=[0.75, 0.02, 0.4, 0.25],
+        n_items=[np.nan] * 4,
+        normalized=[False] * 4,
+    )
     points = gd.normalized_points(leaves)
     np.testing.assert_allclose(points, [50.0, 0.0, 20.0, 0.0])
     # model 0: mean(bbh = 25, gpqa = 20) = 22.5; model 1: gpqa only
@@ -73,9 +85,14 @@ def test_subtask_leaves_aggregate_like_the_leaderboard():
 
 def test_goodness_is_hierarchical_and_beta_draws_give_an_interval():
     # model 0: reasoning via bbh (two subtasks) and musr, knowledge via gpqa
-    leaves = gd.Leaves(model=[0, 0, 0, 0], benchmark=["bbh", "bbh", "musr", "gpqa"],
-                       subtask=["navigate", "snarks", "", ""], score=[0.9, 0.7, 0.6, 0.5],
-                       n_items=[250, 178, 756, 1192], normalized=[False] * 4)
+    leaves = gd.Leaves(
+        model=[0, 0, 0, 0],
+        benchmark=["bbh", "bbh", "musr", "gpqa"],
+        subtask=["navigate", "snarks", "", ""],
+        score=[0.9, 0.7, 0.6, 0.5],
+        n_items=[250, 178, 756, 1192],
+        normalized=[False] * 4,
+    )
     pts = gd.normalized_points(leaves)
     bbh = (pts[0] + pts[1]) / 2
     reasoning = (bbh + pts[2]) / 2
@@ -86,17 +103,29 @@ def test_goodness_is_hierarchical_and_beta_draws_give_an_interval():
     lo, hi = np.quantile(g, [0.025, 0.975])
     assert lo < expect < hi and hi - lo < 10
     # more items, narrower posterior
-    big = gd.Leaves(model=[0], benchmark=["gpqa"], subtask=[""], score=[0.5], n_items=[100000],
-                    normalized=[False])
-    small = gd.Leaves(model=[0], benchmark=["gpqa"], subtask=[""], score=[0.5], n_items=[100],
-                      normalized=[False])
+    big = gd.Leaves(
+        model=[0],
+        benchmark=["gpqa"],
+        subtask=[""],
+        score=[0.5],
+        n_items=[100000],
+        normalized=[False],
+    )
+    small = gd.Leaves(
+        model=[0], benchmark=["gpqa"], subtask=[""], score=[0.5], n_items=[100], normalized=[False]
+    )
     rng = np.random.default_rng(2)
-    assert (gd.normalized_draws(big, 300, rng).std()
-            < gd.normalized_draws(small, 300, rng).std() / 5)
+    assert gd.normalized_draws(big, 300, rng).std() < gd.normalized_draws(small, 300, rng).std() / 5
 
 
 def test_normalized_leaf_without_items_has_no_spread():
-    leaves = gd.Leaves(model=[0], benchmark=["gpqa"], subtask=[""], score=[30.0],
-                       n_items=[np.nan], normalized=[True])
+    leaves = gd.Leaves(
+        model=[0],
+        benchmark=["gpqa"],
+        subtask=[""],
+        score=[30.0],
+        n_items=[np.nan],
+        normalized=[True],
+    )
     draws = gd.normalized_draws(leaves, 50, np.random.default_rng(0))
     assert np.all(draws == 30.0)

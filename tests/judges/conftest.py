@@ -20,10 +20,18 @@ def standin():
 
 
 def judge_table(standin: StandinJudge, **overrides) -> dict:
-    table = {"base_url": standin.base_url, "model": "standin-judge", "format": "prometheus",
-             "timeout": 3.0, "max_retries": 2, "backoff_seconds": 0.01,
-             "max_backoff_seconds": 2.0, "parse_retries": 1, "job_retries": 2,
-             "concurrency": 8}
+    table = {
+        "base_url": standin.base_url,
+        "model": "standin-judge",
+        "format": "prometheus",
+        "timeout": 3.0,
+        "max_retries": 2,
+        "backoff_seconds": 0.01,
+        "max_backoff_seconds": 2.0,
+        "parse_retries": 1,
+        "job_retries": 2,
+        "concurrency": 8,
+    }
     table.update(overrides)
     return table
 
@@ -33,9 +41,13 @@ def configure(tmp_path, database_url, redis_url, redis_conn, standin):
     """``configure(**judge_overrides)`` -> runtime with judge ``j`` pointing at the stand-in."""
 
     def make(name="j", **overrides):
-        settings = make_settings(tmp_path, database_url, redis_url,
-                                 judges={name: judge_table(standin, **overrides)},
-                                 rating={"recompute_every": 0})
+        settings = make_settings(
+            tmp_path,
+            database_url,
+            redis_url,
+            judges={name: judge_table(standin, **overrides)},
+            rating={"recompute_every": 0},
+        )
         return runtime.configure(settings)
 
     return make
@@ -46,8 +58,10 @@ def seed(engine, *, good_family=None, n_prompts=3, reference=None):
     with Session(engine) as s:
         good = Model(name="good", family=good_family)
         plain = Model(name="plain")
-        prompts = [Prompt(key=f"q{i}", text=f"Question {i}?", category="coding",
-                          reference=reference) for i in range(n_prompts)]
+        prompts = [
+            Prompt(key=f"q{i}", text=f"Question {i}?", category="coding", reference=reference)
+            for i in range(n_prompts)
+        ]
         s.add_all([good, plain, *prompts])
         s.flush()
         for p in prompts:
@@ -58,8 +72,9 @@ def seed(engine, *, good_family=None, n_prompts=3, reference=None):
 
 def work(rt, *queues):
     """What `arena worker --burst` runs: vote jobs in batches, judge jobs one at a time."""
-    VoteBatchWorker([rt.queue(q) for q in queues or ("judge", "votes")],
-                    connection=rt.redis).work(burst=True)
+    VoteBatchWorker([rt.queue(q) for q in queues or ("judge", "votes")], connection=rt.redis).work(
+        burst=True
+    )
 
 
 def count(engine, table, *where):

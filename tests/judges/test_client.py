@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -23,19 +23,39 @@ def client(standin, limiter=None, **overrides):
 
 
 def test_chat_is_one_user_message_with_settings_passed_through(standin):
-    c = client(standin, format="mtbench", seed=7, stop=["\n\n\n"], grammar="root ::= \"x\"",
-               extra={"repeat_penalty": 1.1}, max_tokens=64)
+    c = client(
+        standin,
+        format="mtbench",
+        seed=7,
+        stop=["\n\n\n"],
+        grammar='root ::= "x"',
+        extra={"repeat_penalty": 1.1},
+        max_tokens=64,
+    )
     reply = c.complete(PROMPT)
     assert reply.text.endswith("[[A]]") and reply.completion_tokens > 0
     body = standin.requests[0]
     assert body["messages"] == [{"role": "user", "content": PROMPT}]
-    assert (body["seed"], body["stop"], body["grammar"], body["repeat_penalty"],
-            body["max_tokens"]) == (7, ["\n\n\n"], 'root ::= "x"', 1.1, 64)
+    assert (
+        body["seed"],
+        body["stop"],
+        body["grammar"],
+        body["repeat_penalty"],
+        body["max_tokens"],
+    ) == (7, ["\n\n\n"], 'root ::= "x"', 1.1, 64)
 
 
 def test_completion_mode_posts_the_raw_prompt(standin):
-    prompt = fit(get_format("judgelm"), "Q?", "a GOLD", "b", None, rubric="",
-                 context_chars=4000, max_answer_chars=1000).text
+    prompt = fit(
+        get_format("judgelm"),
+        "Q?",
+        "a GOLD",
+        "b",
+        None,
+        rubric="",
+        context_chars=4000,
+        max_answer_chars=1000,
+    ).text
     reply = client(standin, mode="completion").complete(prompt)
     assert reply.text.startswith("9 4")
     assert standin.requests[0]["prompt"] == prompt and "messages" not in standin.requests[0]
@@ -118,18 +138,20 @@ def test_short_retry_after_is_waited_out(standin, redis_conn):
 
 
 def test_retry_after_header_values():
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
     assert retry_after_seconds("2") == 2.0
-    assert retry_after_seconds(format_datetime(now + timedelta(seconds=90), usegmt=True),
-                               now) == pytest.approx(90)
+    assert retry_after_seconds(
+        format_datetime(now + timedelta(seconds=90), usegmt=True), now
+    ) == pytest.approx(90)
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
     assert retry_after_seconds("-5") == 0.0
     # float() reads these, but they are no delay (a cooldown of nan ms would crash)
     assert retry_after_seconds("nan") is None and retry_after_seconds("inf") is None
     # an absurd delay is capped at a day (Redis would refuse the cooldown's expiry)
     assert retry_after_seconds("1e12") == 86400.0
-    assert retry_after_seconds(format_datetime(now + timedelta(days=400), usegmt=True),
-                               now) == 86400.0
+    assert (
+        retry_after_seconds(format_datetime(now + timedelta(days=400), usegmt=True), now) == 86400.0
+    )
 
 
 def test_retry_after_on_the_last_attempt_still_cools_every_worker_down(standin, redis_conn):
@@ -182,19 +204,22 @@ def test_defaults_fill_in():
     assert set(JUDGE_DEFAULTS) <= set(j.__dataclass_fields__)
 
 
-@pytest.mark.parametrize("change,message", [
-    ({"base_url": ""}, "judges.x.base_url is missing"),
-    ({"base_url": "localhost:8080"}, "must start with http://"),
-    ({"model": None}, "judges.x.model must be str"),
-    ({"format": "prometheus2"}, "judges.x.format must be one of"),
-    ({"mode": "stream"}, "judges.x.mode must be one of chat, completion"),
-    ({"on_disagreement": "coin"}, "on_disagreement must be one of tie, none"),
-    ({"timeout": 0}, "judges.x.timeout must be positive"),
-    ({"max_retries": True}, "judges.x.max_retries must be int"),
-    ({"parse_retries": -1}, "must not be negative"),
-    ({"stop": [1]}, "stop must be a list of strings"),
-    ({"temprature": 0.5}, "unknown key(s) temprature"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"base_url": ""}, "judges.x.base_url is missing"),
+        ({"base_url": "localhost:8080"}, "must start with http://"),
+        ({"model": None}, "judges.x.model must be str"),
+        ({"format": "prometheus2"}, "judges.x.format must be one of"),
+        ({"mode": "stream"}, "judges.x.mode must be one of chat, completion"),
+        ({"on_disagreement": "coin"}, "on_disagreement must be one of tie, none"),
+        ({"timeout": 0}, "judges.x.timeout must be positive"),
+        ({"max_retries": True}, "judges.x.max_retries must be int"),
+        ({"parse_retries": -1}, "must not be negative"),
+        ({"stop": [1]}, "stop must be a list of strings"),
+        ({"temprature": 0.5}, "unknown key(s) temprature"),
+    ],
+)
 def test_bad_settings_name_the_key(change, message):
     with pytest.raises(JudgeConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         judge_settings("x", {**BASE, **change})

@@ -31,8 +31,10 @@ def calls_of(rt):
         return s.execute(select(JudgeCall).order_by(JudgeCall.id)).scalars().all()
 
 
-@pytest.mark.parametrize("fmt,mode", [("prometheus", "chat"), ("judgelm", "completion"),
-                                      ("judgelm", "chat"), ("mtbench", "chat")])
+@pytest.mark.parametrize(
+    "fmt,mode",
+    [("prometheus", "chat"), ("judgelm", "completion"), ("judgelm", "chat"), ("mtbench", "chat")],
+)
 def test_consistent_judge_votes_once_per_battle(configure, standin, fmt, mode):
     rt = configure(format=fmt, mode=mode)
     seed(rt.engine)
@@ -54,8 +56,9 @@ def test_consistent_judge_votes_once_per_battle(configure, standin, fmt, mode):
     # the verdicts follow the GOLD answer through both orders
     by_battle = {b.id: b for b in battles}
     for v in votes:
-        assert v.choice == ("left" if v.winner == "good" and
-                            by_battle[v.battle_id].left_model_id == 1 else "right")
+        assert v.choice == (
+            "left" if v.winner == "good" and by_battle[v.battle_id].left_model_id == 1 else "right"
+        )
     # every request was a single user message (or a raw prompt), never a system role
     for body in standin.requests:
         if mode == "chat":
@@ -139,8 +142,9 @@ def test_job_failing_on_5xx_is_retried_by_rq_and_votes_once(configure, standin):
     assert len(votes_of(rt)) == 1 and count(rt.engine, Battle) == 1
     calls = calls_of(rt)
     assert sorted(bool(c.verdict) for c in calls) == [False, False, True, True]
-    assert all(c.error.startswith("http:") and "HTTP 500" in c.error
-               for c in calls if not c.verdict)
+    assert all(
+        c.error.startswith("http:") and "HTTP 500" in c.error for c in calls if not c.verdict
+    )
     assert {c.attempt for c in calls if c.verdict} == {2}
 
 

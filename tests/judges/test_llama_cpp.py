@@ -33,16 +33,16 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from arena import runtime
-from arena.queue import free_port
 from arena.models import JudgeCall, Vote
+from arena.queue import free_port
 from tests.conftest import make_settings
 from tests.judges.conftest import seed, work
 from workers.judge import enqueue_jobs
 from workers.judge_config import get_judge
 
-GRAMMAR = r'''root ::= score " " score "\n" [a-zA-Z ,.]{0,60}
+GRAMMAR = r"""root ::= score " " score "\n" [a-zA-Z ,.]{0,60}
 score ::= [1-9] | "10"
-'''
+"""
 
 
 # The server may run from another environment (llama-cpp-python compiles for a long while, so
@@ -52,7 +52,8 @@ LLAMA_PYTHON = os.environ.get("ARENA_TEST_LLAMA_PYTHON") or sys.executable
 _PROBE = """
 import importlib.util, pathlib, sys
 if importlib.util.find_spec("llama_cpp") is None:
-    sys.exit("llama-cpp-python is not installed (see the README's Judges section for the install command)")
+    sys.exit("llama-cpp-python is not installed "
+             "(see the README's Judges section for the install command)")
 try:
     import llama_cpp.server.app  # noqa: F401  (needs the [server] extra)
 except ImportError as exc:
@@ -68,8 +69,9 @@ print(found[0] if found else "")
 def probe() -> tuple[str | None, Path | None]:
     """(reason to skip, GGUF path): asks the server's interpreter what it has."""
     try:
-        done = subprocess.run([LLAMA_PYTHON, "-c", _PROBE], capture_output=True, text=True,
-                              timeout=60)
+        done = subprocess.run(
+            [LLAMA_PYTHON, "-c", _PROBE], capture_output=True, text=True, timeout=60
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"cannot run {LLAMA_PYTHON}: {exc}", None
     if done.returncode != 0:
@@ -82,9 +84,11 @@ def probe() -> tuple[str | None, Path | None]:
 
 def _cheap_skip() -> str | None:
     """Skip without starting a subprocess when nothing can be there."""
-    if LLAMA_PYTHON == sys.executable and importlib.util.find_spec("llama_cpp") is None:
-        return ("llama-cpp-python is not installed (see the README's Judges section for the install "
-                "command, or set ARENA_TEST_LLAMA_PYTHON to a Python that has it)")
+    if sys.executable == LLAMA_PYTHON and importlib.util.find_spec("llama_cpp") is None:
+        return (
+            "llama-cpp-python is not installed (see the README's Judges section for the install "
+            "command, or set ARENA_TEST_LLAMA_PYTHON to a Python that has it)"
+        )
     return None
 
 
@@ -103,10 +107,25 @@ def llama_server(tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([LLAMA_PYTHON, "-m", "llama_cpp.server", "--model", str(GGUF),
-                                 "--host", "127.0.0.1", "--port", str(port),
-                                 "--n_ctx", "2048", "--n_threads", "2"],
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                LLAMA_PYTHON,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(GGUF),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--n_ctx",
+                "2048",
+                "--n_threads",
+                "2",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 120
     try:
@@ -128,13 +147,27 @@ def llama_server(tmp_path_factory):
             proc.kill()
 
 
-def test_smollm2_judges_through_the_queue(llama_server, tmp_path, sqlite_url, redis_url,
-                                          redis_conn):
-    settings = make_settings(tmp_path, sqlite_url, redis_url, rating={"recompute_every": 0},
-                             judges={"smol": {"base_url": llama_server, "model": "smollm2",
-                                              "format": "judgelm", "mode": "completion",
-                                              "max_tokens": 32, "grammar": GRAMMAR,
-                                              "timeout": 120.0, "context_chars": 4000}})
+def test_smollm2_judges_through_the_queue(
+    llama_server, tmp_path, sqlite_url, redis_url, redis_conn
+):
+    settings = make_settings(
+        tmp_path,
+        sqlite_url,
+        redis_url,
+        rating={"recompute_every": 0},
+        judges={
+            "smol": {
+                "base_url": llama_server,
+                "model": "smollm2",
+                "format": "judgelm",
+                "mode": "completion",
+                "max_tokens": 32,
+                "grammar": GRAMMAR,
+                "timeout": 120.0,
+                "context_chars": 4000,
+            }
+        },
+    )
     rt = runtime.configure(settings)
     seed(rt.engine, n_prompts=2)
     jobs = enqueue_jobs(rt.queue("judge"), get_judge(settings, "smol"), 2)
@@ -145,9 +178,11 @@ def test_smollm2_judges_through_the_queue(llama_server, tmp_path, sqlite_url, re
         calls = s.execute(select(JudgeCall)).scalars().all()
         votes = s.execute(select(Vote)).scalars().all()
     for c in calls:
-        print(f"{c.call_order} verdict={c.verdict} gap={c.confidence} "
-              f"tokens={c.prompt_tokens}+{c.completion_tokens} {c.latency_ms:.0f} ms "
-              f"reply={c.raw_reply!r}")
+        print(
+            f"{c.call_order} verdict={c.verdict} gap={c.confidence} "
+            f"tokens={c.prompt_tokens}+{c.completion_tokens} {c.latency_ms:.0f} ms "
+            f"reply={c.raw_reply!r}"
+        )
     assert len(calls) == 4 and all(c.verdict for c in calls), [c.raw_reply for c in calls]
     assert all(c.completion_tokens and c.prompt_tokens for c in calls)
     assert len(votes) == sum(r["status"] == "voted" for r in results)

@@ -12,8 +12,17 @@ from click.testing import CliRunner
 
 from arena import db
 from arena.cli import main
-from arena.judge_report import (accuracy, calibration_bins, choice_rates, cohen_kappa, in_family,
-                                majority, outcome, report, side_of)
+from arena.judge_report import (
+    accuracy,
+    calibration_bins,
+    choice_rates,
+    cohen_kappa,
+    in_family,
+    majority,
+    outcome,
+    report,
+    side_of,
+)
 from tests.conftest import shared_data
 from tests.judges.conftest import seed, work
 from tests.standin_judge import write_config
@@ -38,13 +47,13 @@ def test_cohen_kappa_three_labels_golden():
     x = np.repeat(np.repeat(np.arange(3), 3), table.ravel())
     y = np.repeat(np.tile(np.arange(3), 3), table.ravel())
     po = 27 / 40
-    pe = (15 * 13 + 15 * 17 + 10 * 10) / 40 ** 2
+    pe = (15 * 13 + 15 * 17 + 10 * 10) / 40**2
     assert cohen_kappa(x, y, 3) == pytest.approx((po - pe) / (1 - pe))
 
 
 def test_majority_and_outcome():
     assert majority([0, 0, 1], 3, 2) == 0
-    assert majority([0, 1], 3, 2) == 2           # a split is a tie
+    assert majority([0, 1], 3, 2) == 2  # a split is a tie
     assert majority([2, 2, 1], 3, 2) == 2
     assert outcome("left", 5, 3) == 1 and outcome("right", 5, 3) == 0
     assert outcome("both_bad", 1, 2) == 2
@@ -60,9 +69,9 @@ def test_choice_rates_and_in_family():
 def test_side_of_and_combine():
     assert [side_of("ab", v) for v in ("first", "second", "tie")] == ["left", "right", "tie"]
     assert [side_of("ba", v) for v in ("first", "second", "tie")] == ["right", "left", "tie"]
-    assert combine("first", "second") == "left"    # left won both ways
+    assert combine("first", "second") == "left"  # left won both ways
     assert combine("second", "first") == "right"
-    assert combine("first", "first") == "tie"      # position bias: disagreement
+    assert combine("first", "first") == "tie"  # position bias: disagreement
     assert combine("first", "first", "none") is None
     assert combine("tie", "tie") == "tie"
     assert combine("tie", "second", "none") is None
@@ -71,8 +80,10 @@ def test_side_of_and_combine():
 
 def test_calibration_bins():
     bins = calibration_bins(np.array([0, 0, 5, 5, 5]), np.array([0, 1, 1, 1, 0]))
-    assert bins == [{"low": 0.0, "high": 0.0, "n": 2, "agreement": 0.5},
-                    {"low": 5.0, "high": 5.0, "n": 3, "agreement": pytest.approx(2 / 3)}]
+    assert bins == [
+        {"low": 0.0, "high": 0.0, "n": 2, "agreement": 0.5},
+        {"low": 5.0, "high": 5.0, "n": 3, "agreement": pytest.approx(2 / 3)},
+    ]
     many = calibration_bins(np.arange(100.0), (np.arange(100) >= 50).astype(float), 4)
     assert [b["n"] for b in many] == [25, 25, 25, 25]
     assert [b["agreement"] for b in many] == [0, 0, 1, 1]
@@ -81,6 +92,7 @@ def test_calibration_bins():
 
 def _llmfao_expected(directory):
     """GPT-4 vs crowd majority, computed straight from the CSV files."""
+
     def rows(name):
         with open(directory / f"{name}-comparisons.csv", newline="") as fh:
             return list(csv.DictReader(fh))
@@ -182,10 +194,21 @@ def test_report_counts_battles_skipped_for_the_judges_family(configure, standin)
 
 def _config(tmp_path, rt, standin, **judge):
     """A config file with judge ``open`` (judgelm, completion mode) with ``judge`` over it."""
-    table = {"base_url": standin.base_url, "model": "standin-judge", "format": "judgelm",
-             "mode": "completion", **judge}
-    return str(write_config(tmp_path / "arena.toml", database_url=rt.settings.database_url,
-                            redis_url=rt.settings.redis_url, judges={"open": table}))
+    table = {
+        "base_url": standin.base_url,
+        "model": "standin-judge",
+        "format": "judgelm",
+        "mode": "completion",
+        **judge,
+    }
+    return str(
+        write_config(
+            tmp_path / "arena.toml",
+            database_url=rt.settings.database_url,
+            redis_url=rt.settings.redis_url,
+            judges={"open": table},
+        )
+    )
 
 
 def human_votes_for_good(engine, n=8):
@@ -209,14 +232,28 @@ def test_cli_run_and_report(configure, standin, tmp_path):
     human_votes_for_good(rt.engine)
     config = _config(tmp_path, rt, standin)
     runner = CliRunner()
-    res = runner.invoke(main, ["judge", "run", "--judge", "open", "--battles", "3",
-                               "--category", "coding", "--config", config])
+    res = runner.invoke(
+        main,
+        [
+            "judge",
+            "run",
+            "--judge",
+            "open",
+            "--battles",
+            "3",
+            "--category",
+            "coding",
+            "--config",
+            config,
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "enqueued 3 judge job(s) for open (judgelm" in res.output
     assert rt.queue("judge").count == 3
     work(rt)
-    res = runner.invoke(main, ["judge", "report", "--judge", "open", "--format", "json",
-                               "--config", config])
+    res = runner.invoke(
+        main, ["judge", "report", "--judge", "open", "--format", "json", "--config", config]
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)["judges"]["open"]
     assert data["votes"] == 3 and data["position_consistency"] == 1.0
@@ -227,12 +264,15 @@ def test_cli_run_and_report(configure, standin, tmp_path):
     assert "calibration of open" in res.output
 
 
-@pytest.mark.parametrize("bad,message", [
-    ({"format": "gpt"}, "judges.open.format must be one of prometheus, judgelm, mtbench"),
-    ({"colour": "blue"}, "judges.open: unknown key(s) colour"),
-    ({"concurrency": 0}, "judges.open.concurrency must be at least 1"),
-    ({"api_key_env": "ARENA_TEST_NO_SUCH_KEY_VAR"}, "ARENA_TEST_NO_SUCH_KEY_VAR is not set"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        ({"format": "gpt"}, "judges.open.format must be one of prometheus, judgelm, mtbench"),
+        ({"colour": "blue"}, "judges.open: unknown key(s) colour"),
+        ({"concurrency": 0}, "judges.open.concurrency must be at least 1"),
+        ({"api_key_env": "ARENA_TEST_NO_SUCH_KEY_VAR"}, "ARENA_TEST_NO_SUCH_KEY_VAR is not set"),
+    ],
+)
 def test_cli_rejects_bad_judge_settings(configure, standin, tmp_path, bad, message):
     rt = configure()
     path = _config(tmp_path, rt, standin, **bad)
@@ -244,22 +284,33 @@ def test_cli_rejects_bad_judge_settings(configure, standin, tmp_path, bad, messa
 
 def test_cli_unknown_judge(configure, standin, tmp_path):
     rt = configure()
-    res = CliRunner().invoke(main, ["judge", "run", "--judge", "nope", "--config",
-                                    _config(tmp_path, rt, standin)])
+    res = CliRunner().invoke(
+        main, ["judge", "run", "--judge", "nope", "--config", _config(tmp_path, rt, standin)]
+    )
     assert res.exit_code != 0 and "no judge named 'nope'" in res.output and "open" in res.output
 
 
 def test_cli_report_with_nothing_to_report(configure, standin, tmp_path):
     rt = configure()
-    res = CliRunner().invoke(main, ["judge", "report", "--config",
-                                    _config(tmp_path, rt, standin)])
+    res = CliRunner().invoke(main, ["judge", "report", "--config", _config(tmp_path, rt, standin)])
     assert res.exit_code != 0 and "no judge votes or calls" in res.output
 
 
 def test_cli_run_with_no_battle_in_category(configure, standin, tmp_path):
     rt = configure()
     seed(rt.engine)
-    res = CliRunner().invoke(main, ["judge", "run", "--judge", "open", "--category", "poetry",
-                                    "--config", _config(tmp_path, rt, standin)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "judge",
+            "run",
+            "--judge",
+            "open",
+            "--category",
+            "poetry",
+            "--config",
+            _config(tmp_path, rt, standin),
+        ],
+    )
     assert res.exit_code != 0 and "no prompt in category 'poetry'" in res.output
     assert rt.queue("judge").count == 0

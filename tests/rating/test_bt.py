@@ -1,7 +1,9 @@
+import choix
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-import choix
 from rating import bt, counts, engine, graph
 
 
@@ -32,15 +34,16 @@ def test_ties_count_half():
 
 def test_golden_three_models():
     # A cycle-free case solved by hand: a beats b 2:1, b beats c 2:1, a beats c 4:1.
-    pc = counts.pair_counts([0, 1, 0], [1, 2, 2],
-                            [[2, 1, 0, 0], [2, 1, 0, 0], [4, 1, 0, 0]], list("abc"))
+    pc = counts.pair_counts(
+        [0, 1, 0], [1, 2, 2], [[2, 1, 0, 0], [2, 1, 0, 0], [4, 1, 0, 0]], list("abc")
+    )
     r = engine.rate(pc, ci="none")
     theta = (np.array(r.rating) - 1000) / bt.SCALE
     # Stationarity: every model's observed wins equal its expected wins.
     by = dict(zip(r.models, theta))
     p = lambda x, y: 1 / (1 + np.exp(by[y] - by[x]))  # noqa: E731
-    assert 2 + 4 == pytest.approx(3 * p("a", "b") + 5 * p("a", "c"), abs=1e-9)
-    assert 1 + 2 == pytest.approx(3 * p("b", "a") + 3 * p("b", "c"), abs=1e-9)
+    assert pytest.approx(3 * p("a", "b") + 5 * p("a", "c"), abs=1e-9) == 2 + 4
+    assert pytest.approx(3 * p("b", "a") + 3 * p("b", "c"), abs=1e-9) == 1 + 2
     assert r.meta["grad_norm"] < 1e-10
 
 
@@ -48,6 +51,7 @@ def test_matches_choix_and_gradient_zero():
     rng = np.random.default_rng(1)
     theta = rng.normal(0, 1, 15)
     from tests.rating.simulation import simulate
+
     left, right, out = simulate(theta, 5000, rng, nu=0.5)
     pc = _pairs(left, right, out, 15)
     i, j, wi, wj, t = pc.unordered()
@@ -68,9 +72,12 @@ def test_matches_choix_and_gradient_zero():
 def test_choix_bootstrap_survives_replicates_without_a_finite_maximum():
     # Few battles: many replicates lose a model's only loss. Each such replicate
     # gets the tiny prior (as the exact solver does) instead of crashing choix.
-    pc = counts.pair_counts([0, 1, 2, 0, 1], [1, 2, 3, 3, 3],
-                            [[2, 1, 0, 0], [1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 0, 0],
-                             [0, 1, 1, 0]], ["a", "b", "c", "d"])
+    pc = counts.pair_counts(
+        [0, 1, 2, 0, 1],
+        [1, 2, 3, 3, 3],
+        [[2, 1, 0, 0], [1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 0, 0], [0, 1, 1, 0]],
+        ["a", "b", "c", "d"],
+    )
     exact = engine.rate(pc, rounds=200, seed=1)
     assert exact.meta["bootstrap_prior_rounds"] > 0
     r = engine.rate(pc, rounds=200, seed=1, solver="choix")
@@ -82,12 +89,13 @@ def test_choix_bootstrap_survives_replicates_without_a_finite_maximum():
 def test_batched_fit_equals_single_fits():
     rng = np.random.default_rng(2)
     from tests.rating.simulation import simulate
+
     left, right, out = simulate(rng.normal(0, 1, 8), 2000, rng)
     i, j, wi, wj, t = _pairs(left, right, out, 8).unordered()
     draws = rng.poisson(np.r_[wi, wj, t], size=(5, 3 * len(i))).astype(float).T
     q = len(i)
-    w = draws[:q] + draws[2 * q:] / 2  # one column per replicate
-    n = draws[:q] + draws[q:2 * q] + draws[2 * q:]
+    w = draws[:q] + draws[2 * q :] / 2  # one column per replicate
+    n = draws[:q] + draws[q : 2 * q] + draws[2 * q :]
     batch, gnorm = bt.Batch(i, j, 8).fit_many(w, n, np.zeros(8), tol=1e-12)
     assert gnorm.max() < 1e-9
     for r in range(5):
@@ -112,6 +120,7 @@ def test_never_lost_model_gets_documented_prior():
 def test_anchor_applies_to_point_and_replicates():
     rng = np.random.default_rng(3)
     from tests.rating.simulation import simulate
+
     left, right, out = simulate(rng.normal(0, 1, 5), 3000, rng)
     pc = _pairs(left, right, out, 5)
     plain = engine.rate(pc, rounds=100)
@@ -119,7 +128,9 @@ def test_anchor_applies_to_point_and_replicates():
     k = anchored.models.index("m2")
     assert anchored.rating[k] == pytest.approx(1500.0)
     assert np.allclose(anchored.replicates[:, k], 1500.0)
-    assert anchored.ci_low[k] == pytest.approx(1500.0) and anchored.ci_high[k] == pytest.approx(1500.0)
+    assert anchored.ci_low[k] == pytest.approx(1500.0) and anchored.ci_high[k] == pytest.approx(
+        1500.0
+    )
     shift = 1500.0 - plain.rating[plain.models.index("m2")]
     assert np.allclose(anchored.rating, plain.rating + shift)
     with pytest.raises(engine.RatingError, match="anchor model 'nope'"):
@@ -138,13 +149,19 @@ def test_bootstrap_replicate_without_finite_maximum_gets_prior():
     assert r.meta["bootstrap_max_grad_norm"] < 1e-8
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
-
 @settings(max_examples=40, deadline=None)
-@given(st.integers(3, 7).flatmap(lambda m: st.tuples(
-    st.just(m), st.lists(st.tuples(st.integers(1, 30), st.integers(1, 30), st.integers(0, 10)),
-                         min_size=m * (m - 1) // 2, max_size=m * (m - 1) // 2))))
+@given(
+    st.integers(3, 7).flatmap(
+        lambda m: st.tuples(
+            st.just(m),
+            st.lists(
+                st.tuples(st.integers(1, 30), st.integers(1, 30), st.integers(0, 10)),
+                min_size=m * (m - 1) // 2,
+                max_size=m * (m - 1) // 2,
+            ),
+        )
+    )
+)
 def test_property_optimum_matches_choix_on_complete_graphs(case):
     # Every pair played and each side won at least once: the maximum is finite.
     m, cells = case

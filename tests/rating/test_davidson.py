@@ -56,8 +56,9 @@ def test_left_advantage_needs_positions():
 
 def test_davidson_bootstrap_replicates_stay_finite():
     # "c" won once and tied once in 12: replicates often drop both.
-    pc = counts.pair_counts([0, 0, 1], [1, 2, 2], [[30, 20, 8, 0], [6, 1, 1, 0], [4, 0, 0, 0]],
-                            list("abc"))
+    pc = counts.pair_counts(
+        [0, 0, 1], [1, 2, 2], [[30, 20, 8, 0], [6, 1, 1, 0], [4, 0, 0, 0]], list("abc")
+    )
     r = engine.rate(pc, "davidson", rounds=200, seed=4)
     assert r.meta["bootstrap_prior_rounds"] > 0
     assert np.all(np.isfinite(r.replicates)) and np.abs(r.replicates).max() < 1e5
@@ -68,11 +69,15 @@ def test_davidson_without_a_finite_fit_is_a_clear_error():
     # flat ridge (it used to report ratings of 7310 and -5066 and an advantage of -4003
     # with a tiny gradient, and a bootstrap round then hit a singular matrix). It is a
     # RatingError on the point fit now, never a LinAlgError or a silent number.
-    pc = counts.pair_counts([0, 1, 2, 0, 1], [1, 2, 3, 3, 2],
-                            [[2, 0, 1, 0], [1, 1, 0, 1], [1, 1, 1, 0], [1, 0, 0, 0],
-                             [0, 1, 1, 0]], ["a", "b", "c", "d"])
-    with pytest.raises(engine.RatingError, match="Davidson's model has no finite fit on "
-                                                 "these counts.*diverge"):
+    pc = counts.pair_counts(
+        [0, 1, 2, 0, 1],
+        [1, 2, 3, 3, 2],
+        [[2, 0, 1, 0], [1, 1, 0, 1], [1, 1, 1, 0], [1, 0, 0, 0], [0, 1, 1, 0]],
+        ["a", "b", "c", "d"],
+    )
+    with pytest.raises(
+        engine.RatingError, match=r"Davidson's model has no finite fit on these counts.*diverge"
+    ):
         engine.rate(pc, "davidson", left_advantage=True, rounds=50)
     with pytest.raises(engine.RatingError, match="diverge"):
         engine.rate(pc, "davidson", left_advantage=True, ci="none")
@@ -81,14 +86,20 @@ def test_davidson_without_a_finite_fit_is_a_clear_error():
 def test_left_advantage_without_wins_from_one_side_is_refused():
     # The left answer always wins or ties: the advantage would run off to infinity
     # (the fit used to report +4,540 rating points). A clear error instead.
-    pc = counts.pair_counts([0, 1, 2, 1], [1, 2, 0, 0],
-                            [[5, 0, 3, 0], [4, 0, 2, 0], [3, 0, 3, 0], [2, 0, 2, 0]],
-                            list("abc"))
+    pc = counts.pair_counts(
+        [0, 1, 2, 1],
+        [1, 2, 0, 0],
+        [[5, 0, 3, 0], [4, 0, 2, 0], [3, 0, 3, 0], [2, 0, 2, 0]],
+        list("abc"),
+    )
     with pytest.raises(engine.RatingError, match="shown right never won"):
         engine.rate(pc, "davidson", left_advantage=True, ci="none")
-    flipped = counts.pair_counts([1, 2, 0, 0], [0, 1, 2, 1],
-                                 [[0, 5, 3, 0], [0, 4, 2, 0], [0, 3, 3, 0], [0, 2, 2, 0]],
-                                 list("abc"))
+    flipped = counts.pair_counts(
+        [1, 2, 0, 0],
+        [0, 1, 2, 1],
+        [[0, 5, 3, 0], [0, 4, 2, 0], [0, 3, 3, 0], [0, 2, 2, 0]],
+        list("abc"),
+    )
     with pytest.raises(engine.RatingError, match="shown left never won"):
         engine.rate(flipped, "davidson", left_advantage=True, ci="none")
     # Without the advantage parameter the same counts are fine.
@@ -109,10 +120,14 @@ def test_batched_refit_equals_newton_on_each_replicate():
     k = rng.poisson(np.r_[cells.k[:, 0], cells.k[:, 1], cells.k[:, 2]], size=(4, 3 * len(c))).T
     rows = len(c)
     prior = np.array([0.0, 0.0, 0.01, 0.0])
-    params, gnorm = cells.refit_many(point.params, h_inv, k[:rows], k[rows:2 * rows],
-                                     k[2 * rows:], prior, tol=1e-12)
+    params, gnorm = cells.refit_many(
+        point.params, h_inv, k[:rows], k[rows : 2 * rows], k[2 * rows :], prior, tol=1e-12
+    )
     for r in range(4):
-        exact = cells.fit(point.params, k=np.c_[k[:rows, r], k[rows:2 * rows, r],
-                                               k[2 * rows:, r]].astype(float), prior=prior[r])
+        exact = cells.fit(
+            point.params,
+            k=np.c_[k[:rows, r], k[rows : 2 * rows, r], k[2 * rows :, r]].astype(float),
+            prior=prior[r],
+        )
         assert np.abs(params[:, r] - exact.params).max() < 1e-9
         assert gnorm[r] < 1e-6

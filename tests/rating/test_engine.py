@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rating import counts, engine, elo
+from rating import counts, elo, engine
 from rating.snapshot import dumps
 
 
@@ -35,12 +35,15 @@ def test_disconnected_each_and_largest():
 
 
 def test_min_battles_kept_out_and_counted():
-    rows = [(0, 1, [50, 40, 10, 0]), (1, 2, [30, 30, 5, 0]), (0, 2, [20, 25, 5, 0]),
-            (0, 3, [1, 1, 0, 0])]
+    rows = [
+        (0, 1, [50, 40, 10, 0]),
+        (1, 2, [30, 30, 5, 0]),
+        (0, 2, [20, 25, 5, 0]),
+        (0, 3, [1, 1, 0, 0]),
+    ]
     r = engine.rate(_pairs(rows, ["a", "b", "c", "rare"]), ci="none", min_battles=10)
     assert "rare" not in r.models
-    assert r.meta["excluded"] == {"count": 1, "models": ["rare"],
-                                  "reason": "fewer than 10 battles"}
+    assert r.meta["excluded"] == {"count": 1, "models": ["rare"], "reason": "fewer than 10 battles"}
     assert r.meta["models_rated"] == 3
 
 
@@ -61,14 +64,21 @@ def test_same_input_and_seed_give_identical_json():
 
 
 def test_aggregate_positions_and_scopes():
-    t = counts.aggregate(["a", "a", "b", "a"], ["b", "b", "a", "c"], [0, 1, 2, 3],
-                         left=[True, False, True, True], category=["x", "x", "y", "y"],
-                         source=["human", "judge:j", "human", "human"])
+    t = counts.aggregate(
+        ["a", "a", "b", "a"],
+        ["b", "b", "a", "c"],
+        [0, 1, 2, 3],
+        left=[True, False, True, True],
+        category=["x", "x", "y", "y"],
+        source=["human", "judge:j", "human", "human"],
+    )
     allp = t.select()
     assert allp.total == 4 and allp.positional
     # battle 2: a (shown right) lost to b (shown left): left win for b.
-    row = {(allp.models[l], allp.models[r]): list(c) for l, r, c in
-           zip(allp.left, allp.right, allp.counts)}
+    row = {
+        (allp.models[l], allp.models[r]): list(c)
+        for l, r, c in zip(allp.left, allp.right, allp.counts)
+    }
     assert row[("a", "b")] == [1, 0, 0, 0]
     assert row[("b", "a")] == [1, 0, 1, 0]
     assert row[("a", "c")] == [0, 0, 0, 1]
@@ -115,9 +125,11 @@ def test_weights_equal_repeated_battles():
     b = ["y", "z", "z", "x"]
     out = [0, 2, 1, 0]
     weighted = counts.aggregate(a, b, out, weight=[2, 1, 3, 1]).select()
-    repeated = counts.aggregate(a[:1] * 2 + a[1:2] + a[2:3] * 3 + a[3:],
-                                b[:1] * 2 + b[1:2] + b[2:3] * 3 + b[3:],
-                                out[:1] * 2 + out[1:2] + out[2:3] * 3 + out[3:]).select()
+    repeated = counts.aggregate(
+        a[:1] * 2 + a[1:2] + a[2:3] * 3 + a[3:],
+        b[:1] * 2 + b[1:2] + b[2:3] * 3 + b[3:],
+        out[:1] * 2 + out[1:2] + out[2:3] * 3 + out[3:],
+    ).select()
     assert weighted.digest() == repeated.digest()
     r1 = engine.rate(weighted, ci="none")
     r2 = engine.rate(repeated, ci="none")

@@ -56,8 +56,9 @@ def _arena_pairs():
     with open(shared_data(*ARENA_FILE)) as fh:
         data = json.load(fh)
     x = np.asarray(data["X"])
-    return counts.pair_counts(x[:, 0], x[:, 1], np.asarray(data["Y"], float), data["models"],
-                              positional=False)
+    return counts.pair_counts(
+        x[:, 0], x[:, 1], np.asarray(data["Y"], float), data["models"], positional=False
+    )
 
 
 def test_arena_dump_exact_fit_and_choix():
@@ -80,7 +81,7 @@ def test_arena_dump_bootstrap_1000_rounds():
     # Gradients are on the scale of the counts (1.67 M battles): 1e-6 is 1e-12 relative.
     assert r.meta["bootstrap_max_grad_norm"] < 1e-6
     width = r.ci_high - r.ci_low
-    assert 0 < width.min() and width.max() < 200
+    assert width.min() > 0 and width.max() < 200
     assert np.all(r.ci_low <= r.rating) and np.all(r.rating <= r.ci_high)
 
 
@@ -92,8 +93,8 @@ def test_arena_dump_replicates_are_their_own_exact_optimum():
     m, q = pc.n_models, len(i)
     point = bt.fit(i, j, wi + t / 2, wi + wj + t, m)
     draw = next(intervals.multinomial_rounds(np.r_[wi, wj, t], 4, seed=3))
-    w, n = draw[:q] + draw[2 * q:] / 2, draw[:q] + draw[q:2 * q] + draw[2 * q:]
-    theta, gnorm = bt.Batch(i, j, m).fit_many(w, n, point.theta, tol=intervals.REPLICATE_TOL)
+    w, n = draw[:q] + draw[2 * q :] / 2, draw[:q] + draw[q : 2 * q] + draw[2 * q :]
+    theta, _gnorm = bt.Batch(i, j, m).fit_many(w, n, point.theta, tol=intervals.REPLICATE_TOL)
     for r in range(4):
         exact = bt.fit(i, j, w[:, r], n[:, r], m, theta0=point.theta)
         assert exact.grad_norm < 1e-9

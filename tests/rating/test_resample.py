@@ -107,12 +107,14 @@ def test_categorical_frequencies():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.integers(0, 40), min_size=1, max_size=12), st.integers(1, 30),
-       st.integers(0, 2**32 - 1))
+@given(
+    st.lists(st.integers(0, 40), min_size=1, max_size=12),
+    st.integers(1, 30),
+    st.integers(0, 2**32 - 1),
+)
 def test_any_counts_give_valid_replicates(counts, rounds, seed):
     cells = np.array(counts, float)
     x = resample.MultinomialSampler(cells).draw(np.random.default_rng(seed), rounds)
     assert x.shape == (cells.size, rounds)
     assert np.all(x.sum(axis=0) == cells.sum())
     assert np.all(x[cells == 0] == 0) and x.min() >= 0
-

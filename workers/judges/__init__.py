@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from workers.judges import judgelm, mtbench, prometheus
-from workers.judges.base import (ContextOverflow, JudgeFormat, ParseError, Rendered, Verdict,
-                                 fit, strip_markers)
+from workers.judges.base import (
+    ContextOverflow,
+    JudgeFormat,
+    ParseError,
+    Rendered,
+    Verdict,
+    fit,
+    strip_markers,
+)
 
 FORMATS: dict[str, JudgeFormat] = {
     "prometheus": prometheus.FORMAT,
@@ -20,5 +27,14 @@ def get_format(name: str) -> JudgeFormat:
         raise KeyError(f"unknown judge format {name!r} (known: {', '.join(FORMATS)})") from None
 
 
-__all__ = ["FORMATS", "ContextOverflow", "JudgeFormat", "ParseError", "Rendered", "Verdict",
-           "fit", "get_format", "strip_markers"]
+__all__ = [
+    "FORMATS",
+    "ContextOverflow",
+    "JudgeFormat",
+    "ParseError",
+    "Rendered",
+    "Verdict",
+    "fit",
+    "get_format",
+    "strip_markers",
+]

@@ -15,8 +15,9 @@ character budget and reports whether it had to.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Pattern, Sequence
+from re import Pattern
 
 VERDICTS = ("first", "second", "tie")
 TRUNCATION_NOTICE = "\n[... answer truncated to fit the judge's context]"
@@ -28,11 +29,17 @@ COMMON_MARKERS: tuple[Pattern, ...] = (
     re.compile(r"\[RESULT\]", re.IGNORECASE),
     re.compile(r"\[\[\s*[ABC]\s*\]\]", re.IGNORECASE),
     # prometheus
-    re.compile(r"^[ \t]*###[ \t]*(Task Description|Instruction|Response A|Response B|"
-               r"Reference Answer|Score Rubric|Feedback)[ \t]*:", re.IGNORECASE | re.MULTILINE),
+    re.compile(
+        r"^[ \t]*###[ \t]*(Task Description|Instruction|Response A|Response B|"
+        r"Reference Answer|Score Rubric|Feedback)[ \t]*:",
+        re.IGNORECASE | re.MULTILINE,
+    ),
     # judgelm and mtbench
-    re.compile(r"\[(The (Start|End) of (Assistant [12AB]'s Answer|Reference Answer)|"
-               r"Question|User Question|System|Reference Answer)\]", re.IGNORECASE),
+    re.compile(
+        r"\[(The (Start|End) of (Assistant [12AB]'s Answer|Reference Answer)|"
+        r"Question|User Question|System|Reference Answer)\]",
+        re.IGNORECASE,
+    ),
     re.compile(r"^[ \t]*### Response:", re.IGNORECASE | re.MULTILINE),
 )
 
@@ -80,11 +87,20 @@ def cut(text: str, limit: int) -> tuple[str, bool]:
         return text, False
     if limit < 2 * len(TRUNCATION_NOTICE):  # no room to say so in the text: the record says it
         return text[:limit], True
-    return text[:limit - len(TRUNCATION_NOTICE)].rstrip() + TRUNCATION_NOTICE, True
+    return text[: limit - len(TRUNCATION_NOTICE)].rstrip() + TRUNCATION_NOTICE, True
 
 
-def fit(fmt: JudgeFormat, question: str, first: str, second: str, reference: str | None,
-        *, rubric: str, context_chars: int, max_answer_chars: int) -> Rendered:
+def fit(
+    fmt: JudgeFormat,
+    question: str,
+    first: str,
+    second: str,
+    reference: str | None,
+    *,
+    rubric: str,
+    context_chars: int,
+    max_answer_chars: int,
+) -> Rendered:
     """Render ``fmt``'s prompt within ``context_chars`` characters.
 
     Markers are stripped from both answers (and the reference); each answer is
@@ -112,8 +128,10 @@ def fit(fmt: JudgeFormat, question: str, first: str, second: str, reference: str
         fixed = len(fmt.render(question, "", "", reference, rubric))
         share = (context_chars - fixed) // 2
     if share < MIN_ANSWER_CHARS:
-        raise ContextOverflow(f"the prompt needs {fixed} characters before the answers; "
-                              f"context_chars is {context_chars}")
+        raise ContextOverflow(
+            f"the prompt needs {fixed} characters before the answers; "
+            f"context_chars is {context_chars}"
+        )
     limit = min(max_answer_chars, share)
     first, cut_first = cut(first, limit)
     second, cut_second = cut(second, limit)

@@ -26,13 +26,24 @@ def render(question: str, first: str, second: str, reference: str | None, rubric
     if reference:
         parts += ["[Reference Answer]", reference, ""]
     parts += [
-        "[The Start of Assistant 1's Answer]", first, "", "[The End of Assistant 1's Answer]", "",
-        "[The Start of Assistant 2's Answer]", second, "", "[The End of Assistant 2's Answer]", "",
+        "[The Start of Assistant 1's Answer]",
+        first,
+        "",
+        "[The End of Assistant 1's Answer]",
+        "",
+        "[The Start of Assistant 2's Answer]",
+        second,
+        "",
+        "[The End of Assistant 2's Answer]",
+        "",
         "[System]",
         "Please judge how well the two AI assistants answered the question above: how "
         "helpful, relevant, accurate and detailed each answer is."
-        + (" A reference answer is given above; use it as the standard of a correct answer."
-           if reference else "")
+        + (
+            " A reference answer is given above; use it as the standard of a correct answer."
+            if reference
+            else ""
+        )
         + " Give each assistant one overall score from 1 to 10, higher meaning better.",
         "On the first line write only the two scores, Assistant 1's first, separated by a "
         "space. From the next line on, explain the scores without bias, making sure the order "

@@ -12,8 +12,8 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import redis
 
@@ -70,8 +70,14 @@ class RedisLimiter:
         Pause between attempts while every slot is taken.
     """
 
-    def __init__(self, connection: redis.Redis, name: str, concurrency: int,
-                 lease_seconds: float, poll_seconds: float = 0.02):
+    def __init__(
+        self,
+        connection: redis.Redis,
+        name: str,
+        concurrency: int,
+        lease_seconds: float,
+        poll_seconds: float = 0.02,
+    ):
         self.connection = connection
         self.slots_key = f"arena:judge:{name}:slots"
         self.cooldown_key = f"arena:judge:{name}:cooldown"

@@ -19,8 +19,8 @@ INSTRUCTIONS = (
     "better, weighing helpfulness, relevance, accuracy, depth, creativity and detail. Begin "
     "with a short comparison of the two answers and explain it. Stay objective: neither the "
     "order in which the answers appear, nor their length, nor the assistants' names may sway "
-    "you. After the explanation give your final verdict in exactly this form: \"[[A]]\" if "
-    "assistant A is better, \"[[B]]\" if assistant B is better, \"[[C]]\" for a tie."
+    'you. After the explanation give your final verdict in exactly this form: "[[A]]" if '
+    'assistant A is better, "[[B]]" if assistant B is better, "[[C]]" for a tie.'
 )
 REFERENCE_NOTE = " A reference answer is given; compare both answers with it."
 
@@ -28,14 +28,24 @@ VERDICT = re.compile(r"\[\[([ABC])\]\]")
 
 
 def render(question: str, first: str, second: str, reference: str | None, rubric: str) -> str:
-    parts = [INSTRUCTIONS + (REFERENCE_NOTE if reference else ""), "",
-             "[User Question]", question, ""]
+    parts = [
+        INSTRUCTIONS + (REFERENCE_NOTE if reference else ""),
+        "",
+        "[User Question]",
+        question,
+        "",
+    ]
     if reference:
-        parts += ["[The Start of Reference Answer]", reference,
-                  "[The End of Reference Answer]", ""]
-    parts += ["[The Start of Assistant A's Answer]", first, "[The End of Assistant A's Answer]",
-              "", "[The Start of Assistant B's Answer]", second,
-              "[The End of Assistant B's Answer]"]
+        parts += ["[The Start of Reference Answer]", reference, "[The End of Reference Answer]", ""]
+    parts += [
+        "[The Start of Assistant A's Answer]",
+        first,
+        "[The End of Assistant A's Answer]",
+        "",
+        "[The Start of Assistant B's Answer]",
+        second,
+        "[The End of Assistant B's Answer]",
+    ]
     return "\n".join(parts)
 
 

@@ -17,8 +17,10 @@ import re
 
 from workers.judges.base import JudgeFormat, ParseError, Verdict
 
-SYSTEM = ("You are a fair judge. You compare two responses to the same instruction and write "
-          "feedback on how each one measures up against the other.")
+SYSTEM = (
+    "You are a fair judge. You compare two responses to the same instruction and write "
+    "feedback on how each one measures up against the other."
+)
 
 RESULT = re.compile(r"\[RESULT\]", re.IGNORECASE)
 TAIL = re.compile(r"^[\s:*\"'(\[]*([AB])[\s*\"')\]]*[.!]?[\s*]*$")
@@ -62,7 +64,7 @@ def parse(reply: str) -> Verdict:
     markers = list(RESULT.finditer(reply))
     if not markers:
         raise ParseError("no [RESULT] marker")
-    rest = reply[markers[-1].end():].split("\n", 1)[0]
+    rest = reply[markers[-1].end() :].split("\n", 1)[0]
     match = TAIL.match(rest)
     if not match:
         raise ParseError(f"the last [RESULT] is followed by {rest.strip()[:40]!r}, not A or B")
