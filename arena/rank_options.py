@@ -38,7 +38,7 @@ def rank_options(
     """:class:`RankOptions` from the ``[rank]`` settings, with the given overrides."""
     from rating.composite import RankOptions
 
-    conf = dict(settings.get("rank") or {})
+    conf = settings.rank
     return RankOptions(
         weights=rank_weights(conf.get("weights", {}), weights),
         normalize=normalize or conf.get("normalize", "minmax"),
@@ -52,8 +52,8 @@ def rank_options(
         replicates=int(
             conf.get("replicates", DEFAULT_REPLICATES) if replicates is None else replicates
         ),
-        seed=int(settings.get("rating", "seed", 42) if seed is None else seed),
-        confidence=float(settings.get("rating", "confidence", 0.95)),
+        seed=settings.rating.seed if seed is None else int(seed),
+        confidence=settings.rating.confidence,
         as_of=as_of,
         inherit_base=inherit_base,
     )

@@ -42,21 +42,11 @@ def make_worker(rt, names: list[str], fork: bool, log_level: str):
     options = {"connection": conn, "log_job_description": log_level == "DEBUG"}
     if fork:
         return Worker(queues, **options)
-    size = rt.settings["worker"]["vote_batch_size"]
-    wait = rt.settings["worker"]["vote_batch_wait_ms"]
-    if isinstance(size, float) and size.is_integer():
-        size = int(size)
-    if not isinstance(size, int) or size < 1:
-        raise click.ClickException(
-            f"[worker] vote_batch_size must be a whole number of at least 1, got {size!r}"
-        )
-    if wait < 0:
-        raise click.ClickException(f"[worker] vote_batch_wait_ms must be at least 0, got {wait!r}")
     return VoteBatchWorker(
         queues,
-        votes_queue=rt.settings["votes"]["queue"],
-        batch_size=size,
-        batch_wait=wait / 1000,
+        votes_queue=rt.settings.votes.queue,
+        batch_size=rt.settings.worker.vote_batch_size,
+        batch_wait=rt.settings.worker.vote_batch_wait_ms / 1000,
         **options,
     )
 
@@ -105,7 +95,7 @@ def worker(
     like, to store votes faster.
     """
     if recompute_every is not None:
-        rt.settings["rating"]["recompute_every"] = recompute_every
+        rt.settings = rt.settings.replace(rating={"recompute_every": recompute_every})
     names = list(queues) or list(rt.settings["worker"]["queues"])
     logging.basicConfig(level=log_level, format="%(asctime)s %(message)s")
     w = make_worker(rt, names, fork, log_level)
