@@ -144,3 +144,15 @@ def test_every_section_has_a_default_for_every_key():
 def test_overrides_are_checked_like_the_file(tmp_path):
     with pytest.raises(ConfigError, match=r"rating\.bootstrap must be a whole number"):
         load(None, env={}, overrides={"rating": {"bootstrap": "many"}})
+
+
+def test_every_key_is_documented():
+    """docs/configuration.md has a row for every key of every section."""
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    missing = [
+        f"[{name}] {f.name}"
+        for name, cls in SECTIONS.items()
+        for f in dataclasses.fields(cls)
+        if f"| `[{name}] {f.name}` |" not in page
+    ]
+    assert not missing, f"document these settings in docs/configuration.md: {missing}"
