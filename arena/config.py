@@ -68,9 +68,11 @@ DEFAULTS: dict[str, Any] = {
     "rank": {
         "normalize": "minmax",
         "aggregate": "mean",
-        "min_coverage": 0.0,
+        "min_coverage": 0.75,
         "recency_half_life_days": 180,
         "replicates": 200,
+        "arena_source": "human",
+        "categories": {},
         "weights": {
             "arena": 0.5,
             "benchmarks": 0.3,

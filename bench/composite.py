@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from scipy.stats import kendalltau, pearsonr, spearmanr  # noqa: E402
 
-from arena.composite_store import load_file_inputs  # noqa: E402
+from arena.composite_files import load_file_inputs  # noqa: E402
 from rating.composite import RankOptions, rank_models  # noqa: E402
 from rating.composite.openllm import V2_TASKS  # noqa: E402
 

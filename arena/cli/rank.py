@@ -1,8 +1,8 @@
 """``arena rank``: the composite rank (arena rating blended with benchmarks,
 popularity, recency and efficiency), with an interval, rank (UB) and tiers.
 
-Reads the database (the newest rating snapshot and the imported signals), or
-files alone when any of ``--ratings``, ``--benchmarks``, ``--popularity``,
+Reads the database (the newest human-vote rating snapshot and the imported
+signals), or files alone when any of ``--ratings``, ``--benchmarks``, ``--popularity``,
 ``--aliases``, ``--models``, ``--efficiency`` is given (no database is opened
 then). Defaults come from ``[rank]`` in the settings.
 """
@@ -19,9 +19,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from arena import __version__
 from arena.cli.common import config_option, database_error, text_table, write_output
-from arena.composite_store import load_db_inputs, load_file_inputs
+from arena.composite_db import load_db_inputs
+from arena.composite_files import load_file_inputs
 from arena.importers.benchmarks import SignalFileError
-from arena.rank_options import DEFAULT_REPLICATES, rank_options
+from arena.rank_options import arena_source, rank_options
 from rating.composite import WeightError, rank_models
 from rating.composite.aggregate import AGGREGATORS
 from rating.composite.explain import explain, explain_text
@@ -68,6 +69,21 @@ def render_table(result) -> str:
         out.append("no data for: " + ", ".join(meta["signals_without_data"]))
     if meta["ambiguous_names"]:
         out.append(f"ambiguous names settled: {len(meta['ambiguous_names'])} (see JSON meta)")
+    return "\n".join(out)
+
+
+def render_matches(result) -> str:
+    """Every join of two spellings and why, the refused candidates and the unmatched."""
+    meta = result.meta
+    out = [f"joined ({len(meta['matched_names'])}):"]
+    for j in meta["matched_names"]:
+        out.append(f"  {j['input']:<11} {j['name']}  ->  {j['model']}   [{j['why']}]")
+    out.append(f"refused ({len(meta['refused_matches'])}):")
+    for r in meta["refused_matches"]:
+        out.append(f"  {r['name']}  x  {r['candidate']}   [{r['why']}]")
+    for src, missing in meta["missing"].items():
+        out.append(f"not in {src} ({len(missing)} of {meta['pool']}):")
+        out.extend(f"  {m}" for m in missing)
     return "\n".join(out)
 
 
@@ -155,8 +171,9 @@ def render_csv(result) -> str:
 @click.option(
     "--source",
     "vote_source",
-    default="",
-    help="DB mode: the vote source of the rating snapshot ('' = all).",
+    default=None,
+    help="DB mode: the vote source of the arena rating snapshot "
+    "(default: [rank] arena_source, 'human'; 'judge:NAME'; '' = every vote).",
 )
 @click.option("--rater-group", default="", help="DB mode: the rater group of the snapshot.")
 @click.option(
@@ -196,7 +213,7 @@ def render_csv(result) -> str:
     "--replicates",
     type=click.IntRange(0, 100000),
     default=None,
-    help=f"Replicates for the interval (default {DEFAULT_REPLICATES}; 0 = none).",
+    help="Replicates for the interval (default: [rank] replicates; 0 = none).",
 )
 @click.option("--seed", type=int, default=None, help="Random seed (default: [rating] seed).")
 @click.option(
@@ -211,6 +228,24 @@ def render_csv(result) -> str:
     type=click.Path(dir_okay=False),
     default=None,
     help="Write to FILE instead of standard output.",
+)
+@click.option(
+    "--by",
+    type=click.Choice(["composite", "goodness", "fastness"]),
+    default="composite",
+    show_default=True,
+    help="Rank by the composite, by benchmark goodness alone, or by fastness alone.",
+)
+@click.option(
+    "--subdomain",
+    default=None,
+    help="With --by goodness: one subdomain (reasoning, knowledge, math, "
+    "instruction_following, coding).",
+)
+@click.option(
+    "--show-matches",
+    is_flag=True,
+    help="List every name join and why, the refused candidates and the unmatched models.",
 )
 @click.option(
     "--explain",
@@ -241,6 +276,9 @@ def rank(
     inherit_base,
     replicates,
     seed,
+    by,
+    subdomain,
+    show_matches,
     fmt,
     output,
     explain_model,
@@ -257,12 +295,14 @@ def rank(
             )
         else:
             inputs, inputs_meta = load_db_inputs(
-                rt.engine, category or "", vote_source, rater_group
+                rt.engine, category or "", arena_source(settings, vote_source), rater_group
             )
     except (SignalFileError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     except SQLAlchemyError as exc:
         raise database_error(exc, "nothing ranked") from None
+    if subdomain and by != "goodness":
+        raise click.UsageError("--subdomain goes with --by goodness")
     try:
         opts = rank_options(
             settings,
@@ -278,6 +318,7 @@ def rank(
             seed=seed,
             as_of=as_of.date() if as_of else None,
             inherit_base=inherit_base,
+            by=f"goodness.{subdomain}" if subdomain else by,
         )
     except WeightError as exc:
         raise click.UsageError(str(exc)) from None
@@ -291,7 +332,18 @@ def rank(
         "inputs": inputs_meta,
         **result.meta,
     }
-    if explain_model:
+    if show_matches:
+        text = (
+            json.dumps(
+                {k: result.meta[k] for k in ("matched_names", "refused_matches", "missing")},
+                indent=2,
+                ensure_ascii=False,
+            )
+            + "\n"
+            if fmt == "json"
+            else render_matches(result) + "\n"
+        )
+    elif explain_model:
         try:
             info = explain(result, explain_model)
         except KeyError as exc:

@@ -121,8 +121,8 @@ def rank_json():
     ``normalize``, ``aggregate``, ``arena_mode`` (rating|tier), ``category``,
     ``source``, ``rater_group``, ``max_vram_gb``, ``min_coverage``, ``replicates``.
     """
-    from arena.composite_store import load_db_inputs
-    from arena.rank_options import rank_options
+    from arena.composite_db import load_db_inputs
+    from arena.rank_options import arena_source, rank_options
     from rating.composite import WeightError, rank_models
     from rating.composite.aggregate import AGGREGATORS
     from rating.composite.normalize import METHODS as NORMALIZATIONS
@@ -169,7 +169,7 @@ def rank_json():
         inputs, inputs_meta = load_db_inputs(
             runtime.engine,
             args.get("category", ""),
-            args.get("source", ""),
+            arena_source(runtime.settings, args.get("source")),
             args.get("rater_group", ""),
         )
         result = rank_models(inputs, opts)

@@ -57,6 +57,9 @@ class ModelFacts:
     precision: str | None = None
     base_model: str | None = None
     release_date: date | None = None
+    upload_date: date | None = None  # the repository's upload date (recency when no release)
+    architecture: str | None = None
+    license: str | None = None
 
 
 @dataclass
@@ -88,7 +91,7 @@ class RankOptions:
     weights: dict[str, float]
     normalize: str = "minmax"
     aggregate: str = "mean"
-    min_coverage: float = 0.0
+    min_coverage: float = 0.75
     recency_half_life_days: float = 180.0
     arena_mode: str = "rating"  # rating | tier
     category: str | None = None
@@ -99,3 +102,4 @@ class RankOptions:
     confidence: float = 0.95
     as_of: date | None = None
     inherit_base: bool = False
+    by: str = "composite"  # composite | goodness | goodness.<subdomain> | fastness

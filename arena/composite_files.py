@@ -1,10 +1,9 @@
-"""Loading the composite rank's inputs: from the database, or from files alone.
+"""The composite rank's inputs from files alone (``arena rank --ratings ...``).
 
-``arena rank`` calls :func:`load_db_inputs` (DB mode) or :func:`load_file_inputs`
-(files mode). Both return ``(RankInputs, inputs_meta)`` where ``inputs_meta``
-lists every input with its kind, where it came from, what it held and a
-sha256 digest (of the file's bytes, or of the rows read from the database),
-so a ranking can be traced to exactly what it used.
+:func:`load_file_inputs` returns ``(RankInputs, inputs_meta)`` where
+``inputs_meta`` lists every file with its kind, format, what it held and the
+sha256 digest of its bytes, so a ranking can be traced to exactly what it used.
+Reading from the database is :mod:`arena.composite_db`.
 
 File formats:
 
@@ -13,10 +12,7 @@ File formats:
   ``arena_score``, ``95_pct_ci`` like ``+7/-9``; its ``organization`` column
   helps name matching);
 * benchmarks, popularity, aliases: see :mod:`arena.importers`;
-* models: JSONL ``{"name", "organization", "parameters_b", "precision",
-  "base_model", "release_date"}`` or the Open LLM Leaderboard v2 CSV
-  (``metadata_params_billions``, ``model_precision``, ``metadata_base_model``,
-  ``metadata_upload_date`` as the release date, the id's org part);
+* models: see :mod:`arena.importers.metadata` (JSONL or the v2 CSV);
 * efficiency: JSONL with ``model`` (or LLMFAO's ``name`` when ``model`` is a
   number), ``tokens_per_second`` or ``rate``, ``latency_ms`` or ``duration``
   (ms), ``price_per_mtok``; several lines per model are reduced to medians.
@@ -30,23 +26,13 @@ import math
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
 
 from arena.importers.aliases import parse_aliases
-from arena.importers.benchmarks import SignalFileError, is_hf_v2, number, parse_benchmarks, read_csv
+from arena.importers.benchmarks import SignalFileError, number, parse_benchmarks, read_csv
 from arena.importers.common import read_jsonl
-from arena.importers.popularity import parse_date, parse_popularity
-from arena.models import Alias, Answer, BenchmarkScore, Model, Popularity
-from arena.ratings import latest_snapshot_row
-from rating.composite.inputs import (
-    ArenaRatings,
-    BenchmarkResult,
-    ModelFacts,
-    PopularityCounts,
-    RankInputs,
-    Speed,
-)
+from arena.importers.metadata import parse_metadata
+from arena.importers.popularity import parse_popularity
+from rating.composite.inputs import ArenaRatings, ModelFacts, RankInputs, Speed
 
 
 def file_digest(path: str | Path) -> str:
@@ -55,11 +41,6 @@ def file_digest(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return "sha256:" + h.hexdigest()
-
-
-def rows_digest(rows) -> str:
-    text = json.dumps(rows, sort_keys=True, default=str, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 # ---------------------------------------------------------------- ratings
@@ -176,61 +157,10 @@ def _opt_number(path, line, obj, *keys):
 
 def load_models(path: str | Path) -> dict[str, ModelFacts]:
     """Model metadata from JSONL or the Open LLM Leaderboard v2 CSV."""
-    path = Path(path)
-    if path.suffix.lower() == ".csv":
-        header, rows = read_csv(path)
-        if not is_hf_v2(header):
-            raise SignalFileError(
-                path,
-                1,
-                "a models CSV must be the Open LLM Leaderboard v2 "
-                "export; use JSONL for other metadata",
-            )
-        out: dict[str, ModelFacts] = {}
-        for line, row in rows:
-            name = row["model_name"]
-            if not name or name in out:
-                continue
-            base = row.get("metadata_base_model") or None
-            params = number(
-                path,
-                line,
-                "metadata_params_billions",
-                row.get("metadata_params_billions", ""),
-                optional=True,
-            )
-            out[name] = ModelFacts(
-                organization=name.split("/")[0] if "/" in name else None,
-                # the export writes -1 (or 0) when the size is unknown
-                parameters_b=params if params is not None and params > 0 else None,
-                precision=row.get("model_precision") or None,
-                base_model=base if base and base != name else None,
-                release_date=parse_date(
-                    path, line, "metadata_upload_date", row.get("metadata_upload_date", "")
-                ),
-            )
-        return out
-    out = {}
-    for line, obj in _jsonl(path):
-        name = obj.get("name") or obj.get("model")
-        if not isinstance(name, str) or not name.strip():
-            raise SignalFileError(path, line, 'no "name"')
-        when = obj.get("release_date")
-        if when is not None and not isinstance(when, str):
-            raise SignalFileError(path, line, '"release_date" must be YYYY-MM-DD')
-        out[name.strip()] = ModelFacts(
-            organization=obj.get("organization") or obj.get("org"),
-            parameters_b=_opt_number(path, line, obj, "parameters_b"),
-            precision=obj.get("precision"),
-            base_model=obj.get("base_model"),
-            release_date=parse_date(path, line, "release_date", when or ""),
-        )
-    if not out:
-        raise SignalFileError(path, None, "no models in the file")
-    return out
+    return dict(parse_metadata(path).rows)
 
 
-def _median(values: list[float]) -> float | None:
+def median_or_none(values: list[float]) -> float | None:
     values = [v for v in values if v is not None]
     return float(np.median(values)) if values else None
 
@@ -254,7 +184,10 @@ def load_efficiency(path: str | Path) -> dict[str, Speed]:
         slot[2].append(price)
     if not acc:
         raise SignalFileError(path, None, "no lines in the file")
-    return {m: Speed(_median(a), _median(b), _median(c)) for m, (a, b, c) in acc.items()}
+    return {
+        m: Speed(median_or_none(a), median_or_none(b), median_or_none(c))
+        for m, (a, b, c) in acc.items()
+    }
 
 
 def load_file_inputs(
@@ -337,146 +270,6 @@ def load_file_inputs(
                 "source": str(efficiency),
                 "rows": len(inputs.efficiency),
                 "digest": file_digest(efficiency),
-            }
-        )
-    return inputs, meta
-
-
-# ---------------------------------------------------------------- database
-
-
-def latest_ratings(
-    engine: Engine, category: str = "", source: str = "", rater_group: str = ""
-) -> tuple[dict | None, dict]:
-    """The newest Bradley-Terry rating snapshot's payload for a scope, and where it came from.
-
-    One read, so the payload and its id, digest and time are of the same row.
-    """
-    row = latest_snapshot_row(engine, "bt", category, source, rater_group)
-    if row is None:
-        return None, {}
-    info = {"snapshot_id": row.id, "digest": row.digest, "created_at": row.created_at.isoformat()}
-    return json.loads(row.payload), info
-
-
-def load_db_inputs(
-    engine: Engine, category: str = "", source: str = "", rater_group: str = ""
-) -> tuple[RankInputs, list[dict]]:
-    """Every signal stored in the database."""
-    inputs = RankInputs()
-    meta: list[dict] = []
-    payload, snap = latest_ratings(engine, category, source, rater_group)
-    if payload is not None:
-        inputs.arena = ratings_from_payload(payload, "rating snapshot")
-        reps = inputs.arena.replicates
-        meta.append(
-            {
-                "kind": "ratings",
-                "source": "database: rating_snapshots",
-                "scope": {
-                    "method": "bt",
-                    "category": category,
-                    "source": source,
-                    "rater_group": rater_group,
-                },
-                "snapshot_id": snap.get("snapshot_id"),
-                "created_at": snap.get("created_at"),
-                "models": len(inputs.arena.models),
-                "bootstrap_replicates": 0 if reps is None else int(reps.shape[0]),
-                "digest": snap.get("digest") or rows_digest(payload),
-            }
-        )
-    else:
-        meta.append(
-            {
-                "kind": "ratings",
-                "source": "database: rating_snapshots",
-                "scope": {
-                    "method": "bt",
-                    "category": category,
-                    "source": source,
-                    "rater_group": rater_group,
-                },
-                "models": 0,
-                "note": "no rating snapshot for this scope",
-            }
-        )
-    with engine.connect() as conn:
-        bench = [
-            tuple(r)
-            for r in conn.execute(
-                select(
-                    BenchmarkScore.model,
-                    BenchmarkScore.benchmark,
-                    BenchmarkScore.subtask,
-                    BenchmarkScore.score,
-                    BenchmarkScore.n_items,
-                    BenchmarkScore.normalized,
-                ).order_by(BenchmarkScore.id)
-            )
-        ]
-        pop = [
-            tuple(r)
-            for r in conn.execute(
-                select(
-                    Popularity.model, Popularity.downloads, Popularity.likes, Popularity.as_of
-                ).order_by(Popularity.model)
-            )
-        ]
-        ali = [
-            tuple(r) for r in conn.execute(select(Alias.alias, Alias.model).order_by(Alias.alias))
-        ]
-        mods = [
-            tuple(r)
-            for r in conn.execute(
-                select(
-                    Model.id,
-                    Model.name,
-                    Model.organization,
-                    Model.parameters_b,
-                    Model.precision,
-                    Model.base_model,
-                    Model.release_date,
-                ).order_by(Model.id)
-            )
-        ]
-        speed = [
-            tuple(r)
-            for r in conn.execute(
-                select(Answer.model_id, Answer.tokens_per_second, Answer.latency_ms)
-                .where((Answer.tokens_per_second.is_not(None)) | (Answer.latency_ms.is_not(None)))
-                .order_by(Answer.id)
-            )
-        ]
-    inputs.benchmarks = [
-        BenchmarkResult(m, b, s or "", float(x), n, bool(z)) for m, b, s, x, n, z in bench
-    ]
-    inputs.popularity = {m: PopularityCounts(d, l, a) for m, d, l, a in pop}
-    inputs.aliases = {a: m for a, m in ali}
-    inputs.models = {
-        name: ModelFacts(org, params, prec, base, rel)
-        for _id, name, org, params, prec, base, rel in mods
-    }
-    by_id = {row[0]: row[1] for row in mods}
-    acc: dict[str, list[list]] = {}
-    for model_id, tps, lat in speed:
-        slot = acc.setdefault(by_id.get(model_id, str(model_id)), [[], []])
-        slot[0].append(tps if tps and tps > 0 else None)
-        slot[1].append(lat if lat and lat > 0 else None)
-    inputs.efficiency = {m: Speed(_median(a), _median(b)) for m, (a, b) in acc.items()}
-    for kind, table, rows in (
-        ("benchmarks", "benchmark_scores", bench),
-        ("popularity", "popularity", pop),
-        ("aliases", "aliases", ali),
-        ("models", "models", mods),
-        ("efficiency", "answers", speed),
-    ):
-        meta.append(
-            {
-                "kind": kind,
-                "source": f"database: {table}",
-                "rows": len(rows),
-                "digest": rows_digest(rows),
             }
         )
     return inputs, meta
