@@ -67,8 +67,10 @@ def render_table(result) -> str:
         out.append(f"left out: {len(meta['excluded'])} (see --format json)")
     if meta["signals_without_data"]:
         out.append("no data for: " + ", ".join(meta["signals_without_data"]))
-    if meta["ambiguous_names"]:
-        out.append(f"ambiguous names settled: {len(meta['ambiguous_names'])} (see JSON meta)")
+    out.append(
+        f"name joins: {len(meta['matched_names'])}, refused: {len(meta['refused_matches'])} "
+        "(see --show-matches)"
+    )
     return "\n".join(out)
 
 
@@ -92,7 +94,8 @@ def render_csv(result) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(
-        ["rank", "rank_ub", "tier", "model", "score", "ci_low", "ci_high", "coverage"]
+        ["rank", "rank_ub", "rank_low", "tier", "model", "score", "ci_low", "ci_high"]
+        + ["coverage", "missing_signals"]
         + [f"{k}_normalized" for k in names]
     )
     for r in result.rows:
@@ -100,12 +103,14 @@ def render_csv(result) -> str:
             [
                 r["rank"],
                 r["rank_ub"],
+                r["rank_low"],
                 r["tier"],
                 r["model"],
                 r["score"],
                 r["ci_low"],
                 r["ci_high"],
                 r["coverage"],
+                " ".join(r["missing_signals"]),
             ]
             + [
                 "" if r["signals"][k]["normalized"] is None else r["signals"][k]["normalized"]
