@@ -18,7 +18,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from arena.composite_files import median_or_none, ratings_from_payload
+from arena.composite_files import ratings_from_payload, speed_from_samples
 from arena.models import Alias, Answer, BenchmarkScore, Model, ModelMetadata, Popularity
 from arena.ratings import latest_snapshot_row
 from rating.composite.inputs import (
@@ -140,7 +140,7 @@ def _speed(models: list[tuple], answers: list[tuple]) -> dict[str, Speed]:
         slot = acc.setdefault(by_id.get(model_id, str(model_id)), [[], []])
         slot[0].append(tps if tps and tps > 0 else None)
         slot[1].append(lat if lat and lat > 0 else None)
-    return {m: Speed(median_or_none(a), median_or_none(b)) for m, (a, b) in acc.items()}
+    return {m: speed_from_samples(a, b) for m, (a, b) in acc.items()}
 
 
 def load_db_inputs(

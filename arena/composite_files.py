@@ -165,6 +165,19 @@ def median_or_none(values: list[float]) -> float | None:
     return float(np.median(values)) if values else None
 
 
+def speed_from_samples(tps: list, latency: list, price: list | None = None) -> Speed:
+    """Medians of the measurements, and the measurements themselves (for the interval)."""
+    known_tps = [v for v in tps if v is not None]
+    known_lat = [v for v in latency if v is not None]
+    return Speed(
+        median_or_none(tps),
+        median_or_none(latency),
+        median_or_none(price or []),
+        known_tps or None,
+        known_lat or None,
+    )
+
+
 def load_efficiency(path: str | Path) -> dict[str, Speed]:
     """Per-model medians of speed facts from JSONL (LLMFAO ``results.jsonl`` works as is)."""
     path = Path(path)
@@ -184,10 +197,7 @@ def load_efficiency(path: str | Path) -> dict[str, Speed]:
         slot[2].append(price)
     if not acc:
         raise SignalFileError(path, None, "no lines in the file")
-    return {
-        m: Speed(median_or_none(a), median_or_none(b), median_or_none(c))
-        for m, (a, b, c) in acc.items()
-    }
+    return {m: speed_from_samples(a, b, c) for m, (a, b, c) in acc.items()}
 
 
 def load_file_inputs(

@@ -71,9 +71,14 @@ class PopularityCounts:
 
 @dataclass
 class Speed:
+    """Median speed facts of one model; ``*_samples`` are the measurements the medians
+    come from (when known), bootstrapped for the fastness interval."""
+
     tokens_per_second: float | None = None
     latency_ms: float | None = None
     price_per_mtok: float | None = None
+    tokens_per_second_samples: list[float] | None = None
+    latency_ms_samples: list[float] | None = None
 
 
 @dataclass

@@ -71,7 +71,7 @@ def _signal_entries(i: int, result: Blend, sigs: dict[str, Signal]) -> dict:
 def build_rows(pool: Pool, result: Blend, sigs: dict[str, Signal], confidence: float) -> list:
     """One row per ranked model, best first."""
     good = goodness_blocks(sigs, pool.size, confidence)
-    fast = sigs["efficiency"].value
+    fast = _with_interval(sigs["efficiency"], confidence)
     rows = []
     for i in np.flatnonzero(result.eligible):
         facts = pool.facts[i]
@@ -88,7 +88,9 @@ def build_rows(pool: Pool, result: Blend, sigs: dict[str, Signal], confidence: f
             "missing_signals": [k for k in result.weights if np.isnan(result.scaled[k][i])],
             "signals": _signal_entries(i, result, sigs),
             "goodness": good[i],
-            "fastness": num(fast[i]),
+            "fastness": None
+            if fast is None or np.isnan(fast[0][i])
+            else {"value": num(fast[0][i]), "ci_low": num(fast[1][i]), "ci_high": num(fast[2][i])},
             "vram_gb": num(pool.vram[i]),
             "parameters_b": facts.parameters_b if facts else None,
             "precision": facts.precision if facts else None,

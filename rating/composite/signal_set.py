@@ -92,22 +92,38 @@ def _recency(pool: Pool, as_of: date, half_life_days: float) -> Signal:
     return Signal("recency", facts_to_values.recency(when, as_of, half_life_days), raw=raw)
 
 
-def _efficiency(inputs: RankInputs, pool: Pool) -> Signal:
+def _efficiency(inputs: RankInputs, pool: Pool, replicates: int, rng) -> Signal:
+    """Fastness; with measurements per model, its replicates are bootstrap medians."""
     n = pool.size
-    tps, lat, price = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    point = {k: np.full(n, np.nan) for k in ("tokens_per_second", "latency_ms", "price_per_mtok")}
+    draws = {
+        k: np.full((max(replicates, 1), n), np.nan) for k in ("tokens_per_second", "latency_ms")
+    }
+    sampled = False
     for name, s in inputs.efficiency.items():
         i = pool.match.lookup("efficiency", name)
-        if i is not None:
-            tps[i] = np.nan if s.tokens_per_second is None else s.tokens_per_second
-            lat[i] = np.nan if s.latency_ms is None else s.latency_ms
-            price[i] = np.nan if s.price_per_mtok is None else s.price_per_mtok
+        if i is None:
+            continue
+        for key in point:
+            value = getattr(s, key)
+            point[key][i] = np.nan if value is None else value
+        for key in draws:
+            samples = getattr(s, f"{key}_samples")
+            if replicates and samples:
+                draws[key][:, i] = facts_to_values.bootstrap_medians(samples, replicates, rng)
+                sampled = True
+            else:
+                draws[key][:, i] = point[key][i]
+    tps, lat, price = point["tokens_per_second"], point["latency_ms"], point["price_per_mtok"]
     raw = [
         None
         if np.isnan(a) and np.isnan(b) and np.isnan(c)
         else {"tokens_per_second": _num(a), "latency_ms": _num(b), "price_per_mtok": _num(c)}
         for a, b, c in zip(tps, lat, price)
     ]
-    return Signal("efficiency", facts_to_values.efficiency(tps, lat, price), raw=raw)
+    value = facts_to_values.efficiency(tps, lat, price)
+    reps = facts_to_values.efficiency_draws(point, draws) if sampled else None
+    return Signal("efficiency", value, reps, raw=raw)
 
 
 def build_signals(
@@ -123,5 +139,5 @@ def build_signals(
     sigs = _benchmark_signals(leaves, pool.size, weights, opts.replicates, rng)
     sigs["popularity"] = _popularity(inputs, pool)
     sigs["recency"] = _recency(pool, as_of, opts.recency_half_life_days)
-    sigs["efficiency"] = _efficiency(inputs, pool)
+    sigs["efficiency"] = _efficiency(inputs, pool, opts.replicates, rng)
     return sigs, leaves

@@ -374,7 +374,8 @@ def test_import_then_rank_on_a_database(tmp_path, sqlite_url):
         "latency_ms": 900.0,
         "price_per_mtok": None,
     }
-    assert rows["Alpha-7B"]["fastness"] == 1.0 and rows["Beta-13B"]["fastness"] == 0.0
+    assert rows["Alpha-7B"]["fastness"]["value"] == 1.0
+    assert rows["Beta-13B"]["fastness"]["value"] == 0.0
     joined = {(j["input"], j["name"]): j for j in meta["matched_names"]}
     assert joined["benchmarks", "acme/alpha-7b"]["model"] == "Alpha-7B"
     assert joined["benchmarks", "acme/alpha-7b"]["why"] == (

@@ -231,3 +231,14 @@ def test_show_matches_lists_joins_refusals_and_the_unmatched(tmp_path):
     ) in out
     assert "benchmarks  google/gemma-2-27b-it  ->  Gemma-2-27B-it" in out
     assert "not in benchmarks (128 of 185):" in out
+
+
+def test_by_fastness_ranks_with_bootstrap_intervals_from_the_measurements():
+    inputs = load_file_inputs(efficiency=shared_data("llmfao", "results.jsonl"))[0]
+    res = rank_models(inputs, RankOptions(weights={"arena": 1}, by="fastness", replicates=200))
+    assert res.meta["weights"] == {"efficiency": 1.0}
+    values = [r["fastness"]["value"] for r in res.rows]
+    assert values == sorted(values, reverse=True) and len(values) >= 50
+    widths = [r["fastness"]["ci_high"] - r["fastness"]["ci_low"] for r in res.rows]
+    assert all(w >= 0 for w in widths) and np.median(widths) > 0
+    assert any(r["rank_ub"] < r["rank"] for r in res.rows)  # close speeds share ranks

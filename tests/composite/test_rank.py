@@ -217,7 +217,7 @@ def test_popularity_recency_efficiency_signals():
     rows = by_model(res)
     assert rows["A"]["signals"]["popularity"]["normalized"] == 1.0
     assert rows["A"]["signals"]["recency"]["raw"] == {"date": "2025-03-15", "from": "release"}
-    assert rows["B"]["fastness"] == 1.0 and rows["A"]["fastness"] == 0.0
+    assert rows["B"]["fastness"]["value"] == 1.0 and rows["A"]["fastness"]["value"] == 0.0
     assert rows["A"]["rank"] == 1  # popular and recent beat fast
 
 
