@@ -200,86 +200,59 @@ def load_efficiency(path: str | Path) -> dict[str, Speed]:
     return {m: speed_from_samples(a, b, c) for m, (a, b, c) in acc.items()}
 
 
+def _entry(kind: str, path, **extra) -> dict:
+    return {"kind": kind, "source": str(path), **extra, "digest": file_digest(path)}
+
+
 def load_file_inputs(
     ratings=None, benchmarks=None, popularity=None, aliases=None, models=None, efficiency=None
 ) -> tuple[RankInputs, list[dict]]:
     """Read every given file; raises :class:`SignalFileError` for a bad one."""
     inputs = RankInputs()
     meta: list[dict] = []
-    org_facts: dict[str, ModelFacts] = {}
+    facts: dict[str, ModelFacts] = {}
     if ratings:
-        inputs.arena, org_facts, fmt = load_ratings(ratings)
+        inputs.arena, facts, fmt = load_ratings(ratings)
         reps = inputs.arena.replicates
+        boot = 0 if reps is None else int(reps.shape[0])
         meta.append(
-            {
-                "kind": "ratings",
-                "source": str(ratings),
-                "format": fmt,
-                "models": len(inputs.arena.models),
-                "bootstrap_replicates": 0 if reps is None else int(reps.shape[0]),
-                "digest": file_digest(ratings),
-            }
+            _entry(
+                "ratings",
+                ratings,
+                format=fmt,
+                models=len(inputs.arena.models),
+                bootstrap_replicates=boot,
+            )
         )
     if benchmarks:
         parsed = parse_benchmarks(benchmarks)
         inputs.benchmarks = parsed.rows
         meta.append(
-            {
-                "kind": "benchmarks",
-                "source": str(benchmarks),
-                "format": parsed.format,
-                "rows": len(parsed.rows),
-                "notes": parsed.notes,
-                "digest": file_digest(benchmarks),
-            }
+            _entry(
+                "benchmarks",
+                benchmarks,
+                format=parsed.format,
+                rows=len(parsed.rows),
+                notes=parsed.notes,
+            )
         )
     if popularity:
         parsed = parse_popularity(popularity)
         inputs.popularity = dict(parsed.rows)
-        meta.append(
-            {
-                "kind": "popularity",
-                "source": str(popularity),
-                "format": parsed.format,
-                "rows": len(parsed.rows),
-                "digest": file_digest(popularity),
-            }
-        )
+        meta.append(_entry("popularity", popularity, format=parsed.format, rows=len(parsed.rows)))
     if aliases:
         parsed = parse_aliases(aliases)
         inputs.aliases = dict(parsed.rows)
-        meta.append(
-            {
-                "kind": "aliases",
-                "source": str(aliases),
-                "rows": len(parsed.rows),
-                "digest": file_digest(aliases),
-            }
-        )
-    facts = dict(org_facts)
+        meta.append(_entry("aliases", aliases, rows=len(parsed.rows)))
     if models:
         loaded = load_models(models)
         for name, f in loaded.items():
-            if f.organization is None and name in org_facts:
-                f.organization = org_facts[name].organization
+            if f.organization is None and name in facts:
+                f.organization = facts[name].organization
             facts[name] = f
-        meta.append(
-            {
-                "kind": "models",
-                "source": str(models),
-                "rows": len(loaded),
-                "digest": file_digest(models),
-            }
-        )
+        meta.append(_entry("models", models, rows=len(loaded)))
     inputs.models = facts
     if efficiency:
         inputs.efficiency = load_efficiency(efficiency)
-        meta.append(
-            {
-                "kind": "efficiency",
-                "source": str(efficiency),
-                "rows": len(inputs.efficiency),
-                "digest": file_digest(efficiency),
-            }
-        )
+        meta.append(_entry("efficiency", efficiency, rows=len(inputs.efficiency)))
     return inputs, meta

@@ -120,6 +120,30 @@ def render_csv(result) -> str:
     return buf.getvalue()
 
 
+def _json(data) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def render(result, fmt: str, show_matches: bool, explain_model: str | None) -> str:
+    """The text ``arena rank`` writes: the matches, an explanation, or the ranking."""
+    if show_matches:
+        keys = ("matched_names", "refused_matches", "missing")
+        if fmt == "json":
+            return _json({k: result.meta[k] for k in keys})
+        return render_matches(result) + "\n"
+    if explain_model:
+        try:
+            info = explain(result, explain_model)
+        except KeyError as exc:
+            raise click.ClickException(exc.args[0]) from None
+        return _json(info) if fmt == "json" else explain_text(info) + "\n"
+    if fmt == "json":
+        return _json({"meta": result.meta, "models": result.rows})
+    if fmt == "csv":
+        return render_csv(result)
+    return render_table(result) + "\n"
+
+
 @click.command("rank")
 @click.option(
     "--ratings",
@@ -337,36 +361,7 @@ def rank(
         "inputs": inputs_meta,
         **result.meta,
     }
-    if show_matches:
-        text = (
-            json.dumps(
-                {k: result.meta[k] for k in ("matched_names", "refused_matches", "missing")},
-                indent=2,
-                ensure_ascii=False,
-            )
-            + "\n"
-            if fmt == "json"
-            else render_matches(result) + "\n"
-        )
-    elif explain_model:
-        try:
-            info = explain(result, explain_model)
-        except KeyError as exc:
-            raise click.ClickException(exc.args[0]) from None
-        text = (
-            json.dumps(info, indent=2, ensure_ascii=False) + "\n"
-            if fmt == "json"
-            else explain_text(info) + "\n"
-        )
-    elif fmt == "json":
-        text = (
-            json.dumps({"meta": result.meta, "models": result.rows}, indent=2, ensure_ascii=False)
-            + "\n"
-        )
-    elif fmt == "csv":
-        text = render_csv(result)
-    else:
-        text = render_table(result) + "\n"
+    text = render(result, fmt, show_matches, explain_model)
     if output:
         write_output(text, output)
         click.echo(f"wrote {len(result.rows)} models to {output}", err=True)

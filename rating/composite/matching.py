@@ -220,8 +220,20 @@ def match_names(
     for names in inputs.values():
         for name in names:
             display.setdefault(resolve(name), name.strip())
+    target, why_joined, ambiguous, refused = _join_plain_names(display, orgs, org_aliases)
+    result = _place(inputs, display, target, why_joined, resolve)
+    result.ambiguous = ambiguous
+    result.refused = refused
+    return result
+
+
+def _join_plain_names(display: dict[str, str], orgs: dict[str, str], org_aliases: dict):
+    """Plain names absorb ``org/name`` ids with the same tail and the same organization.
+
+    Returns ``(target, why_joined, ambiguous, refused)``: ``target`` maps each
+    key to the key it joins (itself when none).
+    """
     keys = list(display)
-    # 2. plain names absorb org/name ids with the same tail and the same organization
     by_tail: dict[str, list[str]] = {}
     for key in keys:
         if "/" in key:
@@ -235,8 +247,7 @@ def match_names(
         cands = [c for c in by_tail[key] if target[c] == c]
         if not cands:
             continue
-        org = orgs.get(key, "")
-        chosen, why, no = _choose(key, cands, org, org_aliases, display)
+        chosen, why, no = _choose(key, cands, orgs.get(key, ""), org_aliases, display)
         refused.extend(no)
         if len(cands) > 1:
             ambiguous.append(
@@ -250,8 +261,12 @@ def match_names(
         if chosen is not None:
             target[chosen] = key
             why_joined[chosen] = f"same name after the organization; {why}"
-    # 3. pool in first-seen order of the surviving keys
-    pool_keys = [k for k in keys if target[k] == k]
+    return target, why_joined, ambiguous, refused
+
+
+def _place(inputs, display, target, why_joined, resolve) -> Matching:
+    """The pool in first-seen order of the surviving keys, and where each input name landed."""
+    pool_keys = [k for k in display if target[k] == k]
     pos = {k: i for i, k in enumerate(pool_keys)}
     result = Matching(names=[display[k] for k in pool_keys], index={}, present={})
     for source, names in inputs.items():
@@ -270,13 +285,9 @@ def match_names(
             if name.strip() != result.names[idx]:
                 if resolved != _key(name):
                     why = f"alias {_key(name)} -> {resolved}"
-                elif resolved in why_joined:
-                    why = why_joined[resolved]
                 else:
-                    why = "same name, other case"
+                    why = why_joined.get(resolved, "same name, other case")
                 result.renamed.append(
                     {"input": source, "name": name, "model": result.names[idx], "why": why}
                 )
-    result.ambiguous = ambiguous
-    result.refused = refused
     return result
