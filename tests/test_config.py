@@ -75,12 +75,15 @@ def test_a_setting_of_the_wrong_kind_is_a_clear_error(tmp_path, text, message):
 def test_settings_of_the_right_kind_are_taken(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text(
-        "[rating]\nconfidence = 1\nbootstrap = 20\n[rank]\ncategories = ['a']\n"
+        "[rating]\nconfidence = 1\nbootstrap = 20\n[rank.categories]\nmath = ['gsm8k']\n"
         "[judges.smol]\nmodel = 'x'\n"
     )
     settings = load(cfg, env={})
     assert settings["rating"]["confidence"] == 1 and settings["rating"]["bootstrap"] == 20
-    assert settings["rank"]["categories"] == ["a"] and settings["judges"]["smol"]["model"] == "x"
+    assert (
+        settings["rank"]["categories"] == {"math": ["gsm8k"]}
+        and settings["judges"]["smol"]["model"] == "x"
+    )
 
 
 def test_a_config_path_that_cannot_be_read(tmp_path):

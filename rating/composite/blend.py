@@ -40,7 +40,8 @@ class Blend:
     rank_ub: np.ndarray
     rank_low: np.ndarray
     tier: np.ndarray
-    coverage: np.ndarray
+    coverage: np.ndarray  # share of the weight of the signals with data that the model has
+    weight_present: np.ndarray  # share of all the weight that the model has
     eligible: np.ndarray
     scaled: dict[str, np.ndarray]
     weights: dict[str, float]
@@ -82,6 +83,8 @@ def blend(
 
     Notes
     -----
+    A model's coverage is the share of the weight of the signals that at least
+    one candidate has (a signal nobody has does not count against anyone).
     Each replicate is normalized on the scale of the point values (not within
     the replicate), so no model is pinned to a bound; rank (UB), the rank's
     upper end and tiers come from the rank of every model in every replicate
@@ -90,7 +93,11 @@ def blend(
     keep = np.ones(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
     empty = np.full(n, np.nan)
     values = {k: (signals[k].value if k in signals else empty) for k in weights}
-    cov = coverage({k: ~np.isnan(v) for k, v in values.items()}, weights)
+    present = {k: ~np.isnan(v) for k, v in values.items()}
+    weight_present = coverage(present, weights)
+    # a signal no candidate has is left out of coverage (it is in meta.signals_without_data)
+    active = sum(w for k, w in weights.items() if (present[k] & keep).any())
+    cov = weight_present / active if active > 0 else np.zeros(n)
     eligible = keep & (cov > 0) & (cov >= min_coverage - 1e-12)
     # normalize within the candidate pool only; replicates on the point values' scale
     point = {k: np.where(eligible, v, np.nan) for k, v in values.items()}
@@ -127,6 +134,7 @@ def blend(
         rank_low=rank_low,
         tier=tier,
         coverage=cov,
+        weight_present=weight_present,
         eligible=eligible,
         scaled=scaled,
         weights=dict(weights),

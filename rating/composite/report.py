@@ -58,7 +58,7 @@ def _signal_entries(i: int, result: Blend, sigs: dict[str, Signal]) -> dict:
         if sig is not None:
             raw_val = sig.raw[i] if sig.raw is not None else num(sig.value[i])
         norm = result.scaled[key][i]
-        share = w / result.coverage[i] if not np.isnan(norm) else 0.0
+        share = w / result.weight_present[i] if not np.isnan(norm) else 0.0
         entry[key] = {
             "raw": raw_val,
             "normalized": num(norm),

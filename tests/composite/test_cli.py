@@ -359,12 +359,13 @@ def test_import_then_rank_on_a_database(tmp_path, sqlite_url):
     assert meta["missing"]["benchmarks"] == ["Delta"]
     assert meta["missing"]["arena"] == ["gamma"]
     # gamma has benchmarks only: scored over them, with its coverage shown
-    assert rows["gamma"]["coverage"] == pytest.approx(0.3)
+    # recency has no data for anyone: coverage is over the other 0.95 of the weight
+    assert rows["gamma"]["coverage"] == pytest.approx(0.3 / 0.95, abs=1e-6)
     assert meta["signals_without_data"] == ["recency"]
     res = run("rank", "--config", cfg, "--format", "json", "--min-coverage", "0.5")
     strict = json.loads(res.output)
     assert next(m["model"] for m in strict["models"]) == "Alpha-7B"
-    assert {"model": "gamma", "reason": "coverage 0.300 below the minimum 0.5"} in strict["meta"][
+    assert {"model": "gamma", "reason": "coverage 0.316 below the minimum 0.5"} in strict["meta"][
         "excluded"
     ]
     assert rows["Beta-13B"]["vram_gb"] == pytest.approx(7.8)

@@ -149,7 +149,14 @@ def test_signal_with_no_data_is_reported():
         RankInputs(arena=arena(["A", "B"], [1, 2])), opts(weights={"arena": 0.5, "popularity": 0.5})
     )
     assert res.meta["signals_without_data"] == ["popularity"]
-    assert all(r["coverage"] == 0.5 for r in res.rows)
+    # a signal no model has does not count against coverage (an arena-only install ranks)
+    assert all(r["coverage"] == 1.0 for r in res.rows)
+    assert all(r["missing_signals"] == ["popularity"] for r in res.rows)
+    strict = rank_models(
+        RankInputs(arena=arena(["A", "B"], [1, 2])),
+        opts(weights={"arena": 0.5, "popularity": 0.5}, min_coverage=0.75),
+    )
+    assert len(strict.rows) == 2
 
 
 def test_vram_filter_variants_and_inheritance():
