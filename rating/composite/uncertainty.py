@@ -130,7 +130,9 @@ def joint_tiers(score: np.ndarray, draws: np.ndarray, confidence: float = 0.95) 
     tiers = np.empty(score.size, dtype=int)
     tier, leader = 0, -1
     for idx in order:
-        if tier == 0 or np.quantile(draws[:, leader] - draws[:, idx], alpha) > 0:
+        # the alpha-quantile of the paired difference is above 0: fewer than alpha of the
+        # replicates have the leader at or below this model
+        if tier == 0 or np.count_nonzero(draws[:, leader] <= draws[:, idx]) < alpha * len(draws):
             tier += 1
             leader = idx
         tiers[idx] = tier
