@@ -68,7 +68,12 @@ def _vram_filter(pool: Pool, max_vram_gb: float | None) -> None:
         return
     over = ~(pool.vram <= max_vram_gb)
     pool.keep &= ~over
+    signal_named = set().union(
+        *(present for src, present in pool.match.present.items() if src != "models")
+    )
     for i in np.flatnonzero(over):
+        if i not in signal_named:
+            continue  # metadata alone: never a candidate, not worth a line
         reason = (
             f"estimated VRAM {pool.vram[i]} GB > {max_vram_gb} GB"
             if np.isfinite(pool.vram[i])

@@ -70,9 +70,18 @@ def ranking_weights(opts: RankOptions) -> dict[str, float]:
     return {check_signal_name(opts.by): 1.0}
 
 
+def _metadata_only(pool: Pool) -> np.ndarray:
+    """Models named by the metadata input alone (facts, no signal): not candidates."""
+    named = np.zeros(pool.size, dtype=bool)
+    for src, present in pool.match.present.items():
+        if src != "models":
+            named[list(present)] = True
+    return ~named
+
+
 def _coverage_exclusions(pool: Pool, result: Blend, min_coverage: float) -> list[dict]:
     out = []
-    for i in np.flatnonzero(pool.keep & ~result.eligible):
+    for i in np.flatnonzero(pool.keep & ~result.eligible & ~_metadata_only(pool)):
         reason = (
             f"coverage {result.coverage[i]:.3f} below the minimum {min_coverage}"
             if result.coverage[i] > 0
@@ -120,6 +129,7 @@ def _meta(pool: Pool, opts: RankOptions, result: Blend, sigs, leaves: Leaves, ex
         "matched_names": pool.match.renamed,
         "refused_matches": pool.match.refused,
         "excluded": pool.excluded + extra["excluded"],
+        "metadata_only": int(_metadata_only(pool).sum()),
         "inherited": {pool.names[c]: pool.names[p] for c, p in pool.inherited.items()},
     }
 

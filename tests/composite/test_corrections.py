@@ -242,3 +242,29 @@ def test_by_fastness_ranks_with_bootstrap_intervals_from_the_measurements():
     widths = [r["fastness"]["ci_high"] - r["fastness"]["ci_low"] for r in res.rows]
     assert all(w >= 0 for w in widths) and np.median(widths) > 0
     assert any(r["rank_ub"] < r["rank"] for r in res.rows)  # close speeds share ranks
+
+
+def test_bad_options_and_a_bad_metadata_file_are_clear_errors(tmp_path, sqlite_url):
+    cfg = config_for(tmp_path, sqlite_url)
+    res = run("rank", "--config", cfg, "--subdomain", "math")
+    assert res.exit_code == 2 and "--subdomain goes with --by goodness" in res.output
+    bad = tmp_path / "meta.jsonl"
+    bad.write_text('{"name": "a", "parameters_b": 7}\n{"name": "b", "parameters_b": "big"}\n')
+    res = run("import", "metadata", "--config", cfg, bad)
+    assert res.exit_code == 1 and "line 2: 'parameters_b' must be a number >= 0" in res.output
+    res = run("rank", "--config", cfg, "--format", "json", "--max-vram-gb", "1")
+    assert json.loads(res.output)["meta"]["metadata_only"] == 0  # nothing was stored
+
+
+def test_rank_api_ranks_by_goodness(tmp_path, sqlite_url, redis_url):
+    from arena.app import create_app
+    from arena.importers.benchmarks import import_benchmarks
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(tmp_path, sqlite_url, redis_url))
+    import_benchmarks(db.get_engine(sqlite_url), shared_data(LB, "merged.csv"))
+    res = app.test_client().get("/api/v1/rank?by=goodness&replicates=20")
+    assert res.status_code == 200, res.get_json()
+    data = res.get_json()
+    assert data["meta"]["by"] == "goodness" and len(data["models"]) == 57
+    assert app.test_client().get("/api/v1/rank?by=speed").status_code == 400
