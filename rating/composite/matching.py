@@ -15,7 +15,7 @@ Every other candidate is refused and stays its own model: a cross-organization
 id (arena "Llama-3-8B-Instruct" by Meta is not ``AI-Sweden-Models/...``), an id
 for a name whose organization is unknown, and a second id of the same
 organization (ambiguous). An alias row joins any two names, whatever their
-organizations. :attr:`Matching.joins` says why each name landed where it did
+organizations. :attr:`Matching.renamed` says why each name landed where it did
 and :attr:`Matching.refused` why a candidate was not joined.
 
 Inputs are given in priority order: the pool's display name for a model is
@@ -92,7 +92,7 @@ def same_organization(
 class Matching:
     """The candidate pool and where each input's names landed in it.
 
-    ``joins`` lists every input name that landed on a pool model with another
+    ``renamed`` lists every input name that landed on a pool model with another
     spelling (``{"input", "name", "model", "why"}``); ``refused`` every
     ``org/name`` id that was not joined to a plain name with the same tail
     (``{"name", "candidate", "why"}``); ``ambiguous`` the plain names with
@@ -107,10 +107,6 @@ class Matching:
     renamed: list[dict] = field(default_factory=list)
     refused: list[dict] = field(default_factory=list)
     also: dict[tuple[str, str], int] = field(default_factory=dict)
-
-    @property
-    def joins(self) -> list[dict]:
-        return self.renamed
 
     def lookup(self, source: str, name: str) -> int | None:
         """Pool index of a name as given by ``source`` (``None`` for a repeated model)."""

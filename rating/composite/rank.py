@@ -144,6 +144,12 @@ def rank_models(inputs: RankInputs, opts: RankOptions) -> RankResult:
     )
     pool = build_pool(inputs, opts)
     sigs, leaves = build_signals(inputs, pool, opts, weights, as_of, rng_bench)
+    if opts.by.startswith("goodness.") and opts.by not in sigs:
+        have = sorted(k.split(".", 1)[1] for k in sigs if k.startswith("goodness."))
+        raise ValueError(
+            f"no benchmark of subdomain {opts.by.split('.', 1)[1]!r} in the data; "
+            f"it has: {', '.join(have) or 'none'}"
+        )
     sigs["arena"], arena_note = arena_signal(inputs.arena, pool, opts, rng_arena)
     result = blend(
         sigs,

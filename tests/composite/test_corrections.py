@@ -268,3 +268,8 @@ def test_rank_api_ranks_by_goodness(tmp_path, sqlite_url, redis_url):
     data = res.get_json()
     assert data["meta"]["by"] == "goodness" and len(data["models"]) == 57
     assert app.test_client().get("/api/v1/rank?by=speed").status_code == 400
+
+
+def test_an_unknown_subdomain_names_the_ones_there_are():
+    with pytest.raises(ValueError, match="subdomain 'coding'.*instruction_following, knowledge"):
+        rank_models(merged_inputs(), RankOptions(weights={"arena": 1}, by="goodness.coding"))
