@@ -25,6 +25,26 @@ def _or(value, setting):
     return setting if value is None else value
 
 
+def settings_options(settings, **overrides):
+    """:class:`RankOptions` with every settings value, then ``overrides`` as given
+    (``weights`` a full ``{signal: weight}`` dict). For library callers, tests and benches."""
+    from rating.composite import RankOptions
+
+    rank, rating = settings["rank"], settings["rating"]
+    values = {
+        "weights": dict(rank["weights"]),
+        "normalize": rank["normalize"],
+        "aggregate": rank["aggregate"],
+        "min_coverage": rank["min_coverage"],
+        "recency_half_life_days": rank["recency_half_life_days"],
+        "replicates": rank["replicates"],
+        "seed": rating["seed"],
+        "confidence": rating["confidence"],
+        "categories": rank["categories"],
+    }
+    return RankOptions(**{**values, **overrides})
+
+
 def rank_options(
     settings,
     *,
@@ -42,11 +62,11 @@ def rank_options(
     inherit_base=False,
     by="composite",
 ):
-    """:class:`RankOptions` from the ``[rank]`` settings, with the given overrides."""
-    from rating.composite import RankOptions
-
+    """:class:`RankOptions` from the ``[rank]`` settings, with the given overrides
+    (``None`` = the setting; ``weights`` are ``SIGNAL=W`` texts over ``[rank.weights]``)."""
     conf = settings["rank"]
-    return RankOptions(
+    return settings_options(
+        settings,
         weights=rank_weights(conf["weights"], weights),
         normalize=_or(normalize, conf["normalize"]),
         aggregate=_or(aggregate, conf["aggregate"]),
@@ -54,11 +74,9 @@ def rank_options(
         recency_half_life_days=float(_or(half_life_days, conf["recency_half_life_days"])),
         arena_mode=arena_mode,
         category=category,
-        categories=conf["categories"],
         max_vram_gb=max_vram_gb,
         replicates=int(_or(replicates, conf["replicates"])),
         seed=int(_or(seed, settings["rating"]["seed"])),
-        confidence=float(settings["rating"]["confidence"]),
         as_of=as_of,
         inherit_base=inherit_base,
         by=by,

@@ -40,7 +40,9 @@ import numpy as np  # noqa: E402
 from scipy.stats import kendalltau  # noqa: E402
 
 from arena.composite_files import load_file_inputs  # noqa: E402
-from rating.composite import RankOptions, rank_models  # noqa: E402
+from arena.config import Settings  # noqa: E402
+from arena.rank_options import settings_options  # noqa: E402
+from rating.composite import rank_models  # noqa: E402
 from rating.composite.goodness import (  # noqa: E402
     GOODNESS_TRANSFORM,
     GOODNESS_WEIGHTING,
@@ -56,6 +58,11 @@ from rating.composite.openllm import V2_TASKS  # noqa: E402
 DATA = ROOT.parent / "shared" / "data" / "open-llm-leaderboard-2025-03-15"
 AS_OF = date(2025, 3, 15)
 ALL = dict(weights={"arena": 1.0}, replicates=0, as_of=AS_OF)
+
+
+def options(**overrides):
+    """The default settings' options (no config file), with overrides."""
+    return settings_options(Settings(), **overrides)
 
 
 def upstream_join() -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -80,7 +87,7 @@ def upstream_join() -> tuple[list[str], np.ndarray, np.ndarray]:
 def checked_join(inputs) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Our join (organization checked): arena models with all six v2 scores."""
     weights = {"arena": 1.0, **{f"benchmarks.{t}": 1.0 for t in V2_TASKS}}
-    res = rank_models(inputs, RankOptions(**{**ALL, "weights": weights}, min_coverage=1.0))
+    res = rank_models(inputs, options(**{**ALL, "weights": weights}, min_coverage=1.0))
     names = [r["model"] for r in res.rows]
     tasks = np.array([[r["signals"][f"benchmarks.{t}"]["raw"] for t in V2_TASKS] for r in res.rows])
     arena = np.array([r["signals"]["arena"]["raw"]["rating"] for r in res.rows])
@@ -125,14 +132,14 @@ def correlations(label: str, tasks: np.ndarray, arena: np.ndarray) -> None:
 
 def sensitivity(inputs) -> None:
     weights = {"arena": 0.5, "benchmarks": 0.3, "popularity": 0.1, "recency": 0.05}
-    full = rank_models(inputs, RankOptions(weights=weights, replicates=0, as_of=AS_OF))
+    full = rank_models(inputs, options(weights=weights, replicates=0, as_of=AS_OF))
     order = {r["model"]: r["score"] for r in full.rows}
     print(f"   models ranked (coverage >= 0.75): {len(order)}")
     for name in weights:
         taus = []
         for factor in (0.8, 1.2):
             w = {**weights, name: weights[name] * factor}
-            res = rank_models(inputs, RankOptions(weights=w, replicates=0, as_of=AS_OF))
+            res = rank_models(inputs, options(weights=w, replicates=0, as_of=AS_OF))
             other = {r["model"]: r["score"] for r in res.rows}
             common = [m for m in order if m in other]
             taus.append(kendalltau([order[m] for m in common], [other[m] for m in common])[0])

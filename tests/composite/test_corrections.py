@@ -22,12 +22,12 @@ from rating.composite import (
     BenchmarkResult,
     ModelFacts,
     RankInputs,
-    RankOptions,
     rank_models,
 )
 from rating.composite.goodness import GOODNESS_TRANSFORM, GOODNESS_WEIGHTING, SUBDOMAINS
 from rating.composite.goodness_fit import leave_one_out
 from rating.composite.openllm import V2_TASKS
+from tests.composite.options import options
 from tests.composite.test_cli import _snapshot_payload, config_for, run
 from tests.conftest import shared_data
 
@@ -48,7 +48,7 @@ def merged_inputs(**files):
 
 def test_llama_3_8b_instruct_is_not_joined_to_ai_sweden_unless_an_alias_says_so(tmp_path):
     inputs = merged_inputs()
-    opts = RankOptions(weights={"arena": 1, "benchmarks": 1}, replicates=0, as_of=AS_OF)
+    opts = options(weights={"arena": 1, "benchmarks": 1}, replicates=0, as_of=AS_OF)
     res = rank_models(inputs, opts)
     assert "AI-Sweden-Models/Llama-3-8B-instruct" in res.names  # its own model
     assert "Llama-3-8B-Instruct" not in {r["model"] for r in res.rows}  # no benchmarks: left out
@@ -69,7 +69,7 @@ def test_bbh_and_musr_are_the_export_normalized_columns():
     path = shared_data(LB, "huggingface_v2.csv")
     inputs = RankInputs(benchmarks=parse_benchmarks(path).rows)
     weights = {f"benchmarks.{t}": 1 for t in V2_TASKS}
-    res = rank_models(inputs, RankOptions(weights=weights, replicates=0, min_coverage=0))
+    res = rank_models(inputs, options(weights=weights, replicates=0, min_coverage=0))
     got = {r["model"]: r["signals"] for r in res.rows}
     expected: dict[str, dict] = {}
     with open(path, newline="") as fh:
@@ -87,9 +87,7 @@ def test_bbh_and_musr_are_the_export_normalized_columns():
 
 
 def test_no_model_is_pinned_to_its_point_score():
-    res = rank_models(
-        merged_inputs(), RankOptions(weights={"arena": 1, "benchmarks": 1}, as_of=AS_OF)
-    )
+    res = rank_models(merged_inputs(), options(weights={"arena": 1, "benchmarks": 1}, as_of=AS_OF))
     rows = {r["model"]: r for r in res.rows}
     top = rows["Qwen2.5-72B-Instruct"]  # best on the benchmarks signal
     assert top["signals"]["benchmarks"]["normalized"] == 1.0
@@ -105,7 +103,7 @@ def test_rank_ub_and_tiers_come_from_the_joint_replicates():
     arena = ArenaRatings(
         ["a", "b", "c"], [1005.0, 1000.0, 900.0], [945, 940, 840], [1065, 1060, 960], None, reps
     )
-    res = rank_models(RankInputs(arena=arena), RankOptions(weights={"arena": 1}, replicates=400))
+    res = rank_models(RankInputs(arena=arena), options(weights={"arena": 1}, replicates=400))
     rows = {r["model"]: r for r in res.rows}
     # the marginal intervals of a and b overlap, but b is below a in every replicate
     assert rows["b"]["ci_high"] > rows["a"]["ci_low"]
@@ -134,18 +132,18 @@ def test_goodness_recipe_is_the_leave_one_out_choice_on_the_upstream_join():
 
 def test_by_goodness_and_by_subdomain_rank_with_intervals():
     inputs = merged_inputs()
-    res = rank_models(inputs, RankOptions(weights={"arena": 1}, by="goodness", as_of=AS_OF))
+    res = rank_models(inputs, options(weights={"arena": 1}, by="goodness", as_of=AS_OF))
     assert res.meta["weights"] == {"goodness": 1.0}
     values = [r["goodness"]["value"] for r in res.rows]
     assert values == sorted(values, reverse=True) and len(values) > 50  # benchmark-only too
     first = res.rows[0]["goodness"]
     assert first["ci_low"] < first["value"] < first["ci_high"]
     assert set(first["subdomains"]) == {"instruction_following", "knowledge", "math", "reasoning"}
-    math = rank_models(inputs, RankOptions(weights={"arena": 1}, by="goodness.math", as_of=AS_OF))
+    math = rank_models(inputs, options(weights={"arena": 1}, by="goodness.math", as_of=AS_OF))
     top = math.rows[0]["goodness"]["subdomains"]["math"]["value"]
     assert top == max(r["goodness"]["subdomains"]["math"]["value"] for r in math.rows)
     with pytest.raises(ValueError, match="unknown --by"):
-        rank_models(inputs, RankOptions(weights={"arena": 1}, by="speed"))
+        rank_models(inputs, options(weights={"arena": 1}, by="speed"))
 
 
 def test_quantized_variant_penalty_measured_or_assumed():
@@ -161,7 +159,7 @@ def test_quantized_variant_penalty_measured_or_assumed():
     }
     res = rank_models(
         RankInputs(benchmarks=bench, models=facts),
-        RankOptions(weights={"benchmarks": 1}, replicates=0, min_coverage=0),
+        options(weights={"benchmarks": 1}, replicates=0, min_coverage=0),
     )
     group = {v["model"]: v for v in res.meta["variants"]["base"]}
     measured = (0.60 - 0.25) / 0.75 * 100 - (0.55 - 0.25) / 0.75 * 100
@@ -235,7 +233,7 @@ def test_show_matches_lists_joins_refusals_and_the_unmatched(tmp_path):
 
 def test_by_fastness_ranks_with_bootstrap_intervals_from_the_measurements():
     inputs = load_file_inputs(efficiency=shared_data("llmfao", "results.jsonl"))[0]
-    res = rank_models(inputs, RankOptions(weights={"arena": 1}, by="fastness", replicates=200))
+    res = rank_models(inputs, options(weights={"arena": 1}, by="fastness", replicates=200))
     assert res.meta["weights"] == {"efficiency": 1.0}
     values = [r["fastness"]["value"] for r in res.rows]
     assert values == sorted(values, reverse=True) and len(values) >= 50
@@ -272,4 +270,4 @@ def test_rank_api_ranks_by_goodness(tmp_path, sqlite_url, redis_url):
 
 def test_an_unknown_subdomain_names_the_ones_there_are():
     with pytest.raises(ValueError, match=r"subdomain .coding.*instruction_following, knowledge"):
-        rank_models(merged_inputs(), RankOptions(weights={"arena": 1}, by="goodness.coding"))
+        rank_models(merged_inputs(), options(weights={"arena": 1}, by="goodness.coding"))

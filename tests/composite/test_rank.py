@@ -11,12 +11,12 @@ from rating.composite import (
     ModelFacts,
     PopularityCounts,
     RankInputs,
-    RankOptions,
     Speed,
     WeightError,
     rank_models,
 )
 from rating.composite.explain import explain, explain_text
+from tests.composite.options import options
 
 
 def arena(models, ratings, half_width=10.0, replicates=None, tier=None):
@@ -29,7 +29,7 @@ def opts(**kw):
     kw.setdefault("as_of", date(2025, 3, 15))
     kw.setdefault("replicates", 100)
     kw.setdefault("min_coverage", 0.0)
-    return RankOptions(**kw)
+    return options(**kw)
 
 
 def by_model(result):
