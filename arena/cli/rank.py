@@ -178,7 +178,7 @@ def render(result, fmt: str, show_matches: bool, explain_model: str | None) -> s
     multiple=True,
     metavar="SIGNAL=W",
     help="Weight of a signal (repeatable): arena, benchmarks, benchmarks.<name>, "
-    "popularity, recency, efficiency.",
+    "popularity, recency, efficiency, goodness, goodness.<subdomain>.",
 )
 @click.option(
     "--normalize",
