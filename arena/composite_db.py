@@ -144,10 +144,11 @@ def _speed(models: list[tuple], answers: list[tuple]) -> dict[str, Speed]:
 
 
 def load_db_inputs(
-    engine: Engine, category: str = "", source: str = "human", rater_group: str = ""
+    engine: Engine, category: str, source: str, rater_group: str
 ) -> tuple[RankInputs, list[dict]]:
     """Every signal stored in the database; the arena's from the snapshot of
-    (``category``, ``source``, ``rater_group``)."""
+    (``category``, ``source``, ``rater_group``): ``source`` is ``[rank] arena_source``
+    unless asked otherwise (:func:`arena.rank_options.arena_source`)."""
     inputs = RankInputs()
     scope = {"method": "bt", "category": category, "source": source, "rater_group": rater_group}
     meta = [_arena(engine, inputs, scope)]
