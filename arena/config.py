@@ -154,15 +154,19 @@ def _default_weights() -> dict[str, float]:
 class RankSettings(Section):
     normalize: str = field(default="minmax", metadata=_check(one_of(*NORMALIZERS)))
     aggregate: str = field(default="mean", metadata=_check(one_of(*AGGREGATORS)))
-    min_coverage: float = field(default=0.0, metadata=_check((lambda v: 0 <= v <= 1, "in [0, 1]")))
+    #: 0.75: with the default weights a model needs both the arena and the benchmarks signal.
+    min_coverage: float = field(default=0.75, metadata=_check((lambda v: 0 <= v <= 1, "in [0, 1]")))
     recency_half_life_days: float = field(
         default=180, metadata=_check((lambda v: v > 0, "above 0"))
     )
     replicates: int = field(default=200, metadata=_check(at_least(0)))
+    #: The arena signal in database mode: the snapshot of this vote source (human,
+    #: judge:NAME, or all); see arena.scope.
+    arena_source: str = "human"
     #: Signal (or "benchmarks.NAME") -> weight; names are checked by the composite.
     weights: dict[str, float] = field(default_factory=_default_weights)
-    #: Category -> the benchmarks that make its sub-rank (optional; not in config.toml).
-    categories: dict[str, tuple[str, ...]] | None = None
+    #: Category -> the benchmarks that make its sub-rank (added to the built-in map).
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 #: The sections of config.toml, in the order the file shows them.

@@ -186,6 +186,23 @@ class Popularity(SQLModel, table=True):
     as_of: date | None = None  # the date the counts were taken
 
 
+class ModelMetadata(SQLModel, table=True):
+    """What a metadata file (the Open LLM Leaderboard v2 export, or JSONL) says about a
+    model named anywhere (not only arena models): ``arena import metadata``."""
+
+    __tablename__ = "model_metadata"
+
+    model: str = Field(primary_key=True, max_length=300)
+    organization: str | None = Field(default=None, max_length=200)
+    parameters_b: float | None = None
+    precision: str | None = Field(default=None, max_length=40)
+    architecture: str | None = Field(default=None, max_length=200)
+    license: str | None = Field(default=None, max_length=200)
+    base_model: str | None = Field(default=None, max_length=300)
+    release_date: date | None = None
+    upload_date: date | None = None
+
+
 class Alias(SQLModel, table=True):
     __tablename__ = "aliases"
 
