@@ -195,32 +195,55 @@ def _group_rows(pair: np.ndarray, z: np.ndarray, q: int):
     feature bits in the low bits; rows that share a key are then checked for
     equal features, and an (astronomically unlikely) hash collision falls back
     to an exact lexicographic sort.
+
+    Returns
+    -------
+    order : battles in row order; gid : row of each battle in that order;
+    first : the position in that order of each row's first battle.
     """
     n = pair.size
     zz = np.ascontiguousarray(z + 0.0)  # -0.0 and 0.0 are one value
-    h = np.full(n, np.uint64(1469598103934665603))
-    bits = zz.view(np.uint64).reshape(n, -1) if zz.size else np.zeros((n, 0), np.uint64)
-    with np.errstate(over="ignore"):
-        for c in range(bits.shape[1]):
-            h ^= bits[:, c]
-            h *= np.uint64(1099511628211)
-            h ^= h >> np.uint64(29)
     shift = np.uint64(max(1, int(q).bit_length()))
-    key = (pair.astype(np.uint64) << (np.uint64(64) - shift)) | (h >> shift)
+    key = pair.astype(np.uint64) << (np.uint64(64) - shift)
+    if zz.shape[1]:
+        # A random projection of the features, its bits mixed: equal rows get equal
+        # keys; unequal rows sharing a key are caught by the check below.
+        proj = zz @ np.random.default_rng(0).uniform(1.0, 2.0, zz.shape[1])
+        h = proj.view(np.uint64)
+        with np.errstate(over="ignore"):
+            h = (h ^ (h >> np.uint64(31))) * np.uint64(0x9E3779B97F4A7C15)
+        key |= h >> shift
     order = np.argsort(key, kind="stable")
-    ks, zs = key[order], zz[order]
+    ks = key[order]
     new = np.empty(n, bool)
     new[:1] = True
     np.not_equal(ks[1:], ks[:-1], out=new[1:])
-    gid = np.cumsum(new) - 1
     first = np.flatnonzero(new)
-    if zs.size and not np.array_equal(zs, zs[first][gid]):  # a hash collision
-        order = np.lexsort(tuple(zz.T[::-1]) + (pair,))
-        ps, zs = pair[order], zz[order]
-        new[1:] = (ps[1:] != ps[:-1]) | np.any(zs[1:] != zs[:-1], axis=1)
-        gid = np.cumsum(new) - 1
-        first = np.flatnonzero(new)
+    if first.size == n:  # every row is unique
+        return order, np.arange(n), first
+    gid = np.cumsum(new) - 1
+    if zz.shape[1]:
+        zs = zz[order]
+        if not np.array_equal(zs, zs[first][gid]):  # a hash collision
+            order = np.lexsort(tuple(zz.T[::-1]) + (pair,))
+            ps, zs = pair[order], zz[order]
+            new[1:] = (ps[1:] != ps[:-1]) | np.any(zs[1:] != zs[:-1], axis=1)
+            gid = np.cumsum(new) - 1
+            first = np.flatnonzero(new)
     return order, gid, first
+
+
+def _pair_ids(code: np.ndarray, m: int):
+    """Unique pair codes ``a*m + b`` and each battle's index among them."""
+    if m * m <= 1 << 24:  # a dense look-up table beats sorting
+        seen = np.zeros(m * m, bool)
+        seen[code] = True
+        pid = np.flatnonzero(seen)
+        lookup = np.zeros(m * m, np.int64)
+        lookup[pid] = np.arange(pid.size)
+        return pid, lookup[code]
+    pid, inv = np.unique(code, return_inverse=True)
+    return pid, inv.ravel()
 
 
 def merge_rows(a, b, y, z, w, m: int) -> Rows:
@@ -230,27 +253,34 @@ def merge_rows(a, b, y, z, w, m: int) -> Rows:
     b2 = np.where(flip, a, b)
     y2 = np.where(flip, 1.0 - y, y)
     z2 = np.where(flip[:, None], -z, z)
-    pid, pair = np.unique(a2 * m + b2, return_inverse=True)
-    pair = pair.ravel()
+    pid, pair = _pair_ids(a2 * m + b2, m)
     order, gid, first = _group_rows(pair, z2, pid.size)
     r = first.size
-    sums = lambda v: np.bincount(gid, v[order], r)  # noqa: E731
-    ww = w * w
+    if r == a.size:  # nothing merged: the sums are the battles themselves
+        sums = lambda v: v[order]  # noqa: E731
+    else:
+        sums = lambda v: np.bincount(gid, v[order], r)  # noqa: E731
     src = order[first]
     of_battle = np.empty(a.size, np.int64)
     of_battle[order] = gid
     rp = pair[src]
     starts = np.flatnonzero(np.r_[True, rp[1:] != rp[:-1]])
+    win, mass = sums(w * y2), sums(w)
+    if np.all(w == 1.0):
+        w2, w2y, w2y2, count = mass, win, sums(y2 * y2), mass
+    else:
+        ww = w * w
+        w2, w2y, w2y2, count = sums(ww), sums(ww * y2), sums(ww * y2 * y2), sums(np.ones_like(w))
     return Rows(
         a2[src],
         b2[src],
         np.ascontiguousarray(z2[src]),
-        sums(w * y2),
-        sums(w),
-        sums(ww),
-        sums(ww * y2),
-        sums(ww * y2 * y2),
-        sums(np.ones_like(w)),
+        win,
+        mass,
+        w2,
+        w2y,
+        w2y2,
+        count,
         starts,
         pid // m,
         pid % m,
@@ -277,8 +307,11 @@ def _gradient(rows, win, mass, x, pen, p):
 def information(rows: Rows, v: np.ndarray, pen=None) -> np.ndarray:
     """``sum_rows v · x xᵀ`` (+ ``diag(pen)``) with ``x = (e_a - e_b, z)``: (m+k, m+k)."""
     m, k = rows.m, rows.z.shape[1]
-    vz = rows.z * v[:, None]
-    pp = rows.per_pair(np.column_stack([v, vz]))
+    buf = np.empty((v.size, k + 1))
+    buf[:, 0] = v
+    vz = buf[:, 1:]
+    np.multiply(rows.z, v[:, None], out=vz)
+    pp = rows.per_pair(buf)
     vq = pp[:, 0]
     h = np.zeros((m + k, m + k))
     hm = h[:m, :m]
@@ -376,7 +409,7 @@ def bootstrap(
     *,
     rounds,
     seed,
-    tol=1e-7,
+    tol=1e-5,
     max_chord=30,
     progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
@@ -385,8 +418,13 @@ def bootstrap(
     Each round draws ``n`` battles with replacement (a multinomial over the
     merged rows, proportional to their battle counts), then takes chord steps
     ``H0^-1 g`` from the point fit with the point fit's information ``H0``
-    fixed, until no parameter moves more than ``tol``; a replicate still moving
-    after ``max_chord`` steps is finished by Newton steps.
+    fixed (the first step is linear in the draw: no logits needed). The chord
+    method contracts the error by a factor ``rho`` per step (the relative
+    difference between a replicate's information and ``H0``, a few percent),
+    so a replicate stops when the error left, estimated as
+    ``|step|·rho/(1 - rho)`` with ``rho`` the ratio of the last two steps, is
+    below ``tol`` (1e-5 natural-log units = 0.002 rating points); a replicate
+    still moving after ``max_chord`` steps is finished by Newton steps.
     """
     m = rows.m
     rng = np.random.default_rng(seed)
@@ -400,16 +438,30 @@ def bootstrap(
     h0[:m, :m] += 1.0
     h0_inv = np.linalg.inv(h0)
     out = np.empty((rounds, x_hat.size))
+    # At the point fit every row's score per battle is e = unit_win - unit·p0: the
+    # first step of every replicate is linear in its battle counts.
+    e0 = unit_win - unit * p0
+    merged = rows.count.size < n
     for r in range(rounds):
-        times = np.bincount(battle_row[rng.integers(0, n, n)], minlength=rows.count.size)
+        draw = rng.integers(0, n, n)
+        times = np.bincount(battle_row[draw] if merged else draw, minlength=rows.count.size)
         mass, win = unit * times, unit_win * times
-        x = x_hat.copy()
+        te = times * e0
+        g = np.concatenate([rows.per_model(rows.per_pair(te)), rows.z.T @ te]) - pen * x_hat
+        step = h0_inv @ g
+        x = x_hat + step
+        last = float(np.abs(step).max())
         for _ in range(max_chord):
             step = h0_inv @ _gradient(rows, win, mass, x, pen, expit(_logits(rows, x)))
-            step /= max(1.0, float(np.abs(step).max()))
+            size = float(np.abs(step).max())
+            step /= max(1.0, size)
             x += step
-            if np.abs(step).max() < tol:
+            # the chord method contracts by about rho per step: what is left is
+            # about size·rho/(1 - rho)
+            rho = min(size / last, 0.5) if last > 0 else 0.0
+            if size * rho / (1.0 - rho) < tol or size < 1e-12:
                 break
+            last = size
         else:
             x, _, _ = fit_rows(rows, penalty, prior, x0=x, win=win, mass=mass)
         x[:m] -= x[:m].mean()
@@ -480,7 +532,10 @@ def fit_style(
     rows = merge_rows(battles.a, battles.b, battles.outcome, z, battles.weight, m)
     if prior is None:
         prior = bt.DEFAULT_PRIOR if _needs_prior(rows) else 0.0
-    x, it, gnorm = fit_rows(rows, penalty, prior)
+    # Start from plain Bradley-Terry on the rows' pair sums (cheap: pairs, not rows).
+    w_ab = rows.per_pair(rows.win)
+    start = bt.fit(rows.pa, rows.pb, w_ab, rows.per_pair(rows.mass), m, prior=prior).theta
+    x, it, gnorm = fit_rows(rows, penalty, prior, x0=np.r_[start, np.zeros(rows.z.shape[1])])
     cov = reps = None
     if ci == "sandwich":
         cov = sandwich(rows, x, penalty, prior, float(battles.a.size))
@@ -557,15 +612,10 @@ def rate_style(
     fit = fit_style(
         sub, penalty=penalty, ci=ci, rounds=rounds, seed=seed, prior=prior, progress=progress
     )
-    plain = fit_style(
-        StyleBattles(sub.a, sub.b, sub.outcome, np.zeros((sub.a.size, 0)), sub.weight, models, ()),
-        penalty=0.0,
-        ci="none",
-        prior=prior,
-    )
+    plain = _plain_bt(sub, m, fit.prior)
     a_idx = None if anchor is None else models.index(anchor[0])
     rating = bt.to_rating(fit.theta)
-    plain_rating = bt.to_rating(plain.theta)
+    plain_rating = bt.to_rating(plain)
     if a_idx is not None:
         rating += anchor[1] - rating[a_idx]
         plain_rating += anchor[1] - plain_rating[a_idx]
@@ -667,6 +717,16 @@ def rate_style(
         None if reps is None else reps[:, order],
         None,
     )
+
+
+def _plain_bt(s: StyleBattles, m: int, prior: float) -> np.ndarray:
+    """Plain Bradley-Terry strengths of the same battles and weights (pair counts)."""
+    lo, hi = np.minimum(s.a, s.b), np.maximum(s.a, s.b)
+    pid, pair = _pair_ids(lo * m + hi, m)
+    y_lo = np.where(s.a == lo, s.outcome, 1.0 - s.outcome)
+    w = np.bincount(pair, s.weight * y_lo, pid.size)
+    n = np.bincount(pair, s.weight, pid.size)
+    return bt.fit(pid // m, pid % m, w, n, m, prior=prior).theta
 
 
 def _tallies(s: StyleBattles, m: int):
