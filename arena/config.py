@@ -58,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
         "confidence": 0.95,
         "components": "largest",
         "keep_snapshots": 10,
+        "style_control": False,
     },
     "limits": {
         "enabled": True,

@@ -682,6 +682,7 @@ def rate_style(
         "seed": seed if ci == "bootstrap" else None,
         "anchor": None if anchor is None else {"model": anchor[0], "rating": anchor[1]},
         "scope": scope or {"category": "", "source": "", "rater_group": ""},
+        "digest": _digest(sub),
         "battles": plain_number(float(sub.weight.sum())),
         "battle_rows": int(sub.a.size),
         "positional": False,
@@ -717,6 +718,17 @@ def rate_style(
         None if reps is None else reps[:, order],
         None,
     )
+
+
+def _digest(s: StyleBattles) -> str:
+    """A short hash of the battles rated (models, outcomes, features, weights)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update("\x00".join(s.models).encode())
+    for arr in (s.a, s.b, s.outcome, s.z, s.weight):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return "battles-sha256:" + h.hexdigest()[:32]
 
 
 def _plain_bt(s: StyleBattles, m: int, prior: float) -> np.ndarray:
