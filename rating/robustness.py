@@ -19,6 +19,8 @@ estimate a guide).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from scipy.special import expit
 
@@ -126,10 +128,7 @@ class _Influence:
         self.rows = rows
         self.zr = np.ascontiguousarray(rows.z[:, :k])
         y = rows.z[:, k]  # the outcome of every battle of the row, oriented a < b
-        sub = style.Rows(
-            rows.a, rows.b, self.zr, rows.win, rows.mass, rows.w2, rows.w2y,
-            rows.w2y2, rows.count, rows.starts, rows.pa, rows.pb, rows.of_battle, m,
-        )  # fmt: skip
+        sub = dataclasses.replace(rows, z=self.zr)
         p = expit(style._logits(sub, self.x))
         pen = style._penalties(m, k, penalty, self.prior)
         h = style.information(sub, sub.mass * p * (1.0 - p), pen)

@@ -159,7 +159,7 @@ def test_lmarena_options_from_a_file(tmp_path, rows):
                 "--format",
                 "json",
             ]
-        ).output  # fmt: skip
+        ).output
     )
     assert boot["meta"]["ci"] == "bootstrap" and boot["meta"]["bootstrap_rounds"] == 20
 
@@ -255,7 +255,7 @@ def test_style_control_from_the_database_and_stored_snapshots(tmp_path, database
         stored = s.exec(select(Answer)).all()
         assert stored and all(a.style_tokens == answer_features(a.text)["tokens"] for a in stored)
         assert all(a.style_bold == answer_features(a.text)["bold"] for a in stored)
-    battles, cols, source = load_battles(engine)
+    battles, _, source = load_battles(engine)
     assert battles.a.size == 600 and source["without_answers"] == 0
     assert source["answers_counted_now"] == 0  # counted when stored, not re-parsed
     env = {
@@ -273,7 +273,7 @@ def test_style_control_from_the_database_and_stored_snapshots(tmp_path, database
         run(
             ["--max-votes-per-rater-day", "3", "--dedup", "--ci", "none", "--format", "json"],
             env=env,
-        ).output  # fmt: skip
+        ).output
     )
     assert capped["meta"]["filters"]["rater_day_cap"]["votes_dropped"] > 0
     coding = json.loads(

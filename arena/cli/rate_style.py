@@ -41,8 +41,13 @@ def rate_from_source(input_path, engine, opts: Options, method, category, **opti
             if not keep.any():
                 raise click.ClickException("no battles in this scope")
             battles = battles.subset(keep)
-            cols = VoteColumns(*(c[keep] for c in (data.prompt, data.rater, data.day, data.order)),
-                               data.anonymous[keep])  # fmt: skip
+            cols = VoteColumns(
+                data.prompt[keep],
+                data.rater[keep],
+                data.day[keep],
+                data.order[keep],
+                data.anonymous[keep],
+            )
         source = {"file": os.path.basename(str(input_path)), "features": data.feature_source}
     else:
         from arena.style_store import load_battles
