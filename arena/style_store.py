@@ -58,8 +58,9 @@ def fill_missing(engine: Engine) -> int:
             return done
 
 
-def load_battles(engine: Engine, category: str | None = None):
-    """Every vote (of one prompt category, or all) as style battles, ``a`` = the left model.
+def load_battles(engine: Engine, category: str | None = None, source: str | None = None):
+    """Every vote (of one prompt category and vote source, or all) as style battles,
+    ``a`` = the left model.
 
     A battle whose prompt has no stored answer for one side gets zero style
     features (counted in the returned ``source["without_answers"]``).
@@ -103,6 +104,8 @@ def load_battles(engine: Engine, category: str | None = None):
         if category == DEFAULT_CATEGORY:  # a battle without a prompt counts as "general"
             cond = or_(cond, Battle.prompt_id.is_(None))
         stmt = stmt.where(cond)
+    if source:
+        stmt = stmt.where(Vote.source == source)
     with session_scope(engine) as session:
         rows = session.execute(stmt).all()
         names = dict(session.execute(select(Model.id, Model.name)).all())

@@ -405,8 +405,8 @@ def rate_command(
         **({} if style_penalty is None else {"penalty": style_penalty}),
     )
     if rate_style.needs_battles(style_opts) and not store:
-        if source is not None or group is not None:
-            raise click.UsageError("--source and --rater-group do not apply to these options yet")
+        if group is not None:
+            raise click.UsageError("--rater-group does not apply to these options yet")
         boot = ci == "bootstrap" or (ci is None and not (style_control or reweight))
         with _progress(rounds if boot else 0, progress) as tick:
             result = rate_style.rate_from_source(
@@ -415,6 +415,7 @@ def rate_command(
                 style_opts,
                 method,
                 category,
+                source,
                 progress=tick,
                 rounds=rounds,
                 **{k: options[k] for k in ("ci", "seed", "confidence", "anchor")},

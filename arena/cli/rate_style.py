@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import click
+import numpy as np
 
 from arena.cli.common import text_table
 from arena.style_rating import Options, VoteColumns, needs_battles, rate_battles
@@ -15,7 +16,9 @@ from rating.snapshot import Result
 __all__ = ["Options", "needs_battles", "rate_from_source", "table_text"]
 
 
-def rate_from_source(input_path, engine, opts: Options, method, category, **options) -> Result:
+def rate_from_source(
+    input_path, engine, opts: Options, method, category, source=None, **options
+) -> Result:
     """Rate a file's or the database's battles with ``opts``; click errors for bad input."""
     if method != "bt":
         raise click.UsageError(
@@ -26,7 +29,7 @@ def rate_from_source(input_path, engine, opts: Options, method, category, **opti
         options["ci"] = "sandwich" if (opts.style_control or opts.reweight) else "bootstrap"
     if options["ci"] != "bootstrap":
         options["rounds"] = 0
-    scope = {"category": category or "", "source": "", "rater_group": ""}
+    scope = {"category": category or "", "source": source or "", "rater_group": ""}
     if input_path:
         from arena.importers.style_battles import StyleFileError, read_style_file
 
@@ -36,8 +39,12 @@ def rate_from_source(input_path, engine, opts: Options, method, category, **opti
             raise click.ClickException(str(exc)) from None
         battles = data.battles
         cols = VoteColumns(data.prompt, data.rater, data.day, data.order, data.anonymous)
-        if category is not None:
-            keep = data.category == category
+        if category is not None or source is not None:
+            keep = np.ones(battles.a.size, bool)
+            if category is not None:
+                keep &= data.category == category
+            if source is not None:
+                keep &= data.source == source
             if not keep.any():
                 raise click.ClickException("no battles in this scope")
             battles = battles.subset(keep)
@@ -48,19 +55,19 @@ def rate_from_source(input_path, engine, opts: Options, method, category, **opti
                 data.order[keep],
                 data.anonymous[keep],
             )
-        source = {"file": os.path.basename(str(input_path)), "features": data.feature_source}
+        origin = {"file": os.path.basename(str(input_path)), "features": data.feature_source}
     else:
         from arena.style_store import load_battles
 
         try:
-            battles, cols, source = load_battles(engine, category=category)
+            battles, cols, origin = load_battles(engine, category=category, source=source)
         except RatingError as exc:
             raise click.ClickException(str(exc)) from None
     try:
         result = rate_battles(battles, cols, opts, scope=scope, **options)
     except RatingError as exc:
         raise click.ClickException(str(exc)) from None
-    result.meta["input"] = source
+    result.meta["input"] = origin
     return result
 
 

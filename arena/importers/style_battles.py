@@ -19,8 +19,9 @@ Parquet. Columns:
   else the first user turn of ``conversation_a``); the rater for the daily cap
   (``judge`` in LMArena's releases, or ``rater``, ``rater_id``, ``worker``);
   ``tstamp`` (Unix seconds) or ``timestamp`` (ISO 8601) for the day and the
-  order; ``weight``; ``category``; ``anony`` (``false`` = the models' names
-  were known to the voter: left out, as LMArena does).
+  order; ``weight``; ``category``; ``source`` (default ``human``); ``anony``
+  (``false`` = the models' names were known to the voter: left out, as
+  LMArena does).
 
 Every problem raises :class:`StyleFileError` naming the file, the line (the
 row of a CSV or Parquet file) and the column.
@@ -65,6 +66,7 @@ class StyleFile:
     order: np.ndarray  # float: time stamp (or row number)
     anonymous: np.ndarray  # bool
     category: np.ndarray  # object
+    source: np.ndarray  # object: vote source ("human" when the file has none)
     feature_source: str  # "conv_metadata", "columns", "answers" or "none"
 
 
@@ -230,7 +232,7 @@ def read_style_file(path: str | Path, *, need_features: bool = True) -> StyleFil
         raise StyleFileError(path, None, "no such file")
     names: dict[str, int] = {}
     a, b, y, w, sides = [], [], [], [], []
-    prompt, rater, day, order, anon, cat = [], [], [], [], [], []
+    prompt, rater, day, order, anon, cat, vote_source = [], [], [], [], [], [], []
     source = None
     for number, rec in _rows(path):
         if not isinstance(rec, dict):
@@ -271,6 +273,7 @@ def read_style_file(path: str | Path, *, need_features: bool = True) -> StyleFil
         day.append(d)
         anon.append(_flag(rec["anony"]) if "anony" in rec else True)
         cat.append(rec.get("category") or "")
+        vote_source.append(rec.get("source") or "human")
     if not a:
         raise StyleFileError(path, None, "no battles")
     counts = np.asarray(sides, float)
@@ -286,5 +289,6 @@ def read_style_file(path: str | Path, *, need_features: bool = True) -> StyleFil
         np.array(order, float),
         np.array(anon, bool),
         obj(cat),
+        obj(vote_source),
         source or "none",
     )
