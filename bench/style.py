@@ -17,6 +17,7 @@ ties), then, in one run:
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -32,9 +33,10 @@ from tests.rating.style_simulation import simulate_style
 
 
 def _timed(fn):
-    t = time.perf_counter()
+    """``(result, wall seconds, CPU seconds of this process)``."""
+    t, c = time.perf_counter(), time.process_time()
     out = fn()
-    return out, time.perf_counter() - t
+    return out, time.perf_counter() - t, time.process_time() - c
 
 
 def main(argv=None) -> int:
@@ -54,20 +56,26 @@ def main(argv=None) -> int:
     a_won = np.where(battles.a < battles.b, battles.outcome, 1.0 - battles.outcome)
     w = np.bincount(inv, a_won)
     n = np.bincount(inv).astype(float)
-    _, t_plain = _timed(lambda: bt.fit(key // m, key % m, w, n, m))
-    res, t_sand = _timed(lambda: rate_style(battles, ci="sandwich"))
+    _, t_plain, c_plain = _timed(lambda: bt.fit(key // m, key % m, w, n, m))
+    res, t_sand, c_sand = _timed(lambda: rate_style(battles, ci="sandwich"))
     gamma = res.meta["style"]["coefficients"]["tokens"]
-    res_b, t_boot = _timed(lambda: rate_style(battles, ci="bootstrap", rounds=args.rounds))
+    res_b, t_boot, c_boot = _timed(lambda: rate_style(battles, ci="bootstrap", rounds=args.rounds))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"battles {args.battles:,}, models {m}, features 4, rows after merging: see meta")
-    print(f"plain BT point fit on pair counts (baseline): {t_plain:.2f} s")
+    load = os.getloadavg()[0]
     print(
-        f"style control, sandwich intervals: {t_sand:.2f} s "
-        f"({t_sand / t_plain:.1f}x the baseline; target < 3 s)"
+        f"battles {args.battles:,}, models {m}, features 4; load average {load:.1f} on "
+        f"{os.cpu_count()} CPUs (wall times include waiting for a CPU; CPU times do not)"
     )
     print(
-        f"style control, {args.rounds} bootstrap rounds: {t_boot:.2f} s "
-        f"({t_boot / t_plain:.1f}x the baseline; target < 15 s)"
+        f"plain BT point fit on pair counts (baseline): wall {t_plain:.2f} s, CPU {c_plain:.2f} s"
+    )
+    print(
+        f"style control, sandwich intervals: wall {t_sand:.2f} s, CPU {c_sand:.2f} s "
+        f"({c_sand / c_plain:.0f}x the baseline's CPU; target < 3 s)"
+    )
+    print(
+        f"style control, {args.rounds} bootstrap rounds: wall {t_boot:.2f} s, CPU {c_boot:.2f} s "
+        f"({c_boot / c_plain:.0f}x the baseline's CPU; target < 15 s)"
     )
     print(
         f"gamma(tokens) {gamma['gamma']:.4f} [{gamma['ci_low']:.4f}, {gamma['ci_high']:.4f}] "

@@ -124,8 +124,10 @@ class StyleBattles:
 class Rows:
     """Merged rows: sufficient statistics of battles sharing ``(a, b, z)``, ``a < b``.
 
-    Rows are sorted by pair, so per-pair sums are ``np.add.reduceat`` over
-    contiguous blocks (``starts``). ``win`` = sum of w·y, ``mass`` = sum of w,
+    When rows were merged they are sorted by pair, and per-pair sums are
+    ``np.add.reduceat`` over contiguous blocks (``starts``); when nothing
+    would merge, rows are the battles in input order and per-pair sums are
+    ``bincount`` over ``pair``. ``win`` = sum of w·y, ``mass`` = sum of w,
     ``w2``, ``w2y``, ``w2y2`` = sums of w², w²y, w²y² (the sandwich's meat),
     ``count`` = battles. ``pa``, ``pb`` are the pairs' models; ``of_battle``
     maps each input battle to its row.
@@ -140,15 +142,23 @@ class Rows:
     w2y: np.ndarray
     w2y2: np.ndarray
     count: np.ndarray
-    starts: np.ndarray
+    starts: np.ndarray | None
     pa: np.ndarray
     pb: np.ndarray
     of_battle: np.ndarray
     m: int
+    pair: np.ndarray | None = None
 
     def per_pair(self, values: np.ndarray) -> np.ndarray:
         """Sums of ``values`` (shape (rows,) or (rows, c)) over each pair's rows."""
-        return np.add.reduceat(values, self.starts, axis=0)
+        if self.starts is not None:  # rows sorted by pair
+            return np.add.reduceat(values, self.starts, axis=0)
+        q = self.pa.size
+        if values.ndim == 1:
+            return np.bincount(self.pair, values, q)
+        return np.stack(
+            [np.bincount(self.pair, values[:, c], q) for c in range(values.shape[1])], 1
+        )
 
     def per_model(self, per_pair: np.ndarray) -> np.ndarray:
         """Per-pair values (``+`` for ``a``, ``-`` for ``b``) summed per model."""
@@ -164,6 +174,15 @@ class Rows:
         """``x_rowᵀ step`` for every row, with ``x = (e_a - e_b, z)``."""
         m = self.m
         return step[:m][self.a] - step[:m][self.b] + self.z @ step[m:]
+
+
+def feature_scale(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means (reported only) and root mean squares (the scale) of ``z``."""
+    if not z.shape[0]:
+        return np.zeros(z.shape[1]), np.ones(z.shape[1])
+    mean = z.mean(axis=0)
+    sd = np.sqrt(np.einsum("ij,ij->j", z, z) / z.shape[0])
+    return mean, np.where(sd > 0, sd, 1.0)
 
 
 def standardize(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -182,9 +201,7 @@ def standardize(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     -------
     z_std, mean, sd : the scaled columns, the column means (reported only) and sds.
     """
-    mean = z.mean(axis=0) if z.shape[0] else np.zeros(z.shape[1])
-    sd = np.sqrt(np.mean(z * z, axis=0)) if z.shape[0] else np.ones(z.shape[1])
-    sd = np.where(sd > 0, sd, 1.0)
+    mean, sd = feature_scale(z)
     return z / sd, mean, sd
 
 
@@ -246,14 +263,50 @@ def _pair_ids(code: np.ndarray, m: int):
     return pid, inv.ravel()
 
 
-def merge_rows(a, b, y, z, w, m: int) -> Rows:
-    """Orient every battle so ``a < b``, merge identical ``(a, b, z)`` rows, sort by pair."""
+def _worth_merging(pair: np.ndarray, z: np.ndarray, sample: int = 20000) -> bool:
+    """True when a sample of the battles has repeated ``(pair, z)`` rows (>= 5 %)."""
+    n = pair.size
+    if n <= sample:
+        return True
+    idx = np.random.default_rng(0).choice(n, sample, replace=False)
+    key = np.column_stack([pair[idx].astype(float), z[idx]]) + 0.0
+    view = np.ascontiguousarray(key).view(np.dtype((np.void, key.itemsize * key.shape[1])))
+    return np.unique(view).size < 0.95 * sample
+
+
+def merge_rows(a, b, y, z, w, m: int, scale=None, merge: bool | None = None) -> Rows:
+    """Orient every battle so ``a < b`` and merge identical ``(a, b, z)`` rows.
+
+    Parameters
+    ----------
+    scale : numpy.ndarray, shape (k,), optional
+        Divide the features by it (done in the same pass as the orientation).
+    merge : bool, optional
+        Merge identical rows (sorted by pair) or keep the battles as rows.
+        Default: merge when a sample of the battles has repeated rows.
+    """
     flip = a > b
     a2 = np.where(flip, b, a)
     b2 = np.where(flip, a, b)
     y2 = np.where(flip, 1.0 - y, y)
-    z2 = np.where(flip[:, None], -z, z)
+    sign = 1.0 - 2.0 * flip
+    z2 = z * (sign[:, None] if scale is None else sign[:, None] / scale)
     pid, pair = _pair_ids(a2 * m + b2, m)
+    if merge is None:
+        merge = _worth_merging(pair, z2)
+    unweighted = bool(np.all(w == 1.0))
+    if not merge:
+        mass = np.ones_like(y2) if unweighted else np.asarray(w, float)
+        win = y2 if unweighted else w * y2
+        if unweighted:
+            w2, w2y, w2y2 = mass, win, y2 * y2
+        else:
+            w2, w2y = w * w, w * win
+            w2y2 = w2y * y2
+        return Rows(
+            a2, b2, np.ascontiguousarray(z2), win, mass, w2, w2y, w2y2, np.ones_like(y2),
+            None, pid // m, pid % m, np.arange(a.size), m, pair,
+        )  # fmt: skip
     order, gid, first = _group_rows(pair, z2, pid.size)
     r = first.size
     if r == a.size:  # nothing merged: the sums are the battles themselves
@@ -266,7 +319,7 @@ def merge_rows(a, b, y, z, w, m: int) -> Rows:
     rp = pair[src]
     starts = np.flatnonzero(np.r_[True, rp[1:] != rp[:-1]])
     win, mass = sums(w * y2), sums(w)
-    if np.all(w == 1.0):
+    if unweighted:
         w2, w2y, w2y2, count = mass, win, sums(y2 * y2), mass
     else:
         ww = w * w
@@ -286,6 +339,7 @@ def merge_rows(a, b, y, z, w, m: int) -> Rows:
         pid % m,
         of_battle,
         m,
+        rp,
     )
 
 
@@ -528,8 +582,8 @@ def fit_style(
     if penalty < 0:
         raise RatingError("the style penalty must be >= 0")
     m = len(battles.models)
-    z, mean, sd = standardize(battles.z)
-    rows = merge_rows(battles.a, battles.b, battles.outcome, z, battles.weight, m)
+    mean, sd = feature_scale(battles.z)
+    rows = merge_rows(battles.a, battles.b, battles.outcome, battles.z, battles.weight, m, sd)
     if prior is None:
         prior = bt.DEFAULT_PRIOR if _needs_prior(rows) else 0.0
     # Start from plain Bradley-Terry on the rows' pair sums (cheap: pairs, not rows).
@@ -683,7 +737,7 @@ def rate_style(
         "anchor": None if anchor is None else {"model": anchor[0], "rating": anchor[1]},
         "scope": scope or {"category": "", "source": "", "rater_group": ""},
         "digest": _digest(sub),
-        "battles": plain_number(float(sub.weight.sum())),
+        "battles": plain_number(round(float(sub.weight.sum()), 6)),
         "battle_rows": int(sub.a.size),
         "positional": False,
         "min_battles": min_battles,
@@ -724,11 +778,11 @@ def _digest(s: StyleBattles) -> str:
     """A short hash of the battles rated (models, outcomes, features, weights)."""
     import hashlib
 
-    h = hashlib.sha256()
+    h = hashlib.blake2b(digest_size=16)
     h.update("\x00".join(s.models).encode())
     for arr in (s.a, s.b, s.outcome, s.z, s.weight):
         h.update(np.ascontiguousarray(arr).tobytes())
-    return "battles-sha256:" + h.hexdigest()[:32]
+    return "battles-blake2b:" + h.hexdigest()
 
 
 def _plain_bt(s: StyleBattles, m: int, prior: float) -> np.ndarray:
