@@ -11,10 +11,12 @@ first-order estimate of the smallest number of votes whose removal swaps the
 pair is the shortest prefix whose summed effect exceeds the gap (Broderick,
 Giordano and Meager's "approximate maximum influence perturbation"). The
 estimate is checked by an exact refit without those votes for the top of the
-table; first-order effects add up slightly optimistically, so when the
-refit does not yet swap, more votes of the same order are removed until it
-does (the verified count is then an upper bound of the true minimum, the
-estimate a guide).
+table: when the refit does not yet swap the pair, more votes of the same
+order are removed until it does; when it does, fewer are tried (bisection,
+a few refits) down to the fewest in that order that still swap it. The
+verified count is an exact upper bound of the true minimum (these votes do
+swap the pair); the first-order estimate is a guide that can err either way,
+since removing votes also changes the information.
 """
 
 from __future__ import annotations
@@ -71,7 +73,9 @@ def votes_to_swap(
         One per adjacent pair, top first: ``upper``, ``lower``, ``gap`` (rating
         points), ``estimate`` (votes, first order; ``None`` if removing every
         vote that helps the upper one is not enough), and for verified pairs
-        ``verified`` = ``{"votes", "swapped", "gap_after"}``.
+        ``verified`` = ``{"votes", "swapped", "gap_after", "minimal"}``: the votes
+        removed in the refit, whether that swapped the pair, the gap then, and
+        whether ``votes - 1`` in the same order was checked not to swap it.
     """
     from rating import bt
 
@@ -200,18 +204,38 @@ def _drop_mask(battles, rows, effect, votes):
     return keep
 
 
-def _verify(battles, rows, effect, estimate, u, l, penalty, prior, max_tries=12):
+def _verify(battles, rows, effect, estimate, u, l, penalty, prior, max_tries=12, search=6):
+    """Refit without the first ``estimate`` votes in removal order; if that does not
+    swap the pair, remove ~10 % more at a time until it does; if it does, bisect down
+    (at most ``search`` refits) for the fewest votes in that order that still swap it."""
     from rating import bt
 
     if estimate is None:
         return None
-    votes = max(int(estimate), 1)
     total = int(rows.count[effect > 0].sum())
-    for _ in range(max_tries):
+
+    def gap_without(votes):
         keep = _drop_mask(battles, rows, effect, votes)
         fit = style.fit_style(battles.subset(keep), penalty=penalty, ci="none", prior=prior)
-        gap_after = float(fit.theta[u] - fit.theta[l])
-        if gap_after < 0 or votes >= total:
-            return {"votes": votes, "swapped": gap_after < 0, "gap_after": gap_after * bt.SCALE}
+        return float(fit.theta[u] - fit.theta[l])
+
+    votes = max(int(estimate), 1)
+    gap = gap_without(votes)
+    tries = 1
+    while gap >= 0 and votes < total and tries < max_tries:
         votes = min(total, int(np.ceil(votes * 1.1)) + 1)
-    return {"votes": votes, "swapped": False, "gap_after": gap_after * bt.SCALE}
+        gap = gap_without(votes)
+        tries += 1
+    if gap >= 0:
+        return {"votes": votes, "swapped": False, "gap_after": gap * bt.SCALE, "minimal": False}
+    lo, hi, best = 0, votes, gap  # hi swaps; find the fewest that do, in this order
+    for _ in range(search):
+        if hi - lo <= 1:
+            break
+        mid = (lo + hi) // 2
+        g = gap_without(mid)
+        if g < 0:
+            hi, best = mid, g
+        else:
+            lo = mid
+    return {"votes": hi, "swapped": True, "gap_after": best * bt.SCALE, "minimal": hi - lo <= 1}

@@ -99,8 +99,8 @@ def table_text(result: Result) -> str:
             e = robust.get(row["model"])
             cells.append(_swap_cell(e))
         cells += [
-            f"{row['battles']:g}",
-            f"{row['wins']:g}/{row['losses']:g}/{row['ties']:g}",
+            _n(row["battles"]),
+            f"{_n(row['wins'])}/{_n(row['losses'])}/{_n(row['ties'])}",
         ]
         lines.append(cells)
     left = {2, 4, len(head) - 1}
@@ -148,6 +148,11 @@ def table_text(result: Result) -> str:
             "estimate; * = checked by an exact refit, then the votes that did swap it)"
         )
     return "\n".join(out + [""] + notes) + "\n"
+
+
+def _n(x) -> str:
+    """A count: whole, or with one decimal when weighted."""
+    return f"{x:g}" if float(x).is_integer() else f"{x:.1f}"
 
 
 def _swap_cell(e) -> str:
