@@ -300,3 +300,30 @@ def test_answers_stored_before_the_columns_are_counted_once(tmp_path, sqlite_url
     assert source["answers_counted_now"] == 5 * 60
     _, _, source = load_battles(engine)
     assert source["answers_counted_now"] == 0
+
+
+def test_the_recompute_job_stores_bt_style_snapshots_when_the_setting_is_on(
+    tmp_path, sqlite_url, rows, redis_url
+):
+    from arena import runtime
+    from arena.ratings import latest_snapshot
+    from tests.conftest import make_settings
+    from workers.recompute import recompute_ratings
+
+    engine = _fill_db(tmp_path, sqlite_url, rows)
+    off = make_settings(tmp_path, sqlite_url, redis_url, rating={"bootstrap": 10})
+    assert off["rating"]["style_control"] is False
+    runtime.configure(off)
+    report = recompute_ratings()
+    assert report and not any(r.get("method") == "bt-style" for r in report)
+    assert latest_snapshot(engine, method="bt-style") is None
+    on = make_settings(
+        tmp_path, sqlite_url, redis_url, rating={"bootstrap": 10, "style_control": True}
+    )
+    runtime.configure(on)
+    report = recompute_ratings()
+    styled = [r for r in report if r.get("method") == "bt-style"]
+    assert {r["category"] for r in styled} == {"", "chat", "coding"}
+    snap = latest_snapshot(engine, method="bt-style")
+    assert snap["meta"]["style_control"] is True and snap["meta"]["ci"] == "sandwich"
+    assert set(snap["meta"]["style"]["coefficients"]) == {"tokens", "headers", "lists", "bold"}
