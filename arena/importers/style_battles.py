@@ -237,6 +237,13 @@ def read_style_file(path: str | Path, *, need_features: bool = True) -> StyleFil
     for number, rec in _rows(path):
         if not isinstance(rec, dict):
             _fail(path, number, "not an object")
+        if {"models", "X", "Y"} <= rec.keys():
+            _fail(
+                path,
+                number,
+                "aggregated pair counts ({models, X, Y}) have no battles: style control and "
+                "the LMArena options need one battle per row",
+            )
         for col in ("model_a", "model_b"):
             if rec.get(col) in (None, ""):
                 _fail(path, number, f"column {col!r} is missing")
