@@ -187,6 +187,8 @@ def test_bad_input_names_row_and_column(tmp_path, rows):
     assert res.exit_code == 1 and "line 2" in res.output and "sum_assistant_a_tokens" in res.output
     res = run(["--input", str(path), "--style-control", "--method", "davidson"])
     assert res.exit_code == 2 and "--method bt" in res.output
+    res = run(["--store", "--reweight"])
+    assert res.exit_code == 2 and "not stored yet" in res.output
 
 
 # --- the database ------------------------------------------------------------------------

@@ -404,6 +404,12 @@ def rate_command(
         robustness=robustness,
         **({} if style_penalty is None else {"penalty": style_penalty}),
     )
+    if store and (reweight or dedup or max_votes_per_rater_day or robustness):
+        raise click.UsageError(
+            "--store stores plain and (with --style-control or [rating] style_control) "
+            "style-controlled snapshots; --reweight, --dedup, --max-votes-per-rater-day and "
+            "--robustness are not stored yet: run them without --store"
+        )
     if rate_style.needs_battles(style_opts) and not store:
         if group is not None:
             raise click.UsageError("--rater-group does not apply to these options yet")
