@@ -633,100 +633,20 @@ def rate_style(
         raise RatingError("confidence must be between 0 and 1")
     if ci == "bootstrap" and rounds <= 0:
         ci = "none"
-    all_models = list(battles.models)
-    played = np.bincount(battles.a, battles.weight, len(all_models)) + np.bincount(
-        battles.b, battles.weight, len(all_models)
-    )
-    keep = (played > 0) & (played >= min_battles)
-    few = [all_models[k] for k in np.flatnonzero((played > 0) & ~keep)]
-    sel = keep[battles.a] & keep[battles.b]
-    new = np.cumsum(keep) - 1
-    models = [all_models[k] for k in np.flatnonzero(keep)]
-    if not models or not sel.any():
-        raise RatingError("no battles to rate")
-    sub = StyleBattles(
-        new[battles.a[sel]],
-        new[battles.b[sel]],
-        battles.outcome[sel],
-        battles.z[sel],
-        battles.weight[sel],
-        models,
-        battles.features,
-    )
-    m = len(models)
-    comp = graph.components(sub.a, sub.b, m)
-    if comp.max() > 0:
-        groups = [[models[k] for k in np.flatnonzero(comp == c)] for c in range(comp.max() + 1)]
-        raise RatingError(
-            f"the comparison graph is not connected ({len(groups)} components); style control "
-            "needs one: " + "; ".join(", ".join(g[:5]) for g in groups[:4])
-        )
+    sub, few = _rated_battles(battles, min_battles)
+    models, m = sub.models, len(sub.models)
     if anchor is not None and anchor[0] not in models:
         raise RatingError(f"anchor model {anchor[0]!r} is not among the rated models")
     fit = fit_style(
         sub, penalty=penalty, ci=ci, rounds=rounds, seed=seed, prior=prior, progress=progress
     )
-    plain = _plain_bt(sub, m, fit.prior)
     a_idx = None if anchor is None else models.index(anchor[0])
     rating = bt.to_rating(fit.theta)
-    plain_rating = bt.to_rating(plain)
+    plain_rating = bt.to_rating(_plain_bt(sub, m, fit.prior))
     if a_idx is not None:
         rating += anchor[1] - rating[a_idx]
         plain_rating += anchor[1] - plain_rating[a_idx]
-    zq = ndtri(0.5 + confidence / 2.0)
-    g_low = g_high = g_se = None
-    reps = None
-    if fit.cov is not None:
-        cov_r = fit.cov[:m, :m] * bt.SCALE**2
-        var = np.diag(cov_r).copy()
-        if a_idx is not None:
-            var = var + cov_r[a_idx, a_idx] - 2.0 * cov_r[:, a_idx]
-        se = np.sqrt(np.maximum(var, 0.0))
-        low, high = rating - zq * se, rating + zq * se
-        g_se = np.sqrt(np.maximum(np.diag(fit.cov)[m:], 0.0))
-        g_low, g_high = fit.gamma - zq * g_se, fit.gamma + zq * g_se
-    elif fit.replicates is not None:
-        reps = bt.to_rating(fit.replicates[:, :m])
-        if a_idx is not None:
-            reps += (anchor[1] - reps[:, a_idx])[:, None]
-        else:
-            reps += rating.mean() - reps.mean(axis=1, keepdims=True)
-        a = (1.0 - confidence) / 2.0
-        low, high = np.quantile(reps, [a, 1 - a], axis=0)
-        g_low, g_high = np.quantile(fit.replicates[:, m:], [a, 1 - a], axis=0)
-        g_se = fit.replicates[:, m:].std(axis=0, ddof=1)
-    else:
-        low, high = rating.copy(), rating.copy()
-    rank = rank_upper_bound(low, high)
-    tier = assign_tiers(rating, low, high)
-    pos, plain_pos = _position(rating), _position(plain_rating)
-    style_meta = {
-        "features": list(sub.features),
-        "penalty": penalty,
-        "coefficients": {
-            name: {
-                "gamma": float(fit.gamma[c]),
-                "ci_low": None if g_low is None else float(g_low[c]),
-                "ci_high": None if g_high is None else float(g_high[c]),
-                "se": None if g_se is None else float(g_se[c]),
-            }
-            for c, name in enumerate(sub.features)
-        },
-        "units": "log-odds per standard deviation of (a - b)/(a + b)",
-        "standardization": {
-            "mean": [float(v) for v in fit.mean],
-            "sd": [float(v) for v in fit.sd],
-        },
-        "plain_bt": {
-            name: {
-                "rating": float(plain_rating[k]),
-                "position": int(plain_pos[k]),
-                "style_position": int(pos[k]),
-                "rank_change": int(plain_pos[k] - pos[k]),
-            }
-            for k, name in enumerate(models)
-        },
-    }
+    low, high, reps, g_bounds = _bounds(fit, rating, a_idx, anchor, confidence)
     meta = {
         "method": "bt",
         "style_control": True,
@@ -752,26 +672,114 @@ def rate_style(
         "prior": fit.prior,
         "iterations": fit.iterations,
         "grad_norm": fit.grad_norm,
-        "style": style_meta,
+        "style": _style_meta(sub, fit, penalty, g_bounds, rating, plain_rating),
     }
     wins, losses, ties = _tallies(sub, m)
     order = np.lexsort((np.array(models, dtype=object).astype(str), -rating))
+    rank, tier = rank_upper_bound(low, high), assign_tiers(rating, low, high)
+    pick = [rating, low, high, rank, tier, wins + losses + ties, wins, losses, ties]
     return Result(
         "bt",
         [models[k] for k in order],
-        rating[order],
-        low[order],
-        high[order],
-        rank[order],
-        tier[order],
-        (wins + losses + ties)[order],
-        wins[order],
-        losses[order],
-        ties[order],
+        *(v[order] for v in pick),
         meta,
         None if reps is None else reps[:, order],
         None,
     )
+
+
+def _rated_battles(battles: StyleBattles, min_battles: float):
+    """The battles among models with at least ``min_battles`` (re-indexed), and the
+    names of the models left out; refuses a disconnected comparison graph."""
+    all_models = list(battles.models)
+    n_all = len(all_models)
+    played = np.bincount(battles.a, battles.weight, n_all) + np.bincount(
+        battles.b, battles.weight, n_all
+    )
+    keep = (played > 0) & (played >= min_battles)
+    few = [all_models[k] for k in np.flatnonzero((played > 0) & ~keep)]
+    sel = keep[battles.a] & keep[battles.b]
+    new = np.cumsum(keep) - 1
+    models = [all_models[k] for k in np.flatnonzero(keep)]
+    if not models or not sel.any():
+        raise RatingError("no battles to rate")
+    sub = StyleBattles(
+        new[battles.a[sel]],
+        new[battles.b[sel]],
+        battles.outcome[sel],
+        battles.z[sel],
+        battles.weight[sel],
+        models,
+        battles.features,
+    )
+    comp = graph.components(sub.a, sub.b, len(models))
+    if comp.max() > 0:
+        groups = [[models[k] for k in np.flatnonzero(comp == c)] for c in range(comp.max() + 1)]
+        raise RatingError(
+            f"the comparison graph is not connected ({len(groups)} components); style control "
+            "needs one: " + "; ".join(", ".join(g[:5]) for g in groups[:4])
+        )
+    return sub, few
+
+
+def _bounds(fit: StyleFit, rating, a_idx, anchor, confidence):
+    """Rating bounds, rating replicates (bootstrap) and the coefficients' (low, high, se)."""
+    m = rating.size
+    if fit.cov is not None:
+        zq = ndtri(0.5 + confidence / 2.0)
+        cov_r = fit.cov[:m, :m] * bt.SCALE**2
+        var = np.diag(cov_r).copy()
+        if a_idx is not None:
+            var = var + cov_r[a_idx, a_idx] - 2.0 * cov_r[:, a_idx]
+        se = np.sqrt(np.maximum(var, 0.0))
+        g_se = np.sqrt(np.maximum(np.diag(fit.cov)[m:], 0.0))
+        g = (fit.gamma - zq * g_se, fit.gamma + zq * g_se, g_se)
+        return rating - zq * se, rating + zq * se, None, g
+    if fit.replicates is not None:
+        reps = bt.to_rating(fit.replicates[:, :m])
+        if a_idx is not None:
+            reps += (anchor[1] - reps[:, a_idx])[:, None]
+        else:
+            reps += rating.mean() - reps.mean(axis=1, keepdims=True)
+        a = (1.0 - confidence) / 2.0
+        low, high = np.quantile(reps, [a, 1 - a], axis=0)
+        g_low, g_high = np.quantile(fit.replicates[:, m:], [a, 1 - a], axis=0)
+        return low, high, reps, (g_low, g_high, fit.replicates[:, m:].std(axis=0, ddof=1))
+    return rating.copy(), rating.copy(), None, (None, None, None)
+
+
+def _style_meta(sub: StyleBattles, fit: StyleFit, penalty, g_bounds, rating, plain_rating):
+    """``meta["style"]``: coefficients with intervals, the scaling, and plain BT per model."""
+    g_low, g_high, g_se = g_bounds
+    pos, plain_pos = _position(rating), _position(plain_rating)
+    opt = lambda v, c: None if v is None else float(v[c])  # noqa: E731
+    return {
+        "features": list(sub.features),
+        "penalty": penalty,
+        "coefficients": {
+            name: {
+                "gamma": float(fit.gamma[c]),
+                "ci_low": opt(g_low, c),
+                "ci_high": opt(g_high, c),
+                "se": opt(g_se, c),
+            }
+            for c, name in enumerate(sub.features)
+        },
+        "units": "log-odds per root mean square of (a - b)/(a + b)",
+        "standardization": {
+            "mean": [float(v) for v in fit.mean],
+            "sd": [float(v) for v in fit.sd],
+        },
+        "plain_bt": {
+            name: {
+                "rating": float(plain_rating[k]),
+                "position": int(plain_pos[k]),
+                "style_position": int(pos[k]),
+                "rank_change": int(plain_pos[k] - pos[k]),
+            }
+            for k, name in enumerate(sub.models)
+        },
+    }
 
 
 def _digest(s: StyleBattles) -> str:
