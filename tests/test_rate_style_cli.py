@@ -329,3 +329,18 @@ def test_the_recompute_job_stores_bt_style_snapshots_when_the_setting_is_on(
     snap = latest_snapshot(engine, method="bt-style")
     assert snap["meta"]["style_control"] is True and snap["meta"]["ci"] == "sandwich"
     assert set(snap["meta"]["style"]["coefficients"]) == {"tokens", "headers", "lists", "bold"}
+
+
+def test_parquet_in_lmarenas_shape(tmp_path, rows):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    keep = ("model_a", "model_b", "winner", "judge", "tstamp", "anony", "conv_metadata")
+    table = pa.Table.from_pylist([{k: r[k] for k in keep} for r in rows])
+    pq.write_table(table, tmp_path / "b.parquet")
+    path = _write(tmp_path / "b.jsonl", [{k: r[k] for k in keep} for r in rows])
+    a = json.loads(
+        run(["--input", str(tmp_path / "b.parquet"), "--style-control", "--format", "json"]).output
+    )
+    b = json.loads(run(["--input", str(path), "--style-control", "--format", "json"]).output)
+    assert a["models"] == b["models"]
+    assert a["meta"]["style"]["coefficients"] == b["meta"]["style"]["coefficients"]

@@ -118,8 +118,8 @@ def _maybe_json(value):
 
 
 def _count(path, number, column, value):
-    if isinstance(value, dict):
-        return sum(_count(path, number, column, v) for v in value.values())
+    if isinstance(value, dict):  # e.g. {h1..h6}; a Parquet struct fills absent keys with null
+        return sum(_count(path, number, column, v) for v in value.values() if v is not None)
     try:
         x = float(value)
     except (TypeError, ValueError):
