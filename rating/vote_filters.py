@@ -71,7 +71,8 @@ def cap_per_rater_day(rater, day, order_key, cap: int):
     rater : array_like, shape (n,)
         Rater id per vote; ``None`` or ``""`` (unknown rater) is never capped.
     day : array_like, shape (n,)
-        The vote's UTC day (any sortable label, e.g. ``"2024-08-14"``).
+        The vote's UTC day (any sortable label, e.g. ``"2024-08-14"``); a vote
+        without one is not capped, and when no vote has one this is an error.
     order_key : array_like, shape (n,)
         What "first" means (time stamp, or vote id); ties keep input order.
     cap : int
@@ -86,15 +87,20 @@ def cap_per_rater_day(rater, day, order_key, cap: int):
     if cap < 1:
         raise RatingError("--max-votes-per-rater-day must be at least 1")
     rater = np.asarray(rater, dtype=object)
+    day = np.asarray(day, dtype=object)
     n = rater.size
     keep = np.ones(n, bool)
-    known = np.array([r is not None and r != "" for r in rater], bool) if n else keep
+    if n and all(d is None or d == "" for d in day):
+        raise RatingError("--max-votes-per-rater-day needs the time of each vote (no vote has one)")
+    known = (
+        np.array([r not in (None, "") and d not in (None, "") for r, d in zip(rater, day)], bool)
+        if n
+        else keep
+    )
     if not known.any():
         return keep, {"cap": cap, "rater_days_capped": 0, "votes_dropped": 0}
     idx = np.flatnonzero(known)
-    labels = np.char.add(
-        np.char.add(rater[idx].astype(str), "\x00"), np.asarray(day, dtype=object)[idx].astype(str)
-    )
+    labels = np.char.add(np.char.add(rater[idx].astype(str), "\x00"), day[idx].astype(str))
     _, group = np.unique(labels, return_inverse=True)
     group = group.ravel()
     okey = np.asarray(order_key)[idx]

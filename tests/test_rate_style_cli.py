@@ -344,3 +344,17 @@ def test_parquet_in_lmarenas_shape(tmp_path, rows):
     b = json.loads(run(["--input", str(path), "--style-control", "--format", "json"]).output)
     assert a["models"] == b["models"]
     assert a["meta"]["style"]["coefficients"] == b["meta"]["style"]["coefficients"]
+
+
+def test_llmfao_positional_file_with_the_per_battle_options():
+    from tests.conftest import shared_data
+
+    path = shared_data("llmfao", "crowd-comparisons.csv")
+    args = ["--input", str(path), "--dedup", "--robustness", "--ci", "none", "--format", "json"]
+    out = json.loads(run(args).output)
+    meta = out["meta"]
+    assert meta["battles"] == 8931 - meta["filters"]["dedup"]["votes_dropped"]
+    assert meta["filters"]["dedup"]["threshold"] is not None
+    assert len(meta["robustness"]) == len(out["models"]) - 1
+    res = run(["--input", str(path), "--max-votes-per-rater-day", "5"])
+    assert res.exit_code == 1 and "needs the time of each vote" in res.output

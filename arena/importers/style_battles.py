@@ -4,6 +4,9 @@ LMArena options (``--dedup``, ``--max-votes-per-rater-day``, ``--reweight``).
 One battle per row, as JSON Lines, a JSON list, CSV or (with pyarrow installed)
 Parquet. Columns:
 
+* LLMFAO's positional layout (``left``, ``right``, ``winner`` in ``left``,
+  ``right``, ``tie``; ``prompt`` and ``worker`` then serve ``--dedup`` and the
+  daily cap), or
 * ``model_a``, ``model_b``, and the outcome: ``winner`` in ``model_a``,
   ``model_b``, ``tie``, ``tie (bothbad)`` / ``both_bad``, or the one-hot
   ``winner_model_a``, ``winner_model_b``, ``winner_tie`` of the 55k release;
@@ -218,6 +221,15 @@ def _flag(value) -> bool:
     return bool(value)
 
 
+def _positional(path, number, rec):
+    """LLMFAO's layout: ``left``, ``right`` (names as shown), ``winner`` in left/right/tie."""
+    w = str(rec["winner"]).strip().lower()
+    outcome = {"left": "model_a", "right": "model_b", "tie": "tie"}.get(w)
+    if outcome is None:
+        _fail(path, number, f"column 'winner': unknown value {rec['winner']!r}")
+    return {**rec, "model_a": rec["left"], "model_b": rec["right"], "winner": outcome}
+
+
 def read_style_file(path: str | Path, *, need_features: bool = True) -> StyleFile:
     """Read a per-battle file (see the module docstring).
 
@@ -244,6 +256,8 @@ def read_style_file(path: str | Path, *, need_features: bool = True) -> StyleFil
                 "aggregated pair counts ({models, X, Y}) have no battles: style control and "
                 "the LMArena options need one battle per row",
             )
+        if "model_a" not in rec and {"left", "right", "winner"} <= rec.keys():
+            rec = _positional(path, number, rec)
         for col in ("model_a", "model_b"):
             if rec.get(col) in (None, ""):
                 _fail(path, number, f"column {col!r} is missing")

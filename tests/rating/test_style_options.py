@@ -82,6 +82,10 @@ def test_daily_cap_keeps_the_first_votes_of_each_rater_and_day():
     assert info == {"cap": 2, "rater_days_capped": 2, "votes_dropped": 5}
     with pytest.raises(RatingError):
         cap_per_rater_day(rater, day, t, 0)
+    with pytest.raises(RatingError, match="time"):
+        cap_per_rater_day(rater, [None] * len(rater), t, 2)
+    keep, info = cap_per_rater_day(["r"] * 4, ["d", "d", "d", None], [1, 2, 3, 4], 2)
+    assert keep.tolist() == [True, True, False, True]
 
 
 def test_anonymous_votes_leave_out_leaks_and_votes_after_a_reveal():
