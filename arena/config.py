@@ -133,6 +133,8 @@ class RatingSettings(Section):
     confidence: float = field(default=0.95, metadata=_check(between(0, 1)))
     components: str = field(default="largest", metadata=_check(one_of(*COMPONENT_POLICIES)))
     keep_snapshots: int = field(default=10, metadata=_check(at_least(1)))
+    #: Also store style-controlled snapshots (method "bt-style") for overall and each category.
+    style_control: bool = False
 
 
 @dataclass(frozen=True)

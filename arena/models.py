@@ -62,6 +62,13 @@ class Answer(SQLModel, table=True):
     tokens: int | None = None
     latency_ms: float | None = None
     tokens_per_second: float | None = None
+    # Style counts of the text (rating.style_features; filled when the answer is stored,
+    # or on the first style-controlled rating for answers stored before): tokens by the
+    # tokenizer-free rule, Markdown headers, list items, bold spans.
+    style_tokens: int | None = None
+    style_headers: int | None = None
+    style_lists: int | None = None
+    style_bold: int | None = None
 
 
 class Rater(SQLModel, table=True):
