@@ -95,7 +95,8 @@ def rate(
     min_battles : models with fewer battles are left out (``meta["excluded"]``).
     components : {"refuse", "each", "largest"}
     solver : {"exact", "choix"}
-        ``choix`` uses ``choix.ilsr_pairwise_dense`` (Bradley-Terry only).
+        ``choix`` uses ``choix.ilsr_pairwise_dense`` (Bradley-Terry only; refused when the
+        counts need a prior, which ILSR does not implement).
     left_advantage : fit Davidson's first-position parameter (needs positional counts).
     prior : float, optional
         Force a ridge prior (default: none unless the maximum is infinite).

@@ -44,7 +44,9 @@ def fit_bt_scope(pairs, *, ci, rounds, seed, confidence, prior, solver, progress
             f"N(0, 1/{bt.DEFAULT_PRIOR}) on natural-log strength keeps them finite",
         }
     if solver == "choix":
-        theta = choix_fit(i, j, w, wj + 0.5 * t, m, prior)
+        if prior:
+            raise RatingError(CHOIX_NO_PRIOR.format(prior=prior))
+        theta = choix_fit(i, j, w, wj + 0.5 * t, m)
         meta.update(
             solver="choix",
             grad_norm=float(np.linalg.norm(bt.gradient(theta, i, j, w, n, m, prior))),
@@ -60,15 +62,21 @@ def fit_bt_scope(pairs, *, ci, rounds, seed, confidence, prior, solver, progress
             reps = np.empty((rounds, m))
             q = len(i)
             cells = np.concatenate([wi, wj, t])
-            done = 0
+            done = exact_rounds = 0
             for draw in intervals.multinomial_rounds(cells, rounds, seed):
                 priors = intervals.replicate_priors(i, j, cells, draw, m, prior)
                 for row, prior_r in zip(draw.T, priors):
                     a, b, c = row[:q], row[q : 2 * q], row[2 * q :]
-                    reps[done] = choix_fit(i, j, a + 0.5 * c, b + 0.5 * c, m, prior_r)
+                    if prior_r:  # choix has no Gaussian prior: such a replicate is fitted exactly
+                        reps[done] = bt.fit(i, j, a + 0.5 * c, a + b + c, m, prior=prior_r).theta
+                        exact_rounds += 1
+                    else:
+                        reps[done] = choix_fit(i, j, a + 0.5 * c, b + 0.5 * c, m)
                     done += 1
                 if progress:
                     progress(draw.shape[1])
+            meta["bootstrap_prior_rounds"] = exact_rounds
+            meta["bootstrap_prior_solver"] = "exact"
         else:
             reps, info = intervals.bootstrap_bt(
                 i, j, wi, wj, t, m, theta, rounds=rounds, seed=seed, prior=prior, progress=progress
@@ -81,13 +89,23 @@ def fit_bt_scope(pairs, *, ci, rounds, seed, confidence, prior, solver, progress
     return theta, reps, cov, meta
 
 
-def choix_fit(i, j, w_ij, w_ji, m, prior):
+CHOIX_NO_PRIOR = (
+    "the choix solver cannot fit these counts: their maximum-likelihood ratings are not "
+    "finite and need the Gaussian prior N(0, 1/{prior}), which choix's ILSR does not "
+    "implement (its alpha regularises the Markov chain, not the strengths, and gives "
+    "other ratings); use --solver exact"
+)
+
+
+def choix_fit(i, j, w_ij, w_ji, m):
+    """Plain maximum likelihood by ``choix.ilsr_pairwise_dense`` (no prior: see
+    :data:`CHOIX_NO_PRIOR`)."""
     import choix
 
     comp = np.zeros((m, m))
     np.add.at(comp, (i, j), w_ij)
     np.add.at(comp, (j, i), w_ji)
-    theta = choix.ilsr_pairwise_dense(comp, alpha=prior, tol=1e-12, max_iter=100000)
+    theta = choix.ilsr_pairwise_dense(comp, tol=1e-12, max_iter=100000)
     return theta - theta.mean()
 
 

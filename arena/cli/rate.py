@@ -257,7 +257,7 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
     type=click.Choice(["exact", "choix"]),
     default="exact",
     show_default=True,
-    help="Bradley-Terry solver: our Newton, or choix's ILSR.",
+    help="Bradley-Terry solver: our Newton, or choix's ILSR (no prior: refused when one is needed).",
 )
 @click.option(
     "--left-advantage",

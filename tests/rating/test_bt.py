@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rating import bt, counts, engine, graph
+from rating.errors import RatingError
 
 
 def _pairs(left, right, outcome, m):
@@ -178,3 +179,21 @@ def test_property_optimum_matches_choix_on_complete_graphs(case):
     perm = np.random.default_rng(m).permutation(m)
     g = bt.fit(perm[i], perm[j], wi + t / 2, wi + wj + t, m)
     assert np.allclose(g.theta[perm], f.theta, atol=1e-9)
+
+
+def test_choix_refuses_counts_that_need_the_prior():
+    # "a" never lost: the maximum is infinite and the exact solver uses the Gaussian prior.
+    # choix's ILSR alpha is not that prior (it gave 1418.8 where the prior gives 1496.7),
+    # so the choix solver refuses rather than report other ratings under meta.prior.
+    pc = counts.pair_counts(
+        [0, 0, 1],
+        [1, 2, 2],
+        [[3, 0, 0, 0], [2, 0, 0, 0], [2, 1, 1, 0]],
+        ["a", "b", "c"],
+    )
+    exact = engine.rate(pc, ci="none")
+    assert exact.meta["prior"] == bt.DEFAULT_PRIOR
+    with pytest.raises(RatingError, match="choix.*prior"):
+        engine.rate(pc, ci="none", solver="choix")
+    with pytest.raises(RatingError, match="choix.*prior"):
+        engine.rate(pc, ci="none", solver="choix", prior=0.5)
