@@ -346,13 +346,13 @@ def load_file_inputs(
 
 
 def latest_ratings(
-    engine: Engine, category: str = "", source: str = "", rater_group: str = ""
+    engine: Engine, method: str, category: str = "", source: str = "", rater_group: str = ""
 ) -> tuple[dict | None, dict]:
-    """The newest Bradley-Terry rating snapshot's payload for a scope, and where it came from.
+    """The newest rating snapshot of ``method``: its payload for a scope, and where it came from.
 
     One read, so the payload and its id, digest and time are of the same row.
     """
-    row = latest_snapshot_row(engine, "bt", category, source, rater_group)
+    row = latest_snapshot_row(engine, method, category, source, rater_group)
     if row is None:
         return None, {}
     info = {"snapshot_id": row.id, "digest": row.digest, "created_at": row.created_at.isoformat()}
@@ -360,12 +360,12 @@ def latest_ratings(
 
 
 def load_db_inputs(
-    engine: Engine, category: str = "", source: str = "", rater_group: str = ""
+    engine: Engine, method: str, category: str = "", source: str = "", rater_group: str = ""
 ) -> tuple[RankInputs, list[dict]]:
-    """Every signal stored in the database."""
+    """Every signal stored in the database (ratings: the snapshots of ``method``)."""
     inputs = RankInputs()
     meta: list[dict] = []
-    payload, snap = latest_ratings(engine, category, source, rater_group)
+    payload, snap = latest_ratings(engine, method, category, source, rater_group)
     if payload is not None:
         inputs.arena = ratings_from_payload(payload, "rating snapshot")
         reps = inputs.arena.replicates
@@ -374,7 +374,7 @@ def load_db_inputs(
                 "kind": "ratings",
                 "source": "database: rating_snapshots",
                 "scope": {
-                    "method": "bt",
+                    "method": method,
                     "category": category,
                     "source": source,
                     "rater_group": rater_group,
@@ -392,7 +392,7 @@ def load_db_inputs(
                 "kind": "ratings",
                 "source": "database: rating_snapshots",
                 "scope": {
-                    "method": "bt",
+                    "method": method,
                     "category": category,
                     "source": source,
                     "rater_group": rater_group,

@@ -292,10 +292,14 @@ def recompute(
 
 
 def latest_snapshot_row(
-    engine: Engine, method: str = "bt", category: str = "", source: str = "", rater_group: str = ""
+    engine: Engine, method: str, category: str = "", source: str = "", rater_group: str = ""
 ):
-    """The newest stored snapshot row for this scope ("" = all): ``id``, ``digest``,
-    ``created_at`` and ``payload`` (the JSON text), or None."""
+    """The newest stored snapshot row of one method for this scope ("" = all): ``id``,
+    ``digest``, ``created_at`` and ``payload`` (the JSON text), or None.
+
+    ``method`` has no default here: readers pass the one asked for, else
+    ``settings["rating"]["method"]`` (what the recompute job stores).
+    """
     stmt = (
         select(
             RatingSnapshot.id,
@@ -317,9 +321,9 @@ def latest_snapshot_row(
 
 
 def latest_snapshot(
-    engine: Engine, method: str = "bt", category: str = "", source: str = "", rater_group: str = ""
+    engine: Engine, method: str, category: str = "", source: str = "", rater_group: str = ""
 ) -> dict | None:
-    """The newest stored snapshot's payload for this scope ("" = all), or None."""
+    """The newest stored snapshot's payload of one method for this scope ("" = all), or None."""
     row = latest_snapshot_row(engine, method, category, source, rater_group)
     return None if row is None else json.loads(row.payload)
 

@@ -372,13 +372,14 @@ def test_database_matches_file_and_store(tmp_path, database_url):
     assert res.exit_code == 0, res.output
     assert "*/*/*: snapshot" in res.output and "coding/*/*: snapshot" in res.output
     assert "*/judge:j1/*: snapshot" in res.output and "*/*/expert: snapshot" in res.output
-    snap = ratings.latest_snapshot(engine)
+    snap = ratings.latest_snapshot(engine, "bt")
     assert snap["models"] == from_db["models"]
     assert len(snap["bootstrap"]["ratings"]) == 100 and "created_at" in snap["meta"]
     assert (
-        ratings.latest_snapshot(engine, category="coding")["meta"]["scope"]["category"] == "coding"
+        ratings.latest_snapshot(engine, "bt", category="coding")["meta"]["scope"]["category"]
+        == "coding"
     )
-    assert ratings.latest_snapshot(engine, method="elo") is None
+    assert ratings.latest_snapshot(engine, "elo") is None
 
 
 def test_elo_recompute_matches_each_scope_read_alone(sqlite_url):
@@ -418,7 +419,7 @@ def test_recompute_job_through_rq(tmp_path, rt):
     }
     with Session(engine) as s:
         assert len(s.exec(select(RatingSnapshot)).all()) == len(report)
-    snap = ratings.latest_snapshot(engine, source="human")
+    snap = ratings.latest_snapshot(engine, "bt", source="human")
     assert snap["meta"]["bootstrap_rounds"] == 50
     # Old snapshots are pruned to [rating] keep_snapshots per scope.
     rt.settings["rating"]["keep_snapshots"] = 2
@@ -479,3 +480,33 @@ def test_llmfao_positional_layout():
     assert "positions" not in data["meta"]  # the file records who was shown left
     lo, hi = data["meta"]["parameters"]["left_advantage_ci"]
     assert lo < data["meta"]["parameters"]["left_advantage"] < hi
+
+
+@pytest.mark.parametrize("method", ["davidson", "elo"])
+def test_every_method_is_viewable_and_ranked(tmp_path, sqlite_url, redis_url, redis_conn, method):
+    # [rating] method other than bt: the recompute stores that method, and the pages,
+    # the API and the composite read it by default (they used to ask for bt: nothing).
+    from arena.app import create_app
+    from arena.composite_store import load_db_inputs
+    from tests.conftest import make_settings
+
+    settings = make_settings(
+        tmp_path, sqlite_url, redis_url, rating={"method": method, "bootstrap": 20}
+    )
+    engine = _fill_db(sqlite_url, _battles(200))
+    report = ratings.recompute(engine, settings["rating"], [(None, None, None)])
+    assert "snapshot" in report[0], report
+    assert ratings.latest_snapshot(engine, "bt") is None
+    assert ratings.latest_snapshot(engine, method)["meta"]["method"] == method
+    client = create_app(settings).test_client()
+    res = client.get("/api/v1/leaderboard")
+    assert res.status_code == 200, res.get_json()
+    assert res.get_json()["meta"]["method"] == method
+    assert len(res.get_json()["models"]) == 4
+    page = client.get("/leaderboard")
+    assert page.status_code == 200 and b"alpha" in page.data
+    inputs, meta = load_db_inputs(engine, settings["rating"]["method"])
+    assert meta[0]["scope"]["method"] == method and meta[0]["models"] == 4
+    res = client.get("/api/v1/rank")
+    assert res.status_code == 200, res.get_json()
+    assert {m["model"] for m in res.get_json()["models"]} >= {"alpha", "delta"}

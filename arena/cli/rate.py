@@ -257,7 +257,8 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
     type=click.Choice(["exact", "choix"]),
     default="exact",
     show_default=True,
-    help="Bradley-Terry solver: our Newton, or choix's ILSR (no prior: refused when one is needed).",
+    help="Bradley-Terry solver: our Newton, or choix's ILSR (which has no prior: "
+    "refused when the counts need one).",
 )
 @click.option(
     "--left-advantage",

@@ -34,7 +34,7 @@ PLOTLY_DIR = Path(plotly.__file__).parent / "package_data"
 
 def _scope_args() -> dict:
     args = {key: request.args.get(key, "") for key in ("category", "source", "rater_group")}
-    method = request.args.get("method", "bt")
+    method = request.args.get("method") or rt().settings["rating"]["method"]
     if method not in METHODS:
         raise ApiError(400, f"method must be one of {', '.join(METHODS)}", "bad_method")
     return {"method": method, **args}
@@ -168,6 +168,7 @@ def rank_json():
         )
         inputs, inputs_meta = load_db_inputs(
             runtime.engine,
+            runtime.settings["rating"]["method"],
             args.get("category", ""),
             args.get("source", ""),
             args.get("rater_group", ""),

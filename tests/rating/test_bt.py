@@ -193,7 +193,7 @@ def test_choix_refuses_counts_that_need_the_prior():
     )
     exact = engine.rate(pc, ci="none")
     assert exact.meta["prior"] == bt.DEFAULT_PRIOR
-    with pytest.raises(RatingError, match="choix.*prior"):
+    with pytest.raises(RatingError, match=r"choix.*prior"):
         engine.rate(pc, ci="none", solver="choix")
-    with pytest.raises(RatingError, match="choix.*prior"):
+    with pytest.raises(RatingError, match=r"choix.*prior"):
         engine.rate(pc, ci="none", solver="choix", prior=0.5)
