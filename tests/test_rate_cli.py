@@ -505,7 +505,7 @@ def test_every_method_is_viewable_and_ranked(tmp_path, sqlite_url, redis_url, re
     assert len(res.get_json()["models"]) == 4
     page = client.get("/leaderboard")
     assert page.status_code == 200 and b"alpha" in page.data
-    inputs, meta = load_db_inputs(engine, settings["rating"]["method"])
+    _, meta = load_db_inputs(engine, settings["rating"]["method"])
     assert meta[0]["scope"]["method"] == method and meta[0]["models"] == 4
     res = client.get("/api/v1/rank")
     assert res.status_code == 200, res.get_json()
