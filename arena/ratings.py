@@ -10,9 +10,9 @@
   ``rating_snapshots`` row (payload = the ``arena rate --format json`` document
   including the bootstrap replicates); :func:`recompute` does overall, each
   category, each source and each rater group, and keeps only the newest
-  ``[rating] keep_snapshots`` (default 10) rows per method and scope (a payload
-  with 1,000 replicates of 129 models is about 1 MB); :func:`latest_snapshot`
-  is what pages and the API read.
+  ``[rating] keep_snapshots`` rows per method and scope (a payload with 1,000
+  replicates of 129 models is about 1 MB); :func:`latest_snapshot` (one
+  method, one scope) is what pages and the API read.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def compute(
     source: str | None = None,
     rater_group: str | None = None,
     table: CountTable | None = None,
-    elo_k: float = 4.0,
+    elo_k: float | None = None,
     votes: tuple[list, dict] | None = None,
     **options,
 ) -> Result:
@@ -156,7 +156,8 @@ def compute(
         left, right, outcome, models = load_sequence(engine, category, source, rater_group, votes)
         if left.size == 0:
             raise RatingError("no votes in this scope")
-        return rate_elo(left, right, outcome, models, k=elo_k, scope=scope, **elo_options(options))
+        k = {} if elo_k is None else {"k": elo_k}
+        return rate_elo(left, right, outcome, models, scope=scope, **k, **elo_options(options))
     table = load_table(engine) if table is None else table
     pairs = table.select(category, source, rater_group)
     if pairs.total == 0:
@@ -228,35 +229,60 @@ def default_scopes(table: CountTable) -> list[tuple[str | None, str | None, str 
     return out
 
 
-def options_from_settings(rating_settings: dict) -> dict:
-    """``rate`` keyword arguments from the ``[rating]`` settings section."""
+def options_from_settings(rating_settings) -> dict:
+    """``rate`` keyword arguments from the ``[rating]`` settings section (what the job uses)."""
     return {
-        "rounds": int(rating_settings.get("bootstrap", 1000)),
-        "seed": int(rating_settings.get("seed", 42)),
-        "confidence": float(rating_settings.get("confidence", 0.95)),
-        "min_battles": rating_settings.get("min_battles", 0),
-        "components": rating_settings.get("components", "largest"),
+        "rounds": int(rating_settings["bootstrap"]),
+        "seed": int(rating_settings["seed"]),
+        "confidence": float(rating_settings["confidence"]),
+        "min_battles": rating_settings["min_battles"],
+        "components": rating_settings["components"],
     }
 
 
 def recompute(
-    engine: Engine, rating_settings: dict, scopes=None, method: str | None = None, progress=None
+    engine: Engine,
+    rating_settings,
+    scopes=None,
+    method: str | None = None,
+    progress=None,
+    options: dict | None = None,
+    elo_k: float | None = None,
 ) -> list[dict]:
     """Recompute and store snapshots; one report dict per scope.
 
-    ``scopes``: iterable of (category, source, rater_group) with ``None`` or
-    "" for all; default :func:`default_scopes`. A scope that cannot be rated
-    (e.g. no votes) is reported with its error and stores nothing.
+    Parameters
+    ----------
+    rating_settings
+        The ``[rating]`` section: ``method`` (unless ``method`` is given),
+        ``keep_snapshots`` and, unless ``options`` is given, the options of
+        :func:`options_from_settings`. Without ``options``, Elo has no
+        bootstrap (the job keeps the recompute cheap).
+    scopes : iterable of (category, source, rater_group), optional
+        ``None`` or "" for all; default :func:`default_scopes`. A scope that
+        cannot be rated (e.g. no votes) is reported with its error and stores
+        nothing.
+    options : dict, optional
+        Every keyword argument of :func:`rating.engine.rate` to use instead
+        (``arena rate --store``: its ``--ci``, ``--anchor``, ``--solver``, ...);
+        the stored snapshot's meta records them.
+    elo_k : float, optional
+        Elo's K factor (default: that of :func:`rating.engine.rate_elo`).
     """
-    method = method or rating_settings.get("method", "bt")
+    method = method or rating_settings["method"]
     table = load_table(engine)
     if scopes is None:
         scopes = default_scopes(table) if table.left.size else []
-    options = options_from_settings(rating_settings)
+    if options is None:
+        options = options_from_settings(rating_settings)
+        if method == "elo":
+            options["rounds"] = 0
+    options = dict(options)
     votes = None
     if method == "elo":
-        options["rounds"] = 0
         votes = read_votes(engine) if scopes else None
+        if elo_k is not None:
+            options["elo_k"] = elo_k
     report = []
     for cat, src, grp in scopes:
         scope = {"category": cat or "", "source": src or "", "rater_group": grp or ""}
@@ -276,15 +302,13 @@ def recompute(
             report.append({**scope, "error": str(exc)})
             continue
         snap = store_snapshot(engine, result)
-        pruned = prune_snapshots(
-            engine, method, scope, int(rating_settings.get("keep_snapshots", 10))
-        )
+        pruned = prune_snapshots(engine, method, scope, int(rating_settings["keep_snapshots"]))
         report.append(
             {
                 **scope,
                 "snapshot": snap,
                 "models": len(result.models),
-                "votes": result.meta.get("battles"),
+                "votes": result.meta["battles"],
                 "pruned": pruned,
             }
         )

@@ -178,8 +178,8 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
             seq["right"][keep],
             seq["outcome"][keep],
             battles.table.models,
-            k=elo_k,
             scope=scope,
+            **({} if elo_k is None else {"k": elo_k}),
             progress=progress,
             **elo_options(options),
         )
@@ -193,6 +193,73 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
     if battles.sequence is not None and not battles.sequence["left_recorded"]:
         result.meta["positions"] = "assumed: model_a shown left (no 'left' column)"
     return result
+
+
+def _check_method_options(method, ci, solver, left_advantage, components, elo_k) -> None:
+    """Refuse options the method has no use for (one line each)."""
+    if method == "elo" and ci == "sandwich":
+        raise click.UsageError("Elo has no sandwich interval: use --ci bootstrap or --ci none")
+    if left_advantage and method != "davidson":
+        raise click.UsageError("--left-advantage needs --method davidson")
+    if solver != "exact" and method != "bt":
+        raise click.UsageError("--solver choix applies to Bradley-Terry only (--method bt)")
+    if components is not None and method == "elo":
+        raise click.UsageError("--components does not apply to Elo (it rates every battle)")
+    if elo_k is not None and method != "elo":
+        raise click.UsageError("--elo-k needs --method elo")
+
+
+def _refuse_with_store(input_path, fmt, output, replicates, matrices, timestamp) -> None:
+    """``--store`` prints a report of what it stored: output options have nothing to shape."""
+    if input_path:
+        raise click.UsageError("--store works on the database, not with --input")
+    given = [
+        name
+        for name, used in (
+            ("--format", fmt != "table"),
+            ("--output", output is not None),
+            ("--replicates", replicates),
+            ("--matrices", matrices),
+            ("--timestamp", timestamp),
+        )
+        if used
+    ]
+    if given:
+        raise click.UsageError(
+            f"{', '.join(given)} shape a printed rating; --store prints what it stored "
+            "(read a snapshot with GET /api/v1/leaderboard)"
+        )
+
+
+def _store(rt, settings, method, options, elo_k, scope, progress) -> None:
+    """Recompute and store snapshots with these options; print one line per scope."""
+    from arena import ratings
+
+    scopes = None if all(v is None for v in scope) else [scope]
+    with _progress(options["rounds"], progress) as tick:
+        try:
+            report = ratings.recompute(
+                rt.engine,
+                settings,
+                scopes,
+                method=method,
+                progress=tick,
+                options=options,
+                elo_k=elo_k,
+            )
+        except RatingError as exc:
+            raise click.ClickException(str(exc)) from None
+    for line in report:
+        where = "/".join(x or "*" for x in (line["category"], line["source"], line["rater_group"]))
+        if "error" in line:
+            click.echo(f"{where}: not stored: {line['error']}")
+        else:
+            click.echo(
+                f"{where}: snapshot {line['snapshot']} ({line['models']} models, "
+                f"{line['votes']} votes)"
+            )
+    if not report:
+        click.echo("no votes in the database: nothing stored")
 
 
 @click.command("rate")
@@ -248,9 +315,9 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
 @click.option(
     "--components",
     type=click.Choice(["refuse", "each", "largest"]),
-    default="refuse",
-    show_default=True,
-    help="What to do when the comparison graph is not connected.",
+    default=None,
+    help="What to do when the comparison graph is not connected "
+    "(default: refuse; with --store, [rating] components).",
 )
 @click.option(
     "--solver",
@@ -265,7 +332,7 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
     is_flag=True,
     help="Davidson: fit and report the first-position (left) advantage.",
 )
-@click.option("--elo-k", type=float, default=4.0, show_default=True, help="Elo K factor.")
+@click.option("--elo-k", type=float, default=None, help="Elo K factor (default 4).")
 @click.option(
     "--format",
     "fmt",
@@ -293,7 +360,9 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
     "--store",
     is_flag=True,
     help="Database: recompute and store snapshots for overall, each category, "
-    "source and rater group (what the recompute job does).",
+    "source and rater group (what the recompute job does), or only the scope "
+    "--category/--source/--rater-group name; the rating options are honoured and "
+    "recorded in each snapshot's meta.",
 )
 @click.option(
     "--progress/--no-progress",
@@ -333,57 +402,25 @@ def rate_command(
     Without --input it reads the aggregated pair counts from the database.
     """
     settings = rt.settings["rating"]
-    method = method or settings.get("method", "bt")
-    rounds = int(settings.get("bootstrap", 1000)) if rounds is None else rounds
+    method = method or settings["method"]
+    rounds = settings["bootstrap"] if rounds is None else rounds
     options = {
         "ci": ci,
         "rounds": rounds if ci == "bootstrap" else 0,
-        "seed": int(settings.get("seed", 42)) if seed is None else seed,
-        "confidence": float(settings.get("confidence", 0.95)) if confidence is None else confidence,
+        "seed": settings["seed"] if seed is None else seed,
+        "confidence": settings["confidence"] if confidence is None else confidence,
         "anchor": anchor,
         "min_battles": plain_number(
-            settings.get("min_battles", 0) if min_battles is None else min_battles
+            settings["min_battles"] if min_battles is None else min_battles
         ),
-        "components": components,
+        "components": components or (settings["components"] if store else "refuse"),
         "solver": solver,
         "left_advantage": left_advantage,
     }
-    if method == "elo" and ci == "sandwich":
-        raise click.UsageError("Elo has no sandwich interval: use --ci bootstrap or --ci none")
-    if left_advantage and method != "davidson":
-        raise click.UsageError("--left-advantage needs --method davidson")
+    _check_method_options(method, ci, solver, left_advantage, components, elo_k)
     if store:
-        if input_path:
-            raise click.UsageError("--store works on the database, not with --input")
-        from arena import ratings
-
-        try:
-            report = ratings.recompute(
-                rt.engine,
-                {
-                    **settings,
-                    "bootstrap": options["rounds"],
-                    "seed": options["seed"],
-                    "confidence": options["confidence"],
-                    "min_battles": options["min_battles"],
-                },
-                method=method,
-            )
-        except RatingError as exc:
-            raise click.ClickException(str(exc)) from None
-        for line in report:
-            where = "/".join(
-                x or "*" for x in (line["category"], line["source"], line["rater_group"])
-            )
-            if "error" in line:
-                click.echo(f"{where}: not stored: {line['error']}")
-            else:
-                click.echo(
-                    f"{where}: snapshot {line['snapshot']} ({line['models']} models, "
-                    f"{line['votes']} votes)"
-                )
-        if not report:
-            click.echo("no votes in the database: nothing stored")
+        _refuse_with_store(input_path, fmt, output, replicates, matrices, timestamp)
+        _store(rt, settings, method, options, elo_k, (category, source, group), progress)
         return
     with _progress(options["rounds"], progress) as tick:
         try:
