@@ -39,6 +39,14 @@ def _codes(values, vocabulary=None):
 
 
 @dataclass(frozen=True)
+class Coded:
+    """Scope labels already coded: ``codes`` index ``labels`` (sorted, unique)."""
+
+    codes: np.ndarray
+    labels: tuple
+
+
+@dataclass(frozen=True)
 class PairCounts:
     """Counts for one scope, one row per ordered (left, right) pair.
 
@@ -235,8 +243,9 @@ def aggregate(
         ``left`` was given.
     weight : array_like of float, optional
         A weight per battle (default 1).
-    category, source, group : array_like of str, optional
-        Scope labels per battle ("" when absent).
+    category, source, group : array_like of str, or Coded, optional
+        Scope labels per battle ("" when absent); :class:`Coded` spares
+        sorting millions of strings when the caller has codes already.
     models : sequence of str, optional
         Fixed vocabulary of model names (default: sorted names seen).
     """
@@ -273,6 +282,8 @@ def aggregate(
     for values in (category, source, group):
         if values is None:
             labels.append((np.zeros(n, np.int64), ("",)))
+        elif isinstance(values, Coded):
+            labels.append((np.asarray(values.codes, np.int64), tuple(values.labels)))
         else:
             labels.append(_codes(np.asarray(values).astype(str)))
     (cc, cats), (sc, srcs), (gc, grps) = labels

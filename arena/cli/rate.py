@@ -151,7 +151,7 @@ def _write(text: str, output: str | None) -> None:
 
 
 def _from_file(path, method, category, source, group, options, elo_k, progress):
-    from arena.importers.battle_files import BattleFileError, read
+    from arena.battle_files import BattleFileError, read
 
     try:
         battles = read(path)
@@ -165,12 +165,7 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
                 f"{path}: aggregated counts have no battle order; Elo needs the battles "
                 "themselves (use --method bt or davidson)"
             )
-        import numpy as np
-
-        keep = np.ones(seq["left"].size, bool)
-        for value, key in ((category, "category"), (source, "source"), (group, "group")):
-            if value is not None:
-                keep &= seq[key] == value
+        keep = battles.scope_mask(category, source, group)
         if not keep.any():
             raise click.ClickException("no battles in this scope")
         result = rate_elo(
@@ -185,7 +180,7 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
         )
         result.meta["time_ordered"] = seq["time_ordered"]
     else:
-        pairs = battles.table.select(category, source, group)
+        pairs = battles.select(category, source, group)
         if pairs.total == 0:
             raise click.ClickException("no battles in this scope")
         result = rate_counts(pairs, method, scope=scope, progress=progress, **options)
@@ -267,8 +262,8 @@ def _store(rt, settings, method, options, elo_k, scope, progress) -> None:
     "--input",
     "input_path",
     type=click.Path(dir_okay=False),
-    help="Battle file (CSV, JSONL, FastChat JSON or aggregated {models,X,Y}); "
-    "default: the database.",
+    help="Battle file (CSV, JSONL, Parquet, FastChat JSON, LMArena's releases or "
+    "aggregated {models,X,Y}); default: the database.",
 )
 @click.option(
     "--method",
@@ -303,7 +298,11 @@ def _store(rt, settings, method, options, elo_k, scope, progress) -> None:
     metavar="MODEL=RATING",
     help="Shift ratings so MODEL has RATING (default: mean 1000).",
 )
-@click.option("--category", default=None, help="Only this category.")
+@click.option(
+    "--category",
+    default=None,
+    help="Only this category (files: also a category flag such as math or is_code).",
+)
 @click.option("--source", default=None, help="Only this source (human, judge:NAME).")
 @click.option("--rater-group", "group", default=None, help="Only this rater group.")
 @click.option(
