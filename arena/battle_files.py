@@ -331,54 +331,30 @@ def _first(mask) -> int | None:
 
 
 def _from_frame(path: Path, fmt: str, frame) -> Battles:
-    """Check the columns and turn them into counts, a time-ordered sequence, flags and style.
-
-    Long for a reason: each check is one array operation followed by the
-    message naming its first bad row, in the order a reader would fix them.
-    """
+    """Check the columns and turn them into counts, a time-ordered sequence, flags and style."""
     pl = _polars()
     where = _Where(path, fmt)
-    cols = frame.columns
-    frame = _positional_layout(pl, frame)
-    frame = _one_hot_layout(pl, frame)
+    frame = _one_hot_layout(pl, _positional_layout(pl, frame))
     missing = [c for c in ("model_a", "model_b", "winner") if c not in frame.columns]
     if missing:
-        line = 1 if fmt == "csv" else None
         _fail(
             path,
-            line,
-            f"missing column(s) {', '.join(missing)}; the "
-            f"{'header' if fmt == 'csv' else 'file'} has {', '.join(cols) or 'nothing'}",
+            1 if fmt == "csv" else None,
+            f"missing column(s) {', '.join(missing)}; the {'header' if fmt == 'csv' else 'file'}"
+            f" has {', '.join(frame.columns) or 'nothing'}",
         )
     n = frame.height
     if n == 0:
         _fail(path, None, "no battles in the file")
-    ma, mb, win = (_text(pl, frame, c) for c in ("model_a", "model_b", "winner"))
-    for name, col in (("model_a", ma), ("model_b", mb), ("winner", win)):
-        k = _first((col == "").to_numpy())
-        if k is not None:
-            where.fail(k, f"missing {name}")
-    code = win.str.to_lowercase().replace_strict(WINNERS, default=-1, return_dtype=pl.Int8)
-    code = code.to_numpy()
-    same = (ma == mb).to_numpy()
-    bad_win = code < 0
-    k = _first(same | bad_win)
-    if k is not None:
-        if same[k]:
-            where.fail(k, f"model {ma[k]!r} plays itself")
-        where.fail(k, f"unknown winner {win[k]!r} (use model_a, model_b, tie or 'tie (bothbad)')")
-    models = tuple(sorted(set(pl.concat([ma, mb]).unique().to_list())))
-    enum = pl.Enum(models)
-    ia = ma.cast(enum).to_physical().to_numpy().astype(np.int64)
-    ib = mb.cast(enum).to_physical().to_numpy().astype(np.int64)
-    is_left, left_recorded = _left_column(pl, frame, ma, mb, where)
+    models, ia, ib, outcome = _models_and_outcomes(pl, frame, where)
+    is_left, left_recorded = _left_column(pl, frame, models, ia, ib, where)
     weight = _numbers(pl, frame, "weight", where, default=1.0, non_negative=True)
     stamp, time_ordered = _timestamps(pl, frame, where)
-    labels = [_coded(pl, _text(pl, frame, name), n) for name in LABELS]
+    labels = [_factor(pl, frame, name) or _Labels(np.zeros(n, np.int64), ("",)) for name in LABELS]
     table = aggregate(
         ia,
         ib,
-        code.astype(np.int64),
+        outcome,
         left=is_left,
         weight=weight,
         category=labels[0],
@@ -387,11 +363,10 @@ def _from_frame(path: Path, fmt: str, frame) -> Battles:
         models=models,
     )
     order = np.argsort(stamp, kind="stable") if time_ordered else np.arange(n)
-    o = code.astype(np.int64)
     seq = {
         "left": np.where(is_left, ia, ib)[order],
         "right": np.where(is_left, ib, ia)[order],
-        "outcome": np.where(~is_left & (o < 2), 1 - o, o)[order],
+        "outcome": np.where(~is_left & (outcome < 2), 1 - outcome, outcome)[order],
         "weight": weight[order],
         "category": labels[0].strings()[order],
         "source": labels[1].strings()[order],
@@ -408,6 +383,27 @@ def _from_frame(path: Path, fmt: str, frame) -> Battles:
             a, b = style[a_name], style[b_name]
             style[a_name], style[b_name] = np.where(swap, b, a), np.where(swap, a, b)
     return Battles(str(path), fmt, table, seq, n, flags, style)
+
+
+def _models_and_outcomes(pl, frame, where):
+    """Sorted model names, the codes of ``model_a`` and ``model_b``, and the outcome codes."""
+    ma, mb, win = (_factor(pl, frame, c) for c in ("model_a", "model_b", "winner"))
+    for name, f in (("model_a", ma), ("model_b", mb), ("winner", win)):
+        k = _first(f.codes == f.labels.index("")) if "" in f.labels else None
+        if k is not None:
+            where.fail(k, f"missing {name}")
+    outcome = np.array([WINNERS.get(w.lower(), -1) for w in win.labels], np.int64)[win.codes]
+    models = tuple(sorted(set(ma.labels) | set(mb.labels)))
+    index = {name: k for k, name in enumerate(models)}
+    ia = np.array([index[x] for x in ma.labels], np.int64)[ma.codes]
+    ib = np.array([index[x] for x in mb.labels], np.int64)[mb.codes]
+    k = _first((ia == ib) | (outcome < 0))
+    if k is not None:
+        if ia[k] == ib[k]:
+            where.fail(k, f"model {models[ia[k]]!r} plays itself")
+        word = win.labels[win.codes[k]]
+        where.fail(k, f"unknown winner {word!r} (use model_a, model_b, tie or 'tie (bothbad)')")
+    return models, ia, ib, outcome
 
 
 def _positional_layout(pl, frame):
@@ -441,17 +437,25 @@ def _one_hot_layout(pl, frame):
     return frame.with_columns(winner=winner)
 
 
-def _left_column(pl, frame, ma, mb, where):
-    """True where ``model_a`` was shown left, and whether the file said so."""
-    shown = _text(pl, frame, "left")
+def _left_column(pl, frame, models, ia, ib, where):
+    """True where ``model_a`` was shown left, and whether the file said so for every battle."""
+    shown = _factor(pl, frame, "left")
     if shown is None:
         return np.ones(frame.height, bool), False
-    given = (shown != "").to_numpy()
-    a_side = ((shown == ma) | shown.is_in(["model_a", "a"])).to_numpy()
-    b_side = ((shown == mb) | shown.is_in(["model_b", "b"])).to_numpy()
+    index = {name: k for k, name in enumerate(models)}
+    name = np.array([index.get(x, -1) for x in shown.labels], np.int64)[shown.codes]
+    side = {"model_a": 1, "a": 1, "model_b": 2, "b": 2}
+    word = np.array([side.get(x, 0) for x in shown.labels], np.int64)[shown.codes]
+    given = np.array([x != "" for x in shown.labels], bool)[shown.codes]
+    a_side = (name == ia) | (word == 1)
+    b_side = (name == ib) | (word == 2)
     k = _first(given & ~a_side & ~b_side)
     if k is not None:
-        where.fail(k, f"left is {shown[k]!r}, neither {ma[k]!r} nor {mb[k]!r}")
+        where.fail(
+            k,
+            f"left is {shown.labels[shown.codes[k]]!r}, neither {models[ia[k]]!r} "
+            f"nor {models[ib[k]]!r}",
+        )
     return ~given | a_side, bool(given.all())
 
 
@@ -502,11 +506,24 @@ class _Labels(Coded):
         return np.asarray(self.labels)[self.codes]
 
 
-def _coded(pl, col, n) -> _Labels:
-    if col is None:
-        return _Labels(np.zeros(n, np.int64), ("",))
-    labels = tuple(sorted(set(col.unique().to_list())))
-    return _Labels(col.cast(pl.Enum(labels)).to_physical().to_numpy().astype(np.int64), labels)
+def _factor(pl, frame, name) -> _Labels | None:
+    """Column ``name`` as codes into its distinct stripped values ("" for missing), or None.
+
+    The strings are hashed once by polars; stripping, checks and look-ups then
+    work on the few distinct values, not on every row.
+    """
+    if name not in frame.columns:
+        return None
+    col = frame[name]
+    if col.dtype != pl.String:
+        col = col.cast(pl.String, strict=False)
+    col = col.fill_null("")
+    values = col.unique().to_list()
+    codes = col.cast(pl.Enum(values)).to_physical().to_numpy().astype(np.int64)
+    stripped = [v.strip() for v in values]
+    labels = tuple(sorted(set(stripped)))
+    index = {v: k for k, v in enumerate(labels)}
+    return _Labels(np.array([index[v] for v in stripped], np.int64)[codes], labels)
 
 
 def _structs(pl, col):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 OUTCOMES = ("left", "right", "tie", "both_bad")
+DENSE_KEYS = 1 << 22  # up to this many (scope, left, right) keys, aggregate by dense counting
 LEFT_WIN, RIGHT_WIN, TIE, BOTH_BAD = range(4)
 
 
@@ -289,9 +290,15 @@ def aggregate(
     (cc, cats), (sc, srcs), (gc, grps) = labels
     m = len(vocab)
     key = (((cc * len(srcs) + sc) * len(grps) + gc) * m + lm) * m + rm
-    uniq, inv = np.unique(key, return_inverse=True)
-    q = uniq.size
-    counts = np.bincount(inv * 4 + out, w, q * 4).reshape(q, 4)
+    space = len(cats) * len(srcs) * len(grps) * m * m
+    if space <= DENSE_KEYS:  # count into every possible key: O(battles), no sort
+        present = np.bincount(key, minlength=space) > 0
+        uniq = np.flatnonzero(present)
+        counts = np.bincount(key * 4 + out, w, space * 4).reshape(space, 4)[uniq]
+    else:
+        uniq, inv = np.unique(key, return_inverse=True)
+        q = uniq.size
+        counts = np.bincount(inv * 4 + out, w, q * 4).reshape(q, 4)
     rm_, rest = uniq % m, uniq // m
     lm_, rest = rest % m, rest // m
     gc_, rest = rest % len(grps), rest // len(grps)
