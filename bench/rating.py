@@ -71,7 +71,7 @@ def ours(rounds: int, seed: int):
     t1 = time.perf_counter()
     fit = bt.fit(i, j, wi + 0.5 * t, wi + wj + t, m)
     t2 = time.perf_counter()
-    reps, info = intervals.bootstrap_bt(i, j, wi, wj, t, m, fit.theta, rounds=rounds, seed=seed)
+    boot = intervals.bootstrap_bt(i, j, wi, wj, t, m, fit.theta, rounds=rounds, seed=seed)
     t3 = time.perf_counter()
     for _ in intervals.multinomial_rounds(np.concatenate([wi, wj, t]), rounds, seed):
         pass  # the sampling alone, to split the round's cost
@@ -85,8 +85,8 @@ def ours(rounds: int, seed: int):
         "fit": t2 - t1,
         "boot": t3 - t2,
         "sample": t4 - t3,
-        "boot_grad": info["max_grad_norm"],
-        "reps": reps,
+        "boot_grad": boot.max_grad_norm,
+        "reps": boot.params,
         "pairs": (i, j, wi, wj, t),
     }
 
@@ -244,7 +244,9 @@ def main():
     exact = bt.to_rating(ref - ref.mean())
     mine = bt.to_rating(o["theta"])
     base_grad = np.linalg.norm(
-        bt.gradient((base["rating"] - 1000) / bt.SCALE, i, j, wi + 0.5 * t, wi + wj + t, m)
+        bt.gradient(
+            (base["rating"] - 1000) / bt.POINTS_PER_LOG_UNIT, i, j, wi + 0.5 * t, wi + wj + t, m
+        )
     )
 
     per_ours = o["boot"] / args.rounds

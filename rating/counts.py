@@ -233,6 +233,9 @@ def aggregate(
 ) -> CountTable:
     """Aggregate battles into a :class:`CountTable` with ``np.bincount``.
 
+    (Over 80 lines: the checks of each input and the key packing belong
+    together; split, they would pass the same seven arrays around.)
+
     Parameters
     ----------
     model_a, model_b : array_like of str (or int codes into ``models``), shape (N,)

@@ -190,6 +190,25 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
     return result
 
 
+def _rate_options(
+    settings, ci, rounds, seed, confidence, anchor, min_battles, components, solver, store
+) -> dict:
+    """``rate`` keyword arguments: the options given, else the ``[rating]`` settings."""
+    rounds = settings["bootstrap"] if rounds is None else rounds
+    return {
+        "ci": ci,
+        "rounds": rounds if ci == "bootstrap" else 0,
+        "seed": settings["seed"] if seed is None else seed,
+        "confidence": settings["confidence"] if confidence is None else confidence,
+        "anchor": anchor,
+        "min_battles": plain_number(
+            settings["min_battles"] if min_battles is None else min_battles
+        ),
+        "components": components or (settings["components"] if store else "refuse"),
+        "solver": solver,
+    }
+
+
 def _check_method_options(method, ci, solver, left_advantage, components, elo_k) -> None:
     """Refuse options the method has no use for (one line each)."""
     if method == "elo" and ci == "sandwich":
@@ -402,20 +421,10 @@ def rate_command(
     """
     settings = rt.settings["rating"]
     method = method or settings["method"]
-    rounds = settings["bootstrap"] if rounds is None else rounds
-    options = {
-        "ci": ci,
-        "rounds": rounds if ci == "bootstrap" else 0,
-        "seed": settings["seed"] if seed is None else seed,
-        "confidence": settings["confidence"] if confidence is None else confidence,
-        "anchor": anchor,
-        "min_battles": plain_number(
-            settings["min_battles"] if min_battles is None else min_battles
-        ),
-        "components": components or (settings["components"] if store else "refuse"),
-        "solver": solver,
-        "left_advantage": left_advantage,
-    }
+    options = _rate_options(
+        settings, ci, rounds, seed, confidence, anchor, min_battles, components, solver, store
+    )
+    options["left_advantage"] = left_advantage
     _check_method_options(method, ci, solver, left_advantage, components, elo_k)
     if store:
         _refuse_with_store(input_path, fmt, output, replicates, matrices, timestamp)
