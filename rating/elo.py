@@ -62,7 +62,7 @@ def online(
     single = repeat is None
     times = np.ones((1, left.size), np.int32) if single else np.asarray(repeat, np.int32)
     rating = np.full((times.shape[0], m), float(init))
-    _kernel()(left, right, score, times, rating, float(k), np.log(BASE) / POINTS_PER_BASE)
+    _kernels()[0](left, right, score, times, rating, float(k), np.log(BASE) / POINTS_PER_BASE)
     return rating[0] if single else rating
 
 
@@ -87,10 +87,12 @@ def bootstrap(
     rng = np.random.default_rng(seed)
     out = np.empty((rounds, m))
     times = np.empty((min(CHUNK, rounds), n), np.int32)
+    count = _kernels()[1]
     for start in range(0, rounds, CHUNK):
         size = min(CHUNK, rounds - start)
+        times[:size] = 0
         for r in range(size):
-            times[r] = np.bincount(rng.integers(0, n, n), minlength=n)
+            count(rng.integers(0, n, n, dtype=np.int32), times[r])
         out[start : start + size] = online(left, right, outcome, m, k, repeat=times[:size])
         if progress:
             progress(size)
@@ -100,14 +102,21 @@ def bootstrap(
 _COMPILED = None
 
 
-def _kernel():
-    """:func:`_replay` compiled by numba (imported on first use: Elo only)."""
+def _kernels():
+    """:func:`_replay` and :func:`_count` compiled by numba (imported on first use: Elo only)."""
     global _COMPILED
     if _COMPILED is None:
         import numba
 
-        _COMPILED = numba.njit(cache=True, nogil=True)(_replay)
+        jit = numba.njit(cache=True, nogil=True)
+        _COMPILED = (jit(_replay), jit(_count))
     return _COMPILED
+
+
+def _count(picks, out):  # pragma: no cover
+    """``out[k]`` += how often ``k`` was picked (``np.bincount`` without its int64 copy)."""
+    for k in picks:
+        out[k] += 1
 
 
 def _replay(left, right, score, times, rating, k, ln_base_per_point):  # pragma: no cover

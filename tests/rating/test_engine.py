@@ -174,7 +174,9 @@ def test_elo_bootstrap_equals_the_old_replay_on_the_same_draws():
     # replicates draw N battles each, and the bootstrap equals the replay of its draws.
     reps = elo.bootstrap(a, b, o, m, 8.0, rounds=20, seed=3)
     draw = np.random.default_rng(3)
-    counts_ = np.stack([np.bincount(draw.integers(0, n, n), minlength=n) for _ in range(20)])
+    counts_ = np.stack(
+        [np.bincount(draw.integers(0, n, n, dtype=np.int32), minlength=n) for _ in range(20)]
+    )
     assert (counts_.sum(axis=1) == n).all()
     assert np.abs(reps - _old_replay(a, b, o, m, 8.0, counts_)).max() < 1e-9
     res = engine.rate_elo(a, b, o, list("abcdef"), k=8.0, rounds=20, seed=3)
