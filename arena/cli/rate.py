@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import click
 
-from arena.cli.common import config_option, text_table, write_output
+from arena.cli.common import settings_option, text_table, write_output
 from rating.engine import RatingError, elo_options, rate_elo
 from rating.engine import rate as rate_counts
 from rating.snapshot import Result, dumps, plain_number
@@ -209,6 +209,13 @@ def _rate_options(
     }
 
 
+def _runtime(config):
+    """The database (and Redis) clients, made only when the database is used."""
+    from arena import runtime
+
+    return runtime.configure(config)
+
+
 def _check_method_options(method, ci, solver, left_advantage, components, elo_k) -> None:
     """Refuse options the method has no use for (one line each)."""
     if method == "elo" and ci == "sandwich":
@@ -388,7 +395,7 @@ def _store(rt, settings, method, options, elo_k, scope, progress) -> None:
     show_default=True,
     help="Progress bar for long bootstraps (on a terminal).",
 )
-@config_option
+@settings_option
 def rate_command(
     input_path,
     method,
@@ -412,14 +419,14 @@ def rate_command(
     output,
     store,
     progress,
-    rt,
+    settings,
 ):
     """Rate models from battles: exact Bradley-Terry (ties = half a win), Davidson or Elo,
     with bootstrap or sandwich intervals, rank (UB) and tiers.
 
     Without --input it reads the aggregated pair counts from the database.
     """
-    settings = rt.settings["rating"]
+    config, settings = settings, settings["rating"]
     method = method or settings["method"]
     options = _rate_options(
         settings, ci, rounds, seed, confidence, anchor, min_battles, components, solver, store
@@ -428,7 +435,9 @@ def rate_command(
     _check_method_options(method, ci, solver, left_advantage, components, elo_k)
     if store:
         _refuse_with_store(input_path, fmt, output, replicates, matrices, timestamp)
-        _store(rt, settings, method, options, elo_k, (category, source, group), progress)
+        _store(
+            _runtime(config), settings, method, options, elo_k, (category, source, group), progress
+        )
         return
     with _progress(options["rounds"], progress) as tick:
         try:
@@ -440,7 +449,7 @@ def rate_command(
                 from arena import ratings
 
                 result = ratings.compute(
-                    rt.engine,
+                    _runtime(config).engine,
                     method,
                     category,
                     source,
