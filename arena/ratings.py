@@ -171,15 +171,15 @@ def store_snapshot(engine: Engine, result: Result, created_at: datetime | None =
     meta = dict(result.meta)
     meta["created_at"] = created_at.isoformat(timespec="seconds")
     result = Result(**{**result.__dict__, "meta": meta})
-    scope = meta.get("scope", {})
+    scope = meta["scope"]
     row = RatingSnapshot(
         created_at=created_at,
         method=result.method,
-        category=scope.get("category", ""),
-        source=scope.get("source", ""),
-        rater_group=scope.get("rater_group", ""),
+        category=scope["category"],
+        source=scope["source"],
+        rater_group=scope["rater_group"],
         digest=meta["digest"],
-        votes=int(meta.get("battles") or 0),
+        votes=int(meta["battles"]),
         payload=result.to_json(replicates=True),
     )
     with session_scope(engine) as session:
@@ -194,9 +194,9 @@ def prune_snapshots(engine: Engine, method: str, scope: dict, keep: int) -> int:
         return 0
     where = (
         RatingSnapshot.method == method,
-        RatingSnapshot.category == scope.get("category", ""),
-        RatingSnapshot.source == scope.get("source", ""),
-        RatingSnapshot.rater_group == scope.get("rater_group", ""),
+        RatingSnapshot.category == scope["category"],
+        RatingSnapshot.source == scope["source"],
+        RatingSnapshot.rater_group == scope["rater_group"],
     )
     with session_scope(engine) as session:
         old = (

@@ -79,6 +79,9 @@ def rate(
 ) -> Result:
     """Rate the models of one scope from its aggregated counts.
 
+    (Over 80 lines only by this docstring and the parameter list: the steps are
+    the helpers below.)
+
     Parameters
     ----------
     pairs : PairCounts

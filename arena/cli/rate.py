@@ -55,7 +55,7 @@ def _progress(total: int, enabled: bool):
 
 
 def _table_text(result: Result) -> str:
-    conf = round(100 * result.meta.get("confidence", 0.95))
+    conf = round(100 * result.meta["confidence"])
     comp = result.component is not None
     head = (["comp"] if comp else []) + [
         "rank",
@@ -68,7 +68,7 @@ def _table_text(result: Result) -> str:
     ]
     lines = []
     for row in result.rows():
-        if result.meta.get("ci") == "none":
+        if result.meta["ci"] == "none":
             ci = "-"
         else:
             ci = f"-{row['rating'] - row['ci_low']:.1f}/+{row['ci_high'] - row['rating']:.1f}"
