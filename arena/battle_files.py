@@ -133,31 +133,39 @@ class Battles:
         return keep
 
 
-def read(path: str | Path) -> Battles:
-    """Read a battle file (see the module's list of formats)."""
+TIME_COLUMNS = ("tstamp", "timestamp")
+
+
+def read(path: str | Path, *, time_order: bool = True) -> Battles:
+    """Read a battle file (see the module's list of formats).
+
+    ``time_order=False`` skips the time columns (counts do not need them):
+    ``sequence`` then keeps the file's order and says ``time_ordered: False``.
+    """
     path = Path(path)
+    skip = () if time_order else TIME_COLUMNS
     try:
         with open(path, "rb") as fh:
             raw = fh.read(HEAD_BYTES)
     except OSError as exc:
         raise BattleFileError(path, None, f"cannot read: {exc.strerror or exc}") from None
     if raw[:4] == b"PAR1":
-        return _from_frame(path, "parquet", _read_parquet(path))
+        return _from_frame(path, "parquet", _read_parquet(path, skip))
     # Only to tell the format: a bad byte is reported where the file is read in full.
     head_text = raw.decode("utf-8-sig", errors="replace")
     if not head_text.strip():
         _fail(path, None, "the file is empty")
     head = head_text.lstrip()[:1]
     if head == "[" or (head == "{" and path.suffix.lower() == ".json"):
-        return _read_json(path)
+        return _read_json(path, skip)
     if head == "{":
         first = head_text.lstrip().split("\n", 1)[0]
         try:
             json.loads(first)
         except json.JSONDecodeError:
-            return _read_json(path)
-        return _from_frame(path, "jsonl", _read_jsonl(path))
-    return _from_frame(path, "csv", _read_csv(path))
+            return _read_json(path, skip)
+        return _from_frame(path, "jsonl", _read_jsonl(path, skip))
+    return _from_frame(path, "csv", _read_csv(path, skip))
 
 
 def _fail(path, line, message):
@@ -173,7 +181,7 @@ def _polars():
     return pl
 
 
-def _read_csv(path: Path):
+def _read_csv(path: Path, skip=()):
     pl = _polars()
     try:
         header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
@@ -182,7 +190,7 @@ def _read_csv(path: Path):
     except pl.exceptions.ComputeError:
         _bad_bytes(path)
         raise
-    wanted = [c for c in header if c in _wanted(header)]
+    wanted = [c for c in header if c in _wanted(skip)]
     try:
         return pl.read_csv(path, columns=wanted, infer_schema=False, raise_if_empty=False)
     except pl.exceptions.ComputeError as exc:
@@ -191,7 +199,7 @@ def _read_csv(path: Path):
         _fail(path, None, f"cannot read as CSV: {str(exc).splitlines()[0]}")
 
 
-def _read_jsonl(path: Path):
+def _read_jsonl(path: Path, skip=()):
     pl = _polars()
     try:
         frame = pl.read_ndjson(path, infer_schema_length=None)
@@ -199,19 +207,19 @@ def _read_jsonl(path: Path):
         _bad_bytes(path)
         _bad_json_line(path)
         _fail(path, None, f"cannot read as JSON Lines: {str(exc).splitlines()[0]}")
-    return frame.select([c for c in frame.columns if c in _wanted(frame.columns)])
+    return frame.select([c for c in frame.columns if c in _wanted(skip)])
 
 
-def _read_parquet(path: Path):
+def _read_parquet(path: Path, skip=()):
     pl = _polars()
     try:
         names = pl.read_parquet_schema(path)
-        return pl.read_parquet(path, columns=[c for c in names if c in _wanted(list(names))])
+        return pl.read_parquet(path, columns=[c for c in names if c in _wanted(skip)])
     except (pl.exceptions.ComputeError, OSError) as exc:
         _fail(path, None, f"cannot read as Parquet: {str(exc).splitlines()[0]}")
 
 
-def _read_json(path: Path):
+def _read_json(path: Path, skip=()):
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -236,12 +244,14 @@ def _read_json(path: Path):
         frame = pl.read_json(path, infer_schema_length=None)
     except pl.exceptions.ComputeError as exc:
         _fail(path, None, f"cannot read the battles: {str(exc).splitlines()[0]}")
-    return _from_frame(path, "fastchat-json", frame)
+    return _from_frame(path, "fastchat-json", frame.drop(skip, strict=False))
 
 
-def _wanted(columns) -> set[str]:
-    base = {"model_a", "model_b", "winner", "left", "right", "tstamp", "timestamp", "weight"}
-    return base | set(LABELS) | set(ONE_HOT) | {"conv_metadata", "category_tag", "is_code"}
+def _wanted(skip=()) -> set[str]:
+    """The columns the reader uses (all others stay on disk or are dropped)."""
+    base = {"model_a", "model_b", "winner", "left", "right", "weight", *TIME_COLUMNS}
+    extra = set(LABELS) | set(ONE_HOT) | {"conv_metadata", "category_tag", "is_code"}
+    return (base | extra) - set(skip)
 
 
 def _bad_bytes(path: Path) -> None:
@@ -478,7 +488,7 @@ def _numbers(pl, frame, name, where, *, default, non_negative=False) -> np.ndarr
 def _timestamps(pl, frame, where) -> tuple[np.ndarray, bool]:
     """Seconds per battle (``tstamp`` or ``timestamp``: numbers or dates), and whether all
     battles had one."""
-    name = next((c for c in ("tstamp", "timestamp") if c in frame.columns), None)
+    name = next((c for c in TIME_COLUMNS if c in frame.columns), None)
     if name is None:
         return np.zeros(frame.height), False
     col = frame[name]

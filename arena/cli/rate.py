@@ -154,7 +154,7 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
     from arena.battle_files import BattleFileError, read
 
     try:
-        battles = read(path)
+        battles = read(path, time_order=method == "elo")
     except BattleFileError as exc:
         raise click.ClickException(str(exc)) from None
     scope = {"category": category or "", "source": source or "", "rater_group": group or ""}
