@@ -60,7 +60,12 @@ def online(
     right = np.ascontiguousarray(right, np.int64)
     score = scores(outcome)
     single = repeat is None
-    times = np.ones((1, left.size), np.int32) if single else np.asarray(repeat, np.int32)
+    if single:
+        times = np.ones((1, left.size), np.uint8)
+    else:
+        times = np.asarray(repeat)
+        if times.dtype.kind not in "iu" or times.dtype.itemsize > 4:
+            times = times.astype(np.int32)
     rating = np.full((times.shape[0], m), float(init))
     _kernels()[0](left, right, score, times, rating, float(k), np.log(BASE) / POINTS_PER_BASE)
     return rating[0] if single else rating
@@ -86,13 +91,19 @@ def bootstrap(
     n = np.asarray(left).size
     rng = np.random.default_rng(seed)
     out = np.empty((rounds, m))
-    times = np.empty((min(CHUNK, rounds), n), np.int32)
+    # Counts as bytes (a round's counts stay in cache while they are made); a count that
+    # would pass 255 (Poisson(1) tails make that all but impossible) moves them to int32.
+    times = np.empty((min(CHUNK, rounds), n), np.uint8)
     count = _kernels()[1]
     for start in range(0, rounds, CHUNK):
         size = min(CHUNK, rounds - start)
         times[:size] = 0
         for r in range(size):
-            count(rng.integers(0, n, n, dtype=np.int32), times[r])
+            picks = rng.integers(0, n, n, dtype=np.int32)
+            if not count(picks, times[r]):
+                times = times.astype(np.int32)
+                times[r] = 0
+                count(picks, times[r])
         out[start : start + size] = online(left, right, outcome, m, k, repeat=times[:size])
         if progress:
             progress(size)
@@ -114,9 +125,14 @@ def _kernels():
 
 
 def _count(picks, out):  # pragma: no cover
-    """``out[k]`` += how often ``k`` was picked (``np.bincount`` without its int64 copy)."""
+    """``out[k]`` += how often ``k`` was picked (``np.bincount`` without its int64 copy);
+    False, with ``out`` partly counted, if a count would pass what ``out``'s type holds."""
+    top = np.iinfo(out.dtype).max
     for k in picks:
+        if out[k] == top:
+            return False
         out[k] += 1
+    return True
 
 
 def _replay(left, right, score, times, rating, k, ln_base_per_point):  # pragma: no cover

@@ -181,3 +181,14 @@ def test_elo_bootstrap_equals_the_old_replay_on_the_same_draws():
     assert np.abs(reps - _old_replay(a, b, o, m, 8.0, counts_)).max() < 1e-9
     res = engine.rate_elo(a, b, o, list("abcdef"), k=8.0, rounds=20, seed=3)
     assert np.abs(np.sort(res.replicates, axis=1) - np.sort(reps, axis=1)).max() < 1e-9
+
+
+def test_elo_counts_that_do_not_fit_a_byte():
+    # Two battles: 300 picks of each cannot be counted in uint8; the replay moves to int32
+    # and equals the old replay of the same counts.
+    a, b, o = np.array([0, 1]), np.array([1, 2]), np.array([0, 2])
+    times = np.array([[300, 2], [0, 256]])
+    old = _old_replay(a, b, o, 3, 4.0, times)
+    assert np.abs(elo.online(a, b, o, 3, 4.0, repeat=times) - old).max() < 1e-9
+    out = np.zeros(2, np.uint8)
+    assert not elo._kernels()[1](np.zeros(300, np.int32), out)
