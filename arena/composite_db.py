@@ -36,13 +36,13 @@ def rows_digest(rows) -> str:
 
 
 def latest_ratings(
-    engine: Engine, category: str = "", source: str = "", rater_group: str = ""
+    engine: Engine, method: str, category: str = "", source: str = "", rater_group: str = ""
 ) -> tuple[dict | None, dict]:
-    """The newest Bradley-Terry rating snapshot's payload for a scope, and where it came from.
+    """The newest rating snapshot of ``method``: its payload for a scope, and where it came from.
 
     One read, so the payload and its id, digest and time are of the same row.
     """
-    row = latest_snapshot_row(engine, "bt", category, source, rater_group)
+    row = latest_snapshot_row(engine, method, category, source, rater_group)
     if row is None:
         return None, {}
     info = {"snapshot_id": row.id, "digest": row.digest, "created_at": row.created_at.isoformat()}
@@ -51,7 +51,9 @@ def latest_ratings(
 
 def _arena(engine: Engine, inputs: RankInputs, scope: dict) -> dict:
     """Load the arena signal of one scope into ``inputs``; its entry for ``inputs_meta``."""
-    payload, snap = latest_ratings(engine, scope["category"], scope["source"], scope["rater_group"])
+    payload, snap = latest_ratings(
+        engine, scope["method"], scope["category"], scope["source"], scope["rater_group"]
+    )
     entry = {"kind": "ratings", "source": "database: rating_snapshots", "scope": scope}
     if payload is None:
         return {**entry, "models": 0, "note": "no rating snapshot for this scope"}
@@ -144,13 +146,13 @@ def _speed(models: list[tuple], answers: list[tuple]) -> dict[str, Speed]:
 
 
 def load_db_inputs(
-    engine: Engine, category: str, source: str, rater_group: str
+    engine: Engine, method: str, category: str = "", source: str = "human", rater_group: str = ""
 ) -> tuple[RankInputs, list[dict]]:
-    """Every signal stored in the database; the arena's from the snapshot of
-    (``category``, ``source``, ``rater_group``): ``source`` is ``[rank] arena_source``
-    unless asked otherwise (:func:`arena.rank_options.arena_source`)."""
+    """Every signal stored in the database; the arena's from the snapshot of ``method``
+    (``[rating] method``) and (``category``, ``source``, ``rater_group``): ``source`` is
+    ``[rank] arena_source`` unless asked otherwise (:func:`arena.rank_options.arena_source`)."""
     inputs = RankInputs()
-    scope = {"method": "bt", "category": category, "source": source, "rater_group": rater_group}
+    scope = {"method": method, "category": category, "source": source, "rater_group": rater_group}
     meta = [_arena(engine, inputs, scope)]
     with engine.connect() as conn:
         got = {kind: [tuple(r) for r in conn.execute(q)] for kind, q in QUERIES.items()}

@@ -1,6 +1,6 @@
 """Composite-rank options from the ``[rank]`` settings, shared by ``arena rank`` and the API.
 
-Every default is a setting (``arena/config.py`` ``DEFAULTS``); an argument left
+Every default is a setting (the dataclasses of ``arena/config.py``); an argument left
 ``None`` takes it.
 """
 

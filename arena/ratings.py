@@ -8,11 +8,12 @@
   online Elo only: O(votes).
 * :func:`compute` rates one scope; :func:`store_snapshot` keeps the result as a
   ``rating_snapshots`` row (payload = the ``arena rate --format json`` document
-  including the bootstrap replicates); :func:`recompute` does overall, each
-  category, each source and each rater group, and keeps only the newest
-  ``[rating] keep_snapshots`` (default 10) rows per method and scope (a payload
-  with 1,000 replicates of 129 models is about 1 MB); :func:`latest_snapshot`
-  is what pages and the API read.
+  including the bootstrap replicates); :func:`recompute` does the default scopes
+  (:func:`arena.scope.default_scopes`: human votes overall, per category and per
+  rater group, each judge, every source together), and keeps only the newest
+  ``[rating] keep_snapshots`` rows per method and scope (a payload with 1,000
+  replicates of 129 models is about 1 MB); :func:`latest_snapshot` (one
+  method, one scope) is what pages and the API read.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from sqlalchemy.engine import Engine
 
 from arena.db import session_scope
 from arena.models import Battle, Model, PairCount, Prompt, Rater, RatingSnapshot, Vote
+from arena.scope import HUMAN, Scope
+from arena.scope import default_scopes as scope_defaults
 from rating.counts import CountTable
 from rating.engine import RatingError, elo_options, rate, rate_elo
 from rating.snapshot import Result, dumps
@@ -141,22 +144,26 @@ def compute(
     source: str | None = None,
     rater_group: str | None = None,
     table: CountTable | None = None,
-    elo_k: float = 4.0,
+    elo_k: float | None = None,
     votes: tuple[list, dict] | None = None,
     **options,
 ) -> Result:
-    """Rate one scope from the database (``None`` or ``""`` = all).
+    """Rate one scope from the database, named as :meth:`arena.scope.Scope.of` takes it:
+    every category and rater group unless named; human votes unless ``source`` names
+    another (``judge:NAME``) or ``all``.
 
     ``table`` (:func:`load_table`) and, for Elo, ``votes`` (:func:`read_votes`)
     spare the reads when many scopes are rated.
     """
-    category, source, rater_group = (v or None for v in (category, source, rater_group))
-    scope = {"category": category or "", "source": source or "", "rater_group": rater_group or ""}
+    chosen = Scope.of(category, source, rater_group)
+    category, source, rater_group = chosen.filters
+    scope = chosen.stored()
     if method == "elo":
         left, right, outcome, models = load_sequence(engine, category, source, rater_group, votes)
         if left.size == 0:
             raise RatingError("no votes in this scope")
-        return rate_elo(left, right, outcome, models, k=elo_k, scope=scope, **elo_options(options))
+        k = {} if elo_k is None else {"k": elo_k}
+        return rate_elo(left, right, outcome, models, scope=scope, **k, **elo_options(options))
     table = load_table(engine) if table is None else table
     pairs = table.select(category, source, rater_group)
     if pairs.total == 0:
@@ -170,15 +177,15 @@ def store_snapshot(engine: Engine, result: Result, created_at: datetime | None =
     meta = dict(result.meta)
     meta["created_at"] = created_at.isoformat(timespec="seconds")
     result = Result(**{**result.__dict__, "meta": meta})
-    scope = meta.get("scope", {})
+    scope = meta["scope"]
     row = RatingSnapshot(
         created_at=created_at,
         method=result.method,
-        category=scope.get("category", ""),
-        source=scope.get("source", ""),
-        rater_group=scope.get("rater_group", ""),
+        category=scope["category"],
+        source=scope["source"],
+        rater_group=scope["rater_group"],
         digest=meta["digest"],
-        votes=int(meta.get("battles") or 0),
+        votes=int(meta["battles"]),
         payload=result.to_json(replicates=True),
     )
     with session_scope(engine) as session:
@@ -193,9 +200,9 @@ def prune_snapshots(engine: Engine, method: str, scope: dict, keep: int) -> int:
         return 0
     where = (
         RatingSnapshot.method == method,
-        RatingSnapshot.category == scope.get("category", ""),
-        RatingSnapshot.source == scope.get("source", ""),
-        RatingSnapshot.rater_group == scope.get("rater_group", ""),
+        RatingSnapshot.category == scope["category"],
+        RatingSnapshot.source == scope["source"],
+        RatingSnapshot.rater_group == scope["rater_group"],
     )
     with session_scope(engine) as session:
         old = (
@@ -213,60 +220,80 @@ def prune_snapshots(engine: Engine, method: str, scope: dict, keep: int) -> int:
         return len(old)
 
 
-def default_scopes(table: CountTable) -> list[tuple[str | None, str | None, str | None]]:
-    """Overall, each category, each source and each rater group present."""
+def default_scopes(table: CountTable) -> list[Scope]:
+    """The recompute job's scopes (:func:`arena.scope.default_scopes`) for the labels present:
+    human votes overall, per category and per rater group; each judge; every source."""
     labels = table.labels()
-    scopes = [(None, None, None)]
-    scopes += [(c, None, None) for c in labels["category"]]
-    scopes += [(None, s, None) for s in labels["source"]]
-    scopes += [(None, None, g) for g in labels["group"] if g]
-    seen, out = set(), []
-    for s in scopes:
-        if s not in seen:
-            seen.add(s)
-            out.append(s)
-    return out
+    return scope_defaults(list(labels["category"]), list(labels["source"]), list(labels["group"]))
 
 
-def options_from_settings(rating_settings: dict) -> dict:
-    """``rate`` keyword arguments from the ``[rating]`` settings section."""
+def options_from_settings(rating_settings) -> dict:
+    """``rate`` keyword arguments from the ``[rating]`` settings section (what the job uses)."""
     return {
-        "rounds": int(rating_settings.get("bootstrap", 1000)),
-        "seed": int(rating_settings.get("seed", 42)),
-        "confidence": float(rating_settings.get("confidence", 0.95)),
-        "min_battles": rating_settings.get("min_battles", 0),
-        "components": rating_settings.get("components", "largest"),
+        "rounds": int(rating_settings["bootstrap"]),
+        "seed": int(rating_settings["seed"]),
+        "confidence": float(rating_settings["confidence"]),
+        "min_battles": rating_settings["min_battles"],
+        "components": rating_settings["components"],
     }
 
 
 def recompute(
-    engine: Engine, rating_settings: dict, scopes=None, method: str | None = None, progress=None
+    engine: Engine,
+    rating_settings,
+    scopes=None,
+    method: str | None = None,
+    progress=None,
+    options: dict | None = None,
+    elo_k: float | None = None,
 ) -> list[dict]:
     """Recompute and store snapshots; one report dict per scope.
 
-    ``scopes``: iterable of (category, source, rater_group) with ``None`` or
-    "" for all; default :func:`default_scopes`. A scope that cannot be rated
-    (e.g. no votes) is reported with its error and stores nothing.
+    Parameters
+    ----------
+    rating_settings
+        The ``[rating]`` section: ``method`` (unless ``method`` is given),
+        ``keep_snapshots`` and, unless ``options`` is given, the options of
+        :func:`options_from_settings`. Without ``options``, Elo has no
+        bootstrap (the job keeps the recompute cheap).
+    scopes : iterable of Scope or of (category, source, rater_group), optional
+        Tuples are read by :meth:`arena.scope.Scope.of` (``None``: every category or
+        group; human votes unless a source is named); default :func:`default_scopes`.
+        A scope that cannot be rated (e.g. no votes) is reported with its error and
+        stores nothing.
+    options : dict, optional
+        Every keyword argument of :func:`rating.engine.rate` to use instead
+        (``arena rate --store``: its ``--ci``, ``--anchor``, ``--solver``, ...);
+        the stored snapshot's meta records them.
+    elo_k : float, optional
+        Elo's K factor (default: that of :func:`rating.engine.rate_elo`).
     """
-    method = method or rating_settings.get("method", "bt")
+    method = method or rating_settings["method"]
     table = load_table(engine)
     if scopes is None:
         scopes = default_scopes(table) if table.left.size else []
-    options = options_from_settings(rating_settings)
+    if options is None:
+        options = options_from_settings(rating_settings)
+        if method == "elo":
+            options["rounds"] = 0
+    options = dict(options)
     votes = None
     if method == "elo":
-        options["rounds"] = 0
         votes = read_votes(engine) if scopes else None
+        if elo_k is not None:
+            options["elo_k"] = elo_k
     report = []
-    for cat, src, grp in scopes:
-        scope = {"category": cat or "", "source": src or "", "rater_group": grp or ""}
+    for chosen in scopes:
+        if not isinstance(chosen, Scope):
+            chosen = Scope.of(*chosen)
+        scope = chosen.stored()
         try:
             result = compute(
                 engine,
                 method,
-                cat,
-                src,
-                grp,
+                chosen.category,
+                chosen.source,
+                chosen.rater_group,
                 table=table,
                 votes=votes,
                 progress=progress,
@@ -276,15 +303,13 @@ def recompute(
             report.append({**scope, "error": str(exc)})
             continue
         snap = store_snapshot(engine, result)
-        pruned = prune_snapshots(
-            engine, method, scope, int(rating_settings.get("keep_snapshots", 10))
-        )
+        pruned = prune_snapshots(engine, method, scope, int(rating_settings["keep_snapshots"]))
         report.append(
             {
                 **scope,
                 "snapshot": snap,
                 "models": len(result.models),
-                "votes": result.meta.get("battles"),
+                "votes": result.meta["battles"],
                 "pruned": pruned,
             }
         )
@@ -292,10 +317,15 @@ def recompute(
 
 
 def latest_snapshot_row(
-    engine: Engine, method: str = "bt", category: str = "", source: str = "", rater_group: str = ""
+    engine: Engine, method: str, category: str = "", source: str = HUMAN, rater_group: str = ""
 ):
-    """The newest stored snapshot row for this scope ("" = all): ``id``, ``digest``,
-    ``created_at`` and ``payload`` (the JSON text), or None."""
+    """The newest stored snapshot row of one method for this scope (as snapshots store it:
+    ``""`` = every category, source or group; the default source is human): ``id``,
+    ``digest``, ``created_at`` and ``payload`` (the JSON text), or None.
+
+    ``method`` has no default here: readers pass the one asked for, else
+    ``settings["rating"]["method"]`` (what the recompute job stores).
+    """
     stmt = (
         select(
             RatingSnapshot.id,
@@ -317,9 +347,10 @@ def latest_snapshot_row(
 
 
 def latest_snapshot(
-    engine: Engine, method: str = "bt", category: str = "", source: str = "", rater_group: str = ""
+    engine: Engine, method: str, category: str = "", source: str = HUMAN, rater_group: str = ""
 ) -> dict | None:
-    """The newest stored snapshot's payload for this scope ("" = all), or None."""
+    """The newest stored snapshot's payload of one method for this scope (as
+    :func:`latest_snapshot_row` reads it), or None."""
     row = latest_snapshot_row(engine, method, category, source, rater_group)
     return None if row is None else json.loads(row.payload)
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 
 from arena.db import session_scope
 from arena.models import Answer, Battle, Model, Prompt, Vote
+from arena.scope import HUMAN, Scope
 from arena.style_rating import Options, VoteColumns, rate_battles
 from arena.votes import DEFAULT_CATEGORY
 from rating.errors import RatingError
@@ -142,12 +143,12 @@ STYLE_METHOD = "bt-style"
 
 
 def recompute_style(engine: Engine, rating_settings) -> list[dict]:
-    """Store style-controlled snapshots (method :data:`STYLE_METHOD`) for overall and each
-    category; one report dict per scope, like :func:`arena.ratings.recompute`."""
+    """Store style-controlled snapshots (method :data:`STYLE_METHOD`) of human votes, overall
+    and per category; one report dict per scope, like :func:`arena.ratings.recompute`."""
     from arena import ratings
 
     try:
-        battles, cols, source = load_battles(engine)
+        battles, cols, source = load_battles(engine, source=HUMAN)
     except RatingError:
         return []
     with session_scope(engine) as session:
@@ -156,12 +157,12 @@ def recompute_style(engine: Engine, rating_settings) -> list[dict]:
         )
     report = []
     for category in [None, *cats]:
-        scope = {"category": category or "", "source": "", "rater_group": ""}
+        scope = Scope(category=category or "").stored()
         try:
             if category is None:
                 b, c = battles, cols
             else:
-                b, c, _ = load_battles(engine, category=category)
+                b, c, _ = load_battles(engine, category=category, source=HUMAN)
             result = rate_battles(
                 b,
                 c,

@@ -24,6 +24,15 @@ where the baseline above uses ``np.bincount``, so the baseline we compare with
 is the faster of the two), and the exact multinomial draw alone, ours against
 numpy's ``Generator.multinomial``.
 
+In the same run: (1) the whole ``arena rate --input`` (a new process, as a
+user runs it) on the dump written as a 1.67 M-line CSV with ``--rounds``
+bootstrap rounds, against the baseline reading the same CSV (polars, in this
+process) and running FastChat's method with ``--baseline-rounds`` rounds, plus
+polars against pyarrow reading that CSV; (3) ``--elo-rounds`` (default 100)
+Elo bootstrap rounds on the dump's battles in a shuffled order, and the old
+per-battle replay's cost per battle and round (measured on a slice). Peak
+memory of ``arena rate`` is its process's ru_maxrss (target < 1 GB).
+
 Run: ``.venv/bin/python bench/rating.py [--rounds 1000] [--baseline-rounds 100]``
 """
 
@@ -31,8 +40,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -45,7 +57,7 @@ import numpy as np  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 from scipy.special import expit  # noqa: E402
 
-from rating import bt, counts, intervals  # noqa: E402
+from rating import bt, counts, engine, intervals  # noqa: E402
 from rating.blas import single_threaded  # noqa: E402
 
 DUMP = (
@@ -71,7 +83,7 @@ def ours(rounds: int, seed: int):
     t1 = time.perf_counter()
     fit = bt.fit(i, j, wi + 0.5 * t, wi + wj + t, m)
     t2 = time.perf_counter()
-    reps, info = intervals.bootstrap_bt(i, j, wi, wj, t, m, fit.theta, rounds=rounds, seed=seed)
+    boot = intervals.bootstrap_bt(i, j, wi, wj, t, m, fit.theta, rounds=rounds, seed=seed)
     t3 = time.perf_counter()
     for _ in intervals.multinomial_rounds(np.concatenate([wi, wj, t]), rounds, seed):
         pass  # the sampling alone, to split the round's cost
@@ -85,8 +97,8 @@ def ours(rounds: int, seed: int):
         "fit": t2 - t1,
         "boot": t3 - t2,
         "sample": t4 - t3,
-        "boot_grad": info["max_grad_norm"],
-        "reps": reps,
+        "boot_grad": boot.max_grad_norm,
+        "reps": boot.params,
         "pairs": (i, j, wi, wj, t),
     }
 
@@ -201,7 +213,160 @@ def baseline(rounds: int, seed: int, m: int, over_battles_rounds: int, published
     }
 
 
+# --- (1) the whole `arena rate --input` on the dump as a CSV; (3) Elo's bootstrap -------------
+
+
+def write_csv(data, path: Path, seed: int) -> int:
+    """The dump expanded to one CSV line per battle (shuffled, with a tstamp), as a user has it."""
+    import polars as pl
+
+    a, b, outcome = expand(data)
+    order = np.random.default_rng(seed).permutation(a.size)
+    names = pl.Series(data["models"])
+    winners = pl.Series(["model_a", "model_b", "tie"])
+    pl.DataFrame(
+        {
+            "model_a": names.gather(a[order]),
+            "model_b": names.gather(b[order]),
+            "winner": winners.gather(outcome[order]),
+            "tstamp": 1.7e9 + np.arange(a.size, dtype=float),
+        }
+    ).write_csv(path)
+    return a.size
+
+
+def readers(path: Path) -> dict:
+    """Seconds to read the CSV's three battle columns and code the names: polars vs pyarrow."""
+    out = {}
+    t0 = time.perf_counter()
+    import polars as pl
+
+    frame = pl.read_csv(path, columns=["model_a", "model_b", "winner"], infer_schema=False)
+    for name in frame.columns:
+        col = frame[name]
+        col.cast(pl.Enum(col.unique().to_list())).to_physical().to_numpy()
+    out["polars"] = time.perf_counter() - t0
+    try:
+        import pyarrow.csv as pacsv
+    except ImportError:
+        return out
+    t0 = time.perf_counter()
+    table = pacsv.read_csv(
+        path, convert_options=pacsv.ConvertOptions(include_columns=["model_a", "model_b", "winner"])
+    )
+    for name in table.column_names:
+        table[name].dictionary_encode().combine_chunks().indices.to_numpy()
+    out["pyarrow"] = time.perf_counter() - t0
+    return out
+
+
+def arena_rate(path: Path, rounds: int, seed: int) -> dict:
+    """``arena rate --input`` as a user runs it: a new process, imports and all."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu0 = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    exe = Path(sys.executable).with_name("arena")
+    args = [str(exe), "rate", "--input", str(path), "--bootstrap", str(rounds)]
+    args += ["--seed", str(seed), "--format", "json", "--output", str(path.with_suffix(".json"))]
+    t0 = time.perf_counter()
+    subprocess.run(args, check=True, env={**os.environ, "ARENA_CONFIG": ""})
+    seconds = time.perf_counter() - t0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime - cpu0
+    result = json.loads(path.with_suffix(".json").read_text())
+    rss_mb = max(usage.ru_maxrss, before) / 1024
+    return {"seconds": seconds, "cpu": cpu, "rss_mb": rss_mb, "result": result}
+
+
+@single_threaded
+def baseline_end_to_end(path: Path, rounds: int, seed: int) -> dict:
+    """The baseline from the same CSV: read (polars, the fastest reader we measured, in this
+    process: no start-up counted), then FastChat's method with ``rounds`` rounds."""
+    import polars as pl
+
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    frame = pl.read_csv(path, columns=["model_a", "model_b", "winner"], infer_schema=False)
+    models = sorted(set(frame["model_a"].unique().to_list()) | set(frame["model_b"].unique()))
+    enum = pl.Enum(models)
+    a = frame["model_a"].cast(enum).to_physical().to_numpy().astype(np.int64)
+    b = frame["model_b"].cast(enum).to_physical().to_numpy().astype(np.int64)
+    outcome = frame["winner"].replace_strict({"model_a": 0, "model_b": 1, "tie": 2}).to_numpy()
+    m = len(models)
+    key = (a * m + b) * 3 + outcome
+    uniq, inverse = np.unique(key, return_inverse=True)
+    ua, ub, uo = uniq // 3 // m, uniq // 3 % m, uniq % 3
+    score = np.select([uo == 0, uo == 1], [1.0, 0.0], 0.5)
+    weights = np.bincount(inverse, minlength=uniq.size).astype(float)
+    baseline_fit(ua, ub, score, weights, m)
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(a.size, weights / weights.sum(), size=rounds)
+    for r in range(rounds):
+        baseline_fit(ua, ub, score, draws[r] / a.size, m)
+    return {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - cpu0}
+
+
+def old_elo_replay(left, right, outcome, m, k, repeat):
+    """The per-battle replay the compiled one replaced (vectorised over rounds only)."""
+    score = np.select([outcome == 0, outcome == 1], [1.0, 0.0], 0.5)
+    rating = np.full((repeat.shape[0], m), 1000.0)
+    rows = np.arange(repeat.shape[0])
+    for t in range(left.size):
+        times = repeat[:, t]
+        for c in range(1, int(times.max()) + 1):
+            sel = rows[times >= c]
+            ra, rb = rating[sel, left[t]], rating[sel, right[t]]
+            delta = k * (score[t] - 1.0 / (1.0 + 10.0 ** ((rb - ra) / 400.0)))
+            rating[sel, left[t]] = ra + delta
+            rating[sel, right[t]] = rb - delta
+    return rating
+
+
+def elo_bench(data, rounds: int, seed: int) -> dict:
+    """``rounds`` Elo bootstrap rounds on the dump's battles (shuffled: the dump has no order),
+    and the old replay's cost per battle and round, measured on a slice."""
+    a, b, outcome = expand(data)
+    order = np.random.default_rng(seed).permutation(a.size)
+    a, b, outcome = (x[order].astype(np.int64) for x in (a, b, outcome))
+    m = len(data["models"])
+    engine.rate_elo(a[:100], b[:100], outcome[:100], data["models"], rounds=2)  # compile once
+    t0 = time.perf_counter()
+    res = engine.rate_elo(a, b, outcome, data["models"], rounds=rounds, seed=seed)
+    seconds = time.perf_counter() - t0
+    n_old, r_old = 20_000, 10
+    times = np.random.default_rng(seed).multinomial(n_old, np.full(n_old, 1 / n_old), r_old)
+    t0 = time.perf_counter()
+    old_elo_replay(a[:n_old], b[:n_old], outcome[:n_old], m, 4.0, times)
+    per = (time.perf_counter() - t0) / (n_old * r_old)
+    return {"seconds": seconds, "old_per": per, "battles": a.size, "top": res.models[0]}
+
+
+def print_end_to_end(args, n, read_times, e2e, base_e2e, elo):
+    print(
+        f"(1) arena rate --input on the dump as a CSV ({n:,} lines): ours {args.rounds} rounds "
+        f"{e2e['seconds']:.2f} s end to end (new process, peak RSS {e2e['rss_mb']:.0f} MB); "
+        f"baseline (FastChat's method, CSV read by polars in-process) {args.baseline_rounds} "
+        f"rounds {base_e2e['seconds']:.2f} s: {base_e2e['seconds'] / e2e['seconds']:.2f}x "
+        "(target >= 2x)"
+    )
+    print(
+        f"    the same in CPU time (user + system, all threads; steadier on a shared machine): "
+        f"ours {e2e['cpu']:.2f} s, baseline {base_e2e['cpu']:.2f} s: "
+        f"{base_e2e['cpu'] / e2e['cpu']:.2f}x"
+    )
+    print(
+        "    reading the CSV's three battle columns into codes: "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in read_times.items())
+    )
+    old_total = elo["old_per"] * elo["battles"] * args.elo_rounds
+    print(
+        f"(3) Elo: {args.elo_rounds} bootstrap rounds on {elo['battles']:,} battles "
+        f"{elo['seconds']:.2f} s (compiled replay; point fit and draws included); the old "
+        f"per-battle replay costs {elo['old_per'] * 1e6:.2f} us per battle and round "
+        f"(measured on 20,000 battles x 10 rounds): about {old_total:.0f} s for the same work"
+    )
+
+
 def main():
+    """Run every measurement, then print one line per figure (long: it is the report)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=1000)
     parser.add_argument("--baseline-rounds", type=int, default=100)
@@ -218,7 +383,18 @@ def main():
         help="rounds fitted with FastChat's loss function as published",
     )
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--elo-rounds", type=int, default=100)
     args = parser.parse_args()
+
+    data = json.loads(DUMP.read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = Path(tmp) / "battles.csv"
+        n = write_csv(data, csv_path, args.seed)
+        read_times = readers(csv_path)
+        e2e = arena_rate(csv_path, args.rounds, args.seed)
+        base_e2e = baseline_end_to_end(csv_path, args.baseline_rounds, args.seed)
+    elo = elo_bench(data, args.elo_rounds, args.seed)
+    del data
 
     # Timed runs first (tracemalloc slows allocation down), then memory runs.
     o = ours(args.rounds, args.seed)
@@ -244,7 +420,9 @@ def main():
     exact = bt.to_rating(ref - ref.mean())
     mine = bt.to_rating(o["theta"])
     base_grad = np.linalg.norm(
-        bt.gradient((base["rating"] - 1000) / bt.SCALE, i, j, wi + 0.5 * t, wi + wj + t, m)
+        bt.gradient(
+            (base["rating"] - 1000) / bt.POINTS_PER_LOG_UNIT, i, j, wi + 0.5 * t, wi + wj + t, m
+        )
     )
 
     per_ours = o["boot"] / args.rounds
@@ -314,9 +492,11 @@ def main():
     print(
         f"peak memory: ours {ours_peak / 2**20:.0f} MB (tracemalloc), "
         f"process {rss_after_ours:.0f} MB "
-        f"ru_maxrss after ours (target < 500 MB); baseline {base_peak / 2**20:.0f} MB "
+        f"ru_maxrss after ours (this process also wrote the CSV; target < 1 GB); baseline "
+        f"{base_peak / 2**20:.0f} MB "
         f"(tracemalloc, point fit + 3 rounds), process {rss:.0f} MB ru_maxrss at the end"
     )
+    print_end_to_end(args, n, read_times, e2e, base_e2e, elo)
 
 
 if __name__ == "__main__":

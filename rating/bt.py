@@ -13,8 +13,8 @@ Gaussian prior ``N(0, 1/prior)`` on every ``theta`` is added (ridge penalty
 ``prior/2 · |theta|^2``); :data:`DEFAULT_PRIOR` is tiny (sd 10 natural-log
 units, about 1,700 rating points).
 
-:func:`fit_many` solves many fits at once (the bootstrap): one batched Newton
-iteration costs a few sparse products and one batched ``solve``.
+:meth:`ReplicateSolver.fit_many` solves many fits at once (the bootstrap) by
+chord steps (:mod:`rating.chord`): a few sparse products per step for all.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ import numpy as np
 from scipy import sparse
 from scipy.special import expit
 
-SCALE = 400.0 / np.log(10.0)  # rating points per natural-log unit
+from rating import chord
+
+POINTS_PER_LOG_UNIT = 400.0 / np.log(10.0)  # rating points per natural-log unit of strength
 INIT_RATING = 1000.0
 DEFAULT_PRIOR = 0.01
 
@@ -42,7 +44,7 @@ class Fit:
 
 def to_rating(theta) -> np.ndarray:
     """``1000 + 400·log10(strength)`` for centred natural-log strengths."""
-    return INIT_RATING + SCALE * np.asarray(theta, float)
+    return INIT_RATING + POINTS_PER_LOG_UNIT * np.asarray(theta, float)
 
 
 def _loglik(theta, i, j, w, n, prior):
@@ -161,8 +163,8 @@ def fit(i, j, w, n, m, *, prior=0.0, theta0=None, tol=1e-10, max_iter=100) -> Fi
     return Fit(theta, it, float(np.linalg.norm(gradient(theta, i, j, w, n, m, prior))), prior)
 
 
-class Batch:
-    """Fixed pair structure for fitting many count vectors at once (bootstrap replicates).
+class ReplicateSolver:
+    """Fits many count vectors on one pair structure at once (the bootstrap's replicates).
 
     Replicates are columns: counts come as (pairs, replicates) arrays and
     strengths go out as (models, replicates), so every step works on
@@ -176,28 +178,40 @@ class Batch:
         q = self.i.size
         rows = np.r_[np.arange(q), np.arange(q)]
         # B: models -> pairs (theta_i - theta_j); B.T: pair residuals -> model gradients.
-        self.b = sparse.csr_matrix(
+        b = sparse.csr_matrix(
             (np.r_[np.ones(q), -np.ones(q)], (rows, np.r_[self.i, self.j])), shape=(q, m)
         )
-        self.bt = self.b.T.tocsr()
-        self.abs_bt = abs(self.bt)  # pair weights -> the diagonal of the information
+        self.b_t = b.T.tocsr()
+        self.abs_b_t = abs(self.b_t)  # pair weights -> the diagonal of the information
         self._h0_inv = None
         self._h0_diag = None
         self.last_iterations = 0
 
+    def _gradient(self, theta, wins, n, prior):
+        """Gradient of every column: ``B'w - B'(n p) - prior·theta`` (``B'w`` = ``wins``)."""
+        # P(i beats j) = e_i / (e_i + e_j) with e = exp(theta): one exp per model instead
+        # of one per pair (strengths centred, so e stays finite).
+        e = np.exp(theta)
+        e_i = np.take(e, self.i, axis=0, mode="clip")  # "clip": no bounds pass
+        res = np.take(e, self.j, axis=0, mode="clip")
+        res += e_i
+        np.divide(e_i, res, out=res)
+        res *= n
+        g = wins - self.b_t @ res
+        g -= prior * theta
+        return g
+
     def fit_many(self, w, n, theta0, *, prior=None, tol=1e-10, chord_iter=60):
         """Maximise the likelihood of every column of ``w``/``n`` at once.
 
-        A chord method: starting from the point fit, each step is
-        ``S H0⁻¹ S g`` with ``H0`` the information of the point fit on the mean
-        counts and ``S`` a per-column diagonal that rescales it to the column's
-        own battle counts: one sparse product each way and one small dense
-        product per iteration (no per-replicate solve). A replicate's counts
-        differ from the mean by a few percent, so each step shrinks the error
-        about 30-fold (15-fold without ``S``). A column stops when its largest
-        step is below ``tol``; it is then within about ``tol`` of its own
-        optimum. Columns still moving after ``chord_iter`` steps (rare:
-        replicates with a prior) finish with :func:`fit`'s damped Newton steps.
+        Chord steps (:func:`rating.chord.solve`) from the point fit with ``H0``
+        the information of the point fit on the mean counts and ``S`` a
+        per-column diagonal that rescales it to the column's own battle counts
+        (each step then shrinks the error about 30-fold instead of 15-fold). A
+        column stops when its largest step is below ``tol``; it is then within
+        about ``tol`` of its own optimum. Columns still moving after
+        ``chord_iter`` steps (rare: replicates with a prior) finish with
+        :func:`fit`'s damped Newton steps.
 
         Parameters
         ----------
@@ -216,66 +230,34 @@ class Batch:
         grad_norm : numpy.ndarray, shape (R,)
             Gradient norm of each column at the returned strengths.
         """
-        q, r = w.shape
-        m = self.m
+        r = w.shape[1]
         theta0 = np.asarray(theta0, float) - np.mean(theta0)
         prior = np.zeros(r) if prior is None else np.asarray(prior, float)
-        theta = np.repeat(theta0[:, None], r, axis=1)
-        gnorm = np.full(r, np.inf)
         p0 = expit(theta0[self.i] - theta0[self.j])
-        v0 = p0 * (1.0 - p0)
         if self._h0_inv is None:  # the information at the point fit, inverted once
-            h0 = hessian(theta0, self.i, self.j, n.mean(axis=1), m, float(np.median(prior)))
+            h0 = hessian(theta0, self.i, self.j, n.mean(axis=1), self.m, float(np.median(prior)))
             self._h0_inv = np.linalg.inv(h0 + 1.0)  # + 11ᵀ: steps keep the sum of theta at 0
             self._h0_diag = np.diag(h0).copy()
-        h0_inv = self._h0_inv
         # Each column's own battle counts scale its models' information: rescaling by
-        # sqrt(diag H0 / diag H_r) on both sides of H0⁻¹ follows that, and each step
-        # then shrinks the error about 30-fold instead of 15-fold.
-        diag = self.abs_bt @ (n * v0[:, None])
+        # sqrt(diag H0 / diag H_r) on both sides of H0⁻¹ follows that.
+        diag = self.abs_b_t @ (n * (p0 * (1.0 - p0))[:, None])
         diag += prior
         scale = np.sqrt(
             np.divide(self._h0_diag[:, None], diag, out=np.ones_like(diag), where=diag > 0)
         )
-        cols = np.arange(r)  # columns still moving
-        # The gradient is B'w - B'(n p) - prior·theta, and B'w does not change.
-        wins = self.bt @ w
-        na, pa = n, prior
-        res, e_i = np.empty((q, r)), np.empty((q, r))
-        self.last_iterations = 0
-        for it in range(chord_iter):
-            if it == 0:  # every column starts at theta0: reuse its probabilities
-                np.multiply(na, p0[:, None], out=res)
-            else:
-                # P(i beats j) = e_i / (e_i + e_j) with e = exp(theta): one exp per
-                # model instead of one per pair (strengths centred, so e stays finite).
-                e = np.exp(theta[:, cols])
-                np.take(e, self.i, axis=0, out=e_i, mode="clip")  # "clip": no bounds pass
-                np.take(e, self.j, axis=0, out=res, mode="clip")
-                res += e_i
-                np.divide(e_i, res, out=res)
-                res *= na
-            g = wins - self.bt @ res
-            g -= pa * theta[:, cols]
-            gnorm[cols] = np.sqrt(np.einsum("ij,ij->j", g, g))
-            g *= scale
-            step = h0_inv @ g
-            step *= scale
-            big = np.abs(step).max(axis=0)
-            moving = big > tol
-            self.last_iterations = it + 1
-            if not moving.all():
-                cols, step, big = cols[moving], step[:, moving], big[moving]
-                if not cols.size:
-                    break
-                wins, na, pa = wins[:, moving], na[:, moving], pa[moving]
-                scale = scale[:, moving]
-                res, e_i = np.empty((q, cols.size)), np.empty((q, cols.size))
-            # Damping: no strength moves more than 1 natural-log unit per step.
-            step /= np.maximum(1.0, big)
-            theta[:, cols] += step
-        for c in cols:  # still moving after chord_iter steps: finish with Newton
-            f = fit(self.i, self.j, w[:, c], n[:, c], m, prior=prior[c], theta0=theta[:, c])
+        out = chord.solve(
+            np.repeat(theta0[:, None], r, axis=1),
+            self._h0_inv,
+            self._gradient,
+            (self.b_t @ w, n, prior),
+            scale=scale,
+            tol=tol,
+            max_iter=chord_iter,
+        )
+        theta, gnorm = out.x, out.grad_norm
+        self.last_iterations = out.iterations
+        for c in out.moving:  # still moving after chord_iter steps: finish with Newton
+            f = fit(self.i, self.j, w[:, c], n[:, c], self.m, prior=prior[c], theta0=theta[:, c])
             theta[:, c], gnorm[c] = f.theta, f.grad_norm
         theta -= theta.mean(axis=0)
         return theta, gnorm

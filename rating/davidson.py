@@ -8,7 +8,7 @@ For the model shown left ``l`` and right ``r``, with ``d = theta_l - theta_r + e
 
 (Davidson 1970, ``P(tie) ∝ nu·sqrt(pi_l·pi_r)`` divided through by
 ``sqrt(pi_l·pi_r)``). ``eta`` is the first-position (left) advantage in
-natural-log strength: the left model plays as if ``SCALE·eta`` rating points
+natural-log strength: the left model plays as if ``POINTS_PER_LOG_UNIT·eta`` rating points
 stronger. Both kinds of tie (tie, both bad) count as ties. Among decisive
 battles the model is Bradley-Terry, so ``theta`` is on the same rating scale.
 
@@ -25,6 +25,7 @@ import numpy as np
 from scipy import sparse
 from scipy.special import logsumexp, softmax
 
+from rating import chord
 from rating.bt import newton_ascent
 
 
@@ -42,8 +43,9 @@ class DavidsonFit:
         return np.r_[self.theta, extra]
 
 
-class Cells:
-    """Positional counts: ``l``, ``r`` and left-wins, right-wins, ties per row."""
+class PositionalCounts:
+    """Davidson's data and likelihood: per row the models shown left ``l`` and right ``r``,
+    and the left wins, right wins and ties."""
 
     def __init__(self, l, r, n_left, n_right, n_tie, m: int, left_advantage: bool):
         self.l = np.asarray(l, np.int64)
@@ -77,7 +79,7 @@ class Cells:
             g[m + 1] += a_d.sum()
         return g
 
-    def _scatter2(self, dd, ds, ss):
+    def _scatter_blocks(self, dd, ds, ss):
         """Map per-row 2x2 blocks on (d, s) to a (dim, dim) matrix."""
         m, dim = self.m, self.dim
         idx = [(self.l, 1.0), (self.r, -1.0)]
@@ -108,7 +110,7 @@ class Cells:
         dd = n / 4 * (pl + pr - (pl - pr) ** 2)
         ds = n / 2 * pt * (pr - pl)
         ss = n * pt * (1 - pt)
-        h = self._scatter2(dd, ds, ss)
+        h = self._scatter_blocks(dd, ds, ss)
         h[np.arange(self.m), np.arange(self.m)] += prior
         return g, h
 
@@ -117,7 +119,7 @@ class Cells:
         p = softmax(self._u(x), axis=1)
         sd = np.array([0.5, -0.5, 0.0])[None, :] - 0.5 * (p[:, [0]] - p[:, [1]])
         ss = np.array([0.0, 0.0, 1.0])[None, :] - p[:, [2]]
-        return self._scatter2(
+        return self._scatter_blocks(
             (self.k * sd * sd).sum(1), (self.k * sd * ss).sum(1), (self.k * ss * ss).sum(1)
         )
 
@@ -146,39 +148,13 @@ class Cells:
             float(np.linalg.norm(g)),
         )
 
-    def refit(self, x_hat, h_inv, k, prior=0.0, tol=1e-8, chord_iter=60) -> DavidsonFit:
-        """Fit counts ``k`` close to those of ``x_hat`` (a bootstrap replicate).
-
-        Chord iterations with the point fit's inverse information ``h_inv``
-        (no Hessian assembly, no solve); if they do not reach ``tol``, full
-        Newton (:meth:`fit`) finishes from where they stopped.
-        """
-        m = self.m
-        x = np.array(x_hat, float)
-        for _ in range(chord_iter):
-            g, _, _ = self._gradient(x, k, prior)
-            gn = float(np.linalg.norm(g))
-            if gn <= tol:
-                x[:m] -= x[:m].mean()
-                return DavidsonFit(
-                    x[:m].copy(),
-                    float(x[m]),
-                    float(x[m + 1]) if self.left_advantage else None,
-                    0,
-                    gn,
-                )
-            step = h_inv @ g
-            big = np.max(np.abs(step))
-            x = x + step / max(1.0, big)
-        return self.fit(x, k=k, prior=prior, tol=tol)
-
     def refit_many(self, x_hat, h_inv, k_left, k_right, k_tie, prior, tol=1e-10, chord_iter=60):
         """Fit many count columns close to those of ``x_hat`` at once (bootstrap replicates).
 
-        The chord steps of :meth:`refit`, for every column together (columns
-        are replicates, as in :meth:`rating.bt.Batch.fit_many`): a column stops
-        when no parameter moves more than ``tol``; one still moving after
-        ``chord_iter`` steps finishes with :meth:`fit`.
+        Chord steps (:func:`rating.chord.solve`) with the point fit's inverse
+        information ``h_inv``: a column stops when no parameter moves more than
+        ``tol``; one still moving after ``chord_iter`` steps finishes with
+        :meth:`fit`.
 
         Parameters
         ----------
@@ -197,46 +173,42 @@ class Cells:
         """
         m, r = self.m, k_left.shape[1]
         q = self.l.size
+        # Half the strength difference of each row.
         b = sparse.csr_matrix(
             (
                 np.r_[np.full(q, 0.5), np.full(q, -0.5)],
                 (np.r_[np.arange(q), np.arange(q)], np.r_[self.l, self.r]),
             ),
             shape=(q, m),
-        )  # half the strength difference of each row
-        bt_ = b.T.tocsr()
-        n = k_left + k_right + k_tie
-        half_diff = 0.5 * (k_left - k_right)
-        x = np.repeat(np.asarray(x_hat, float)[:, None], r, axis=1)
-        prior = np.asarray(prior, float)
-        gnorm = np.full(r, np.inf)
-        cols = np.arange(r)
-        hd, nn, kt, pr = half_diff, n, k_tie, prior
-        for _ in range(chord_iter):
-            xa = x[:, cols]
-            half_d = b @ xa[:m]  # d/2 per row
+        )
+        b_t = b.T.tocsr()
+
+        def gradient(x, half_diff, n, ties, prior_):
+            half_d = b @ x[:m]  # d/2 per row
             if self.left_advantage:
-                half_d += 0.5 * xa[m + 1]
+                half_d += 0.5 * x[m + 1]
             e_left = np.exp(half_d)
-            z = e_left + 1.0 / e_left + np.exp(xa[m])
-            p_left, p_right, p_tie = e_left / z, 1.0 / (e_left * z), np.exp(xa[m]) / z
-            a_d = hd - 0.5 * nn * (p_left - p_right)  # the residual on d
-            g = np.empty_like(xa)
-            g[:m] = 2.0 * (bt_ @ a_d) - pr * xa[:m]
-            g[m] = (kt - nn * p_tie).sum(axis=0)
+            z = e_left + 1.0 / e_left + np.exp(x[m])
+            a_d = half_diff - 0.5 * n * (e_left / z - 1.0 / (e_left * z))  # the residual on d
+            g = np.empty_like(x)
+            g[:m] = 2.0 * (b_t @ a_d) - prior_ * x[:m]
+            g[m] = (ties - n * np.exp(x[m]) / z).sum(axis=0)
             if self.left_advantage:
                 g[m + 1] = a_d.sum(axis=0)
-            gnorm[cols] = np.sqrt(np.einsum("ij,ij->j", g, g))
-            step = h_inv @ g
-            big = np.abs(step).max(axis=0)
-            moving = big > tol
-            if not moving.all():
-                cols, step, big = cols[moving], step[:, moving], big[moving]
-                if not cols.size:
-                    break
-                hd, nn, kt, pr = hd[:, moving], nn[:, moving], kt[:, moving], pr[moving]
-            x[:, cols] += step / np.maximum(1.0, big)
-        for c in cols:  # still moving after chord_iter steps: finish with Newton
+            return g
+
+        prior = np.asarray(prior, float)
+        n = k_left + k_right + k_tie
+        out = chord.solve(
+            np.repeat(np.asarray(x_hat, float)[:, None], r, axis=1),
+            h_inv,
+            gradient,
+            (0.5 * (k_left - k_right), n, k_tie, prior),
+            tol=tol,
+            max_iter=chord_iter,
+        )
+        x, gnorm = out.x, out.grad_norm
+        for c in out.moving:  # still moving after chord_iter steps: finish with Newton
             f = self.fit(
                 x[:, c],
                 k=np.c_[k_left[:, c], k_right[:, c], k_tie[:, c]],

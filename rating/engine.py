@@ -22,10 +22,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from rating import __version__, bt, graph, intervals
+from rating import __version__, bt, elo, graph, intervals
 from rating.blas import single_threaded
 from rating.counts import CountTable, PairCounts, pair_counts
-from rating.elo import online
 from rating.errors import RatingError
 from rating.fits import fit_bt_scope, fit_davidson_scope
 from rating.snapshot import Result, plain_number
@@ -80,6 +79,9 @@ def rate(
 ) -> Result:
     """Rate the models of one scope from its aggregated counts.
 
+    (Over 80 lines only by this docstring and the parameter list: the steps are
+    the helpers below.)
+
     Parameters
     ----------
     pairs : PairCounts
@@ -95,7 +97,8 @@ def rate(
     min_battles : models with fewer battles are left out (``meta["excluded"]``).
     components : {"refuse", "each", "largest"}
     solver : {"exact", "choix"}
-        ``choix`` uses ``choix.ilsr_pairwise_dense`` (Bradley-Terry only).
+        ``choix`` uses ``choix.ilsr_pairwise_dense`` (Bradley-Terry only; refused when the
+        counts need a prior, which ILSR does not implement).
     left_advantage : fit Davidson's first-position parameter (needs positional counts).
     prior : float, optional
         Force a ridge prior (default: none unless the maximum is infinite).
@@ -108,6 +111,79 @@ def rate(
     -------
     Result
     """
+    _check_options(method, ci, components, solver, confidence)
+    if ci == "bootstrap" and rounds <= 0:
+        ci = "none"
+    keep, few = _exclusions(pairs, min_battles)
+    sub = pairs.subset(keep)
+    meta = _meta(method, pairs, few, min_battles, anchor, scope, confidence)
+    meta.update(
+        ci=ci,
+        bootstrap_rounds=rounds if ci == "bootstrap" else 0,
+        seed=seed if ci == "bootstrap" else None,
+        positional=pairs.positional,
+        rating_scale="1000 + 400*log10(strength)",
+    )
+    if sub.n_models == 0:
+        raise RatingError(
+            "no battles to rate"
+            + (f" ({len(few)} models under --min-battles {min_battles})" if few else "")
+        )
+    sub, comp, meta["components"] = _split_components(sub, components)
+    _anchor_index(sub.models, anchor)
+    rows = _rate_components(
+        method,
+        sub,
+        comp,
+        ci,
+        rounds,
+        seed,
+        confidence,
+        anchor,
+        solver,
+        left_advantage,
+        prior,
+        progress,
+    )
+    rating, low, high, rank, tier, reps, fit_meta = rows
+    meta["models_rated"] = sub.n_models
+    meta.update(fit_meta[0] if len(fit_meta) == 1 else {"fits": fit_meta})
+    meta["grad_norm_max"] = max(f["grad_norm"] for f in fit_meta)
+    single = len(fit_meta) == 1
+    return _result(method, sub, rating, low, high, rank, tier, meta, reps, None if single else comp)
+
+
+def _rate_components(
+    method, sub, comp, ci, rounds, seed, confidence, anchor, solver, left_advantage, prior, progress
+):
+    """Fit each component on its own: rating, bounds, rank, tier, replicates, fit meta."""
+    m = sub.n_models
+    n_comp = int(comp.max()) + 1
+    rating, low, high = np.empty(m), np.empty(m), np.empty(m)
+    rank, tier = np.empty(m, np.int64), np.empty(m, np.int64)
+    reps_all = np.zeros((rounds, m)) if ci == "bootstrap" and rounds > 0 else None
+    fit_meta = []
+    options = dict(ci=ci, rounds=rounds, seed=seed, prior=prior, progress=progress)
+    for c in range(n_comp):
+        idx = np.flatnonzero(comp == c)
+        part = sub.subset(idx) if n_comp > 1 else sub
+        if method == "bt":
+            fit = fit_bt_scope(part, solver=solver, **options)
+        else:
+            fit = fit_davidson_scope(
+                part, confidence=confidence, left_advantage=left_advantage, **options
+            )
+        fit_meta.append(fit.meta)
+        r, rr, lo, hi = _scale_and_bounds(fit, part.models, anchor, confidence)
+        if rr is not None:
+            reps_all[:, idx] = rr
+        rating[idx], low[idx], high[idx] = r, lo, hi
+        rank[idx] = rank_upper_bound(lo, hi)
+        tier[idx] = assign_tiers(r, lo, hi)
+    return [rating, low, high, rank, tier, reps_all, fit_meta]
+
+
+def _check_options(method, ci, components, solver, confidence) -> None:
     if method not in ("bt", "davidson"):
         raise RatingError(f"unknown method {method!r} (use 'bt' or 'davidson'; Elo: rate_elo)")
     if ci not in CI_METHODS:
@@ -120,21 +196,17 @@ def rate(
         raise RatingError("the choix solver applies to Bradley-Terry only (method 'bt')")
     if not 0 < confidence < 1:
         raise RatingError("confidence must be between 0 and 1")
-    if ci == "bootstrap" and rounds <= 0:
-        ci = "none"
-    keep, few = _exclusions(pairs, min_battles)
-    sub = pairs.subset(keep)
-    meta = {
+
+
+def _meta(method, pairs, few, min_battles, anchor, scope, confidence) -> dict:
+    """The meta every method reports (:func:`rate` and :func:`rate_elo`)."""
+    return {
         "method": method,
-        "ci": ci,
         "confidence": confidence,
-        "bootstrap_rounds": rounds if ci == "bootstrap" else 0,
-        "seed": seed if ci == "bootstrap" else None,
         "anchor": None if anchor is None else {"model": anchor[0], "rating": anchor[1]},
         "scope": scope or {"category": "", "source": "", "rater_group": ""},
         "digest": pairs.digest(),
         "battles": plain_number(pairs.total),
-        "positional": pairs.positional,
         "min_battles": min_battles,
         "models_rated": 0,
         "excluded": {
@@ -142,73 +214,60 @@ def rate(
             "models": few,
             "reason": f"fewer than {min_battles} battles",
         },
-        "rating_scale": "1000 + 400*log10(strength)",
         "package_version": __version__,
     }
-    if sub.n_models == 0:
-        raise RatingError(
-            "no battles to rate"
-            + (f" ({len(few)} models under --min-battles {min_battles})" if few else "")
-        )
+
+
+def _anchor_index(models, anchor) -> int | None:
+    """Where the anchor model is among ``models`` (None without an anchor); refused if absent."""
+    if anchor is None:
+        return None
+    if anchor[0] not in models:
+        raise RatingError(f"anchor model {anchor[0]!r} is not among the rated models")
+    return list(models).index(anchor[0])
+
+
+def _anchored(rating, replicates, a_idx, value):
+    """Shift the ratings, and each replicate, so the anchor model has ``value``."""
+    if a_idx is None:
+        return rating, replicates
+    rating = rating + (value - rating[a_idx])
+    if replicates is not None:
+        replicates = replicates + (value - replicates[:, a_idx])[:, None]
+    return rating, replicates
+
+
+def _split_components(sub: PairCounts, policy: str):
+    """Component labels per model under ``policy`` (and the counts kept), with their meta."""
     i, j, *_ = sub.unordered()
     comp = graph.components(i, j, sub.n_models)
     n_comp = int(comp.max()) + 1
     groups = [[sub.models[k] for k in np.flatnonzero(comp == c)] for c in range(n_comp)]
-    meta["components"] = {"count": n_comp, "policy": components, "sizes": [len(g) for g in groups]}
+    meta = {"count": n_comp, "policy": policy, "sizes": [len(g) for g in groups]}
     if n_comp > 1:
-        if components == "refuse":
+        if policy == "refuse":
             raise DisconnectedError(groups)
-        if components == "largest":
-            meta["components"]["dropped"] = [m for g in groups[1:] for m in g]
+        if policy == "largest":
+            meta["dropped"] = [m for g in groups[1:] for m in g]
             sub = sub.subset(comp == 0)
             comp = np.zeros(sub.n_models, np.int64)
-            n_comp = 1
-    if anchor is not None and anchor[0] not in sub.models:
-        raise RatingError(f"anchor model {anchor[0]!r} is not among the rated models")
-    m = sub.n_models
-    rating = np.empty(m)
-    low = np.empty(m)
-    high = np.empty(m)
-    reps_all = np.zeros((rounds, m)) if ci == "bootstrap" and rounds > 0 else None
-    rank = np.empty(m, np.int64)
-    tier = np.empty(m, np.int64)
-    fit_meta = []
-    kwargs = dict(
-        ci=ci, rounds=rounds, seed=seed, confidence=confidence, prior=prior, progress=progress
-    )
-    for c in range(n_comp):
-        idx = np.flatnonzero(comp == c)
-        part = sub.subset(idx) if n_comp > 1 else sub
-        if method == "bt":
-            theta, reps, cov, fm = fit_bt_scope(part, solver=solver, **kwargs)
-        else:
-            theta, reps, cov, fm = fit_davidson_scope(part, left_advantage=left_advantage, **kwargs)
-        fit_meta.append(fm)
-        r = bt.to_rating(theta)
-        a_idx = None
-        if anchor is not None and anchor[0] in part.models:
-            a_idx = part.models.index(anchor[0])
-            shift = anchor[1] - r[a_idx]
-            r = r + shift
-        if reps is not None:
-            rr = bt.to_rating(reps)
-            if a_idx is not None:
-                rr += (anchor[1] - rr[:, a_idx])[:, None]
-            lo, hi = intervals.percentile(rr, confidence)
-            reps_all[:, idx] = rr
-        elif cov is not None:
-            lo, hi, _ = intervals.normal_bounds(r, cov * bt.SCALE**2, confidence, a_idx)
-        else:
-            lo, hi = r.copy(), r.copy()
-        rating[idx], low[idx], high[idx] = r, lo, hi
-        rank[idx] = rank_upper_bound(lo, hi)
-        tier[idx] = assign_tiers(r, lo, hi)
-    meta["models_rated"] = m
-    meta.update(fit_meta[0] if n_comp == 1 else {"fits": fit_meta})
-    meta["grad_norm_max"] = max(f["grad_norm"] for f in fit_meta)
-    return _result(
-        method, sub, rating, low, high, rank, tier, meta, reps_all, comp if n_comp > 1 else None
-    )
+    return sub, comp, meta
+
+
+def _scale_and_bounds(fit, models, anchor, confidence):
+    """Ratings, replicates and interval bounds of one component, anchored when asked."""
+    a_idx = None if anchor is None or anchor[0] not in models else list(models).index(anchor[0])
+    value = None if anchor is None else anchor[1]
+    reps = None if fit.replicates is None else bt.to_rating(fit.replicates)
+    r, reps = _anchored(bt.to_rating(fit.theta), reps, a_idx, value)
+    if reps is not None:
+        lo, hi = intervals.percentile(reps, confidence)
+    elif fit.cov is not None:
+        cov = fit.cov * bt.POINTS_PER_LOG_UNIT**2
+        lo, hi, _ = intervals.normal_bounds(r, cov, confidence, a_idx)
+    else:
+        lo, hi = r.copy(), r.copy()
+    return r, reps, lo, hi
 
 
 def _result(method, sub, rating, low, high, rank, tier, meta, reps, comp):
@@ -299,7 +358,8 @@ def rate_elo(
     """Online Elo over battles in time order, optionally with bootstrap intervals.
 
     The bootstrap draws battles with replacement and replays each replicate in
-    the original time order (vectorised across replicates; O(rounds·battles)).
+    the original time order (:func:`rating.elo.bootstrap`, compiled:
+    O(rounds·battles) at about 15 ns per battle and round).
     """
     left = np.asarray(left, np.int64)
     right = np.asarray(right, np.int64)
@@ -315,63 +375,27 @@ def rate_elo(
     m = sub.n_models
     if m == 0:
         raise RatingError("no battles to rate")
-    rating = online(l2, r2, o2, m, k)
+    a_idx = _anchor_index(sub.models, anchor)
     reps = None
-    a_idx = (
-        None
-        if anchor is None
-        else (sub.models.index(anchor[0]) if anchor[0] in sub.models else None)
-    )
-    if anchor is not None and a_idx is None:
-        raise RatingError(f"anchor model {anchor[0]!r} is not among the rated models")
-    if a_idx is not None:
-        rating = rating + anchor[1] - rating[a_idx]
     if rounds > 0:
-        rng = np.random.default_rng(seed)
-        n = l2.size
-        reps = np.empty((rounds, m))
-        for start in range(0, rounds, intervals.CHUNK):
-            size = min(intervals.CHUNK, rounds - start)
-            times = rng.multinomial(n, np.full(n, 1.0 / n), size=size)
-            reps[start : start + size] = online(l2, r2, o2, m, k, repeat=times)
-            if progress:
-                progress(size)
-        if a_idx is not None:
-            reps += (anchor[1] - reps[:, a_idx])[:, None]
+        reps = elo.bootstrap(l2, r2, o2, m, k, rounds=rounds, seed=seed, progress=progress)
+    rating, reps = _anchored(
+        elo.online(l2, r2, o2, m, k), reps, a_idx, None if anchor is None else anchor[1]
+    )
+    if reps is not None:
         low, high = intervals.percentile(reps, confidence)
     else:
         low, high = rating.copy(), rating.copy()
-    meta = {
-        "method": "elo",
-        "k": k,
-        "ci": "bootstrap" if rounds else "none",
-        "confidence": confidence,
-        "bootstrap_rounds": rounds,
-        "seed": seed if rounds else None,
-        "anchor": None if anchor is None else {"model": anchor[0], "rating": anchor[1]},
-        "scope": scope or {"category": "", "source": "", "rater_group": ""},
-        "digest": pairs.digest(),
-        "battles": plain_number(pairs.total),
-        "positional": True,
-        "min_battles": min_battles,
-        "models_rated": m,
-        "excluded": {
-            "count": len(few),
-            "models": few,
-            "reason": f"fewer than {min_battles} battles",
-        },
-        "rating_scale": "online Elo, base 10, scale 400, initial 1000",
-        "package_version": __version__,
-    }
-    return _result(
-        "elo",
-        sub,
-        rating,
-        low,
-        high,
-        rank_upper_bound(low, high),
-        assign_tiers(rating, low, high),
-        meta,
-        reps,
-        None,
+    meta = _meta("elo", pairs, few, min_battles, anchor, scope, confidence)
+    meta.update(
+        k=k,
+        ci="bootstrap" if rounds else "none",
+        bootstrap_rounds=rounds,
+        seed=seed if rounds else None,
+        positional=True,
+        models_rated=m,
+        rating_scale="online Elo, base 10, scale 400, initial 1000",
     )
+    rank = rank_upper_bound(low, high)
+    tier = assign_tiers(rating, low, high)
+    return _result("elo", sub, rating, low, high, rank, tier, meta, reps, None)

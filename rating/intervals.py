@@ -5,8 +5,10 @@ distribution as one multinomial draw of N over the count cells, so each
 bootstrap round costs O(cells), not O(battles). Rounds are drawn in fixed
 chunks by :class:`rating.resample.MultinomialSampler` from one seeded
 ``numpy.random.Generator``: the same counts and seed give the same
-replicates. Each chunk is fitted at once with :meth:`rating.bt.Batch.fit_many`,
-warm-started from the point fit.
+replicates. :func:`bootstrap` is the driver every count model shares (draw a
+chunk, fit it at once, collect); :func:`bootstrap_bt` fits Bradley-Terry
+chunks with :meth:`rating.bt.ReplicateSolver.fit_many`, warm-started from the
+point fit.
 
 The sandwich estimate ``H⁺ M H⁺`` (bread: observed information; meat: sum of
 squared per-battle scores) is the closed-form alternative; it stays valid when
@@ -16,6 +18,7 @@ the model is misspecified, e.g. when ties are not really half wins.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import (
@@ -95,6 +98,66 @@ def replicate_priors(i, j, cells, draw, m, prior=0.0, trees=None) -> np.ndarray:
     return priors
 
 
+@dataclass
+class Replicates:
+    """Bootstrap replicates and how their fits ended.
+
+    Attributes
+    ----------
+    params : numpy.ndarray, shape (rounds, dim)
+    max_grad_norm : float
+        Largest gradient norm over the replicates' fits.
+    prior_rounds : int
+        Replicates that needed :data:`rating.bt.DEFAULT_PRIOR` (a model that
+        happened never to lose or never to win in that draw).
+    """
+
+    params: np.ndarray
+    max_grad_norm: float
+    prior_rounds: int
+
+    def meta(self) -> dict:
+        return {
+            "bootstrap_max_grad_norm": self.max_grad_norm,
+            "bootstrap_tolerance": REPLICATE_TOL,
+            "bootstrap_prior_rounds": self.prior_rounds,
+        }
+
+
+def bootstrap(
+    cells: np.ndarray,
+    rounds: int,
+    seed: int,
+    fit_chunk: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, int]],
+    progress: Callable[[int], None] | None = None,
+) -> Replicates:
+    """The bootstrap driver every count model shares: draw, fit, collect.
+
+    Parameters
+    ----------
+    cells : numpy.ndarray, shape (K,)
+        Observed counts, drawn by :func:`multinomial_rounds`.
+    fit_chunk : callable
+        ``fit_chunk(draw) -> (params (dim, C), grad_norm (C,), prior_rounds)``
+        for a chunk of C replicates given as columns of ``draw`` (K, C).
+    progress : callable, optional
+        Called with the number of rounds just finished.
+    """
+    out = None
+    done, prior_rounds, max_g = 0, 0, 0.0
+    for draw in multinomial_rounds(cells, rounds, seed):
+        params, gnorm, priors = fit_chunk(draw)
+        if out is None:
+            out = np.empty((rounds, params.shape[0]))
+        out[done : done + draw.shape[1]] = params.T
+        max_g = max(max_g, float(gnorm.max()))
+        prior_rounds += priors
+        done += draw.shape[1]
+        if progress is not None:
+            progress(draw.shape[1])
+    return Replicates(out, max_g, prior_rounds)
+
+
 def bootstrap_bt(
     i,
     j,
@@ -108,39 +171,28 @@ def bootstrap_bt(
     seed=42,
     prior=0.0,
     progress: Callable[[int], None] | None = None,
-):
-    """Bradley-Terry strengths of ``rounds`` multinomial bootstrap replicates.
+) -> Replicates:
+    """Bradley-Terry strengths (centred) of ``rounds`` multinomial bootstrap replicates.
 
-    Each replicate is fitted with its :func:`replicate_priors` prior; how many
-    needed :data:`rating.bt.DEFAULT_PRIOR` is returned.
-
-    Returns
-    -------
-    theta : numpy.ndarray, shape (rounds, m), centred
-    info : dict
-        ``max_grad_norm`` over rounds and ``prior_rounds``.
+    Each replicate is fitted with its :func:`replicate_priors` prior by
+    :meth:`rating.bt.ReplicateSolver.fit_many`.
     """
     q = len(i)
     cells = np.concatenate([wins_i, wins_j, ties])
-    batch = bt.Batch(i, j, m)
+    solver = bt.ReplicateSolver(i, j, m)
     trees = graph.widest_trees(i, j, wins_i + 0.5 * ties, wins_j + 0.5 * ties, m)
-    out = np.empty((rounds, m))
-    done, prior_rounds, max_g = 0, 0, 0.0
-    for draw in multinomial_rounds(cells, rounds, seed):
+
+    def fit_chunk(draw):
         priors = replicate_priors(i, j, cells, draw, m, prior, trees)
         wi, wj, t = draw[:q], draw[q : 2 * q], draw[2 * q :]
         n = np.add(wi, wj, dtype=float)
         n += t
         w = np.multiply(t, 0.5)
         w += wi  # the win mass of i: wins plus half the ties
-        prior_rounds += int(np.count_nonzero(priors != prior))
-        theta, gnorm = batch.fit_many(w, n, theta_hat, prior=priors, tol=REPLICATE_TOL)
-        out[done : done + theta.shape[1]] = theta.T
-        max_g = max(max_g, float(gnorm.max()))
-        done += theta.shape[1]
-        if progress is not None:
-            progress(theta.shape[1])
-    return out, {"max_grad_norm": max_g, "prior_rounds": prior_rounds}
+        theta, gnorm = solver.fit_many(w, n, theta_hat, prior=priors, tol=REPLICATE_TOL)
+        return theta, gnorm, int(np.count_nonzero(priors != prior))
+
+    return bootstrap(cells, rounds, seed, fit_chunk, progress)
 
 
 def percentile(replicates: np.ndarray, confidence: float = 0.95):

@@ -93,7 +93,7 @@ def votes_to_swap(
         entry = {
             "upper": models_in_order[pos],
             "lower": models_in_order[pos + 1],
-            "gap": float(gap * bt.SCALE),
+            "gap": float(gap * bt.POINTS_PER_LOG_UNIT),
             "estimate": _smallest_prefix(effect, model.rows.count, gap),
         }
         if pos < verify_top:
@@ -227,7 +227,12 @@ def _verify(battles, rows, effect, estimate, u, l, penalty, prior, max_tries=12,
         gap = gap_without(votes)
         tries += 1
     if gap >= 0:
-        return {"votes": votes, "swapped": False, "gap_after": gap * bt.SCALE, "minimal": False}
+        return {
+            "votes": votes,
+            "swapped": False,
+            "gap_after": gap * bt.POINTS_PER_LOG_UNIT,
+            "minimal": False,
+        }
     lo, hi, best = 0, votes, gap  # hi swaps; find the fewest that do, in this order
     for _ in range(search):
         if hi - lo <= 1:
@@ -238,4 +243,9 @@ def _verify(battles, rows, effect, estimate, u, l, penalty, prior, max_tries=12,
             hi, best = mid, g
         else:
             lo = mid
-    return {"votes": hi, "swapped": True, "gap_after": best * bt.SCALE, "minimal": hi - lo <= 1}
+    return {
+        "votes": hi,
+        "swapped": True,
+        "gap_after": best * bt.POINTS_PER_LOG_UNIT,
+        "minimal": hi - lo <= 1,
+    }

@@ -727,7 +727,7 @@ def _bounds(fit: StyleFit, rating, a_idx, anchor, confidence):
     m = rating.size
     if fit.cov is not None:
         zq = ndtri(0.5 + confidence / 2.0)
-        cov_r = fit.cov[:m, :m] * bt.SCALE**2
+        cov_r = fit.cov[:m, :m] * bt.POINTS_PER_LOG_UNIT**2
         var = np.diag(cov_r).copy()
         if a_idx is not None:
             var = var + cov_r[a_idx, a_idx] - 2.0 * cov_r[:, a_idx]

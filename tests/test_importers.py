@@ -244,3 +244,20 @@ def test_demo_set_keeps_its_promises(engine):
         texts = s.exec(select(Answer.text)).scalars().all()
         assert len(set(texts)) == len(texts)  # every answer written, none copied across
     assert count(engine, Answer.__table__) == 48
+
+
+def test_the_importers_csv_reader_names_bad_lines(tmp_path):
+    from arena.importers.common import FileError, read_csv
+
+    path = tmp_path / "ok.csv"
+    path.write_bytes(b"\xef\xbb\xbf a , b \r\n1, x \r\n,\r\n2,y\r\n")
+    header, rows = read_csv(path)
+    assert header == ["a", "b"] and rows == [(2, {"a": "1", "b": "x"}), (4, {"a": "2", "b": "y"})]
+    path.write_text("a,b\n1,2\n3,4,5\n")
+    with pytest.raises(FileError, match=r"line 3: 3 fields, header has 2"):
+        read_csv(path)
+    path.write_bytes(b"a,b\n1,2\n3,\xe9\n")
+    with pytest.raises(FileError, match=r"not valid UTF-8"):
+        read_csv(path)
+    with pytest.raises(ImportFileError, match="file not found"):
+        read_csv(tmp_path / "missing.csv", ImportFileError)

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from arena import db, ratings, votes
 from arena.cli import main
+from arena.config import RatingSettings
 from arena.models import Battle, Model, Prompt, Rater, RatingSnapshot
 from tests.conftest import shared_data
 
@@ -372,18 +373,19 @@ def test_database_matches_file_and_store(tmp_path, database_url):
     assert res.exit_code == 0, res.output
     assert "*/*/*: snapshot" in res.output and "coding/*/*: snapshot" in res.output
     assert "*/judge:j1/*: snapshot" in res.output and "*/*/expert: snapshot" in res.output
-    snap = ratings.latest_snapshot(engine)
+    snap = ratings.latest_snapshot(engine, "bt")
     assert snap["models"] == from_db["models"]
     assert len(snap["bootstrap"]["ratings"]) == 100 and "created_at" in snap["meta"]
     assert (
-        ratings.latest_snapshot(engine, category="coding")["meta"]["scope"]["category"] == "coding"
+        ratings.latest_snapshot(engine, "bt", category="coding")["meta"]["scope"]["category"]
+        == "coding"
     )
-    assert ratings.latest_snapshot(engine, method="elo") is None
+    assert ratings.latest_snapshot(engine, "elo") is None
 
 
 def test_elo_recompute_matches_each_scope_read_alone(sqlite_url):
     engine = _fill_db(sqlite_url, _battles(200))
-    report = ratings.recompute(engine, {"method": "elo"})
+    report = ratings.recompute(engine, RatingSettings(method="elo"))
     stored = {(r["category"], r["source"], r["rater_group"]) for r in report if "snapshot" in r}
     assert stored >= {
         ("", "", ""),
@@ -418,7 +420,7 @@ def test_recompute_job_through_rq(tmp_path, rt):
     }
     with Session(engine) as s:
         assert len(s.exec(select(RatingSnapshot)).all()) == len(report)
-    snap = ratings.latest_snapshot(engine, source="human")
+    snap = ratings.latest_snapshot(engine, "bt", source="human")
     assert snap["meta"]["bootstrap_rounds"] == 50
     # Old snapshots are pruned to [rating] keep_snapshots per scope.
     rt.settings = rt.settings.replace(rating={"keep_snapshots": 2})
@@ -479,3 +481,88 @@ def test_llmfao_positional_layout():
     assert "positions" not in data["meta"]  # the file records who was shown left
     lo, hi = data["meta"]["parameters"]["left_advantage_ci"]
     assert lo < data["meta"]["parameters"]["left_advantage"] < hi
+
+
+@pytest.mark.parametrize("method", ["davidson", "elo"])
+def test_every_method_is_viewable_and_ranked(tmp_path, sqlite_url, redis_url, redis_conn, method):
+    # [rating] method other than bt: the recompute stores that method, and the pages,
+    # the API and the composite read it by default (they used to ask for bt: nothing).
+    from arena.app import create_app
+    from arena.composite_db import load_db_inputs
+    from tests.conftest import make_settings
+
+    settings = make_settings(
+        tmp_path, sqlite_url, redis_url, rating={"method": method, "bootstrap": 20}
+    )
+    engine = _fill_db(sqlite_url, _battles(200))
+    report = ratings.recompute(engine, settings["rating"], [(None, None, None)])
+    assert "snapshot" in report[0], report
+    assert ratings.latest_snapshot(engine, "bt") is None
+    assert ratings.latest_snapshot(engine, method)["meta"]["method"] == method
+    client = create_app(settings).test_client()
+    res = client.get("/api/v1/leaderboard")
+    assert res.status_code == 200, res.get_json()
+    assert res.get_json()["meta"]["method"] == method
+    assert len(res.get_json()["models"]) == 4
+    page = client.get("/leaderboard")
+    assert page.status_code == 200 and b"alpha" in page.data
+    _, meta = load_db_inputs(engine, settings["rating"]["method"])
+    assert meta[0]["scope"]["method"] == method and meta[0]["models"] == 4
+    res = client.get("/api/v1/rank")
+    assert res.status_code == 200, res.get_json()
+    assert {m["model"] for m in res.get_json()["models"]} >= {"alpha", "delta"}
+
+
+def _env(tmp_path, url):
+    return {"ARENA_DATABASE_URL": url, "ARENA_INSTANCE": str(tmp_path / "inst"), "ARENA_CONFIG": ""}
+
+
+def test_store_honours_the_rating_options(tmp_path, sqlite_url):
+    # --store used to drop --anchor, --solver, --components, --left-advantage, --elo-k and
+    # the scope filters, and stored no intervals for --ci sandwich.
+    engine = _fill_db(sqlite_url, _battles(400))
+    env = _env(tmp_path, sqlite_url)
+
+    def stored(*args, method="bt", **scope):
+        res = run(["--store", *args], env=env)
+        assert res.exit_code == 0, res.output
+        return ratings.latest_snapshot(engine, method, **scope)
+
+    snap = stored(
+        "--ci", "sandwich", "--anchor", "beta=1200", "--category", "coding", category="coding"
+    )
+    meta = snap["meta"]
+    assert meta["ci"] == "sandwich" and meta["anchor"] == {"model": "beta", "rating": 1200.0}
+    assert meta["scope"] == {"category": "coding", "source": "", "rater_group": ""}
+    beta = next(m for m in snap["models"] if m["model"] == "beta")
+    assert beta["rating"] == 1200.0
+    assert all(m["ci_low"] < m["ci_high"] for m in snap["models"] if m["model"] != "beta")
+    assert ratings.latest_snapshot(engine, "bt") is None  # only the scope asked for
+    snap = stored("--ci", "none", "--solver", "choix", "--components", "each")
+    assert snap["meta"]["solver"] == "choix" and snap["meta"]["components"]["policy"] == "each"
+    snap = stored("--method", "davidson", "--left-advantage", "--ci", "none", method="davidson")
+    assert "left_advantage" in snap["meta"]["parameters"]
+    snap = stored("--method", "elo", "--elo-k", "16", "--bootstrap", "10", method="elo")
+    assert snap["meta"]["k"] == 16.0 and snap["meta"]["bootstrap_rounds"] == 10
+    loose = ratings.compute(engine, "elo", elo_k=16.0)
+    assert [m["rating"] for m in snap["models"]] == list(
+        json.loads(loose.to_json())["models"][k]["rating"] for k in range(4)
+    )
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--store", "--format", "json"], "--format shape a printed rating"),
+        (["--store", "--output", "x.json"], "--output shape a printed rating"),
+        (["--store", "--method", "elo", "--components", "each"], "--components does not apply"),
+        (["--store", "--elo-k", "8"], "--elo-k needs --method elo"),
+        (["--store", "--method", "davidson", "--solver", "choix"], "Bradley-Terry only"),
+    ],
+)
+def test_store_refuses_what_it_cannot_store(tmp_path, sqlite_url, args, message):
+    engine = _fill_db(sqlite_url, _battles(100))
+    res = run(args, env=_env(tmp_path, sqlite_url))
+    assert res.exit_code == 2 and message in res.output
+    with Session(engine) as s:
+        assert s.exec(select(RatingSnapshot)).all() == []

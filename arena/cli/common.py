@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from arena import runtime
 from arena.config import ConfigError, load
 
 
@@ -25,13 +24,36 @@ def config_option(func):
     )
     @functools.wraps(func)
     def wrapper(*args, config_path=None, **kwargs):
-        try:
-            settings = load(config_path)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-        return func(*args, rt=runtime.configure(settings), **kwargs)
+        from arena import runtime  # database and Redis clients: imported when a command runs
+
+        return func(*args, rt=runtime.configure(_load(config_path)), **kwargs)
 
     return wrapper
+
+
+def settings_option(func):
+    """Add ``--config FILE`` and pass the loaded settings as ``settings`` (no database or
+    Redis client is made: for commands that may not need one)."""
+
+    @click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Settings file (default: $ARENA_CONFIG or ./config.toml).",
+    )
+    @functools.wraps(func)
+    def wrapper(*args, config_path=None, **kwargs):
+        return func(*args, settings=_load(config_path), **kwargs)
+
+    return wrapper
+
+
+def _load(config_path):
+    try:
+        return load(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def database_error(exc: Exception, done: str | None = None) -> click.ClickException:

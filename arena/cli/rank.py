@@ -324,7 +324,11 @@ def rank(
             )
         else:
             inputs, inputs_meta = load_db_inputs(
-                rt.engine, category or "", arena_source(settings, vote_source), rater_group
+                rt.engine,
+                settings["rating"]["method"],
+                category or "",
+                arena_source(settings, vote_source),
+                rater_group,
             )
     except (SignalFileError, OSError) as exc:
         raise click.ClickException(str(exc)) from None

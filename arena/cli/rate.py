@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import click
 
-from arena.cli.common import config_option, text_table, write_output
+from arena.cli.common import settings_option, text_table, write_output
 from rating.engine import RatingError, elo_options, rate_elo
 from rating.engine import rate as rate_counts
 from rating.snapshot import Result, dumps, plain_number
@@ -55,7 +55,7 @@ def _progress(total: int, enabled: bool):
 
 
 def _table_text(result: Result) -> str:
-    conf = round(100 * result.meta.get("confidence", 0.95))
+    conf = round(100 * result.meta["confidence"])
     comp = result.component is not None
     head = (["comp"] if comp else []) + [
         "rank",
@@ -68,7 +68,7 @@ def _table_text(result: Result) -> str:
     ]
     lines = []
     for row in result.rows():
-        if result.meta.get("ci") == "none":
+        if result.meta["ci"] == "none":
             ci = "-"
         else:
             ci = f"-{row['rating'] - row['ci_low']:.1f}/+{row['ci_high'] - row['rating']:.1f}"
@@ -151,10 +151,10 @@ def _write(text: str, output: str | None) -> None:
 
 
 def _from_file(path, method, category, source, group, options, elo_k, progress):
-    from arena.importers.battle_files import BattleFileError, read
+    from arena.battle_files import BattleFileError, read
 
     try:
-        battles = read(path)
+        battles = read(path, time_order=method == "elo")
     except BattleFileError as exc:
         raise click.ClickException(str(exc)) from None
     scope = {"category": category or "", "source": source or "", "rater_group": group or ""}
@@ -165,12 +165,7 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
                 f"{path}: aggregated counts have no battle order; Elo needs the battles "
                 "themselves (use --method bt or davidson)"
             )
-        import numpy as np
-
-        keep = np.ones(seq["left"].size, bool)
-        for value, key in ((category, "category"), (source, "source"), (group, "group")):
-            if value is not None:
-                keep &= seq[key] == value
+        keep = battles.scope_mask(category, source, group)
         if not keep.any():
             raise click.ClickException("no battles in this scope")
         result = rate_elo(
@@ -178,14 +173,14 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
             seq["right"][keep],
             seq["outcome"][keep],
             battles.table.models,
-            k=elo_k,
             scope=scope,
+            **({} if elo_k is None else {"k": elo_k}),
             progress=progress,
             **elo_options(options),
         )
         result.meta["time_ordered"] = seq["time_ordered"]
     else:
-        pairs = battles.table.select(category, source, group)
+        pairs = battles.select(category, source, group)
         if pairs.total == 0:
             raise click.ClickException("no battles in this scope")
         result = rate_counts(pairs, method, scope=scope, progress=progress, **options)
@@ -195,13 +190,170 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
     return result
 
 
+def _rate_battles(
+    config,
+    style_opts,
+    input_path,
+    method,
+    ci,
+    rounds,
+    seed,
+    confidence,
+    anchor,
+    min_battles,
+    category,
+    source,
+    group,
+    progress,
+    out,
+) -> None:
+    """Rate per battle (style control, reweighting, de-duplication, rater caps, robustness:
+    :mod:`arena.cli.rate_style`) and write the result as ``out`` (format, replicates,
+    matrices, timestamp, output) asks."""
+    from arena.cli import rate_style
+
+    fmt, replicates, matrices, timestamp, output = out
+    settings = config["rating"]
+    if group is not None:
+        raise click.UsageError("--rater-group does not apply to these options yet")
+    rounds = settings["bootstrap"] if rounds is None else rounds
+    boot = ci == "bootstrap" or (
+        ci is None and not (style_opts.style_control or style_opts.reweight)
+    )
+    with _progress(rounds if boot else 0, progress) as tick:
+        result = rate_style.rate_from_source(
+            input_path,
+            None if input_path else _runtime(config).engine,
+            style_opts,
+            method,
+            category,
+            source,
+            progress=tick,
+            rounds=rounds,
+            ci=ci,
+            seed=settings["seed"] if seed is None else seed,
+            confidence=settings["confidence"] if confidence is None else confidence,
+            anchor=anchor,
+            min_battles=plain_number(
+                settings["min_battles"] if min_battles is None else min_battles
+            ),
+        )
+    if timestamp:
+        result.meta["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    if fmt == "json":
+        text = dumps(result.to_dict(replicates=replicates, matrices=matrices)) + "\n"
+    elif fmt == "csv":
+        text = _csv_text(result)
+    else:
+        text = rate_style.table_text(result)
+    _write(text, output)
+
+
+def _rate_options(
+    settings, ci, rounds, seed, confidence, anchor, min_battles, components, solver, store
+) -> dict:
+    """``rate`` keyword arguments: the options given, else the ``[rating]`` settings."""
+    rounds = settings["bootstrap"] if rounds is None else rounds
+    return {
+        "ci": ci,
+        "rounds": rounds if ci == "bootstrap" else 0,
+        "seed": settings["seed"] if seed is None else seed,
+        "confidence": settings["confidence"] if confidence is None else confidence,
+        "anchor": anchor,
+        "min_battles": plain_number(
+            settings["min_battles"] if min_battles is None else min_battles
+        ),
+        "components": components or (settings["components"] if store else "refuse"),
+        "solver": solver,
+    }
+
+
+def _runtime(config):
+    """The database (and Redis) clients, made only when the database is used."""
+    from arena import runtime
+
+    return runtime.configure(config)
+
+
+def _check_method_options(method, ci, solver, left_advantage, components, elo_k) -> None:
+    """Refuse options the method has no use for (one line each)."""
+    if method == "elo" and ci == "sandwich":
+        raise click.UsageError("Elo has no sandwich interval: use --ci bootstrap or --ci none")
+    if left_advantage and method != "davidson":
+        raise click.UsageError("--left-advantage needs --method davidson")
+    if solver != "exact" and method != "bt":
+        raise click.UsageError("--solver choix applies to Bradley-Terry only (--method bt)")
+    if components is not None and method == "elo":
+        raise click.UsageError("--components does not apply to Elo (it rates every battle)")
+    if elo_k is not None and method != "elo":
+        raise click.UsageError("--elo-k needs --method elo")
+
+
+def _refuse_with_store(input_path, fmt, output, replicates, matrices, timestamp) -> None:
+    """``--store`` prints a report of what it stored: output options have nothing to shape."""
+    if input_path:
+        raise click.UsageError("--store works on the database, not with --input")
+    given = [
+        name
+        for name, used in (
+            ("--format", fmt != "table"),
+            ("--output", output is not None),
+            ("--replicates", replicates),
+            ("--matrices", matrices),
+            ("--timestamp", timestamp),
+        )
+        if used
+    ]
+    if given:
+        raise click.UsageError(
+            f"{', '.join(given)} shape a printed rating; --store prints what it stored "
+            "(read a snapshot with GET /api/v1/leaderboard)"
+        )
+
+
+def _store(rt, settings, method, options, elo_k, scope, progress, style_control) -> None:
+    """Recompute and store snapshots with these options (and the style-controlled ones with
+    ``style_control``); print one line per scope."""
+    from arena import ratings
+
+    scopes = None if all(v is None for v in scope) else [scope]
+    with _progress(options["rounds"], progress) as tick:
+        try:
+            report = ratings.recompute(
+                rt.engine,
+                settings,
+                scopes,
+                method=method,
+                progress=tick,
+                options=options,
+                elo_k=elo_k,
+            )
+        except RatingError as exc:
+            raise click.ClickException(str(exc)) from None
+    if style_control:
+        from arena.style_store import recompute_style
+
+        report += recompute_style(rt.engine, {**settings, "min_battles": options["min_battles"]})
+    for line in report:
+        where = "/".join(x or "*" for x in (line["category"], line["source"], line["rater_group"]))
+        if "error" in line:
+            click.echo(f"{where}: not stored: {line['error']}")
+        else:
+            click.echo(
+                f"{where}: snapshot {line['snapshot']} ({line['models']} models, "
+                f"{line['votes']} votes)" + (f" [{line['method']}]" if "method" in line else "")
+            )
+    if not report:
+        click.echo("no votes in the database: nothing stored")
+
+
 @click.command("rate")
 @click.option(
     "--input",
     "input_path",
     type=click.Path(dir_okay=False),
-    help="Battle file (CSV, JSONL, FastChat JSON or aggregated {models,X,Y}); "
-    "default: the database.",
+    help="Battle file (CSV, JSONL, Parquet, FastChat JSON, LMArena's releases or "
+    "aggregated {models,X,Y}); default: the database.",
 )
 @click.option(
     "--method",
@@ -213,7 +365,8 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
     "--ci",
     type=click.Choice(["bootstrap", "sandwich", "none"]),
     default=None,
-    help="Interval method (default: bootstrap; sandwich with --style-control or --reweight).",
+    help="Interval method (default: sandwich with --style-control or --reweight, as LMArena; "
+    "else bootstrap).",
 )
 @click.option(
     "--bootstrap",
@@ -235,7 +388,11 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
     metavar="MODEL=RATING",
     help="Shift ratings so MODEL has RATING (default: mean 1000).",
 )
-@click.option("--category", default=None, help="Only this category.")
+@click.option(
+    "--category",
+    default=None,
+    help="Only this category (files: also a category flag such as math or is_code).",
+)
 @click.option("--source", default=None, help="Only this source (human, judge:NAME).")
 @click.option("--rater-group", "group", default=None, help="Only this rater group.")
 @click.option(
@@ -247,23 +404,24 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
 @click.option(
     "--components",
     type=click.Choice(["refuse", "each", "largest"]),
-    default="refuse",
-    show_default=True,
-    help="What to do when the comparison graph is not connected.",
+    default=None,
+    help="What to do when the comparison graph is not connected "
+    "(default: refuse; with --store, [rating] components).",
 )
 @click.option(
     "--solver",
     type=click.Choice(["exact", "choix"]),
     default="exact",
     show_default=True,
-    help="Bradley-Terry solver: our Newton, or choix's ILSR.",
+    help="Bradley-Terry solver: our Newton, or choix's ILSR (which has no prior: "
+    "refused when the counts need one).",
 )
 @click.option(
     "--left-advantage",
     is_flag=True,
     help="Davidson: fit and report the first-position (left) advantage.",
 )
-@click.option("--elo-k", type=float, default=4.0, show_default=True, help="Elo K factor.")
+@click.option("--elo-k", type=float, default=None, help="Elo K factor (default 4).")
 @click.option(
     "--format",
     "fmt",
@@ -291,7 +449,9 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
     "--store",
     is_flag=True,
     help="Database: recompute and store snapshots for overall, each category, "
-    "source and rater group (what the recompute job does).",
+    "source and rater group (what the recompute job does), or only the scope "
+    "--category/--source/--rater-group name; the rating options are honoured and "
+    "recorded in each snapshot's meta.",
 )
 @click.option(
     "--progress/--no-progress",
@@ -339,7 +499,7 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
     help="Votes whose removal would swap each model with the next (a column and "
     'JSON "meta.robustness"; the top 10 pairs checked by exact refits).',
 )
-@config_option
+@settings_option
 def rate_command(
     input_path,
     method,
@@ -370,29 +530,15 @@ def rate_command(
     dedup,
     max_votes_per_rater_day,
     robustness,
-    rt,
+    settings,
 ):
     """Rate models from battles: exact Bradley-Terry (ties = half a win), Davidson or Elo,
     with bootstrap or sandwich intervals, rank (UB) and tiers.
 
     Without --input it reads the aggregated pair counts from the database.
     """
-    settings = rt.settings["rating"]
-    method = method or settings.get("method", "bt")
-    rounds = int(settings.get("bootstrap", 1000)) if rounds is None else rounds
-    options = {
-        "ci": ci,
-        "rounds": rounds if ci == "bootstrap" else 0,
-        "seed": int(settings.get("seed", 42)) if seed is None else seed,
-        "confidence": float(settings.get("confidence", 0.95)) if confidence is None else confidence,
-        "anchor": anchor,
-        "min_battles": plain_number(
-            settings.get("min_battles", 0) if min_battles is None else min_battles
-        ),
-        "components": components,
-        "solver": solver,
-        "left_advantage": left_advantage,
-    }
+    config, settings = settings, settings["rating"]
+    method = method or settings["method"]
     from arena.cli import rate_style
 
     style_opts = rate_style.Options(
@@ -411,77 +557,42 @@ def rate_command(
             "--robustness are not stored yet: run them without --store"
         )
     if rate_style.needs_battles(style_opts) and not store:
-        if group is not None:
-            raise click.UsageError("--rater-group does not apply to these options yet")
-        boot = ci == "bootstrap" or (ci is None and not (style_control or reweight))
-        with _progress(rounds if boot else 0, progress) as tick:
-            result = rate_style.rate_from_source(
-                input_path,
-                None if input_path else rt.engine,
-                style_opts,
-                method,
-                category,
-                source,
-                progress=tick,
-                rounds=rounds,
-                **{k: options[k] for k in ("ci", "seed", "confidence", "anchor")},
-                min_battles=options["min_battles"],
-            )
-        if timestamp:
-            result.meta["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        if fmt == "json":
-            text = dumps(result.to_dict(replicates=replicates, matrices=matrices)) + "\n"
-        elif fmt == "csv":
-            text = _csv_text(result)
-        else:
-            text = rate_style.table_text(result)
-        _write(text, output)
+        _rate_battles(
+            config,
+            style_opts,
+            input_path,
+            method,
+            ci,
+            rounds,
+            seed,
+            confidence,
+            anchor,
+            min_battles,
+            category,
+            source,
+            group,
+            progress,
+            (fmt, replicates, matrices, timestamp, output),
+        )
         return
     ci = ci or "bootstrap"
-    options["ci"] = ci
-    options["rounds"] = rounds if ci == "bootstrap" else 0
-    if method == "elo" and ci == "sandwich":
-        raise click.UsageError("Elo has no sandwich interval: use --ci bootstrap or --ci none")
-    if left_advantage and method != "davidson":
-        raise click.UsageError("--left-advantage needs --method davidson")
+    options = _rate_options(
+        settings, ci, rounds, seed, confidence, anchor, min_battles, components, solver, store
+    )
+    options["left_advantage"] = left_advantage
+    _check_method_options(method, ci, solver, left_advantage, components, elo_k)
     if store:
-        if input_path:
-            raise click.UsageError("--store works on the database, not with --input")
-        from arena import ratings
-
-        try:
-            report = ratings.recompute(
-                rt.engine,
-                {
-                    **settings,
-                    "bootstrap": options["rounds"],
-                    "seed": options["seed"],
-                    "confidence": options["confidence"],
-                    "min_battles": options["min_battles"],
-                },
-                method=method,
-            )
-        except RatingError as exc:
-            raise click.ClickException(str(exc)) from None
-        if settings["style_control"] or style_control:
-            from arena.style_store import recompute_style
-
-            report += recompute_style(
-                rt.engine, {**settings, "min_battles": options["min_battles"]}
-            )
-        for line in report:
-            where = "/".join(
-                x or "*" for x in (line["category"], line["source"], line["rater_group"])
-            )
-            if "error" in line:
-                click.echo(f"{where}: not stored: {line['error']}")
-            else:
-                click.echo(
-                    f"{where}: snapshot {line['snapshot']} ({line['models']} models, "
-                    f"{line['votes']} votes)" + (f" [{line['method']}]" if "method" in line else "")
-                )
-        if not report:
-            click.echo("no votes in the database: nothing stored")
+        _refuse_with_store(input_path, fmt, output, replicates, matrices, timestamp)
+        _store(
+            _runtime(config),
+            settings,
+            method,
+            options,
+            elo_k,
+            (category, source, group),
+            progress,
+            style_control or settings["style_control"],
+        )
         return
     with _progress(options["rounds"], progress) as tick:
         try:
@@ -493,7 +604,7 @@ def rate_command(
                 from arena import ratings
 
                 result = ratings.compute(
-                    rt.engine,
+                    _runtime(config).engine,
                     method,
                     category,
                     source,

@@ -57,10 +57,15 @@ def rate_from_source(
             )
         origin = {"file": os.path.basename(str(input_path)), "features": data.feature_source}
     else:
+        from arena.scope import Scope
         from arena.style_store import load_battles
 
+        chosen = Scope.of(category, source)  # the database: human votes unless asked
+        scope = chosen.stored()
         try:
-            battles, cols, origin = load_battles(engine, category=category, source=source)
+            battles, cols, origin = load_battles(
+                engine, category=chosen.filters[0], source=chosen.filters[1]
+            )
         except RatingError as exc:
             raise click.ClickException(str(exc)) from None
     try:

@@ -28,7 +28,6 @@ which keeps ``pair_counts`` current), so a repeated import adds nothing.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from arena import votes
 from arena.db import dialect_insert
-from arena.importers.common import chunks
+from arena.importers.common import chunks, read_csv
 from arena.importers.jsonl import (
     ImportFileError,
     ImportResult,
@@ -188,39 +187,32 @@ def _read_comparisons(
     path: Path, prompt_ids: set[int], models: set[str], *, worker: bool
 ) -> list[Comparison]:
     needed = {"prompt", "winner", "left", "right"} | ({"worker"} if worker else set())
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except OSError as exc:
-        raise ImportFileError(path, None, f"cannot open: {exc.strerror or exc}") from None
+    header, rows = read_csv(path, ImportFileError)
+    missing = needed - set(header)
+    if missing:
+        raise ImportFileError(path, 1, f"missing column(s): {', '.join(sorted(missing))}")
     out = []
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = needed - set(reader.fieldnames or ())
-        if missing:
-            raise ImportFileError(path, 1, f"missing column(s): {', '.join(sorted(missing))}")
-        for row, rec in enumerate(reader):
-            line = reader.line_num
-            try:
-                prompt = int(rec["prompt"])
-            except (TypeError, ValueError):
-                raise ImportFileError(
-                    path, line, f"prompt {rec['prompt']!r} is not an integer"
-                ) from None
-            if prompt not in prompt_ids:
-                raise ImportFileError(path, line, f"unknown prompt id {prompt}")
-            for side in ("left", "right"):
-                if rec[side] not in models:
-                    raise ImportFileError(path, line, f"unknown model {rec[side]!r} ({side})")
-            if rec["left"] == rec["right"]:
-                raise ImportFileError(path, line, "left and right are the same model")
-            if rec["winner"] not in WINNERS:
-                raise ImportFileError(
-                    path, line, f"winner must be one of {', '.join(WINNERS)}, got {rec['winner']!r}"
-                )
-            who = (rec.get("worker") or "").strip() if worker else None
-            if worker and not who:
-                raise ImportFileError(path, line, "worker is empty")
-            out.append(Comparison(row, prompt, rec["left"], rec["right"], rec["winner"], who))
+    for row, (line, rec) in enumerate(rows):
+        try:
+            prompt = int(rec["prompt"])
+        except (TypeError, ValueError):
+            message = f"prompt {rec['prompt']!r} is not an integer"
+            raise ImportFileError(path, line, message) from None
+        if prompt not in prompt_ids:
+            raise ImportFileError(path, line, f"unknown prompt id {prompt}")
+        for side in ("left", "right"):
+            if rec[side] not in models:
+                raise ImportFileError(path, line, f"unknown model {rec[side]!r} ({side})")
+        if rec["left"] == rec["right"]:
+            raise ImportFileError(path, line, "left and right are the same model")
+        if rec["winner"] not in WINNERS:
+            raise ImportFileError(
+                path, line, f"winner must be one of {', '.join(WINNERS)}, got {rec['winner']!r}"
+            )
+        who = rec.get("worker") if worker else None
+        if worker and not who:
+            raise ImportFileError(path, line, "worker is empty")
+        out.append(Comparison(row, prompt, rec["left"], rec["right"], rec["winner"], who))
     return out
 
 

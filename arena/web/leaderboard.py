@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from arena import ratings
 from arena.models import RatingSnapshot
+from arena.scope import Scope, ScopeError
 from arena.web.common import rt
 from arena.web.errors import ApiError
 
@@ -33,11 +34,16 @@ PLOTLY_DIR = Path(plotly.__file__).parent / "package_data"
 
 
 def _scope_args() -> dict:
-    args = {key: request.args.get(key, "") for key in ("category", "source", "rater_group")}
-    method = request.args.get("method", "bt")
+    """The method and scope a request asks for: human votes unless ``source`` names another
+    (``judge:NAME``) or ``all`` (:mod:`arena.scope`); ``[rating] method`` unless named."""
+    try:
+        scope = Scope.of(*(request.args.get(k) for k in ("category", "source", "rater_group")))
+    except ScopeError as exc:
+        raise ApiError(400, str(exc), "bad_scope") from None
+    method = request.args.get("method") or rt().settings["rating"]["method"]
     if method not in METHODS:
         raise ApiError(400, f"method must be one of {', '.join(METHODS)}", "bad_method")
-    return {"method": method, **args}
+    return {"method": method, **scope.stored()}
 
 
 def scopes() -> list[dict]:
@@ -172,6 +178,7 @@ def rank_json():
         )
         inputs, inputs_meta = load_db_inputs(
             runtime.engine,
+            runtime.settings["rating"]["method"],
             args.get("category", ""),
             arena_source(runtime.settings, args.get("source")),
             args.get("rater_group", ""),

@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rating import bt, counts, engine, graph
+from rating.errors import RatingError
 
 
 def _pairs(left, right, outcome, m):
@@ -38,7 +39,7 @@ def test_golden_three_models():
         [0, 1, 0], [1, 2, 2], [[2, 1, 0, 0], [2, 1, 0, 0], [4, 1, 0, 0]], list("abc")
     )
     r = engine.rate(pc, ci="none")
-    theta = (np.array(r.rating) - 1000) / bt.SCALE
+    theta = (np.array(r.rating) - 1000) / bt.POINTS_PER_LOG_UNIT
     # Stationarity: every model's observed wins equal its expected wins.
     by = dict(zip(r.models, theta))
     p = lambda x, y: 1 / (1 + np.exp(by[y] - by[x]))  # noqa: E731
@@ -62,7 +63,7 @@ def test_matches_choix_and_gradient_zero():
     np.add.at(comp, (i, j), w)
     np.add.at(comp, (j, i), wj + t / 2)
     ref = choix.ilsr_pairwise_dense(comp, tol=1e-13, max_iter=100000)
-    assert np.abs(bt.SCALE * (f.theta - (ref - ref.mean()))).max() < 1e-6
+    assert np.abs(bt.POINTS_PER_LOG_UNIT * (f.theta - (ref - ref.mean()))).max() < 1e-6
     r_choix = engine.rate(pc, ci="none", solver="choix")
     r_exact = engine.rate(pc, ci="none")
     assert r_choix.models == r_exact.models
@@ -96,7 +97,7 @@ def test_batched_fit_equals_single_fits():
     q = len(i)
     w = draws[:q] + draws[2 * q :] / 2  # one column per replicate
     n = draws[:q] + draws[q : 2 * q] + draws[2 * q :]
-    batch, gnorm = bt.Batch(i, j, 8).fit_many(w, n, np.zeros(8), tol=1e-12)
+    batch, gnorm = bt.ReplicateSolver(i, j, 8).fit_many(w, n, np.zeros(8), tol=1e-12)
     assert gnorm.max() < 1e-9
     for r in range(5):
         assert np.abs(batch[:, r] - bt.fit(i, j, w[:, r], n[:, r], 8).theta).max() < 1e-10
@@ -173,8 +174,26 @@ def test_property_optimum_matches_choix_on_complete_graphs(case):
     comp[i, j] = wi + t / 2
     comp[j, i] = wj + t / 2
     ref = choix.ilsr_pairwise_dense(comp, tol=1e-13, max_iter=100000)
-    assert np.abs(bt.SCALE * (f.theta - (ref - ref.mean()))).max() < 1e-5
+    assert np.abs(bt.POINTS_PER_LOG_UNIT * (f.theta - (ref - ref.mean()))).max() < 1e-5
     # Relabelling the models permutes the answer.
     perm = np.random.default_rng(m).permutation(m)
     g = bt.fit(perm[i], perm[j], wi + t / 2, wi + wj + t, m)
     assert np.allclose(g.theta[perm], f.theta, atol=1e-9)
+
+
+def test_choix_refuses_counts_that_need_the_prior():
+    # "a" never lost: the maximum is infinite and the exact solver uses the Gaussian prior.
+    # choix's ILSR alpha is not that prior (it gave 1418.8 where the prior gives 1496.7),
+    # so the choix solver refuses rather than report other ratings under meta.prior.
+    pc = counts.pair_counts(
+        [0, 0, 1],
+        [1, 2, 2],
+        [[3, 0, 0, 0], [2, 0, 0, 0], [2, 1, 1, 0]],
+        ["a", "b", "c"],
+    )
+    exact = engine.rate(pc, ci="none")
+    assert exact.meta["prior"] == bt.DEFAULT_PRIOR
+    with pytest.raises(RatingError, match=r"choix.*prior"):
+        engine.rate(pc, ci="none", solver="choix")
+    with pytest.raises(RatingError, match=r"choix.*prior"):
+        engine.rate(pc, ci="none", solver="choix", prior=0.5)

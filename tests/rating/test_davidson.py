@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from rating import bt, counts, engine
-from rating.davidson import Cells
+from rating.davidson import PositionalCounts
 from tests.rating.simulation import simulate
 
 
@@ -20,8 +20,8 @@ def test_planted_left_advantage_recovered():
     r = engine.rate(_pc(left, right, out, 8), "davidson", left_advantage=True, ci="sandwich")
     params = r.meta["parameters"]
     lo, hi = params["left_advantage_ci"]
-    assert lo < bt.SCALE * eta < hi
-    assert params["left_advantage"] == pytest.approx(bt.SCALE * eta, abs=12)
+    assert lo < bt.POINTS_PER_LOG_UNIT * eta < hi
+    assert params["left_advantage"] == pytest.approx(bt.POINTS_PER_LOG_UNIT * eta, abs=12)
     nlo, nhi = params["tie_nu_ci"]
     assert nlo < 0.8 < nhi
     truth = bt.to_rating(theta - theta.mean())
@@ -111,7 +111,7 @@ def test_batched_refit_equals_newton_on_each_replicate():
     left, right, out = simulate(np.linspace(-1, 1, 6), 4000, rng, nu=0.6, eta=0.3)
     pc = _pc(left, right, out, 6)
     c = pc.counts
-    cells = Cells(pc.left, pc.right, c[:, 0], c[:, 1], c[:, 2] + c[:, 3], 6, True)
+    cells = PositionalCounts(pc.left, pc.right, c[:, 0], c[:, 1], c[:, 2] + c[:, 3], 6, True)
     point = cells.fit(cells.start())
     _, h = cells.grad_info(point.params)
     cc = np.zeros(cells.dim)

@@ -141,3 +141,54 @@ def test_zero_rounds_means_no_interval():
     r = engine.rate(pc, rounds=0)
     assert r.meta["ci"] == "none" and r.replicates is None
     assert np.all(r.ci_low == r.rating)
+
+
+def _old_replay(left, right, outcome, m, k, repeat):
+    """The per-battle replay the compiled one replaced (vectorised over replicates only)."""
+    score = np.select([np.asarray(outcome) == 0, np.asarray(outcome) == 1], [1.0, 0.0], 0.5)
+    reps = repeat.shape[0]
+    rating = np.full((reps, m), 1000.0)
+    rows = np.arange(reps)
+    for t in range(len(left)):
+        times = repeat[:, t]
+        for c in range(1, int(times.max()) + 1):
+            sel = rows[times >= c]
+            ra, rb = rating[sel, left[t]], rating[sel, right[t]]
+            delta = k * (score[t] - 1.0 / (1.0 + 10.0 ** ((rb - ra) / 400.0)))
+            rating[sel, left[t]] = ra + delta
+            rating[sel, right[t]] = rb - delta
+    return rating
+
+
+def test_elo_bootstrap_equals_the_old_replay_on_the_same_draws():
+    rng = np.random.default_rng(5)
+    n, m = 400, 6
+    a = rng.integers(0, m, n)
+    b = (a + rng.integers(1, m, n)) % m
+    o = rng.integers(0, 4, n)
+    times = rng.multinomial(n, np.full(n, 1.0 / n), size=30)  # the old draw
+    old = _old_replay(a, b, o, m, 8.0, times)
+    new = elo.online(a, b, o, m, 8.0, repeat=times)
+    assert np.abs(new - old).max() < 1e-9
+    # The new draw is the same multinomial (N uniform picks counted per battle):
+    # replicates draw N battles each, and the bootstrap equals the replay of its draws.
+    reps = elo.bootstrap(a, b, o, m, 8.0, rounds=20, seed=3)
+    draw = np.random.default_rng(3)
+    counts_ = np.stack(
+        [np.bincount(draw.integers(0, n, n, dtype=np.int32), minlength=n) for _ in range(20)]
+    )
+    assert (counts_.sum(axis=1) == n).all()
+    assert np.abs(reps - _old_replay(a, b, o, m, 8.0, counts_)).max() < 1e-9
+    res = engine.rate_elo(a, b, o, list("abcdef"), k=8.0, rounds=20, seed=3)
+    assert np.abs(np.sort(res.replicates, axis=1) - np.sort(reps, axis=1)).max() < 1e-9
+
+
+def test_elo_counts_that_do_not_fit_a_byte():
+    # Two battles: 300 picks of each cannot be counted in uint8; the replay moves to int32
+    # and equals the old replay of the same counts.
+    a, b, o = np.array([0, 1]), np.array([1, 2]), np.array([0, 2])
+    times = np.array([[300, 2], [0, 256]])
+    old = _old_replay(a, b, o, 3, 4.0, times)
+    assert np.abs(elo.online(a, b, o, 3, 4.0, repeat=times) - old).max() < 1e-9
+    out = np.zeros(2, np.uint8)
+    assert not elo._kernels()[1](np.zeros(300, np.int32), out)

@@ -94,7 +94,9 @@ def test_arena_dump_replicates_are_their_own_exact_optimum():
     point = bt.fit(i, j, wi + t / 2, wi + wj + t, m)
     draw = next(intervals.multinomial_rounds(np.r_[wi, wj, t], 4, seed=3))
     w, n = draw[:q] + draw[2 * q :] / 2, draw[:q] + draw[q : 2 * q] + draw[2 * q :]
-    theta, _gnorm = bt.Batch(i, j, m).fit_many(w, n, point.theta, tol=intervals.REPLICATE_TOL)
+    theta, _gnorm = bt.ReplicateSolver(i, j, m).fit_many(
+        w, n, point.theta, tol=intervals.REPLICATE_TOL
+    )
     for r in range(4):
         exact = bt.fit(i, j, w[:, r], n[:, r], m, theta0=point.theta)
         assert exact.grad_norm < 1e-9
