@@ -257,7 +257,8 @@ def davidson_left_advantage(
 ) -> dict:
     """The left advantage of Davidson's model fitted to one judge's votes.
 
-    ``left``/``right`` are model indices as shown, ``choices`` the votes'
+    ``left``/``right`` are model indices as shown (below ``n_models``; models
+    without votes are left out), ``choices`` the votes'
     choices (``left``, ``right``, ``tie``, ``both_bad``). Returns ``value`` (in
     rating points), its 95% sandwich interval ``low``/``high``, and
     ``left_win_probability_equal`` (how often the left one of two equal models
@@ -272,7 +273,10 @@ def davidson_left_advantage(
     counts[np.arange(len(choices)), [codes[c] for c in choices]] = 1.0
     if not len(choices):
         return {"value": None, "low": None, "high": None, "error": "no votes"}
-    pairs = pair_counts(left, right, counts, tuple(str(k) for k in range(n_models)))
+    # only the models that appear: an absent model would have no finite strength
+    used, codes_lr = np.unique(np.r_[left, right], return_inverse=True)
+    left, right = codes_lr[: len(left)], codes_lr[len(left) :]
+    pairs = pair_counts(left, right, counts, tuple(str(k) for k in used))
     try:
         *_, meta = fit_davidson_scope(
             pairs,

@@ -484,3 +484,19 @@ def test_judge_votes_are_not_in_the_default_human_snapshot(configure, standin):
     default = ratings.latest_snapshot(rt.engine)  # the default leaderboard's snapshot
     assert default is not None
     assert default["meta"]["battles"] == 4  # human votes only
+
+
+def test_davidson_left_advantage_sees_a_left_bias():
+    from rating.judging import davidson_left_advantage
+
+    rng = np.random.default_rng(0)
+    n = 600
+    left = rng.integers(0, 4, n) * 10  # sparse model ids: absent models are left out
+    right = ((left // 10 + rng.integers(1, 4, n)) % 4) * 10
+    biased = list(rng.choice(["left", "left", "right", "tie"], n))
+    fair = list(rng.choice(["left", "right", "tie"], n))
+    b = davidson_left_advantage(left, right, biased, 40)
+    f = davidson_left_advantage(left, right, fair, 40)
+    assert b["low"] > 0 and b["value"] > 50  # rating points
+    assert f["low"] < 0 < f["high"]
+    assert "ties" in davidson_left_advantage(left, right, ["left"] * n, 40)["error"]
