@@ -33,9 +33,7 @@ class JudgeSettings:
     base_url: str  # e.g. "http://127.0.0.1:8080/v1"
     model: str  # the model name the server expects
     format: str  # prometheus | prometheus-absolute | judgelm | mtbench
-    mode: str = (
-        "default"  # default (the format's own: judgelm completion, else chat) | chat | completion
-    )
+    mode: str = "default"  # default (the format's own) | chat | completion
     temperature: float = 0.0
     top_p: float = 1.0
     max_tokens: int = 1024

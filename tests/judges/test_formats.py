@@ -86,7 +86,8 @@ def test_chat_and_completion_modes():
         "completion"
     ).endswith(" [/INST]")
     assert get_format("judgelm").default_mode == "completion"
-    assert get_format("prometheus").default_mode == "chat"
+    assert get_format("prometheus").default_mode == "completion"  # as prometheus-eval on vLLM
+    assert get_format("mtbench").default_mode == "chat"
 
 
 @pytest.mark.parametrize("name", ["prometheus", "prometheus-absolute", "judgelm"])

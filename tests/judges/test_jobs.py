@@ -34,7 +34,13 @@ def calls_of(rt):
 
 @pytest.mark.parametrize(
     "fmt,mode",
-    [("prometheus", "chat"), ("judgelm", "completion"), ("judgelm", "chat"), ("mtbench", "chat")],
+    [
+        ("prometheus", "completion"),
+        ("prometheus", "chat"),
+        ("judgelm", "completion"),
+        ("judgelm", "chat"),
+        ("mtbench", "chat"),
+    ],
 )
 def test_consistent_judge_votes_once_per_battle(configure, standin, fmt, mode):
     rt = configure(format=fmt, mode=mode)
@@ -232,7 +238,8 @@ def test_reference_answer_reaches_the_judge(configure, standin):
     rt = configure(format="prometheus")
     seed(rt.engine, reference="The reference says GOLD.")
     run(rt, 1)
-    prompt = standin.requests[0]["messages"][-1]["content"]
+    prompt = standin.requests[0]["prompt"]  # completion: Prometheus's default mode
+    assert prompt.startswith("[INST] You are a fair judge assistant")
     assert "###Reference Answer:\nThe reference says GOLD." in prompt
     assert "a reference answer, and an evaluation criteria are given" in prompt
 

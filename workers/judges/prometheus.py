@@ -2,10 +2,12 @@
 
 The texts are prometheus-eval's own (``templates/prometheus.json``): the
 relative system prompt and template, with or without a reference answer, and
-the absolute ones. Chat mode sends the system prompt as a system message and
-the template as the user message, as the package does through LiteLLM;
-completion mode sends the raw Mistral prompt the package builds for vLLM
-(FastChat's ``mistral`` conversation: ``[INST] {system}\\n{user} [/INST]``).
+the absolute ones. Completion mode, the default, sends the raw Mistral prompt
+the package builds when it runs the open model itself on vLLM (FastChat's
+``mistral`` conversation: ``[INST] {system}\\n{user} [/INST]``); chat mode sends
+the system prompt as a system message and the template as the user message, as
+the package does for API models through LiteLLM (some Mistral chat templates
+refuse a system message: then use completion mode).
 
 Parsing (relative): a verdict is a marker, optional space (a newline too), the
 letter ``A`` or ``B``, an optional ``]``, then the end of the line; case does
@@ -132,7 +134,7 @@ FORMAT = JudgeFormat(
     name="prometheus",
     version=VERSION,
     kind="pairwise",
-    default_mode="chat",
+    default_mode="completion",
     render=render_relative,
     parse=parse_relative,
 )
@@ -140,7 +142,7 @@ ABSOLUTE_FORMAT = JudgeFormat(
     name="prometheus-absolute",
     version=VERSION,
     kind="absolute",
-    default_mode="chat",
+    default_mode="completion",
     render=render_absolute,
     parse=parse_absolute,
 )
