@@ -239,3 +239,13 @@ def test_defaults_fill_in():
 def test_bad_settings_name_the_key(change, message):
     with pytest.raises(JudgeConfigError, match=re.escape(message)):
         judge_settings("x", {**BASE, **change})
+
+
+def test_a_parse_retry_changes_the_seed_and_warms_a_deterministic_judge():
+    cold = JudgeClient(judge_settings("x", {**BASE, "seed": 5}))
+    assert cold.sampling(0) == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 1024, "seed": 5}
+    assert cold.sampling(2)["seed"] == 7 and cold.sampling(2)["temperature"] == 0.3
+    warm = JudgeClient(judge_settings("x", {**BASE, "temperature": 0.7}))
+    assert [warm.sampling(r)["temperature"] for r in (0, 1)] == [0.7, 0.7]  # already sampling
+    assert [warm.sampling(r)["seed"] for r in (0, 1)] == [0, 1]
+    assert cold.body(PROMPT, retry=1)["seed"] == 6  # what is sent is what is recorded
