@@ -79,7 +79,6 @@ class Store:
             )
         }
         self.families = dict(session.execute(select(Model.id, Model.family)).all())
-        self.n_models = int(session.execute(select(func.max(Model.id))).scalar() or 0) + 1
         by_item = defaultdict(list)
         for _, choice, prompt, left, right in self.humans:
             by_item[(prompt, min(left, right), max(left, right))].append(
@@ -290,7 +289,6 @@ def judge_report(
         np.array([v[3] for v in votes], dtype=int),
         np.array([v[4] for v in votes], dtype=int),
         [v[1] for v in votes],
-        store.n_models,
     )
     return {
         "judge": name,

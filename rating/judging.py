@@ -252,15 +252,13 @@ def position_consistency(keys: np.ndarray, left_first: np.ndarray, outcomes: np.
     return {"items": len(shares), "value": float(np.mean(shares)) if shares else None}
 
 
-def davidson_left_advantage(
-    left: np.ndarray, right: np.ndarray, choices: list[str], n_models: int
-) -> dict:
+def davidson_left_advantage(left: np.ndarray, right: np.ndarray, choices: list[str]) -> dict:
     """The left advantage of Davidson's model fitted to one judge's votes.
 
-    ``left``/``right`` are model indices as shown (below ``n_models``; models
-    without votes are left out), ``choices`` the votes'
-    choices (``left``, ``right``, ``tie``, ``both_bad``). Returns ``value`` (in
-    rating points), its 95% sandwich interval ``low``/``high``, and
+    ``left``/``right`` are model ids as shown (only the models that appear are
+    fitted), ``choices`` the votes' choices (``left``, ``right``, ``tie``,
+    ``both_bad``). Returns ``value`` (in rating points), its 95% sandwich
+    interval ``low``/``high``, and
     ``left_win_probability_equal`` (how often the left one of two equal models
     wins); or ``error`` when the model has no finite fit on these votes.
     """

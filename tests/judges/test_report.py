@@ -495,8 +495,8 @@ def test_davidson_left_advantage_sees_a_left_bias():
     right = ((left // 10 + rng.integers(1, 4, n)) % 4) * 10
     biased = list(rng.choice(["left", "left", "right", "tie"], n))
     fair = list(rng.choice(["left", "right", "tie"], n))
-    b = davidson_left_advantage(left, right, biased, 40)
-    f = davidson_left_advantage(left, right, fair, 40)
+    b = davidson_left_advantage(left, right, biased)
+    f = davidson_left_advantage(left, right, fair)
     assert b["low"] > 0 and b["value"] > 50  # rating points
     assert f["low"] < 0 < f["high"]
-    assert "ties" in davidson_left_advantage(left, right, ["left"] * n, 40)["error"]
+    assert "ties" in davidson_left_advantage(left, right, ["left"] * n)["error"]
