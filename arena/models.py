@@ -169,6 +169,16 @@ class JudgeCall(SQLModel, table=True):
     truncated: bool = False
     error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow)
+    # provenance (migration 0004): what exactly was asked, and what answered
+    format: str | None = Field(default=None, max_length=40)  # e.g. prometheus, mtbench
+    format_version: str | None = Field(default=None, max_length=120)  # upstream repo@commit
+    template: str | None = Field(default=None, max_length=60)  # e.g. pair-math-v1
+    prompt_sha256: str | None = Field(default=None, max_length=64)  # of the rendered prompt
+    request: str | None = Field(default=None, sa_column=Column(Text))  # the body, as sent
+    sampling: str | None = Field(default=None, sa_column=Column(Text))  # JSON: temperature, seed..
+    served_model: str | None = Field(default=None, max_length=300)  # as the server reported it
+    finish_reason: str | None = Field(default=None, max_length=40)
+    score: float | None = None  # an absolute format's grade (prometheus-absolute: 1-5)
 
 
 class BenchmarkScore(SQLModel, table=True):

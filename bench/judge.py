@@ -12,6 +12,12 @@ imports and connections are not in the figure. Target: >= 0.8 at 16
 slots. At the end the vote jobs are drained and checked: exactly one vote per
 judged battle, source ``judge:bench``.
 
+Then the parse-failure rate: for each format (prometheus, judgelm, mtbench) a
+second stand-in answers in every official phrasing of the verdicts in turn
+(``phrasings`` mode: prometheus-eval's parser cases, JudgeLM's score lines,
+FastChat's ``[[A]]``), ``--phrasing-jobs`` jobs each with no parse retry, and
+the verdicts lost (calls whose reply did not parse) are counted. Target: 0.
+
 Usage::
 
     .venv/bin/python bench/judge.py [--delay 0.5] [--rounds 8] [--slots 1 4 16]
@@ -100,6 +106,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=8, help="jobs per slot per measurement")
     parser.add_argument("--slots", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--phrasing-jobs", type=int, default=40, help="jobs per format on the phrasings stand-in"
+    )
     args = parser.parse_args()
 
     from arena.queue import EmbeddedRedis
@@ -115,8 +124,34 @@ def main() -> int:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+PHRASED = ("prometheus", "judgelm", "mtbench")
+
+
+def parse_failures(rt, n_jobs: int) -> bool:
+    """Judge ``n_jobs`` battles per format on the phrasings stand-in; print lost verdicts."""
+    print(f"{'format':>12} {'calls':>6} {'replies':>7} {'parse failures':>14} {'rate':>6}")
+    lost = 0
+    for fmt in PHRASED:
+        name = f"phrasings-{fmt}"
+        enqueue_jobs(rt.queue("judge"), get_judge(rt.settings, name), n_jobs)
+        SimpleWorker([rt.queue("judge")], connection=rt.redis).work(
+            burst=True, logging_level="WARNING"
+        )
+        with Session(rt.engine) as s:
+            calls = s.execute(select(JudgeCall).where(JudgeCall.judge == name)).scalars().all()
+        replies = [c for c in calls if c.raw_reply is not None]
+        failed = [c for c in replies if (c.error or "").startswith("parse:")]
+        lost += len(failed)
+        rate = len(failed) / len(replies) if replies else float("nan")
+        print(f"{fmt:>12} {len(calls):>6} {len(replies):>7} {len(failed):>14} {rate:>6.3f}")
+    verdict = "met" if not lost else "NOT met"
+    print(f"target: 0 lost verdicts on every official phrasing: {lost} ({verdict})")
+    return lost == 0
+
+
 def run(args, folder, redis_url, database_url) -> int:
     standin = StandinJudge(delay=args.delay).start()
+    phrasings = StandinJudge("phrasings").start()
     try:
         db.upgrade(database_url)
         config = write_config(
@@ -131,7 +166,16 @@ def run(args, folder, redis_url, database_url) -> int:
                     "format": "mtbench",
                     "timeout": 30.0,
                     "concurrency": 2 * max(args.slots),
-                }
+                },
+                **{
+                    f"phrasings-{fmt}": {
+                        "base_url": phrasings.base_url,
+                        "model": "standin-phrasings",
+                        "format": fmt,
+                        "parse_retries": 0,  # a reply that does not parse is a lost verdict
+                    }
+                    for fmt in PHRASED
+                },
             },
         )
         rt = runtime.configure(load(config, env={}))
@@ -192,8 +236,15 @@ def run(args, folder, redis_url, database_url) -> int:
             f"target: >= 0.80 of ideal at {top} slots: {ratios[top]:.2f} "
             f"({'met' if ratios[top] >= 0.8 else 'NOT met'})"
         )
-        return 0 if ok else 1
+        print()
+        print(
+            "parse failures on a stand-in in every official phrasing "
+            f"({args.phrasing_jobs} jobs per format):"
+        )
+        none_lost = parse_failures(rt, args.phrasing_jobs)
+        return 0 if ok and none_lost else 1
     finally:
+        phrasings.stop()
         standin.stop()
         db.dispose_all()
 

@@ -21,6 +21,12 @@ queues modes for the next requests first):
 ``stall``      waits ``stall`` seconds (past the client's timeout), then answers correctly
 ``odd-usage``  answers correctly, with ``usage`` in a shape of its own (a string)
 ``not-openai`` HTTP 200 whose body is no completion (``choices`` is a string)
+``phrasings`` answers correctly, cycling through every official phrasing of its
+               format's verdict (:data:`PHRASINGS`): the parser must lose none
+
+An absolute prompt (``prometheus-absolute``) is graded 5 when the answer holds the
+marker word, else 2. Each reply names the served model ``standin-judge`` unless
+``served_model`` is given.
 
 ``delay`` seconds are slept before every answer (the benchmark's fixed reply
 delay). ``requests`` keeps every request body; ``max_in_flight`` the most
@@ -51,11 +57,17 @@ MODES = (
     "stall",
     "odd-usage",
     "not-openai",
+    "phrasings",
 )
 
 # (format, header of the answer shown first, header of the answer shown second)
 LAYOUTS = (
     ("prometheus", "###Response A:", "###Response B:"),
+    (
+        "mtbench",
+        "<|The Start of Assistant A's Conversation with User|>",
+        "<|The Start of Assistant B's Conversation with User|>",
+    ),
     ("judgelm", "[The Start of Assistant 1's Answer]", "[The Start of Assistant 2's Answer]"),
     ("mtbench", "[The Start of Assistant A's Answer]", "[The Start of Assistant B's Answer]"),
 )
@@ -64,6 +76,7 @@ ENDS = (
     "###Score Rubric:",
     "[The End of Assistant 2's Answer]",
     "[The End of Assistant B's Answer]",
+    "<|The End of Assistant B's Conversation with User|>",
 )
 
 REPLIES = {
@@ -82,6 +95,30 @@ REPLIES = {
         "second": "Assistant B is correct and A is not. [[B]]",
         "tie": "The two answers are equally good. [[C]]",
     },
+}
+
+
+# Every phrasing of a verdict the official parsers accept (prometheus-eval's parser tests,
+# JudgeLM's parse_score, FastChat's [[A]] check): {letter} is A or B, {tie} a tie's form.
+PHRASINGS = {
+    "prometheus": (
+        "Feedback: Response {letter} meets the rubric better. [RESULT] {letter}",
+        "Feedback: Both responses are similar... [Response {letter}]",
+        "Feedback: Both responses are clear... [Result] Response {letter}",
+        "Feedback: Both responses are clear... [RESULT: {letter}]",
+        "Feedback: Both responses are clear... [Result: {letter}]",
+        "[Response A is discussed first. [RESULT] {letter}",
+        "Feedback: Response A. [RESULT] {letter}",
+        "feedback in lower case [result] {lower}",
+        "Feedback with a newline [RESULT]\n{letter}",
+        "Feedback on its own line.\nResult: {letter}",
+    ),
+    "judgelm": ("{a} {b}\nexplanation", "{a},{b}\nexplanation", "{a}.0 {b}.0\nexplanation"),
+    "mtbench": (
+        "Explanation. [[{mt}]]",
+        "[[{mt}]]",
+        "Verdict: [[{mt}]] because of the explanation above.",
+    ),
 }
 
 
@@ -127,6 +164,7 @@ class StandinJudge:
         stall: float = 5.0,
         retry_after: str = "1",
         api_key: str | None = None,
+        served_model: str | None = None,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
@@ -136,6 +174,8 @@ class StandinJudge:
         self.stall = stall
         self.retry_after = retry_after
         self.api_key = api_key
+        self.served_model = served_model
+        self._phrasing = 0
         self.requests: list[dict] = []
         self.modes_used: list[str] = []
         self.in_flight = 0
@@ -167,6 +207,17 @@ class StandinJudge:
     def _done(self) -> None:
         with self._lock:
             self.in_flight -= 1
+
+    def phrased(self, fmt: str, verdict: str) -> str:
+        """The next official phrasing of ``verdict`` (prometheus has no tie: it says A)."""
+        with self._lock:
+            k = self._phrasing
+            self._phrasing += 1
+        forms = PHRASINGS[fmt]
+        letter = "B" if verdict == "second" else "A"
+        a, b = {"first": (9, 4), "second": (4, 9), "tie": (6, 6)}[verdict]
+        mt = {"first": "A", "second": "B", "tie": "C"}[verdict]
+        return forms[k % len(forms)].format(letter=letter, lower=letter.lower(), a=a, b=b, mt=mt)
 
     @property
     def base_url(self) -> str:
@@ -203,10 +254,12 @@ class StandinJudge:
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
                 try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
+                    body = json.loads(raw or b"{}")
                 except ValueError:
                     return self._send(400, {"error": {"message": "body is not JSON"}})
+                body["_raw"] = raw
                 body["_path"] = self.path
                 body["_authorization"] = self.headers.get("Authorization")
                 mode = standin._next_mode(body)
@@ -243,8 +296,9 @@ class StandinJudge:
                     if chat
                     else body.get("prompt", "")
                 )
+                absolute = "###Response to evaluate:" in prompt
                 try:
-                    fmt = layout_of(prompt)[0]
+                    fmt = "prometheus" if absolute else layout_of(prompt)[0]
                 except ValueError as exc:
                     return self._send(400, {"error": {"message": str(exc)}})
                 if mode == "malformed":
@@ -253,6 +307,12 @@ class StandinJudge:
                     reply = ""
                 elif mode in ("first", "second"):
                     reply = REPLIES[fmt][mode]
+                elif absolute:
+                    graded = prompt.split("###Response to evaluate:", 1)[1]
+                    graded = graded.split("###Reference Answer", 1)[0].split("###Score", 1)[0]
+                    reply = f"Feedback: graded. [RESULT] {5 if standin.marker in graded else 2}"
+                elif mode == "phrasings":
+                    reply = standin.phrased(fmt, preferred(prompt, standin.marker))
                 else:
                     reply = REPLIES[fmt][preferred(prompt, standin.marker)]
                 choice = {"index": 0, "finish_reason": "stop"}
@@ -270,7 +330,7 @@ class StandinJudge:
                     {
                         "id": f"standin-{len(standin.requests)}",
                         "object": "chat.completion" if chat else "text_completion",
-                        "model": body.get("model", "standin"),
+                        "model": standin.served_model or body["model"],
                         "choices": [choice],
                         # odd-usage: some servers send usage in a shape of their own
                         "usage": "n/a" if mode == "odd-usage" else usage,

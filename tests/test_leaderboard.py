@@ -80,9 +80,12 @@ def test_leaderboard_moves_with_votes(app):
     data = client.get("/api/v1/leaderboard").get_json()
     assert data["meta"]["battles"] == 60
     scopes = client.get("/api/v1/leaderboard/scopes").get_json()["scopes"]
-    assert {"method": "bt", "category": "coding", "source": "human", "rater_group": ""}.items() <= next(
-        s for s in scopes if s["category"] == "coding"
-    ).items()
+    assert {
+        "method": "bt",
+        "category": "coding",
+        "source": "human",
+        "rater_group": "",
+    }.items() <= next(s for s in scopes if s["category"] == "coding").items()
     coding = client.get("/api/v1/leaderboard?category=coding").get_json()
     assert coding["meta"]["scope"]["category"] == "coding"
     assert coding["meta"]["battles"] < 60

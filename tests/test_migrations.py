@@ -9,7 +9,7 @@ from sqlmodel import SQLModel
 from arena import db
 from arena.cli import main
 
-# Head of the migration chain: 0001 <- 0003 (answer style counts) <- 0005 (model metadata).
+# Head of the migration chain: 0001 <- 0003 (answer style) <- 0004 (judge calls) <- 0005 (metadata).
 HEAD = "0005"
 
 

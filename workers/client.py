@@ -11,6 +11,7 @@ up and the rq job's own retry takes over. Other 4xx answers are not retried.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
@@ -20,9 +21,15 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from workers.judges.base import RenderedPrompt
 from workers.judges.limits import NullLimiter
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+def encode(body: dict) -> bytes:
+    """The request's bytes: compact JSON, keys in insertion order (reproducible)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class JudgeHTTPError(RuntimeError):
@@ -40,6 +47,7 @@ class Completion:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     finish_reason: str | None = None
+    served_model: str | None = None  # the model name the server reported
     retries: list[str] = field(default_factory=list)  # what went wrong before the answer
 
 
@@ -85,7 +93,7 @@ class JudgeClient:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         self.url = judge.base_url + (
-            "/chat/completions" if judge.mode == "chat" else "/completions"
+            "/chat/completions" if judge.send_mode == "chat" else "/completions"
         )
         self._http = httpx.Client(
             headers=headers,
@@ -96,21 +104,29 @@ class JudgeClient:
     def close(self) -> None:
         self._http.close()
 
-    def body(self, prompt: str) -> dict:
+    def sampling(self, retry: int) -> dict:
+        """The sampling settings sent on parse retry number ``retry`` (0: the first call).
+
+        A retry must be able to change the answer: it sends ``seed + retry`` and, when
+        the judge is deterministic (temperature 0), ``retry_temperature``.
+        """
         j = self.judge
-        body: dict = {
-            "model": j.model,
-            "temperature": j.temperature,
+        temperature = j.temperature if retry == 0 or j.temperature > 0 else j.retry_temperature
+        return {
+            "temperature": temperature,
             "top_p": j.top_p,
             "max_tokens": j.max_tokens,
-            "stream": False,
+            "seed": j.seed + retry,
         }
-        if j.mode == "chat":
-            body["messages"] = [{"role": "user", "content": prompt}]
+
+    def body(self, prompt: RenderedPrompt, retry: int = 0) -> dict:
+        """The request body for ``prompt`` (same prompt, settings and retry: same body)."""
+        j = self.judge
+        body: dict = {"model": j.model, **self.sampling(retry), "stream": False}
+        if j.send_mode == "chat":
+            body["messages"] = prompt.messages()
         else:
-            body["prompt"] = prompt
-        if j.seed is not None:
-            body["seed"] = j.seed
+            body["prompt"] = prompt.completion
         if j.stop:
             body["stop"] = list(j.stop)
         if j.grammar:
@@ -122,10 +138,12 @@ class JudgeClient:
         try:
             data = response.json()
             choice = data["choices"][0]
-            text = choice["message"]["content"] if self.judge.mode == "chat" else choice["text"]
+            chat = self.judge.send_mode == "chat"
+            text = choice["message"]["content"] if chat else choice["text"]
             if not isinstance(text, (str, type(None))):
                 raise TypeError("the reply text is not a string")
             finish = choice.get("finish_reason")
+            served = data.get("model")
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise JudgeHTTPError(
                 f"HTTP {response.status_code} with a body that is not an "
@@ -144,10 +162,12 @@ class JudgeClient:
             prompt_tokens=count("prompt_tokens"),
             completion_tokens=count("completion_tokens"),
             finish_reason=finish if isinstance(finish, str) else None,
+            served_model=served if isinstance(served, str) else None,
         )
 
-    def complete(self, prompt: str) -> Completion:
-        """The judge's reply to ``prompt``.
+    def complete(self, body: dict) -> Completion:
+        """The judge's reply to the request ``body`` (see :meth:`body`), sent as
+        :func:`encode` writes it.
 
         Raises
         ------
@@ -158,7 +178,7 @@ class JudgeClient:
             the server asked to wait longer than ``max_backoff_seconds``.
         """
         j = self.judge
-        body = self.body(prompt)
+        content = encode(body)
         errors: list[str] = []
         for attempt in range(j.max_retries + 1):
             self.limiter.wait_cooldown()
@@ -166,7 +186,7 @@ class JudgeClient:
             with self.limiter.slot():
                 start = time.perf_counter()
                 try:
-                    response = self._http.post(self.url, json=body)
+                    response = self._http.post(self.url, content=content)
                 except httpx.TimeoutException:
                     errors.append(f"timeout after {j.timeout:g}s")
                     response = None

@@ -14,9 +14,16 @@
    recording every call as a :class:`arena.models.JudgeCall` row. A reply
    that does not parse is asked again up to ``parse_retries`` times; an order
    already judged by an earlier run of the job is not asked again;
-4. combines the two verdicts: agreeing ones make a win (or a tie, if both
-   said tie); disagreeing ones make a tie, or no vote when
-   ``on_disagreement = "none"``; an order that never parsed makes no vote;
+   Each call records its provenance: format and version, template, the hash of
+   the rendered prompt, the request body as sent, the sampling settings, the
+   served model name, ``finish_reason`` and token counts. A parse retry sends
+   another seed (and, for a deterministic judge, ``retry_temperature``);
+4. combines the two verdicts (:mod:`rating.judging`): agreeing ones make a win
+   (or a tie, if both said tie); disagreeing ones make a tie, or no vote when
+   ``on_disagreement = "none"``; an order that never parsed makes no vote. An
+   absolute format grades the left answer in ``ab`` and the right one in
+   ``ba``; the higher grade wins. A format with no template for the battle
+   (several turns) records the refusal and makes no vote;
 5. enqueues the vote on ``votes`` with source ``judge:NAME``. The vote job
    stores one vote per battle, so a job run twice never stores two.
 
@@ -27,6 +34,8 @@ are recorded and re-raised, so rq retries the job (``job_retries``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,12 +48,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from arena import battles, runtime, votes
-from arena.judge_report import in_family, side_of
 from arena.models import Answer, Battle, JudgeCall, Model, Prompt, Vote
 from arena.sampling import NoBattleAvailable
-from workers.client import JudgeClient, JudgeHTTPError, JudgeUnavailable
+from rating.judging import combine, combine_scores, in_family
+from workers.client import JudgeClient, JudgeHTTPError, JudgeUnavailable, encode
 from workers.judge_config import JudgeSettings, get_judge
-from workers.judges import ContextOverflow, ParseError, fit, get_format
+from workers.judges import (
+    ContextOverflow,
+    JudgeInput,
+    ParseError,
+    Refused,
+    Turn,
+    Verdict,
+    fit,
+    get_format,
+)
 from workers.judges.limits import RedisLimiter
 
 JUDGE_JOB = "workers.judge.judge_battle"
@@ -53,28 +71,38 @@ _clients: dict[tuple, JudgeClient] = {}
 
 
 @dataclass(frozen=True)
-class BattleView:
-    battle_id: int
+class SideTurn:
+    """One turn of a battle as stored: the question and the LEFT and RIGHT answers."""
+
     question: str
-    reference: str | None
-    left_text: str
-    right_text: str
+    left: str
+    right: str
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class BattleView:
+    """A battle as a judge sees it. ``turns`` holds one turn today; a live battle of
+    several turns fits the same shape (formats without a multi-turn template refuse it)."""
+
+    battle_id: int
+    turns: tuple[SideTurn, ...]
+    category: str | None
     left_family: str | None
     right_family: str | None
 
+    def judge_input(self, order: str, rubric: str) -> JudgeInput:
+        """The input in ``order``: ``ab`` shows the left answer first, ``ba`` the right one.
 
-def combine(ab: str | None, ba: str | None, on_disagreement: str = "tie") -> str | None:
-    """The battle's choice from the two orders' verdicts (``first``/``second``/``tie``).
-
-    None (no vote) when an order has no verdict, or when they disagree and
-    ``on_disagreement`` is ``"none"``.
-    """
-    if ab is None or ba is None:
-        return None
-    a, b = side_of("ab", ab), side_of("ba", ba)
-    if a == b:
-        return a
-    return "tie" if on_disagreement == "tie" else None
+        For an absolute format the answer shown first is the one graded.
+        """
+        turns = tuple(
+            Turn(t.question, t.left, t.right, t.reference)
+            if order == "ab"
+            else Turn(t.question, t.right, t.left, t.reference)
+            for t in self.turns
+        )
+        return JudgeInput(turns=turns, category=self.category, rubric=rubric)
 
 
 def own_family(judge: JudgeSettings, view: BattleView) -> bool:
@@ -132,9 +160,8 @@ def _view(session: Session, battle: Battle) -> BattleView:
 
     left, left_family = answer(battle.left_model_id)
     right, right_family = answer(battle.right_model_id)
-    return BattleView(
-        battle.id, prompt.text, prompt.reference, left, right, left_family, right_family
-    )
+    turn = SideTurn(prompt.text, left, right, prompt.reference)
+    return BattleView(battle.id, (turn,), prompt.category, left_family, right_family)
 
 
 def draw_or_reuse(
@@ -192,6 +219,10 @@ def _parse_failures(rows: list[JudgeCall]) -> int:
     return sum(1 for r in rows if r.verdict is None and (r.error or "").startswith("parse:"))
 
 
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def judge_order(
     rt,
     judge: JudgeSettings,
@@ -199,52 +230,71 @@ def judge_order(
     view: BattleView,
     order: str,
     previous: list[JudgeCall],
-) -> str | None:
+) -> Verdict | None:
     """Judge one order until a verdict parses or the parse retries run out.
 
-    Returns the verdict (``first``/``second``/``tie``) or None. HTTP failures
-    are recorded and re-raised.
+    Parse retry number ``r`` sends what :meth:`JudgeClient.sampling` gives for
+    ``r`` (another seed, and a warmer temperature for a deterministic judge), so
+    a retry can change the answer; every call records what it sent. Returns the
+    verdict or None. HTTP failures are recorded and re-raised.
     """
     done = [r for r in previous if r.verdict is not None]
     if done:
-        return done[-1].verdict
+        last = done[-1]
+        return Verdict(last.verdict, confidence=last.confidence, score=last.score)
     attempt = len(previous)
     failures = _parse_failures(previous)
     fmt = get_format(judge.format)
-    first, second = (
-        (view.left_text, view.right_text) if order == "ab" else (view.right_text, view.left_text)
-    )
-    base = {"judge": judge.name, "battle_id": view.battle_id, "call_order": order}
+    mode = judge.send_mode
+    base = {
+        "judge": judge.name,
+        "battle_id": view.battle_id,
+        "call_order": order,
+        "format": fmt.name,
+        "format_version": fmt.version,
+    }
     try:
         rendered = fit(
             fmt,
-            view.question,
-            first,
-            second,
-            view.reference,
-            rubric=judge.rubric,
+            view.judge_input(order, judge.rubric),
+            mode=mode,
             context_chars=judge.context_chars,
             max_answer_chars=judge.max_answer_chars,
         )
+    except Refused as exc:
+        _record(rt, **base, attempt=attempt + 1, error=f"refused: {exc}")
+        return None
     except ContextOverflow as exc:
         _record(rt, **base, attempt=attempt + 1, error=f"context: {exc}")
         return None
+    base.update(
+        template=rendered.template,
+        prompt_sha256=_sha256(rendered.text(mode)),
+        truncated=rendered.truncated,
+    )
     while failures <= judge.parse_retries:
         attempt += 1
+        body = client.body(rendered, retry=failures)
+        sent = dict(
+            base,
+            attempt=attempt,
+            request=encode(body).decode("utf-8"),
+            sampling=json.dumps(client.sampling(failures), sort_keys=True),
+        )
         try:
-            reply = client.complete(rendered.text)
+            reply = client.complete(body)
         except (JudgeUnavailable, JudgeHTTPError) as exc:
-            _record(rt, **base, attempt=attempt, truncated=rendered.truncated, error=f"http: {exc}")
+            _record(rt, **sent, error=f"http: {exc}")
             raise
         note = f"retried: {'; '.join(reply.retries)}" if reply.retries else None
         fields = dict(
-            base,
-            attempt=attempt,
+            sent,
             raw_reply=reply.text,
             latency_ms=reply.latency_ms,
             prompt_tokens=reply.prompt_tokens,
             completion_tokens=reply.completion_tokens,
-            truncated=rendered.truncated,
+            served_model=reply.served_model,
+            finish_reason=reply.finish_reason,
         )
         try:
             verdict = fmt.parse(reply.text)
@@ -252,9 +302,24 @@ def judge_order(
             failures += 1
             _record(rt, **fields, error=f"parse: {exc}" + (f" ({note})" if note else ""))
             continue
-        _record(rt, **fields, verdict=verdict.verdict, confidence=verdict.confidence, error=note)
-        return verdict.verdict
+        _record(
+            rt,
+            **fields,
+            verdict=verdict.verdict,
+            confidence=verdict.confidence,
+            score=verdict.score,
+            error=note,
+        )
+        return verdict
     return None
+
+
+def choice_of(judge: JudgeSettings, verdicts: dict[str, Verdict | None]) -> str | None:
+    """The battle's choice from the two orders' verdicts (see :mod:`rating.judging`)."""
+    ab, ba = verdicts["ab"], verdicts["ba"]
+    if get_format(judge.format).kind == "absolute":  # ab graded the left answer, ba the right
+        return combine_scores(ab and ab.score, ba and ba.score)
+    return combine(ab and ab.verdict, ba and ba.verdict, judge.on_disagreement)
 
 
 def judge_battle(judge_name: str, category: str | None = None) -> dict:
@@ -292,8 +357,14 @@ def judge_battle(judge_name: str, category: str | None = None) -> dict:
             raise errors[0]
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    choice = combine(verdicts["ab"], verdicts["ba"], judge.on_disagreement)
-    result.update(verdicts=verdicts, choice=choice)
+    choice = choice_of(judge, verdicts)
+    result.update(
+        verdicts={
+            o: (v.score if v and v.verdict == "score" else v and v.verdict)
+            for o, v in verdicts.items()
+        },
+        choice=choice,
+    )
     if choice is None:
         failed = [o for o in ORDERS if verdicts[o] is None]
         reason = f"no verdict for order(s) {', '.join(failed)}" if failed else "orders disagree"

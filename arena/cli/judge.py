@@ -83,41 +83,94 @@ def _num(value, fmt="{:.3f}") -> str:
     return "-" if value is None else fmt.format(value)
 
 
+def _ci(stat: dict | None, pct: bool = True) -> str:
+    """``value [low, high]`` of a bootstrap result."""
+    if not stat or stat["value"] is None:
+        return "-"
+    f = _pct if pct else _num
+    if stat["low"] is None:
+        return f(stat["value"])
+    return f"{f(stat['value'])} [{f(stat['low'])}, {f(stat['high'])}]"
+
+
+def _signed(stat: dict | None) -> str:
+    if not stat or stat["value"] is None:
+        return "-"
+    v, lo, hi = (None if x is None else 100 * x for x in (stat["value"], stat["low"], stat["high"]))
+    span = "" if lo is None else f" [{lo:+.1f}, {hi:+.1f}]"
+    return f"{v:+.1f} pts{span}"
+
+
 def _table(rows: list[list[str]]) -> str:
     return "\n".join(text_table(rows[0], rows[1:]))
+
+
+def _pref(r: dict, key: str, who: str) -> str:
+    block = r[key]
+    if block is None:
+        return "-"
+    return _signed(block["difference"]) if who == "diff" else _ci(block[who])
+
+
+METRICS = [
+    ("votes", lambda r: str(r["votes"])),
+    ("battles drawn", lambda r: str(r["battles"])),
+    ("calls", lambda r: str(r["calls"]["calls"])),
+    ("skipped (own family)", lambda r: _num(r["skipped_own_family"], "{}")),
+    ("agreement, same prompt", lambda r: _ci(r["agreement"]["same_prompt"]["accuracy"])),
+    ("  compared", lambda r: str(r["agreement"]["same_prompt"]["compared"])),
+    ("  Cohen's kappa", lambda r: _ci(r["agreement"]["same_prompt"]["kappa"], pct=False)),
+    ("human-human baseline", lambda r: _ci(r["human_baseline"])),
+    ("agreement, pair only", lambda r: _pct(r["agreement"]["pair_only"]["accuracy"])),
+    ("  compared", lambda r: str(r["agreement"]["pair_only"]["compared"])),
+    ("order consistency (calls)", lambda r: _pct(r["position"]["order_consistency"])),
+    (
+        "consistency, items shown both ways",
+        lambda r: _pct(r["position"]["consistency_across_items"]["value"]),
+    ),
+    ("first-position win rate", lambda r: _pct(r["position"]["first_position_win_rate"])),
+    ("left win rate (votes)", lambda r: _pct(r["left_win_rate"])),
+    (
+        "Davidson left advantage",
+        lambda r: _ci(r["position"]["davidson_left_advantage"], pct=False),
+    ),
+    ("tie rate", lambda r: _pct(r["tie_rate"])),
+    ("self-preference (judge - humans)", lambda r: _pref(r, "self_preference", "diff")),
+    ("longer answer wins, judge", lambda r: _pref(r, "length_preference", "judge")),
+    ("longer answer wins, humans", lambda r: _pref(r, "length_preference", "human")),
+    ("  difference", lambda r: _pref(r, "length_preference", "diff")),
+    ("parse-failure rate", lambda r: _pct(r["calls"]["parse_failures"]["rate"])),
+    (
+        "  shown-first order (ab)",
+        lambda r: _pct(r["calls"]["parse_failures"]["by_order"]["ab"]["rate"]),
+    ),
+    (
+        "  swapped order (ba)",
+        lambda r: _pct(r["calls"]["parse_failures"]["by_order"]["ba"]["rate"]),
+    ),
+    ("truncated calls", lambda r: str(r["calls"]["truncated_calls"])),
+    ("HTTP failures", lambda r: str(r["calls"]["http_failures"])),
+    ("tokens in / out", lambda r: _tokens(r["calls"])),
+    ("cost", lambda r: _num(r["calls"]["cost"], "{:.4f}")),
+    ("mean latency (ms)", lambda r: _num(r["calls"]["mean_latency_ms"], "{:.0f}")),
+]
+
+
+def _tokens(calls: dict) -> str:
+    return f"{calls['tokens']['input']} / {calls['tokens']['output']}"
 
 
 def render_table(data: dict) -> str:
     judges = data["judges"]
     human = data["human"]
     names = list(judges)
-    metrics = [
-        ("votes", lambda r: str(r["votes"])),
-        ("battles drawn", lambda r: str(r["battles"])),
-        ("calls", lambda r: str(r["calls"])),
-        (
-            "skipped (own family)",
-            lambda r: "-" if r["skipped_own_family"] is None else str(r["skipped_own_family"]),
-        ),
-        ("position consistency", lambda r: _pct(r["position_consistency"])),
-        ("tie rate", lambda r: _pct(r["tie_rate"])),
-        ("parse-failure rate", lambda r: _pct(r["parse_failure_rate"])),
-        ("first-position win rate", lambda r: _pct(r["first_position_win_rate"])),
-        ("left win rate (votes)", lambda r: _pct(r["left_win_rate"])),
-        ("truncated calls", lambda r: str(r["truncated_calls"])),
-        ("HTTP failures", lambda r: str(r["http_failures"])),
-        ("mean latency (ms)", lambda r: _num(r["mean_latency_ms"], "{:.0f}")),
-        ("compared with humans", lambda r: str(r["agreement"]["compared"])),
-        ("  on the same prompt", lambda r: str(r["agreement"]["same_prompt"])),
-        ("  on the pair only", lambda r: str(r["agreement"]["pair_only"])),
-        ("agreement (accuracy)", lambda r: _pct(r["agreement"]["accuracy"])),
-        ("agreement without ties", lambda r: _pct(r["agreement"]["accuracy_without_ties"])),
-        ("Cohen's kappa", lambda r: _num(r["agreement"]["kappa"])),
-    ]
-    rows = [["metric", *names]] + [[label, *(f(judges[n]) for n in names)] for label, f in metrics]
+    rows = [["metric", *names]] + [[label, *(f(judges[n]) for n in names)] for label, f in METRICS]
+    b = data["bootstrap"]
     out = [
         _table(rows),
         "",
+        f"[low, high]: 95% interval, {b['rounds']} bootstrap rounds over prompts "
+        f"(seed {b['seed']})",
         f"human votes: {human['votes']}, tie rate {_pct(human['tie_rate'])}, "
         f"left win rate {_pct(human['left_win_rate'])}",
     ]
@@ -126,11 +179,34 @@ def render_table(data: dict) -> str:
         if not bins:
             continue
         rows = [["confidence", "battles", "agreement"]]
-        for b in bins:
-            span = f"{b['low']:g}" if b["low"] == b["high"] else f"{b['low']:g}-{b['high']:g}"
-            rows.append([span, str(b["n"]), _pct(b["agreement"])])
+        for bn in bins:
+            span = f"{bn['low']:g}" if bn["low"] == bn["high"] else f"{bn['low']:g}-{bn['high']:g}"
+            rows.append([span, str(bn["n"]), _pct(bn["agreement"])])
         out += ["", f"calibration of {name} (agreement with humans by confidence):", _table(rows)]
     return "\n".join(out)
+
+
+def _info(rt, names: tuple[str, ...], families: tuple[str, ...]) -> dict:
+    """Family and prices per judge: ``[judges.NAME]``, then ``--family NAME=FAMILY``."""
+    from workers.judge_config import JudgeConfigError, judge_settings
+
+    info = {}
+    for name, table in rt.settings["judges"].items():
+        try:
+            j = judge_settings(name, table)
+        except JudgeConfigError as exc:
+            raise click.ClickException(f"{rt.settings.source or 'settings'}: {exc}") from None
+        info[name] = {
+            "family": j.family,
+            "prices": (j.price_per_million_input, j.price_per_million_output),
+        }
+    for item in families:
+        name, sep, family = item.partition("=")
+        if not sep or not name.strip() or not family.strip():
+            raise click.BadParameter(f"{item!r} is not NAME=FAMILY", param_hint="--family")
+        info.setdefault(name.strip(), {"family": "", "prices": (0.0, 0.0)})
+        info[name.strip()]["family"] = family.strip()
+    return info
 
 
 @judge_group.command("report")
@@ -141,18 +217,33 @@ def render_table(data: dict) -> str:
     help="Report this judge (repeatable; default: every judge with votes or calls).",
 )
 @click.option(
+    "--family",
+    "families",
+    multiple=True,
+    metavar="NAME=FAMILY",
+    help="The model family of a judge not configured in [judges] (e.g. gpt-4=openai), "
+    "for its self-preference.",
+)
+@click.option(
+    "--rounds",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Bootstrap rounds (over prompts) for the 95% intervals; 0: none.",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
+@click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 @config_option
-def report(names: tuple[str, ...], fmt: str, rt) -> None:
-    """Position consistency, tie and parse-failure rates, and agreement with humans."""
+def report(names, families, rounds: int, seed: int, fmt: str, rt) -> None:
+    """Agreement with humans (and the human baseline), position and length bias,
+    self-preference, calibration, parse failures, tokens and cost."""
     from arena.judge_report import report as build
 
-    families = {}
-    for name, table in rt.settings.judges.items():
-        if isinstance(table, dict) and table.get("family"):
-            families[name] = str(table["family"])
-    data = build(rt.engine, list(names) or None, families)
+    data = build(
+        rt.engine, list(names) or None, _info(rt, names, families), rounds=rounds, seed=seed
+    )
     if not data["judges"]:
         raise click.ClickException(
             "no judge votes or calls in the store "

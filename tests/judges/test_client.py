@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -11,11 +12,15 @@ import pytest
 from tests.judges.conftest import judge_table
 from tests.standin_judge import StandinJudge
 from workers.client import JudgeClient, JudgeHTTPError, JudgeUnavailable, retry_after_seconds
-from workers.judge_config import JUDGE_DEFAULTS, JudgeConfigError, judge_settings
-from workers.judges import fit, get_format
+from workers.judge_config import JudgeConfigError, JudgeSettings, judge_settings
+from workers.judges import JudgeInput, Turn, fit, get_format
 from workers.judges.limits import RedisLimiter
 
-PROMPT = get_format("mtbench").render("Q?", "GOLD first", "second", None, "")
+PROMPT = get_format("mtbench").render(JudgeInput(turns=(Turn("Q?", "GOLD first", "second"),)))
+
+
+def ask(c):
+    return c.complete(c.body(PROMPT))
 
 
 def client(standin, limiter=None, **overrides):
@@ -32,10 +37,14 @@ def test_chat_is_one_user_message_with_settings_passed_through(standin):
         extra={"repeat_penalty": 1.1},
         max_tokens=64,
     )
-    reply = c.complete(PROMPT)
+    reply = c.complete(c.body(PROMPT))
     assert reply.text.endswith("[[A]]") and reply.completion_tokens > 0
+    assert reply.served_model == "standin-judge" and reply.finish_reason == "stop"
     body = standin.requests[0]
-    assert body["messages"] == [{"role": "user", "content": PROMPT}]
+    assert body["messages"] == [
+        {"role": "system", "content": PROMPT.system},
+        {"role": "user", "content": PROMPT.user},
+    ]
     assert (
         body["seed"],
         body["stop"],
@@ -48,28 +57,28 @@ def test_chat_is_one_user_message_with_settings_passed_through(standin):
 def test_completion_mode_posts_the_raw_prompt(standin):
     prompt = fit(
         get_format("judgelm"),
-        "Q?",
-        "a GOLD",
-        "b",
-        None,
-        rubric="",
+        JudgeInput(turns=(Turn("Q?", "a GOLD", "b"),)),
+        mode="completion",
         context_chars=4000,
         max_answer_chars=1000,
-    ).text
-    reply = client(standin, mode="completion").complete(prompt)
+    )
+    c = client(standin, format="judgelm")  # completion is JudgeLM's default mode
+    reply = c.complete(c.body(prompt))
     assert reply.text.startswith("9 4")
-    assert standin.requests[0]["prompt"] == prompt and "messages" not in standin.requests[0]
+    sent = standin.requests[0]
+    assert sent["prompt"] == prompt.completion and "messages" not in sent
+    assert sent["prompt"].endswith("### Response:")
     assert standin.requests[0]["_path"] == "/v1/completions"
 
 
 def test_api_key_comes_from_the_named_environment_variable(monkeypatch):
     with StandinJudge(api_key="s3cret") as server:
         monkeypatch.setenv("ARENA_TEST_JUDGE_KEY", "s3cret")
-        assert client(server, api_key_env="ARENA_TEST_JUDGE_KEY").complete(PROMPT).text
+        assert ask(client(server, api_key_env="ARENA_TEST_JUDGE_KEY")).text
         assert server.requests[0]["_authorization"] == "Bearer s3cret"
         monkeypatch.setenv("ARENA_TEST_JUDGE_KEY", "wrong")
         with pytest.raises(JudgeHTTPError, match="HTTP 401"):
-            client(server, api_key_env="ARENA_TEST_JUDGE_KEY").complete(PROMPT)
+            ask(client(server, api_key_env="ARENA_TEST_JUDGE_KEY"))
         monkeypatch.delenv("ARENA_TEST_JUDGE_KEY")
         with pytest.raises(JudgeConfigError, match="ARENA_TEST_JUDGE_KEY is not set"):
             client(server, api_key_env="ARENA_TEST_JUDGE_KEY")
@@ -77,7 +86,7 @@ def test_api_key_comes_from_the_named_environment_variable(monkeypatch):
 
 def test_a_reply_with_usage_of_another_shape_still_counts(standin):
     standin.plan("odd-usage")
-    reply = client(standin, format="mtbench").complete(PROMPT)
+    reply = ask(client(standin, format="mtbench"))
     assert reply.text.endswith("[[A]]")
     assert (reply.prompt_tokens, reply.completion_tokens) == (None, None)
 
@@ -85,28 +94,28 @@ def test_a_reply_with_usage_of_another_shape_still_counts(standin):
 def test_a_200_that_is_no_completion_is_a_clear_error(standin):
     standin.plan("not-openai")
     with pytest.raises(JudgeHTTPError, match="not an OpenAI completion"):
-        client(standin, format="mtbench").complete(PROMPT)
+        ask(client(standin, format="mtbench"))
 
 
 def test_4xx_is_not_retried(standin):
     table = judge_table(standin)
     table["base_url"] = standin.base_url.replace("/v1", "/nope")
     with pytest.raises(JudgeHTTPError, match="HTTP 404"):
-        JudgeClient(judge_settings("t", table)).complete(PROMPT)
+        ask(JudgeClient(judge_settings("t", table)))
     assert len(standin.requests) == 1
 
 
 def test_5xx_retries_are_bounded(standin):
     standin.mode = "500"
     with pytest.raises(JudgeUnavailable, match="3 attempts failed: HTTP 500; HTTP 500; HTTP 500"):
-        client(standin, max_retries=2).complete(PROMPT)
+        ask(client(standin, max_retries=2))
     assert len(standin.requests) == 3
 
 
 def test_timeouts_are_retried(standin):
     standin.stall = 1.0
     standin.plan("stall")
-    reply = client(standin, timeout=0.3).complete(PROMPT)
+    reply = ask(client(standin, timeout=0.3))
     assert reply.retries == ["timeout after 0.3s"] and reply.text.endswith("[[A]]")
 
 
@@ -114,7 +123,7 @@ def test_connection_refused_is_retried_then_gives_up():
     with StandinJudge() as server:
         table = judge_table(server, max_retries=1)
     with pytest.raises(JudgeUnavailable, match="2 attempts failed: ConnectError"):
-        JudgeClient(judge_settings("t", table)).complete(PROMPT)
+        ask(JudgeClient(judge_settings("t", table)))
 
 
 def test_long_retry_after_gives_up_and_cools_every_worker_down(standin, redis_conn):
@@ -122,7 +131,7 @@ def test_long_retry_after_gives_up_and_cools_every_worker_down(standin, redis_co
     standin.retry_after = "30"
     limiter = RedisLimiter(redis_conn, "t", 2, lease_seconds=5)
     with pytest.raises(JudgeUnavailable, match="Retry-After 30s is longer"):
-        client(standin, limiter).complete(PROMPT)
+        ask(client(standin, limiter))
     assert len(standin.requests) == 1
     assert 25_000 < redis_conn.pttl("arena:judge:t:cooldown") <= 30_000
 
@@ -132,7 +141,7 @@ def test_short_retry_after_is_waited_out(standin, redis_conn):
     standin.plan("429")
     limiter = RedisLimiter(redis_conn, "t", 2, lease_seconds=5)
     start = time.monotonic()
-    reply = client(standin, limiter, backoff_seconds=0.01).complete(PROMPT)
+    reply = ask(client(standin, limiter, backoff_seconds=0.01))
     assert reply.retries == ["HTTP 429"]
     assert time.monotonic() - start >= 0.95  # the header's second, not the 10 ms backoff
 
@@ -159,7 +168,7 @@ def test_retry_after_on_the_last_attempt_still_cools_every_worker_down(standin, 
     standin.retry_after = "1"
     limiter = RedisLimiter(redis_conn, "t", 2, lease_seconds=5)
     with pytest.raises(JudgeUnavailable, match="1 attempts failed: HTTP 429"):
-        client(standin, limiter, max_retries=0).complete(PROMPT)
+        ask(client(standin, limiter, max_retries=0))
     assert 0 < redis_conn.pttl("arena:judge:t:cooldown") <= 1_000
 
 
@@ -199,9 +208,14 @@ def test_config_formats_are_the_modules():
 
 def test_defaults_fill_in():
     j = judge_settings("x", BASE)
-    assert (j.mode, j.on_disagreement, j.concurrency) == ("chat", "tie", 4)
+    assert (j.mode, j.send_mode, j.on_disagreement, j.concurrency) == (
+        "default",
+        "completion",
+        "tie",
+        4,
+    )
     assert j.source == "judge:x" and j.effective_job_timeout() > 2 * j.timeout
-    assert set(JUDGE_DEFAULTS) <= set(j.__dataclass_fields__)
+    assert j == JudgeSettings(name="x", **BASE)  # the defaults are the dataclass's, in one place
 
 
 @pytest.mark.parametrize(
@@ -209,17 +223,29 @@ def test_defaults_fill_in():
     [
         ({"base_url": ""}, "judges.x.base_url is missing"),
         ({"base_url": "localhost:8080"}, "must start with http://"),
-        ({"model": None}, "judges.x.model must be str"),
+        ({"model": None}, "judges.x.model is missing"),
+        ({"temperature": "hot"}, "judges.x.temperature must be int or float"),
         ({"format": "prometheus2"}, "judges.x.format must be one of"),
-        ({"mode": "stream"}, "judges.x.mode must be one of chat, completion"),
+        ({"mode": "stream"}, "judges.x.mode must be one of default, chat, completion"),
         ({"on_disagreement": "coin"}, "on_disagreement must be one of tie, none"),
         ({"timeout": 0}, "judges.x.timeout must be positive"),
         ({"max_retries": True}, "judges.x.max_retries must be int"),
         ({"parse_retries": -1}, "must not be negative"),
         ({"stop": [1]}, "stop must be a list of strings"),
-        ({"temprature": 0.5}, "unknown key(s) temprature"),
+        ({"temprature": 0.5}, "[judges.x] has no key 'temprature' (did you mean 'temperature'?)"),
+        ({"zzz": 1}, "[judges.x] has no key 'zzz' (known: base_url"),
     ],
 )
 def test_bad_settings_name_the_key(change, message):
-    with pytest.raises(JudgeConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(JudgeConfigError, match=re.escape(message)):
         judge_settings("x", {**BASE, **change})
+
+
+def test_a_parse_retry_changes_the_seed_and_warms_a_deterministic_judge():
+    cold = JudgeClient(judge_settings("x", {**BASE, "seed": 5}))
+    assert cold.sampling(0) == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 1024, "seed": 5}
+    assert cold.sampling(2)["seed"] == 7 and cold.sampling(2)["temperature"] == 0.3
+    warm = JudgeClient(judge_settings("x", {**BASE, "temperature": 0.7}))
+    assert [warm.sampling(r)["temperature"] for r in (0, 1)] == [0.7, 0.7]  # already sampling
+    assert [warm.sampling(r)["seed"] for r in (0, 1)] == [0, 1]
+    assert cold.body(PROMPT, retry=1)["seed"] == 6  # what is sent is what is recorded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -33,7 +34,13 @@ def calls_of(rt):
 
 @pytest.mark.parametrize(
     "fmt,mode",
-    [("prometheus", "chat"), ("judgelm", "completion"), ("judgelm", "chat"), ("mtbench", "chat")],
+    [
+        ("prometheus", "completion"),
+        ("prometheus", "chat"),
+        ("judgelm", "completion"),
+        ("judgelm", "chat"),
+        ("mtbench", "chat"),
+    ],
 )
 def test_consistent_judge_votes_once_per_battle(configure, standin, fmt, mode):
     rt = configure(format=fmt, mode=mode)
@@ -59,14 +66,27 @@ def test_consistent_judge_votes_once_per_battle(configure, standin, fmt, mode):
         assert v.choice == (
             "left" if v.winner == "good" and by_battle[v.battle_id].left_model_id == 1 else "right"
         )
-    # every request was a single user message (or a raw prompt), never a system role
+    # chat: the format's system prompt and the user message, as upstream sends them
     for body in standin.requests:
         if mode == "chat":
-            assert [m["role"] for m in body["messages"]] == ["user"]
+            assert [m["role"] for m in body["messages"]] == ["system", "user"]
             assert body["_path"] == "/v1/chat/completions"
         else:
             assert body["_path"] == "/v1/completions" and "prompt" in body
         assert body["model"] == "standin-judge" and body["temperature"] == 0.0
+    # provenance: every call says what it sent and what answered
+    sent = [{k: v for k, v in b.items() if not k.startswith("_")} for b in standin.requests]
+    for c in calls:
+        assert c.format == fmt and c.format_version and c.template
+        assert len(c.prompt_sha256) == 64 and json.loads(c.request) in sent
+        assert json.loads(c.sampling) == {
+            "max_tokens": 1024,
+            "seed": 0,
+            "temperature": 0.0,
+            "top_p": 1.0,
+        }
+        assert c.served_model == "standin-judge" and c.finish_reason == "stop"
+        assert c.completion_tokens > 0
     # running the workers again changes nothing
     work(rt)
     assert len(votes_of(rt)) == 4
@@ -100,9 +120,17 @@ def test_malformed_replies_are_retried_then_recorded_without_vote(configure, sta
     assert votes_of(rt) == []
     calls = calls_of(rt)
     assert len(calls) == 6  # 1 + 2 parse retries, in each order
-    assert all(c.verdict is None and c.error.startswith("parse: no [RESULT]") for c in calls)
+    assert all(c.verdict is None and c.error.startswith("parse: no verdict") for c in calls)
     assert sorted(c.attempt for c in calls if c.call_order == "ab") == [1, 2, 3]
     assert len(standin.requests) == 6
+    # each retry can change the answer: another seed, and a warmer temperature (the judge
+    # is deterministic at 0), recorded on the call
+    ab = sorted((c for c in calls if c.call_order == "ab"), key=lambda c: c.attempt)
+    sampling = [json.loads(c.sampling) for c in ab]
+    assert [x["seed"] for x in sampling] == [0, 1, 2]
+    assert [x["temperature"] for x in sampling] == [0.0, 0.3, 0.3]
+    assert [json.loads(c.request)["seed"] for c in ab] == [0, 1, 2]
+    assert len({c.prompt_sha256 for c in ab}) == 1  # the same prompt, asked differently
 
 
 def test_a_parse_failure_then_a_good_reply_votes(configure, standin):
@@ -210,8 +238,29 @@ def test_reference_answer_reaches_the_judge(configure, standin):
     rt = configure(format="prometheus")
     seed(rt.engine, reference="The reference says GOLD.")
     run(rt, 1)
-    prompt = standin.requests[0]["messages"][0]["content"]
+    prompt = standin.requests[0]["prompt"]  # completion: Prometheus's default mode
+    assert prompt.startswith("[INST] You are a fair judge assistant")
     assert "###Reference Answer:\nThe reference says GOLD." in prompt
+    assert "a reference answer, and an evaluation criteria are given" in prompt
+
+
+def test_mtbench_uses_the_math_template_for_coding_with_a_reference(configure, standin):
+    rt = configure(format="mtbench")
+    seed(rt.engine, reference="The reference says GOLD.")  # category "coding"
+    run(rt, 1)
+    assert {c.template for c in calls_of(rt)} == {"pair-math-v1"}
+    assert "[The Start of Reference Answer]" in standin.requests[0]["messages"][-1]["content"]
+
+
+def test_absolute_grading_grades_each_side_and_the_higher_grade_wins(configure, standin):
+    rt = configure(format="prometheus-absolute")
+    seed(rt.engine)
+    jobs = run(rt, 3)
+    assert {job.return_value()["status"] for job in jobs} == {"voted"}
+    assert [v.winner for v in votes_of(rt)] == ["good"] * 3
+    calls = calls_of(rt)
+    assert {c.verdict for c in calls} == {"score"} and {c.score for c in calls} == {2.0, 5.0}
+    assert {c.template for c in calls} == {"absolute_without_reference"}
 
 
 def test_no_battle_available_is_reported(configure, standin):
@@ -238,3 +287,52 @@ def test_prompt_too_long_for_the_context_makes_no_vote(configure, standin):
     assert jobs[0].return_value()["status"] == "no-vote"
     assert standin.requests == [] and votes_of(rt) == []
     assert all(c.error.startswith("context: the prompt needs") for c in calls_of(rt))
+
+
+def test_same_battle_settings_and_seed_reproduce_the_request_byte_for_byte(configure, standin):
+    from workers.client import JudgeClient, encode
+    from workers.judge import _view
+    from workers.judges import fit, get_format
+
+    rt = configure(format="mtbench", seed=11)
+    seed(rt.engine)
+    run(rt, 1)
+    call = next(c for c in calls_of(rt) if c.call_order == "ba")
+    received = [r["_raw"] for r in standin.requests]
+    assert call.request.encode("utf-8") in received  # stored exactly as sent
+    # rebuild the request from the stored battle and the same settings: the same bytes
+    judge = get_judge(rt.settings, "j")
+    with Session(rt.engine) as s:
+        view = _view(s, s.get(Battle, call.battle_id))
+    prompt = fit(
+        get_format("mtbench"),
+        view.judge_input("ba", judge.rubric),
+        mode=judge.send_mode,
+        context_chars=judge.context_chars,
+        max_answer_chars=judge.max_answer_chars,
+    )
+    again = encode(JudgeClient(judge).body(prompt, retry=0))
+    assert again == call.request.encode("utf-8")
+    assert json.loads(again)["seed"] == 11
+    other = encode(JudgeClient(judge).body(prompt, retry=1))
+    assert other != again  # a retry is not the same request
+
+
+def test_multi_turn_is_refused_with_a_reason_by_formats_without_a_template(configure, standin):
+    from workers.judge import BattleView, SideTurn, judge_order
+    from workers.judges.limits import NullLimiter
+
+    rt = configure(format="judgelm")
+    seed(rt.engine)
+    run(rt, 1)
+    battle_id = votes_of(rt)[0].battle_id
+    judge = get_judge(rt.settings, "j")
+    turns = (SideTurn("Q1?", "a", "b"), SideTurn("Q2?", "c", "d"))
+    view = BattleView(battle_id, turns, None, None, None)
+    from workers.client import JudgeClient
+
+    before = len(standin.requests)
+    assert judge_order(rt, judge, JudgeClient(judge, NullLimiter()), view, "ab", []) is None
+    refused = [c for c in calls_of(rt) if (c.error or "").startswith("refused:")]
+    assert len(refused) == 1 and "no multi-turn template" in refused[0].error
+    assert len(standin.requests) == before  # nothing was sent

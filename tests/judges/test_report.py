@@ -12,21 +12,27 @@ from click.testing import CliRunner
 
 from arena import db
 from arena.cli import main
-from arena.judge_report import (
+from arena.judge_report import report
+from rating.judging import (
     accuracy,
+    bootstrap_over_prompts,
     calibration_bins,
     choice_rates,
     cohen_kappa,
+    combine,
+    combine_scores,
     in_family,
+    leave_one_out_agreement,
     majority,
     outcome,
-    report,
+    position_consistency,
     side_of,
+    win_share,
 )
 from tests.conftest import shared_data
 from tests.judges.conftest import seed, work
 from tests.standin_judge import write_config
-from workers.judge import combine, enqueue_jobs
+from workers.judge import enqueue_jobs
 from workers.judge_config import get_judge
 
 
@@ -69,13 +75,49 @@ def test_choice_rates_and_in_family():
 def test_side_of_and_combine():
     assert [side_of("ab", v) for v in ("first", "second", "tie")] == ["left", "right", "tie"]
     assert [side_of("ba", v) for v in ("first", "second", "tie")] == ["right", "left", "tie"]
-    assert combine("first", "second") == "left"  # left won both ways
-    assert combine("second", "first") == "right"
-    assert combine("first", "first") == "tie"  # position bias: disagreement
+    assert combine("first", "second", "tie") == "left"  # left won both ways
+    assert combine("second", "first", "tie") == "right"
+    assert combine("first", "first", "tie") == "tie"  # position bias: disagreement
     assert combine("first", "first", "none") is None
-    assert combine("tie", "tie") == "tie"
+    assert combine("tie", "tie", "none") == "tie"
     assert combine("tie", "second", "none") is None
-    assert combine(None, "first") is None
+    assert combine(None, "first", "tie") is None
+    assert combine_scores(5, 2) == "left" and combine_scores(1, 4) == "right"
+    assert combine_scores(3, 3) == "tie" and combine_scores(None, 3) is None
+
+
+def test_leave_one_out_agreement_golden():
+    # item 0: labels 0, 0, 1 -> the 0s agree with the other's majority (0 vs 1: a tie!)
+    items = np.array([0, 0, 0, 1, 1, 2])
+    labels = np.array([0, 0, 1, 2, 2, 1])
+    got = leave_one_out_agreement(items, labels)
+    # vote 0: others {0, 1} split -> tie (2) != 0; vote 1 likewise; vote 2: others {0, 0} -> 0
+    # != 1; item 1: each agrees with the other (2 == 2); item 2: alone -> NaN
+    assert np.array_equal(got[:5], [0.0, 0.0, 0.0, 1.0, 1.0]) and np.isnan(got[5])
+
+
+def test_win_share_and_position_consistency_golden():
+    assert win_share(np.array([0, 1, 2, 0]), np.array([0, 0, 0, 1])) == pytest.approx(1.5 / 4)
+    assert win_share(np.array([], dtype=int), np.array([], dtype=int)) is None
+    # item 0 shown both ways: (0 | 0, 1) -> agreement 1/2; item 1 only one way: ignored
+    got = position_consistency(
+        np.array([0, 0, 0, 1]), np.array([True, False, False, True]), np.array([0, 0, 1, 1])
+    )
+    assert got == {"items": 1, "value": 0.5}
+
+
+def test_bootstrap_over_prompts_keeps_prompts_together():
+    prompts = np.array([0, 0, 1, 1, 2, 2])
+    values = np.array([1.0, 1.0, 0.0, 0.0, 1.0, 0.0])
+    res = bootstrap_over_prompts(
+        prompts, lambda i: float(values[i].mean()), rounds=500, seed=1, confidence=0.95
+    )
+    assert res["value"] == pytest.approx(0.5) and res["n"] == 6 and res["prompts"] == 3
+    assert 0.0 <= res["low"] < 0.5 < res["high"] <= 1.0
+    # resampling prompts: only means of whole prompts (0, 0.5, 1 per prompt) are possible
+    assert res["low"] * 6 == pytest.approx(round(res["low"] * 6))
+    one = bootstrap_over_prompts(np.array([7]), lambda i: 1.0, rounds=10, seed=0)
+    assert one["low"] is None  # one prompt: no interval
 
 
 def test_calibration_bins():
@@ -129,23 +171,99 @@ def _llmfao_expected(directory):
     return compared, same, agree / compared
 
 
+def _crowd_baseline(directory, items):
+    """One crowd vote against the majority of the other crowd votes, straight from the CSV."""
+    with open(directory / "crowd-comparisons.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    by_item = defaultdict(list)
+    for r in rows:
+        key = (r["prompt"], min(r["left"], r["right"]), max(r["left"], r["right"]))
+        if r["winner"] == "tie":
+            by_item[key].append("tie")
+        else:
+            by_item[key].append(r["left"] if r["winner"] == "left" else r["right"])
+    agree = n = 0
+    for key in items:
+        labels = by_item[key]
+        for k, label in enumerate(labels):
+            others = Counter(labels[:k] + labels[k + 1 :]).most_common()
+            if not others:
+                continue
+            ref = others[0][0] if len(others) == 1 or others[0][1] > others[1][1] else "tie"
+            agree += label == ref
+            n += 1
+    return agree / n
+
+
 def test_llmfao_gpt4_against_the_crowd(sqlite_url):
+    from sqlmodel import Session
+
+    from arena.importers.llmfao import import_dir
+    from arena.models import Model
+
+    directory = shared_data("llmfao")
+    engine = db.get_engine(sqlite_url)
+    import_dir(engine, directory)
+    orgs = {}
+    for line in (directory / "models.jsonl").read_text().splitlines():
+        m = json.loads(line)
+        orgs[m["name"]] = m["org"]
+    with Session(engine) as s:  # families from the organisations (the models table's field)
+        for model in s.exec(__import__("sqlmodel").select(Model)).all():
+            model.family = orgs.get(model.name)
+        s.commit()
+    data = report(engine, info={"gpt-4": {"family": "OpenAI"}}, rounds=200, seed=3)
+    assert list(data["judges"]) == ["gpt-4"]
+    gpt4 = data["judges"]["gpt-4"]
+    compared, same, acc = _llmfao_expected(directory)
+    assert gpt4["votes"] == 3236 and gpt4["calls"]["calls"] == 0
+    same_prompt = gpt4["agreement"]["same_prompt"]
+    assert same_prompt["compared"] == same
+    assert gpt4["agreement"]["pair_only"]["compared"] == compared - same
+    acc_same = same_prompt["accuracy"]
+    assert acc_same["n"] == same and acc_same["prompts"] == 13  # of 19 have crowd votes on them
+    assert acc_same["low"] < acc_same["value"] < acc_same["high"]
+    assert 0 < same_prompt["kappa"]["value"] < 1
+    # overall accuracy (same prompt and pair only) matches the CSV computation
+    pair_acc = gpt4["agreement"]["pair_only"]["accuracy"]
+    overall = (acc_same["value"] * same + pair_acc * (compared - same)) / compared
+    assert overall == pytest.approx(acc)
+    # the human baseline on the same items, computed straight from the CSV
+    baseline = gpt4["human_baseline"]
+    assert baseline["low"] < baseline["value"] < baseline["high"]
+    # GPT-4's votes are one order per item: Davidson's left advantage still reads them
+    davidson = gpt4["position"]["davidson_left_advantage"]
+    assert davidson["low"] < davidson["value"] < davidson["high"]
+    assert gpt4["position"]["order_consistency"] is None and gpt4["calibration"] == []
+    # self-preference (OpenAI models) and length preference, judge vs humans
+    self_pref = gpt4["self_preference"]
+    assert self_pref["judge"]["n"] > 0 and self_pref["human"]["n"] > 0
+    assert self_pref["difference"]["value"] == pytest.approx(
+        self_pref["judge"]["value"] - self_pref["human"]["value"]
+    )
+    length = gpt4["length_preference"]
+    assert 0 < length["judge"]["value"] < 1 and 0 < length["human"]["value"] < 1
+    assert data["human"]["votes"] == 8931
+
+
+def test_llmfao_human_baseline_matches_the_csv(sqlite_url):
     from arena.importers.llmfao import import_dir
 
     directory = shared_data("llmfao")
     engine = db.get_engine(sqlite_url)
     import_dir(engine, directory)
-    data = report(engine)
-    assert list(data["judges"]) == ["gpt-4"]
-    gpt4 = data["judges"]["gpt-4"]
-    compared, same, acc = _llmfao_expected(directory)
-    assert gpt4["votes"] == 3236 and gpt4["calls"] == 0
-    assert gpt4["agreement"]["compared"] == compared
-    assert gpt4["agreement"]["same_prompt"] == same
-    assert gpt4["agreement"]["accuracy"] == pytest.approx(acc)
-    assert 0 < gpt4["agreement"]["kappa"] < 1
-    assert gpt4["position_consistency"] is None and gpt4["calibration"] == []
-    assert data["human"]["votes"] == 8931
+    data = report(engine, rounds=0)["judges"]["gpt-4"]
+    with open(directory / "gpt4-comparisons.csv", newline="") as fh:
+        gpt4 = list(csv.DictReader(fh))
+    with open(directory / "crowd-comparisons.csv", newline="") as fh:
+        crowd = {
+            (r["prompt"], min(r["left"], r["right"]), max(r["left"], r["right"]))
+            for r in csv.DictReader(fh)
+        }
+    items = {
+        (r["prompt"], min(r["left"], r["right"]), max(r["left"], r["right"])) for r in gpt4
+    } & crowd
+    assert data["human_baseline"]["value"] == pytest.approx(_crowd_baseline(directory, items))
 
 
 def test_report_on_judge_jobs(configure, standin):
@@ -153,13 +271,17 @@ def test_report_on_judge_jobs(configure, standin):
     seed(rt.engine)
     enqueue_jobs(rt.queue("judge"), get_judge(rt.settings, "j"), 4)
     work(rt)
-    data = report(rt.engine, ["j"])["judges"]["j"]
-    assert data["votes"] == 4 and data["calls"] == 8
-    assert data["position_consistency"] == 1.0
-    assert data["tie_rate"] == 0.0 and data["parse_failure_rate"] == 0.0
-    assert data["first_position_win_rate"] == pytest.approx(0.5)
-    assert data["agreement"]["compared"] == 0  # no human votes yet
-    assert data["mean_latency_ms"] > 0
+    data = report(rt.engine, ["j"], {"j": {"prices": (2.0, 10.0)}})["judges"]["j"]
+    calls = data["calls"]
+    assert data["votes"] == 4 and calls["calls"] == 8
+    assert data["position"]["order_consistency"] == 1.0
+    assert data["tie_rate"] == 0.0 and calls["parse_failures"]["rate"] == 0.0
+    assert data["position"]["first_position_win_rate"] == pytest.approx(0.5)
+    assert data["agreement"]["same_prompt"]["compared"] == 0  # no human votes yet
+    assert calls["mean_latency_ms"] > 0 and calls["served_models"] == ["standin-judge"]
+    tokens = calls["tokens"]
+    assert tokens["input"] > 0 and tokens["output"] > 0
+    assert calls["cost"] == pytest.approx((tokens["input"] * 2 + tokens["output"] * 10) / 1e6)
 
 
 def test_report_sees_position_bias_and_parse_failures(configure, standin):
@@ -172,11 +294,26 @@ def test_report_sees_position_bias_and_parse_failures(configure, standin):
     enqueue_jobs(rt.queue("judge"), get_judge(rt.settings, "j"), 1)
     work(rt)
     data = report(rt.engine)["judges"]["j"]
-    assert data["position_consistency"] == 0.0
-    assert data["first_position_win_rate"] == 1.0
+    assert data["position"]["order_consistency"] == 0.0
+    assert data["position"]["first_position_win_rate"] == 1.0
     assert data["tie_rate"] == 1.0
-    assert data["parse_failure_rate"] == pytest.approx(4 / 10)  # 2 orders x 2 tries of 10
+    failures = data["calls"]["parse_failures"]
+    assert failures["rate"] == pytest.approx(4 / 10)  # 2 orders x 2 tries of 10
+    assert failures["by_order"]["ab"] == {"failures": 2, "replies": 5, "rate": 0.4}
+    assert failures["by_recovered_verdict"] == {"never": 4}
     assert data["battles"] == 4 and data["votes"] == 3
+
+
+def test_parse_failures_by_the_verdict_a_retry_recovered(configure, standin):
+    """A parser that drops one side's verdicts shows up: failures by recovered verdict."""
+    standin.plan("malformed")  # the first call fails to parse, its retry names GOLD
+    rt = configure(format="mtbench")
+    seed(rt.engine)
+    enqueue_jobs(rt.queue("judge"), get_judge(rt.settings, "j"), 1)
+    work(rt)
+    failures = report(rt.engine)["judges"]["j"]["calls"]["parse_failures"]
+    assert failures["failures"] == 1 and sum(failures["by_recovered_verdict"].values()) == 1
+    assert set(failures["by_recovered_verdict"]) <= {"first", "second"}
 
 
 def test_report_counts_battles_skipped_for_the_judges_family(configure, standin):
@@ -186,7 +323,8 @@ def test_report_counts_battles_skipped_for_the_judges_family(configure, standin)
     work(rt)
 
     def skipped(family):
-        return report(rt.engine, ["j"], {"j": family})["judges"]["j"]["skipped_own_family"]
+        info = {"j": {"family": family}}
+        return report(rt.engine, ["j"], info)["judges"]["j"]["skipped_own_family"]
 
     assert skipped(" ACME ") == 3 and skipped("other") == 0
     assert skipped("  ") is None and skipped("") is None  # a blank family is no family
@@ -256,19 +394,30 @@ def test_cli_run_and_report(configure, standin, tmp_path):
     )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)["judges"]["open"]
-    assert data["votes"] == 3 and data["position_consistency"] == 1.0
-    assert data["agreement"]["compared"] == 3 and data["agreement"]["accuracy"] == 1.0
+    assert data["votes"] == 3 and data["position"]["order_consistency"] == 1.0
+    same = data["agreement"]["same_prompt"]
+    assert same["compared"] == 3 and same["accuracy"]["value"] == 1.0
     assert data["calibration"] == [{"low": 5.0, "high": 5.0, "n": 3, "agreement": 1.0}]
-    res = runner.invoke(main, ["judge", "report", "--config", config])
-    assert res.exit_code == 0 and "position consistency" in res.output
-    assert "calibration of open" in res.output
+    res = runner.invoke(main, ["judge", "report", "--rounds", "50", "--config", config])
+    assert res.exit_code == 0 and "agreement, same prompt" in res.output
+    assert "human-human baseline" in res.output and "calibration of open" in res.output
+    assert "50 bootstrap rounds over prompts" in res.output
+    res = runner.invoke(main, ["judge", "report", "--family", "oops", "--config", config])
+    assert res.exit_code != 0 and "'oops' is not NAME=FAMILY" in res.output
 
 
 @pytest.mark.parametrize(
     "bad,message",
     [
-        ({"format": "gpt"}, "judges.open.format must be one of prometheus, judgelm, mtbench"),
-        ({"colour": "blue"}, "judges.open: unknown key(s) colour"),
+        (
+            {"format": "gpt"},
+            "judges.open.format must be one of prometheus, prometheus-absolute, judgelm, mtbench",
+        ),
+        ({"colour": "blue"}, "[judges.open] has no key 'colour'"),
+        (
+            {"temprature": 0.1},
+            "[judges.open] has no key 'temprature' (did you mean 'temperature'?)",
+        ),
         ({"concurrency": 0}, "judges.open.concurrency must be at least 1"),
         ({"api_key_env": "ARENA_TEST_NO_SUCH_KEY_VAR"}, "ARENA_TEST_NO_SUCH_KEY_VAR is not set"),
     ],
@@ -314,3 +463,45 @@ def test_cli_run_with_no_battle_in_category(configure, standin, tmp_path):
     )
     assert res.exit_code != 0 and "no prompt in category 'poetry'" in res.output
     assert rt.queue("judge").count == 0
+
+
+def test_judge_votes_are_not_in_the_default_human_snapshot(configure, standin):
+    from arena import ratings
+    from arena.models import Vote
+
+    rt = configure()
+    seed(rt.engine)
+    human_votes_for_good(rt.engine, n=4)
+    enqueue_jobs(rt.queue("judge"), get_judge(rt.settings, "j"), 3)
+    work(rt)
+    from sqlmodel import Session, select
+
+    with Session(rt.engine) as s:
+        sources = sorted(v.source for v in s.exec(select(Vote)).all())
+    assert sources == ["human"] * 4 + ["judge:j"] * 3  # judge votes are their own source
+    ratings.recompute(rt.engine, rt.settings["rating"])
+    method = rt.settings.rating.method
+    default = ratings.latest_snapshot(rt.engine, method)  # the default leaderboard's snapshot
+    assert default is not None
+    assert default["meta"]["battles"] == 4  # human votes only
+    assert default["meta"]["scope"]["source"] == "human"
+    mixed = ratings.latest_snapshot(rt.engine, method, source="")  # `all`, stored as ""
+    assert mixed["meta"]["battles"] == 7
+    judge = ratings.latest_snapshot(rt.engine, method, source="judge:j")
+    assert judge["meta"]["battles"] == 3
+
+
+def test_davidson_left_advantage_sees_a_left_bias():
+    from rating.judging import davidson_left_advantage
+
+    rng = np.random.default_rng(0)
+    n = 600
+    left = rng.integers(0, 4, n) * 10  # sparse model ids: absent models are left out
+    right = ((left // 10 + rng.integers(1, 4, n)) % 4) * 10
+    biased = list(rng.choice(["left", "left", "right", "tie"], n))
+    fair = list(rng.choice(["left", "right", "tie"], n))
+    b = davidson_left_advantage(left, right, biased)
+    f = davidson_left_advantage(left, right, fair)
+    assert b["low"] > 0 and b["value"] > 50  # rating points
+    assert f["low"] < 0 < f["high"]
+    assert "ties" in davidson_left_advantage(left, right, ["left"] * n)["error"]

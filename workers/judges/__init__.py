@@ -1,4 +1,8 @@
-"""Judge prompt formats, one module each, by the name ``format`` takes in config."""
+"""Judge prompt formats, by the name ``format`` takes in ``[judges.NAME]``.
+
+Each family's official texts are data files in ``templates/`` (source and
+licence in each); each module renders them and parses the replies.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,19 @@ from workers.judges import judgelm, mtbench, prometheus
 from workers.judges.base import (
     ContextOverflow,
     JudgeFormat,
+    JudgeInput,
     ParseError,
-    Rendered,
+    Refused,
+    RenderedPrompt,
+    Turn,
     Verdict,
     fit,
     strip_markers,
 )
 
 FORMATS: dict[str, JudgeFormat] = {
-    "prometheus": prometheus.FORMAT,
-    "judgelm": judgelm.FORMAT,
-    "mtbench": mtbench.FORMAT,
+    f.name: f
+    for f in (prometheus.FORMAT, prometheus.ABSOLUTE_FORMAT, judgelm.FORMAT, mtbench.FORMAT)
 }
 
 
@@ -31,8 +37,11 @@ __all__ = [
     "FORMATS",
     "ContextOverflow",
     "JudgeFormat",
+    "JudgeInput",
     "ParseError",
-    "Rendered",
+    "Refused",
+    "RenderedPrompt",
+    "Turn",
     "Verdict",
     "fit",
     "get_format",

@@ -1,57 +1,62 @@
 """JudgeLM: the reply's first line holds two scores from 1 to 10.
 
-The prompt keeps JudgeLM's fences (``[Question]``, ``[The Start of Assistant
-1's Answer]`` ... ``[System]``, ``### Response:``); the instructions are
-worded for Arena. In ``completion`` mode this text is the whole raw prompt.
+The text is JudgeLM's own (``templates/judgelm.json``: ``conv_judge_pair`` and
+``conv_judge_pair_w_reference``). JudgeLM was fine-tuned on a raw prompt, so
+``completion`` is its default mode: ``system + "\\n" + template + "### Response:"``,
+exactly as ``gen_model_judgement.py`` builds it. Chat mode sends the system line
+as a system message and the filled template as the user message.
 
-Parsing is strict: the first non-blank line must be exactly two numbers in
-1..10 (separated by a space or a comma, an optional closing period); the
-higher score wins, equal scores are a tie, and the gap is the confidence.
+JudgeLM's *swap* mode (judging with the answers exchanged) is what the judge job
+does for every format: each battle is judged in both orders.
+
+Parsing: the first non-blank line must be two numbers separated by spaces or a
+comma (an optional trailing period), each in 1..10; the higher wins, equal
+scores are a tie, and the gap is the confidence. JudgeLM's reference parser
+(``parse_score``) reads the first line split on single spaces after turning
+commas into spaces. Differences, on purpose: it turns an unreadable line into
+``[-1, -1]``, which its win rule then counts as a TIE; here that is a parse
+failure (asked again). It rejects a line with a leading space or ``"8, 9"``
+(three parts after the split) and a reply starting with a blank line; here those
+are read. It accepts scores outside 1..10; here they are a parse failure.
 """
 
 from __future__ import annotations
 
 import re
 
-from workers.judges.base import JudgeFormat, ParseError, Verdict
+from workers.judges import templates
+from workers.judges.base import (
+    JudgeFormat,
+    JudgeInput,
+    ParseError,
+    Refused,
+    RenderedPrompt,
+    Verdict,
+)
 
-SYSTEM = "You are a careful assistant who checks how good answers to a question are."
-
-NUMBER = r"(10(?:\.0+)?|[0-9](?:\.[0-9]+)?)"
+NUMBER = r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
 SCORES = re.compile(rf"^\s*{NUMBER}\s*(?:,\s*|\s+){NUMBER}\s*\.?\s*$")
 
 
-def render(question: str, first: str, second: str, reference: str | None, rubric: str) -> str:
-    parts = [SYSTEM, "[Question]", question, ""]
-    if reference:
-        parts += ["[Reference Answer]", reference, ""]
-    parts += [
-        "[The Start of Assistant 1's Answer]",
-        first,
-        "",
-        "[The End of Assistant 1's Answer]",
-        "",
-        "[The Start of Assistant 2's Answer]",
-        second,
-        "",
-        "[The End of Assistant 2's Answer]",
-        "",
-        "[System]",
-        "Please judge how well the two AI assistants answered the question above: how "
-        "helpful, relevant, accurate and detailed each answer is."
-        + (
-            " A reference answer is given above; use it as the standard of a correct answer."
-            if reference
-            else ""
+def render(item: JudgeInput) -> RenderedPrompt:
+    if len(item.turns) != 1:
+        raise Refused(
+            f"JudgeLM has no multi-turn template ({len(item.turns)} turns); "
+            "use format 'mtbench' for multi-turn battles"
         )
-        + " Give each assistant one overall score from 1 to 10, higher meaning better.",
-        "On the first line write only the two scores, Assistant 1's first, separated by a "
-        "space. From the next line on, explain the scores without bias, making sure the order "
-        "in which the answers appear does not sway you.",
-        "",
-        "### Response:",
-    ]
-    return "\n".join(parts)
+    turn = item.turns[0]
+    name = "pair_with_reference" if turn.reference else "pair"
+    conv = templates.load("judgelm")[name]
+    fields = dict(question=turn.question, answer_1=turn.first, answer_2=turn.second)
+    if turn.reference:
+        fields["reference"] = turn.reference
+    user = conv["prompt_template"].format(prompt=conv["prompt"], **fields)
+    return RenderedPrompt(
+        template=name,
+        system=conv["system"],
+        user=user,
+        completion=conv["system"] + "\n" + user + conv["appendix"],
+    )
 
 
 def parse(reply: str) -> Verdict:
@@ -69,4 +74,11 @@ def parse(reply: str) -> Verdict:
     return Verdict(verdict, confidence=abs(a - b))
 
 
-FORMAT = JudgeFormat(name="judgelm", render=render, parse=parse)
+FORMAT = JudgeFormat(
+    name="judgelm",
+    version=templates.version("judgelm"),
+    kind="pairwise",
+    default_mode="completion",
+    render=render,
+    parse=parse,
+)
