@@ -247,7 +247,9 @@ def _store_battles(conn: Connection, payloads: list[dict]) -> list[dict]:
     A battle already stored (its job ran before) is found by its external key.
     The raters named (drawn for, voting) are inserted when new.
     """
-    unstored = {p["battle"]["external_key"]: p["battle"] for p in payloads if p["battle_id"] is None}
+    unstored = {
+        p["battle"]["external_key"]: p["battle"] for p in payloads if p["battle_id"] is None
+    }
     if not unstored:
         return payloads
     raters = {b["rater_id"] for b in unstored.values()} | {p.get("rater_id") for p in payloads}
@@ -268,9 +270,7 @@ def _store_battles(conn: Connection, payloads: list[dict]) -> list[dict]:
     table = Battle.__table__
     ids = dict(
         conn.execute(
-            select(table.c.external_key, table.c.id).where(
-                table.c.external_key.in_(list(unstored))
-            )
+            select(table.c.external_key, table.c.id).where(table.c.external_key.in_(list(unstored)))
         ).all()
     )
     return [

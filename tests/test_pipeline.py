@@ -134,7 +134,8 @@ def test_vote_goes_through_queue_into_db_once(client, rt):
             drawn.external_key,
         )
         assert battle.rater_id == vote.rater_id and battle.rater_id
-        assert abs(battle.issued_at.replace(tzinfo=None) - ticket.issued_at.replace(tzinfo=None)).total_seconds() < 1
+        issued = battle.issued_at.replace(tzinfo=None) - ticket.issued_at.replace(tzinfo=None)
+        assert abs(issued.total_seconds()) < 1
         pc = s.execute(select(PairCount)).scalar_one()
         assert (pc.left_model_id, pc.left_wins, pc.right_wins) == (left.id, 1, 0)
     stats = client.get("/api/v1/stats").get_json()
