@@ -17,6 +17,11 @@ from flask import request
 
 from arena.web.errors import ApiError
 
+# Longest URL (path and query) served, in characters: gunicorn's default request line
+# limit (4094 bytes, with the method and protocol), so that ``arena serve`` and gunicorn
+# with ``arena/web/gunicorn_conf.py`` (which raises gunicorn's limit) agree and a
+# longer URL gets our JSON 414 rather than gunicorn's HTML one.
+MAX_URL_CHARS = 4094
 MAX_JSON_DEPTH = 16  # our bodies are flat objects; this leaves room, not recursion
 _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
 
@@ -38,8 +43,22 @@ def check_text(name: str, value: object) -> None:
 
 
 def check_request() -> None:
-    """Refuse a request whose query string, form or URL parts hold unstorable text."""
-    for where, multi in (("query parameter", request.args), ("form field", request.form)):
+    """Refuse a request whose query string, form or URL parts hold unstorable text.
+
+    Raw bytes that are not UTF-8 in the query string (not percent-encoded: Werkzeug
+    keeps invalid percent-escapes as they are) are refused too, and a URL longer
+    than :data:`MAX_URL_CHARS` gets 414.
+    """
+    length = len(request.environ.get("PATH_INFO", "")) + len(
+        request.environ.get("QUERY_STRING", "")
+    )
+    if length > MAX_URL_CHARS:
+        raise ApiError(414, f"URL longer than {MAX_URL_CHARS} characters", "uri_too_long")
+    try:
+        parts = (("query parameter", request.args), ("form field", request.form))
+    except UnicodeDecodeError:
+        raise ApiError(400, "the query string or form is not valid UTF-8", "bad_text") from None
+    for where, multi in parts:
         for key, values in multi.lists():
             check_text(f"{where} name", key)
             for value in values:
