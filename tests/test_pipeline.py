@@ -359,3 +359,25 @@ def test_votes_have_their_own_rate_limit(tmp_path, sqlite_url, redis_url, redis_
         for _ in range(3)
     ]
     assert statuses == [202, 202, 429]
+
+
+def test_claim_outlives_the_job(client, rt):
+    """Finding 1, deterministically: once the worker has stored the vote and deleted its
+    job, enqueueing the same battle's vote again is still refused (the claim remains),
+    and the claim lives as long as the token plus the margin."""
+    from rq.exceptions import DuplicateJobError
+
+    data = new_battle(client)
+    body = {"battle_token": data["battle_token"], "choice": "left"}
+    assert client.post("/api/v1/votes", json=body).status_code == 202
+    job_id = rt.queue("votes").job_ids[0]
+    payload = rt.queue("votes").jobs[0].args[0]
+    work(rt)
+    assert not rt.redis.exists(f"rq:job:{job_id}")  # the job is gone, the vote stored
+    with pytest.raises(DuplicateJobError):
+        votes.enqueue(rt.queue("votes"), payload)
+    ttl = rt.redis.ttl(votes.CLAIM_KEY + job_id)
+    token_ttl = int(rt.settings["battle"]["token_ttl_seconds"])
+    assert token_ttl < ttl <= token_ttl + votes.CLAIM_MARGIN_SECONDS + 2
+    assert client.post("/api/v1/votes", json=body).status_code == 409
+    assert count(rt.engine, Vote) == 1
