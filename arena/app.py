@@ -31,11 +31,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions["arena.runtime"] = rt
 
-    from arena.web import api, battle, errors, extensions, health, leaderboard
+    from arena.web import api, battle, errors, extensions, health, inputs, leaderboard
     from arena.web.sessions import RaterSessionInterface
 
     app.session_interface = RaterSessionInterface()
 
+    app.before_request(inputs.check_request)
     extensions.init_app(app, rt)
     errors.init_app(app)
     app.register_blueprint(battle.bp)

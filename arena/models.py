@@ -90,8 +90,11 @@ class Battle(SQLModel, table=True):
     issued_at: datetime = Field(default_factory=utcnow)
     rater_id: str | None = Field(default=None, max_length=100)
     origin: str = Field(default="web", max_length=60)  # web, judge:<name>, import:<name>
-    # Set for imported battles ("llmfao:crowd:17") and judge jobs' battles
-    # ("judge:NAME:<rq job id>"), so a repeated import or a retried job finds its battle.
+    sampler: str | None = Field(default=None, max_length=60)  # the pair policy that drew it
+    # Set for imported battles ("llmfao:crowd:17"), judge jobs' battles
+    # ("judge:NAME:<rq job id>") and battles drawn for raters ("web:<token key>", stored
+    # with their vote), so a repeated import, a retried job or a vote run twice finds its
+    # battle.
     external_key: str | None = Field(default=None, unique=True, max_length=200)
 
 

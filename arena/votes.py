@@ -1,17 +1,22 @@
 """Votes: the payload a vote job carries, and storing it exactly once.
 
 The web app (and the judge workers) build a payload with :func:`payload_for`
-and put it on the ``votes`` queue with :func:`enqueue`. The job
-(:func:`workers.ingest.store_vote`) calls :func:`store`, which inserts the
-vote with ``ON CONFLICT (battle_id) DO NOTHING`` and, only when the row was
-new, adds it to ``pair_counts`` in the same transaction. A job that runs
-twice therefore stores one vote and counts it once.
+(a stored battle) or :func:`payload_for_unstored` (a battle the token carries)
+and put it on the ``votes`` queue with :func:`enqueue`, which also *claims*
+the battle in Redis: exactly one vote per battle is ever accepted while its
+token is valid (every other gets :class:`AlreadyVoted` / HTTP 409), whether the
+first vote is still queued or long stored. The job
+(:func:`workers.ingest.store_vote`) calls :func:`store`, which stores an
+unstored battle (``ON CONFLICT (external_key) DO NOTHING``), inserts the vote
+with ``ON CONFLICT (battle_id) DO NOTHING`` and, only when the row was new,
+adds it to ``pair_counts``, all in one transaction. A job that runs twice
+therefore stores one battle and one vote and counts it once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from rq import Retry
 from rq.exceptions import DuplicateJobError
@@ -21,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from arena.battles import UnstoredBattle
 from arena.db import dialect_insert
 from arena.models import CHOICES, Battle, Model, Prompt, Rater, Vote, utcnow
 
@@ -32,6 +38,12 @@ DEFAULT_CATEGORY = "general"
 # Seconds between retries of a failed vote job (the last ones when fewer retries are asked);
 # the worker's rq scheduler puts the job back on the queue.
 RETRY_INTERVALS = [1, 5, 30]
+CLAIM_KEY = "arena:vote-claim:"  # + the vote job's id; set once, never renewed
+# A claim outlives the token it was made with by this many seconds, so no request that
+# saw a valid token can find the claim gone; and when no token bounds the battle (judge
+# votes), it lives this long.
+CLAIM_MARGIN_SECONDS = 600
+CLAIM_DEFAULT_SECONDS = 7 * 86400
 
 
 class VoteError(ValueError):
@@ -138,6 +150,135 @@ def payload_for(
     }
 
 
+_UNSTORED_QUERY = (
+    select(
+        Prompt.category,
+        _LeftModel.name,
+        _RightModel.name,
+        _Voter.group,
+        Vote.id,
+    )
+    .select_from(Prompt)
+    .join(_LeftModel, _LeftModel.id == bindparam("left_id"))
+    .join(_RightModel, _RightModel.id == bindparam("right_id"))
+    .outerjoin(_Voter, _Voter.id == bindparam("rater_id", type_=Rater.__table__.c.id.type))
+    .outerjoin(Battle, Battle.external_key == bindparam("key"))
+    .outerjoin(Vote, Vote.battle_id == Battle.id)
+    .where(Prompt.id == bindparam("prompt_id"))
+)
+
+
+def payload_for_unstored(
+    db: Session | Connection,
+    battle: UnstoredBattle,
+    choice: str,
+    *,
+    source: str = "human",
+    rater_id: str | None = None,
+    created_at: datetime | None = None,
+) -> dict:
+    """The vote job's payload for a battle its token carries (read in ONE query).
+
+    Like :func:`payload_for`, with ``battle_id`` None and the battle to store
+    under ``"battle"``. ``rater_id`` (the voter) defaults to the rater the
+    battle was drawn for.
+
+    Raises
+    ------
+    VoteError
+        For an unknown choice; :class:`NoSuchBattle` when the prompt or a model
+        is gone; :class:`AlreadyVoted` when the battle is stored with a vote.
+    """
+    winner_of(choice, "", "")
+    conn = db if isinstance(db, Connection) else db.connection()
+    rater_id = rater_id or battle.rater_id
+    row = conn.execute(
+        _UNSTORED_QUERY,
+        {
+            "prompt_id": battle.prompt_id,
+            "left_id": battle.left_model_id,
+            "right_id": battle.right_model_id,
+            "rater_id": rater_id,
+            "key": battle.external_key,
+        },
+    ).first()
+    if row is None:
+        raise NoSuchBattle("the battle's prompt or models no longer exist")
+    category, left_name, right_name, group, vote_id = row
+    if vote_id is not None:
+        raise AlreadyVoted("this battle already has a vote")
+    return {
+        "battle_id": None,
+        "battle": {
+            "external_key": battle.external_key,
+            "prompt_id": battle.prompt_id,
+            "left_model_id": battle.left_model_id,
+            "right_model_id": battle.right_model_id,
+            "rater_id": battle.rater_id,
+            "origin": battle.origin,
+            "sampler": battle.sampler,
+            "issued_at": battle.issued_at.isoformat(),
+        },
+        "choice": choice,
+        "winner": winner_of(choice, left_name, right_name),
+        "left_model": left_name,
+        "right_model": right_name,
+        "left_model_id": battle.left_model_id,
+        "right_model_id": battle.right_model_id,
+        "category": category or DEFAULT_CATEGORY,
+        "source": source,
+        "rater_id": rater_id,
+        "rater_group": group or "",
+        "created_at": (created_at or utcnow()).isoformat(),
+    }
+
+
+def vote_key(payload: dict) -> str:
+    """The battle's name in its vote job id: the id if stored, else origin and token key."""
+    if payload.get("battle_id") is not None:
+        return str(payload["battle_id"])
+    origin, key = payload["battle"]["external_key"].split(":", 1)
+    return f"{origin}-{key}"
+
+
+def _store_battles(conn: Connection, payloads: list[dict]) -> list[dict]:
+    """Store the unstored battles of ``payloads``; return the payloads with battle ids.
+
+    A battle already stored (its job ran before) is found by its external key.
+    The raters named (drawn for, voting) are inserted when new.
+    """
+    unstored = {
+        p["battle"]["external_key"]: p["battle"] for p in payloads if p["battle_id"] is None
+    }
+    if not unstored:
+        return payloads
+    raters = {b["rater_id"] for b in unstored.values()} | {p.get("rater_id") for p in payloads}
+    raters.discard(None)
+    insert = dialect_insert(conn)
+    if raters:
+        conn.execute(
+            insert(Rater.__table__).on_conflict_do_nothing(index_elements=["id"]),
+            [{"id": r, "created_at": utcnow()} for r in sorted(raters)],
+        )
+    conn.execute(
+        insert(Battle.__table__).on_conflict_do_nothing(index_elements=["external_key"]),
+        [
+            {**b, "issued_at": datetime.fromisoformat(b["issued_at"]).astimezone(UTC)}
+            for b in unstored.values()
+        ],
+    )
+    table = Battle.__table__
+    ids = dict(
+        conn.execute(
+            select(table.c.external_key, table.c.id).where(table.c.external_key.in_(list(unstored)))
+        ).all()
+    )
+    return [
+        p if p["battle_id"] is not None else {**p, "battle_id": ids[p["battle"]["external_key"]]}
+        for p in payloads
+    ]
+
+
 _COUNT_COLUMNS = ("left_wins", "right_wins", "ties", "both_bad")
 _COLUMN_OF_CHOICE = dict(zip(CHOICES, _COUNT_COLUMNS))
 
@@ -173,10 +314,14 @@ def store_in(conn: Connection, payloads: Iterable[dict]) -> int:
 
     Returns how many were new. A vote whose battle already has one is skipped
     (the insert returns nothing for it) and not counted again; of several votes
-    on one battle in ``payloads`` only the first counts. All votes go in one
-    multi-row insert, and the new ones are added to ``pair_counts`` with one
-    upsert per scope and pair.
+    on one battle in ``payloads`` only the first counts. Battles that are not
+    stored yet (``battle_id`` None, the battle under ``"battle"``) are stored
+    first, in one multi-row insert. All votes go in one multi-row insert, and
+    the new ones are added to ``pair_counts`` with one upsert per scope and pair.
     """
+    payloads = list(payloads)
+    if any(p.get("battle_id") is None for p in payloads):
+        payloads = _store_battles(conn, payloads)
     first: dict[int, dict] = {}
     for p in payloads:
         first.setdefault(p["battle_id"], p)
@@ -221,35 +366,50 @@ def store(engine: Engine, payloads: Iterable[dict]) -> int:
         return store_in(conn, payloads)
 
 
-# rq 3's unique enqueue (``Queue.enqueue(..., unique=True)``: refuse an existing job id,
-# save the job hash, push the id on the queue) and the queue's entry in rq's set of
-# queues, which rq writes in a second round trip, done in one atomic step.
+# The battle's claim (SET NX with an expiry: refused when the battle was claimed before,
+# whether its job is still queued or long done), then rq 3's unique enqueue
+# (``Queue.enqueue(..., unique=True)``: refuse an existing job id, save the job hash, push
+# the id on the queue) and the queue's entry in rq's set of queues, which rq writes in a
+# second round trip, all in one atomic step.
 _ENQUEUE_SCRIPT = """
+if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[3]) then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[2])
 return 1
 """
 
 
-def enqueue(queue, payload: dict, *, timeout: int = 30, retries: int = 3):
-    """Put a vote job on ``queue`` in one Redis round trip, and return it.
+def claim_seconds(expires_at: datetime | None) -> int:
+    """How long a vote's claim lives: past its token's expiry by a margin."""
+    if expires_at is None:
+        return CLAIM_DEFAULT_SECONDS
+    left = (expires_at - datetime.now(UTC)).total_seconds()
+    return max(1, int(left) + 1) + CLAIM_MARGIN_SECONDS
+
+
+def enqueue(
+    queue, payload: dict, *, timeout: int = 30, retries: int = 3, claim_for: int | None = None
+):
+    """Claim the battle and put its vote job on ``queue``, in one Redis round trip.
 
     The job is rq's own (built by ``Queue.create_job``, saved in rq's format,
-    pushed where rq pushes it); its id names the battle and is unique, so a
-    second enqueue for the same battle raises
-    :class:`rq.exceptions.DuplicateJobError`.
+    pushed where rq pushes it); its id names the battle and is unique. The
+    claim (``arena:vote-claim:<job id>``) lives ``claim_for`` seconds (see
+    :func:`claim_seconds`; default :data:`CLAIM_DEFAULT_SECONDS`) and outlives
+    the job, so once a vote is accepted every later one for the battle raises
+    :class:`rq.exceptions.DuplicateJobError`, also after the job is done.
     """
     job = queue.create_job(
         STORE_VOTE_JOB,
         args=(payload,),
-        job_id=f"vote-{payload['battle_id']}",
+        job_id=f"vote-{vote_key(payload)}",
         timeout=timeout,
         result_ttl=0,
         failure_ttl=30 * 86400,
         retry=Retry(max=retries, interval=RETRY_INTERVALS[-retries:]) if retries else None,
-        description=f"vote on battle {payload['battle_id']}",
+        description=f"vote on battle {vote_key(payload)}",
     )
     job.enqueued_at = now()
     fields = []
@@ -257,8 +417,10 @@ def enqueue(queue, payload: dict, *, timeout: int = 30, retries: int = 3):
         # rq reads an absent field as it reads an empty one (no callback, not started).
         if value is not None and value != "":
             fields += (key, value if isinstance(value, (bytes, str)) else str(value))
+    claim = CLAIM_DEFAULT_SECONDS if claim_for is None else max(1, int(claim_for))
     added = queue.connection.register_script(_ENQUEUE_SCRIPT)(
-        keys=[job.key, queue.key, queue.redis_queues_keys], args=[job.id, queue.key, *fields]
+        keys=[job.key, queue.key, queue.redis_queues_keys, CLAIM_KEY + job.id],
+        args=[job.id, queue.key, claim, *fields],
     )
     if not added:
         raise DuplicateJobError(f"Job with ID '{job.id}' already exists")

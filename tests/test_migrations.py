@@ -2,6 +2,7 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
@@ -9,8 +10,7 @@ from sqlmodel import SQLModel
 from arena import db
 from arena.cli import main
 
-# Head of the migration chain: 0001 <- 0003 (answer style) <- 0004 (judge calls) <- 0005 (metadata).
-HEAD = "0005"
+HEAD = ScriptDirectory.from_config(db._alembic_config("sqlite://")).get_current_head()
 
 
 def test_upgrade_downgrade_upgrade(database_url):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 from rq import SimpleWorker
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from arena import votes
+from arena import battles, votes
 from arena.app import create_app
 from arena.battles import BattleTokens
 from arena.models import Answer, Battle, Model, PairCount, Prompt, Vote
@@ -60,13 +61,45 @@ def new_battle(client, **body):
     return res.get_json()
 
 
+def read_token(token: str) -> battles.Ticket:
+    return BattleTokens("test-secret", 3600).read(token)
+
+
+def stored_battle(rt) -> int:
+    """A battle stored when drawn (as judge jobs draw them); its id."""
+    with Session(rt.engine) as s:
+        issued = battles.issue(s, np.random.default_rng(), rater_id="rater-1")
+        s.commit()
+        return issued.battle.id
+
+
 def test_battle_hides_model_names(client, rt):
     data = new_battle(client)
     assert set(data) == {"battle_token", "prompt", "left", "right"}
     assert set(data["left"]) == {"text"} and set(data["right"]) == {"text"}
     assert data["prompt"]["category"] == "coding"
     assert "model-" not in str({k: v for k, v in data.items() if k != "left" and k != "right"})
-    assert count(rt.engine, Battle) == 1
+    # The token is signed, not secret: what it carries in the clear names no model.
+    import json
+
+    from itsdangerous import base64_decode
+
+    clear = json.loads(base64_decode(data["battle_token"].split(".")[0]))
+    assert set(clear) == {"k", "p", "m", "s", "r"}
+    assert clear["p"] == data["prompt"]["id"] and clear["s"] == "uniform"
+    ids = {read_token(data["battle_token"]).unstored.left_model_id}
+    assert not ids & {v for v in clear.values() if isinstance(v, int) and v != clear["p"]}
+
+
+def test_unvoted_battles_store_nothing(client, rt):
+    """Finding 7: drawing battles (the page, the API) writes no row, not even a rater."""
+    from arena.models import Rater
+
+    for _ in range(5):
+        new_battle(client)
+        assert client.get("/").status_code == 200
+    assert count(rt.engine, Battle) == 0 and count(rt.engine, Rater) == 0
+    assert client.get("/api/v1/stats").get_json()["battles"] == 0
 
 
 def test_vote_goes_through_queue_into_db_once(client, rt):
@@ -79,13 +112,30 @@ def test_vote_goes_through_queue_into_db_once(client, rt):
     assert names["left_model"] != names["right_model"]
     assert client.get("/api/v1/stats").get_json()["queued"] == 1
     assert count(rt.engine, Vote) == 0
+    assert count(rt.engine, Battle) == 0  # stored with its vote, by the worker
     work(rt)
+    ticket = read_token(data["battle_token"])
     with Session(rt.engine) as s:
         vote = s.execute(select(Vote)).scalar_one()
         battle = s.get(Battle, vote.battle_id)
         left = s.get(Model, battle.left_model_id)
         assert (vote.choice, vote.winner, vote.source) == ("left", left.name, "human")
         assert left.name == names["left_model"]
+        # The battle as drawn and shown: positions, prompt, sampler, rater, issue time.
+        drawn = ticket.unstored
+        assert (battle.left_model_id, battle.right_model_id, battle.prompt_id) == (
+            drawn.left_model_id,
+            drawn.right_model_id,
+            drawn.prompt_id,
+        )
+        assert (battle.origin, battle.sampler, battle.external_key) == (
+            "web",
+            "uniform",
+            drawn.external_key,
+        )
+        assert battle.rater_id == vote.rater_id and battle.rater_id
+        issued = battle.issued_at.replace(tzinfo=None) - ticket.issued_at.replace(tzinfo=None)
+        assert abs(issued.total_seconds()) < 1
         pc = s.execute(select(PairCount)).scalar_one()
         assert (pc.left_model_id, pc.left_wins, pc.right_wins) == (left.id, 1, 0)
     stats = client.get("/api/v1/stats").get_json()
@@ -113,14 +163,23 @@ def test_second_vote_while_first_is_queued_conflicts(client, rt):
 
 def test_same_job_run_twice_stores_one_vote(client, rt):
     data = new_battle(client)
-    battle_id = BattleTokens("test-secret", 60).battle_id(data["battle_token"])
+    with Session(rt.engine) as s:
+        payload = votes.payload_for_unstored(s, read_token(data["battle_token"]).unstored, "tie")
+    assert store_vote(payload)["stored"] == 1
+    assert store_vote(payload)["stored"] == 0
+    assert votes.store(rt.engine, [payload, payload]) == 0
+    assert count(rt.engine, Vote) == 1 and count(rt.engine, Battle) == 1
+    with Session(rt.engine) as s:
+        assert s.execute(select(func.sum(PairCount.ties))).scalar_one() == 1
+
+
+def test_same_stored_battle_job_run_twice_stores_one_vote(client, rt):
+    battle_id = stored_battle(rt)
     with Session(rt.engine) as s:
         payload = votes.payload_for(s, battle_id, "tie")
     assert store_vote(payload) == {"battle_id": battle_id, "stored": 1}
     assert store_vote(payload) == {"battle_id": battle_id, "stored": 0}
     assert count(rt.engine, Vote) == 1
-    with Session(rt.engine) as s:
-        assert s.execute(select(func.sum(PairCount.ties))).scalar_one() == 1
 
 
 def test_vote_is_retried_and_not_lost(client, rt):
@@ -192,17 +251,15 @@ def test_battle_category_and_errors(client, rt):
     res = client.post("/api/v1/battles", data="[1,", content_type="application/json")
     assert res.status_code == 400
     assert client.get("/api/v1/nowhere").get_json()["error"] == "not_found"
-    assert count(rt.engine, Battle) == 1
+    assert count(rt.engine, Battle) == 0
 
 
 def test_positions_are_randomized(client, rt):
     """The coin flip: each model of a pair shows up on both sides."""
     seen = set()
-    with Session(rt.engine) as s:
-        for _ in range(40):
-            new_battle(client)
-        for b in s.execute(select(Battle)).scalars():
-            seen.add((b.left_model_id, b.right_model_id))
+    for _ in range(40):
+        b = read_token(new_battle(client)["battle_token"]).unstored
+        seen.add((b.left_model_id, b.right_model_id))
     assert any((r, l) in seen for (l, r) in seen)
 
 
@@ -245,8 +302,7 @@ def test_failed_vote_job_is_retried_by_the_scheduler(client, rt):
     """A vote job that fails (here: its battle is not stored yet) waits in rq's scheduled
     registry and is stored when the worker's scheduler puts it back after the interval
     (rq's own SimpleWorker here: the jobs are plain rq jobs)."""
-    data = new_battle(client)
-    battle_id = BattleTokens("test-secret", 60).battle_id(data["battle_token"])
+    battle_id = stored_battle(rt)
     with Session(rt.engine) as s:
         payload = votes.payload_for(s, battle_id, "right")
     payload["battle_id"] = 999  # no such battle (yet): the insert breaks a foreign key
@@ -304,3 +360,25 @@ def test_votes_have_their_own_rate_limit(tmp_path, sqlite_url, redis_url, redis_
         for _ in range(3)
     ]
     assert statuses == [202, 202, 429]
+
+
+def test_claim_outlives_the_job(client, rt):
+    """Finding 1, deterministically: once the worker has stored the vote and deleted its
+    job, enqueueing the same battle's vote again is still refused (the claim remains),
+    and the claim lives as long as the token plus the margin."""
+    from rq.exceptions import DuplicateJobError
+
+    data = new_battle(client)
+    body = {"battle_token": data["battle_token"], "choice": "left"}
+    assert client.post("/api/v1/votes", json=body).status_code == 202
+    job_id = rt.queue("votes").job_ids[0]
+    payload = rt.queue("votes").jobs[0].args[0]
+    work(rt)
+    assert not rt.redis.exists(f"rq:job:{job_id}")  # the job is gone, the vote stored
+    with pytest.raises(DuplicateJobError):
+        votes.enqueue(rt.queue("votes"), payload)
+    ttl = rt.redis.ttl(votes.CLAIM_KEY + job_id)
+    token_ttl = int(rt.settings["battle"]["token_ttl_seconds"])
+    assert token_ttl < ttl <= token_ttl + votes.CLAIM_MARGIN_SECONDS + 2
+    assert client.post("/api/v1/votes", json=body).status_code == 409
+    assert count(rt.engine, Vote) == 1

@@ -39,6 +39,7 @@ from arena.models import MODEL_STATES, Answer, Model, Prompt
 
 KINDS = ("models", "prompts", "answers")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # PostgreSQL stores no NUL; UTF-8 no surrogate
 
 
 class ImportFileError(FileError):
@@ -76,6 +77,10 @@ def _text(
             value = str(value)
         if not isinstance(value, str):
             raise ValueError(f"must be a string, got {type(value).__name__}")
+        bad = _UNSTORABLE.search(value)
+        if bad:
+            what = "a NUL character" if bad.group() == "\x00" else "a lone surrogate"
+            raise ValueError(f"contains {what} (at character {bad.start() + 1})")
         if not nullable and not value.strip():
             raise ValueError("must not be empty")
         if max_len is not None and len(value) > max_len:

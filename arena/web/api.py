@@ -1,11 +1,12 @@
 """The JSON API, version 1 (``/api/v1``).
 
-Every error answers ``{"error": ..., "reason": ...}`` with a 4xx status.
+Every error answers ``{"error": ..., "reason": ...}`` with a 4xx status, or 503
+(with ``Retry-After``) when Redis or the database is down.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from rq.exceptions import DuplicateJobError
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -15,25 +16,15 @@ from arena.models import CHOICES, Battle, Model, Prompt, Vote
 from arena.web.common import issue_battle, rater_id, rt, tokens
 from arena.web.errors import ApiError
 from arena.web.extensions import limit
+from arena.web.inputs import json_body
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-
-def _json_body(required: bool) -> dict:
-    if not request.get_data():
-        if required:
-            raise ApiError(400, "request body must be a JSON object", "bad_json")
-        return {}
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ApiError(400, "request body must be a JSON object", "bad_json")
-    return data
 
 
 @bp.post("/battles")
 @limit("battles")
 def create_battle():
-    body = _json_body(required=False)
+    body = json_body(required=False)
     category = body.get("category")
     if category is not None and (not isinstance(category, str) or not category.strip()):
         raise ApiError(400, "category must be a non-empty string", "bad_category")
@@ -43,12 +34,12 @@ def create_battle():
 @bp.post("/votes")
 @limit("votes")
 def create_vote():
-    body = _json_body(required=True)
+    body = json_body(required=True)
     choice = body.get("choice")
     if choice not in CHOICES:
         raise ApiError(400, f"choice must be one of {', '.join(CHOICES)}", "bad_choice")
     try:
-        battle_id = tokens().battle_id(body.get("battle_token"))
+        ticket = tokens().read(body.get("battle_token"))
     except battles.TokenExpired as exc:
         raise ApiError(410, str(exc), "token_expired") from None
     except battles.TokenInvalid as exc:
@@ -57,9 +48,14 @@ def create_vote():
     runtime = rt()
     with runtime.engine.connect() as conn:
         try:
-            payload = votes.payload_for(
-                conn, battle_id, choice, source="human", rater_id=rater_id()
-            )
+            if ticket.unstored is not None:
+                payload = votes.payload_for_unstored(
+                    conn, ticket.unstored, choice, source="human", rater_id=rater_id()
+                )
+            else:
+                payload = votes.payload_for(
+                    conn, ticket.battle_id, choice, source="human", rater_id=rater_id()
+                )
         except votes.NoSuchBattle:
             raise ApiError(404, "battle no longer exists", "no_battle") from None
         except votes.AlreadyVoted:
@@ -69,10 +65,10 @@ def create_vote():
         # for every vote.
         conn.commit()
 
-    # Exactly one accepted vote per battle: until the vote is stored its job
-    # exists under a unique id (a second enqueue raises DuplicateJobError);
-    # after that, payload_for finds the stored vote. The job is removed only
-    # after the vote's transaction has committed, so there is no gap.
+    # Exactly one accepted vote per battle, ever: the enqueue claims the battle in
+    # Redis atomically (SET NX, in the same script as the job) for longer than the
+    # token lives, so a second vote conflicts whether the first is queued or stored.
+    # The read above only spares Redis the votes whose battle is long stored.
     cfg = runtime.settings["votes"]
     try:
         votes.enqueue(
@@ -80,6 +76,7 @@ def create_vote():
             payload,
             timeout=int(cfg["job_timeout_seconds"]),
             retries=int(cfg["retries"]),
+            claim_for=votes.claim_seconds(ticket.expires_at),
         )
     except DuplicateJobError:
         raise ApiError(409, "this battle already has a vote", "already_voted") from None

@@ -7,9 +7,9 @@ import secrets
 
 import numpy as np
 from flask import current_app, session
+from sqlmodel import Session
 
 from arena import battles, sampling
-from arena.db import session_scope
 from arena.web.errors import ApiError
 
 
@@ -37,11 +37,11 @@ def rater_id() -> str:
 
 
 def issue_battle(category: str | None) -> dict:
-    """Draw and store a battle; answer the public view of it (no model names)."""
+    """Draw a battle (stored only when voted on); answer its public view (no model names)."""
     settings = rt().settings
     try:
-        with session_scope(rt().engine) as s:
-            issued = battles.issue(
+        with Session(rt().engine) as s:
+            issued = battles.draw(
                 s,
                 np.random.default_rng(),
                 category=category,
@@ -49,7 +49,7 @@ def issue_battle(category: str | None) -> dict:
                 policy=settings["battle"]["sampler"],
             )
             view = {
-                "battle_token": tokens().sign(issued.battle.id),
+                "battle_token": tokens().sign_unstored(issued.battle),
                 "prompt": {
                     "id": issued.prompt.id,
                     "text": issued.prompt.text,

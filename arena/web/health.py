@@ -1,4 +1,4 @@
-"""``GET /healthz``: 200 when the database and Redis both answer."""
+"""``GET /healthz``: 200 when the database and Redis both answer, else 503 naming which."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify
 
 from arena import db
 from arena.web.common import rt
+from arena.web.errors import RETRY_AFTER_SECONDS
 
 bp = Blueprint("health", __name__)
 
@@ -25,4 +26,8 @@ def healthz():
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
     ok = all(v == "ok" for v in checks.values())
-    return jsonify({"status": "ok" if ok else "unavailable", **checks}), 200 if ok else 503
+    response = jsonify({"status": "ok" if ok else "unavailable", **checks})
+    if not ok:
+        response.status_code = 503
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
