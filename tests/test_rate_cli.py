@@ -351,12 +351,24 @@ def test_database_matches_file_and_store(tmp_path, database_url):
         "ARENA_INSTANCE": str(tmp_path / "inst"),
         "ARENA_CONFIG": "",
     }
-    from_db = json.loads(run(["--bootstrap", "100", "--format", "json"], env=env).output)
+    # The database's default is human votes only (judge votes are their own source); a file
+    # counts every battle in it unless --source narrows it.
+    from_db = json.loads(
+        run(["--source", "all", "--bootstrap", "100", "--format", "json"], env=env).output
+    )
     from_file = json.loads(
         run(["--input", str(path), "--bootstrap", "100", "--format", "json"], env=env).output
     )
     assert from_db["models"] == from_file["models"]
     assert from_db["meta"]["digest"] == from_file["meta"]["digest"]
+    human = json.loads(run(["--ci", "none", "--format", "json"], env=env).output)
+    assert human["meta"]["battles"] == 300 and human["meta"]["scope"]["source"] == "human"
+    human_file = json.loads(
+        run(
+            ["--input", str(path), "--source", "human", "--ci", "none", "--format", "json"], env=env
+        ).output
+    )
+    assert human_file["models"] == human["models"]
     judge = json.loads(
         run(["--source", "judge:j1", "--ci", "none", "--format", "json"], env=env).output
     )
@@ -364,16 +376,24 @@ def test_database_matches_file_and_store(tmp_path, database_url):
     group = json.loads(
         run(["--rater-group", "expert", "--ci", "none", "--format", "json"], env=env).output
     )
+    assert group["meta"]["battles"] == 60  # the experts' human votes (80 with the judge's)
+    group = json.loads(
+        run(
+            ["--rater-group", "expert", "--source", "all", "--ci", "none", "--format", "json"],
+            env=env,
+        ).output
+    )
     assert group["meta"]["battles"] == 80
     elo = json.loads(
         run(["--method", "elo", "--bootstrap", "0", "--format", "json"], env=env).output
     )
-    assert elo["meta"]["battles"] == 400
+    assert elo["meta"]["battles"] == 300
     res = run(["--store", "--bootstrap", "100"], env=env)
     assert res.exit_code == 0, res.output
-    assert "*/*/*: snapshot" in res.output and "coding/*/*: snapshot" in res.output
-    assert "*/judge:j1/*: snapshot" in res.output and "*/*/expert: snapshot" in res.output
-    snap = ratings.latest_snapshot(engine, "bt")
+    assert "*/human/*: snapshot" in res.output and "coding/human/*: snapshot" in res.output
+    assert "*/judge:j1/*: snapshot" in res.output and "*/human/expert: snapshot" in res.output
+    assert "*/*/*: snapshot" in res.output  # every source together
+    snap = ratings.latest_snapshot(engine, "bt", source="")
     assert snap["models"] == from_db["models"]
     assert len(snap["bootstrap"]["ratings"]) == 100 and "created_at" in snap["meta"]
     assert (
