@@ -31,18 +31,35 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions["arena.runtime"] = rt
 
-    from arena.web import api, battle, errors, extensions, health, leaderboard
+    from arena.web import (
+        api,
+        api_read,
+        assets,
+        battle,
+        errors,
+        extensions,
+        health,
+        leaderboard,
+        models_page,
+        security,
+    )
     from arena.web.sessions import RaterSessionInterface
 
     app.session_interface = RaterSessionInterface()
 
     extensions.init_app(app, rt)
     errors.init_app(app)
+    security.init_app(app, settings)
+    assets.init_app(app)
     app.register_blueprint(battle.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(leaderboard.bp)
     app.register_blueprint(leaderboard.api)
+    app.register_blueprint(api_read.bp)
+    app.register_blueprint(models_page.bp)
     extensions.csrf.exempt(api.bp)
     extensions.csrf.exempt(leaderboard.api)
+    extensions.csrf.exempt(api_read.bp)
+
     return app

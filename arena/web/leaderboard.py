@@ -1,101 +1,122 @@
-"""Leaderboards: the HTML page and the maintainer JSON API.
+"""Leaderboards: the HTML page and the leaderboard JSON API.
 
 Both read stored rating snapshots (``rating_snapshots``), which the
 ``recompute_ratings`` job writes; nothing is computed on request.
 
-``GET /leaderboard``                 the page (table and chart), ?category=&source=
+``GET /leaderboard``                 the page (table, interval plot, win-fraction heatmap),
+                                     ?category=&source=&method=&deprecated=1
 ``GET /api/v1/leaderboard``          the newest snapshot for a scope, as ``arena rate`` JSON
+                                     plus ``snapshot`` (what to cite); ``?format=csv``
 ``GET /api/v1/leaderboard/scopes``   which scopes have snapshots
 ``GET /api/v1/rank``                 the composite rank, as ``arena rank --format json``
-``GET /vendor/plotly.min.js``        plotly's JavaScript, served from the installed package
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-import plotly
-from flask import Blueprint, render_template, request, send_from_directory
-from sqlalchemy import func, select
-from sqlmodel import Session
+from flask import Blueprint, jsonify, render_template, request
 
-from arena import ratings
-from arena.models import RatingSnapshot
+from arena.config import RATING_METHODS
+from arena.scope import ALL_SOURCES, HUMAN
+from arena.web import pairs, snapshots
 from arena.web.common import rt
 from arena.web.errors import ApiError
+from arena.web.extensions import limit
+from arena.web.tables import csv_response, wants_csv
 
 bp = Blueprint("leaderboard", __name__)
 api = Blueprint("leaderboard_api", __name__, url_prefix="/api/v1")
 
-METHODS = ("bt", "davidson", "elo")
-PLOTLY_DIR = Path(plotly.__file__).parent / "package_data"
+METHODS = RATING_METHODS
+HEATMAP_MODELS = 15  # the win-fraction heatmap shows the top models only
+LEADERBOARD_COLUMNS = (
+    "rank_ub",
+    "model",
+    "rating",
+    "ci_low",
+    "ci_high",
+    "tier",
+    "battles",
+    "wins",
+    "losses",
+    "ties",
+)
 
 
 def _scope_args() -> dict:
-    args = {key: request.args.get(key, "") for key in ("category", "source", "rater_group")}
-    method = request.args.get("method", "bt")
-    if method not in METHODS:
-        raise ApiError(400, f"method must be one of {', '.join(METHODS)}", "bad_method")
-    return {"method": method, **args}
+    """The method and :class:`arena.scope.Scope` a request names (400 when malformed)."""
+    return {"method": snapshots.request_method(), "scope": snapshots.request_scope()}
 
 
 def scopes() -> list[dict]:
-    """Every (method, category, source, rater_group) with a snapshot, newest time first."""
-    with Session(rt().engine) as s:
-        rows = s.execute(
-            select(
-                RatingSnapshot.method,
-                RatingSnapshot.category,
-                RatingSnapshot.source,
-                RatingSnapshot.rater_group,
-                func.max(RatingSnapshot.created_at),
-                func.count(),
-            )
-            .group_by(
-                RatingSnapshot.method,
-                RatingSnapshot.category,
-                RatingSnapshot.source,
-                RatingSnapshot.rater_group,
-            )
-            .order_by(
-                RatingSnapshot.method,
-                RatingSnapshot.category,
-                RatingSnapshot.source,
-                RatingSnapshot.rater_group,
-            )
-        ).all()
-    return [
-        {
-            "method": m,
-            "category": c,
-            "source": s,
-            "rater_group": g,
-            "updated_at": t.isoformat() if t else None,
-            "snapshots": n,
-        }
-        for m, c, s, g, t, n in rows
-    ]
+    """Every (method, category, source, rater_group) with a snapshot."""
+    return snapshots.every_scope()
 
 
 @api.get("/leaderboard")
+@limit("reads")
 def leaderboard_json():
-    scope = _scope_args()
-    snapshot = ratings.latest_snapshot(rt().engine, **scope)
-    if snapshot is None:
-        raise ApiError(
-            404,
-            "no rating snapshot for this scope yet (see /api/v1/leaderboard/"
-            "scopes, or run `arena rate --store`)",
-            "no_snapshot",
+    """The newest snapshot of a scope.
+
+    ---
+    get:
+      summary: The leaderboard of one scope
+      description: |
+        The newest stored snapshot for method, category, source and rater group
+        (source: `human` unless `judge:NAME` or `all` is asked for). `replicates=1`
+        adds the bootstrap replicates; `format=csv` answers the table as CSV.
+      parameters:
+        - $ref: '#/components/parameters/method'
+        - $ref: '#/components/parameters/category'
+        - $ref: '#/components/parameters/source'
+        - $ref: '#/components/parameters/rater_group'
+        - $ref: '#/components/parameters/format'
+        - {name: replicates, in: query, schema: {type: string, enum: ['0', '1', 'true', 'yes']}}
+      responses:
+        200:
+          description: the snapshot
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Leaderboard'}}
+            text/csv: {schema: {type: string}}
+        304: {description: not modified (If-None-Match)}
+        400: {$ref: '#/components/responses/Error'}
+        404: {$ref: '#/components/responses/Error'}
+    """
+    args = _scope_args()
+    stored = snapshots.latest_or_404(args["method"], args["scope"])
+    tag = snapshots.etag(stored.id, stored.digest)
+    cached = snapshots.not_modified(tag)
+    if cached is not None:
+        return cached
+    payload = stored.payload()
+    if wants_csv():
+        response = csv_response(
+            payload["models"], LEADERBOARD_COLUMNS, f"leaderboard-{stored.id}.csv"
         )
-    if request.args.get("replicates") not in ("1", "true", "yes"):
-        snapshot.pop("bootstrap", None)
-    return snapshot
+    else:
+        body = {"snapshot": snapshots.citation(stored), **payload}
+        if request.args.get("replicates") not in ("1", "true", "yes"):
+            body.pop("bootstrap", None)
+        response = jsonify(body)
+    response.set_etag(tag, weak=True)
+    return response
 
 
 @api.get("/leaderboard/scopes")
+@limit("reads")
 def scopes_json():
+    """Which scopes have snapshots.
+
+    ---
+    get:
+      summary: Scopes with stored snapshots
+      responses:
+        200:
+          description: every method and scope with a snapshot
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Scopes'}}
+    """
     return {"scopes": scopes()}
 
 
@@ -114,12 +135,34 @@ RANK_PARAMS = {
 
 
 @api.get("/rank")
+@limit("reads")
 def rank_json():
     """The composite rank over the stored snapshot and imported signals.
 
     Query parameters mirror ``arena rank``: ``weight=SIGNAL=W`` (repeatable),
     ``normalize``, ``aggregate``, ``arena_mode`` (rating|tier), ``category``,
     ``source``, ``rater_group``, ``max_vram_gb``, ``min_coverage``, ``replicates``.
+
+    ---
+    get:
+      summary: The composite rank (arena rating and imported signals)
+      parameters:
+        - $ref: '#/components/parameters/category'
+        - $ref: '#/components/parameters/source'
+        - $ref: '#/components/parameters/rater_group'
+        - {name: weight, in: query, schema: {type: string}, description: 'SIGNAL=W, repeatable'}
+        - {name: normalize, in: query, schema: {type: string}}
+        - {name: aggregate, in: query, schema: {type: string}}
+        - {name: arena_mode, in: query, schema: {type: string, enum: [rating, tier]}}
+        - {name: max_vram_gb, in: query, schema: {type: number}}
+        - {name: min_coverage, in: query, schema: {type: number}}
+        - {name: replicates, in: query, schema: {type: integer}}
+      responses:
+        200:
+          description: the composite rank
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Rank'}}
+        400: {$ref: '#/components/responses/Error'}
     """
     from arena.composite_store import load_db_inputs
     from arena.rank_options import rank_options
@@ -154,6 +197,7 @@ def rank_json():
         return value
 
     runtime = rt()
+    scope = snapshots.request_scope().stored()
     try:
         opts = rank_options(
             runtime.settings,
@@ -167,10 +211,7 @@ def rank_json():
             replicates=number("replicates", int, 0, 2000),
         )
         inputs, inputs_meta = load_db_inputs(
-            runtime.engine,
-            args.get("category", ""),
-            args.get("source", ""),
-            args.get("rater_group", ""),
+            runtime.engine, scope["category"], scope["source"], scope["rater_group"]
         )
         result = rank_models(inputs, opts)
     except (WeightError, ValueError) as exc:
@@ -181,29 +222,71 @@ def rank_json():
     }
 
 
+def _choices(known: list[dict], method: str) -> dict:
+    """The select boxes: categories, sources and methods that have snapshots."""
+    of_method = [s for s in known if s["method"] == method]
+    categories = sorted({s["category"] for s in of_method if s["category"]})
+    sources = sorted({s["source"] for s in of_method}, key=lambda v: (v != HUMAN, v))
+    if HUMAN not in sources:
+        sources.insert(0, HUMAN)
+    if ALL_SOURCES not in sources:
+        sources.append(ALL_SOURCES)
+    methods = sorted({s["method"] for s in known} | {method}, key=METHODS.index)
+    return {"categories": categories, "sources": sources, "methods": methods}
+
+
+def _rows(payload: dict, info: dict, threshold: int) -> list[dict]:
+    rows = []
+    for m in payload["models"]:
+        extra = info.get(m["model"], {})
+        rating = m.get("rating")
+        rows.append(
+            {
+                **m,
+                "plus": None if m.get("ci_high") is None else m["ci_high"] - rating,
+                "minus": None if m.get("ci_low") is None else rating - m["ci_low"],
+                "organization": extra.get("organization"),
+                "license": extra.get("license"),
+                "state": extra.get("state", "active"),
+                "preliminary": (m.get("battles") or 0) < threshold,
+            }
+        )
+    return rows
+
+
 @bp.get("/leaderboard")
+@limit("reads")
 def page():
+    """The leaderboard page: works without JavaScript (a GET form), charts as enhancement."""
     try:
-        scope = _scope_args()
+        args = _scope_args()
     except ApiError as exc:
-        return render_template(
-            "leaderboard.html", snapshot=None, reason=exc.reason, scope={}, scopes=[]
-        ), 400
-    snapshot = ratings.latest_snapshot(rt().engine, **scope)
-    if snapshot:
-        snapshot.pop("bootstrap", None)
+        return render_template("leaderboard.html", stored=None, reason=exc.reason, form=None), 400
+    method, scope = args["method"], args["scope"]
     known = scopes()
-    updated = next((s["updated_at"] for s in known if all(s[k] == scope[k] for k in scope)), None)
-    return render_template(
-        "leaderboard.html",
-        snapshot=snapshot,
-        scope=scope,
-        scopes=known,
-        updated=updated,
-        reason=None,
-    )
-
-
-@bp.get("/vendor/plotly.min.js")
-def plotly_js():
-    return send_from_directory(PLOTLY_DIR, "plotly.min.js", max_age=86400)
+    stored = snapshots.latest(method, scope)
+    show_retired = request.args.get("deprecated") in ("1", "true", "yes", "on")
+    context = {
+        "stored": stored,
+        "scope": scope,
+        "method": method,
+        "choices": _choices(known, method),
+        "any_snapshot": bool(known),
+        "show_retired": show_retired,
+        "reason": None,
+        "threshold": rt().settings["web"]["preliminary_votes"],
+    }
+    if stored is not None:
+        payload = stored.payload()
+        rows = _rows(payload, snapshots.models_info(), context["threshold"])
+        retired = [r for r in rows if r["state"] == "retired"]
+        shown = rows if show_retired else [r for r in rows if r["state"] != "retired"]
+        top = [r["model"] for r in shown[:HEATMAP_MODELS]]
+        context.update(
+            meta=payload.get("meta", {}),
+            citation=snapshots.citation(stored),
+            rows=shown,
+            retired_count=len(retired),
+            heatmap=pairs.win_fractions(scope, top),
+        )
+    return render_template("leaderboard.html", **context)

@@ -1,0 +1,126 @@
+"""One model across the stored snapshots: what ``/models/<name>`` and
+``GET /api/v1/models/<name>`` show.
+
+* ``history``: its rating, interval, rank (UB) and tier in every kept snapshot
+  of the method and scope (``[rating] keep_snapshots`` are kept), oldest first;
+* ``categories``: its row in the newest snapshot of each category (same method,
+  source and rater group);
+* ``head_to_head``: wins, losses and ties against each opponent (observed, from
+  ``pair_counts``) and P(this model beats the opponent) from the newest
+  snapshot's ratings, with an interval from its bootstrap replicates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import select
+from sqlmodel import Session
+
+from arena.models import Model
+from arena.scope import Scope
+from arena.web import pairs, snapshots
+from arena.web.common import rt
+from arena.web.errors import ApiError
+
+ROW_KEYS = ("rating", "ci_low", "ci_high", "rank_ub", "tier", "battles")
+
+
+def _row(payload: dict, name: str) -> dict | None:
+    return next((m for m in payload.get("models", []) if m["model"] == name), None)
+
+
+def _p_beats(payload: dict, name: str) -> dict[str, dict]:
+    """Opponent -> {"p", "low", "high"}: P(name beats opponent) on the rating scale."""
+    rows = {m["model"]: m for m in payload.get("models", [])}
+    if name not in rows or rows[name].get("rating") is None:
+        return {}
+    conf = payload.get("meta", {}).get("confidence") or 0.95
+    reps = payload.get("bootstrap")
+    matrix = index = None
+    if reps and reps.get("ratings"):
+        matrix = np.array(reps["ratings"], dtype=float)
+        index = {m: k for k, m in enumerate(reps["models"])}
+    out = {}
+    for other, row in rows.items():
+        if other == name or row.get("rating") is None:
+            continue
+        d = rows[name]["rating"] - row["rating"]
+        entry = {"p": round(1.0 / (1.0 + 10 ** (-d / 400.0)), 4), "low": None, "high": None}
+        if matrix is not None and name in index and other in index:
+            diff = matrix[:, index[name]] - matrix[:, index[other]]
+            p = 1.0 / (1.0 + 10 ** (-diff[np.isfinite(diff)] / 400.0))
+            if p.size:
+                low, high = np.quantile(p, [(1 - conf) / 2, (1 + conf) / 2])
+                entry["low"], entry["high"] = round(float(low), 4), round(float(high), 4)
+        out[other] = entry
+    return out
+
+
+def model_info(name: str) -> dict:
+    with Session(rt().engine) as s:
+        model = s.execute(select(Model).where(Model.name == name)).scalar_one_or_none()
+        if model is None:
+            raise ApiError(404, f"no model named {name!r}", "no_model")
+        return {
+            "name": model.name,
+            "organization": model.organization,
+            "license": model.license,
+            "state": model.state,
+            "parameters_b": model.parameters_b,
+            "family": model.family,
+            "release_date": model.release_date.isoformat() if model.release_date else None,
+        }
+
+
+def detail(name: str, method: str, scope: Scope) -> dict:
+    """Everything the model page shows, as JSON-ready data (404 for an unknown model)."""
+    info = model_info(name)
+    history = []
+    for stored in snapshots.history(method, scope):
+        row = _row(stored.payload(), name)
+        if row is not None:
+            history.append(
+                {
+                    "snapshot": stored.id,
+                    "created_at": stored.created_at.isoformat(timespec="seconds"),
+                    **{k: row.get(k) for k in ROW_KEYS},
+                }
+            )
+    categories = []
+    for s in snapshots.every_scope():
+        if (
+            s["method"] == method
+            and s["category"]
+            and s["source"] == scope.source
+            and s["rater_group"] == scope.rater_group
+        ):
+            cat_scope = Scope(s["category"], scope.source, scope.rater_group)
+            stored = snapshots.latest(method, cat_scope)
+            row = stored and _row(stored.payload(), name)
+            if row is not None:
+                categories.append(
+                    {"category": s["category"], "snapshot": stored.id}
+                    | {k: row.get(k) for k in ROW_KEYS}
+                )
+    latest = snapshots.latest(method, scope)
+    beats = _p_beats(latest.payload(), name) if latest else {}
+    record = pairs.head_to_head(scope, name)
+    head = [
+        {
+            "opponent": other,
+            **record.get(other, {"wins": 0, "losses": 0, "ties": 0}),
+            "p_beats": beats.get(other, {}).get("p"),
+            "p_low": beats.get(other, {}).get("low"),
+            "p_high": beats.get(other, {}).get("high"),
+        }
+        for other in sorted(set(record) | set(beats))
+    ]
+    current = _row(latest.payload(), name) if latest else None
+    return {
+        "snapshot": snapshots.citation(latest) if latest else None,
+        "model": info,
+        "current": None if current is None else {k: current.get(k) for k in ROW_KEYS},
+        "history": history,
+        "categories": categories,
+        "head_to_head": head,
+    }
