@@ -40,7 +40,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         extensions,
         health,
         leaderboard,
+        maintainer,
         models_page,
+        openapi,
         security,
     )
     from arena.web.sessions import RaterSessionInterface
@@ -58,8 +60,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(leaderboard.api)
     app.register_blueprint(api_read.bp)
     app.register_blueprint(models_page.bp)
+    app.register_blueprint(maintainer.bp)
+    app.register_blueprint(openapi.bp)
+    app.before_request(maintainer.guard_reads)
     extensions.csrf.exempt(api.bp)
     extensions.csrf.exempt(leaderboard.api)
     extensions.csrf.exempt(api_read.bp)
+    extensions.csrf.exempt(maintainer.bp)
 
     return app

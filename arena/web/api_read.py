@@ -73,11 +73,11 @@ def tiers_json():
     get:
       summary: Tiers of a leaderboard, with the bounds that separate them
       parameters:
-        - $ref: '#/components/parameters/method'
-        - $ref: '#/components/parameters/category'
-        - $ref: '#/components/parameters/source'
-        - $ref: '#/components/parameters/rater_group'
-        - $ref: '#/components/parameters/format'
+        - method
+        - category
+        - source
+        - rater_group
+        - format
       responses:
         200:
           description: the tiers, best first
@@ -110,11 +110,11 @@ def models_json():
     get:
       summary: Every model in the store, with its current rating
       parameters:
-        - $ref: '#/components/parameters/method'
-        - $ref: '#/components/parameters/category'
-        - $ref: '#/components/parameters/source'
-        - $ref: '#/components/parameters/rater_group'
-        - $ref: '#/components/parameters/format'
+        - method
+        - category
+        - source
+        - rater_group
+        - format
       responses:
         200:
           description: the models, by name
@@ -158,10 +158,10 @@ def model_json(name: str):
       summary: One model over time, per category and against each opponent
       parameters:
         - {name: name, in: path, required: true, schema: {type: string}}
-        - $ref: '#/components/parameters/method'
-        - $ref: '#/components/parameters/category'
-        - $ref: '#/components/parameters/source'
-        - $ref: '#/components/parameters/rater_group'
+        - method
+        - category
+        - source
+        - rater_group
       responses:
         200:
           description: the model
@@ -184,10 +184,10 @@ def snapshots_json():
       summary: Kept snapshots, newest first (filter by method and scope)
       parameters:
         - {name: method, in: query, schema: {type: string, enum: [bt, davidson, elo]}}
-        - $ref: '#/components/parameters/category'
+        - category
         - {name: source, in: query, schema: {type: string},
            description: 'human, judge:NAME or all; unnamed: every source'}
-        - $ref: '#/components/parameters/rater_group'
+        - rater_group
       responses:
         200:
           description: the snapshots
@@ -241,7 +241,7 @@ def snapshot_json(snapshot_id: int):
       summary: One stored snapshot, with its parameters and table
       parameters:
         - {name: snapshot_id, in: path, required: true, schema: {type: integer}}
-        - $ref: '#/components/parameters/format'
+        - format
       responses:
         200:
           description: the snapshot
@@ -304,10 +304,10 @@ def matrices_json():
     get:
       summary: P(row model beats column model), and which differences are significant
       parameters:
-        - $ref: '#/components/parameters/method'
-        - $ref: '#/components/parameters/category'
-        - $ref: '#/components/parameters/source'
-        - $ref: '#/components/parameters/rater_group'
+        - method
+        - category
+        - source
+        - rater_group
       responses:
         200:
           description: the matrices, rows and columns in leaderboard order

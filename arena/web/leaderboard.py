@@ -67,11 +67,11 @@ def leaderboard_json():
         (source: `human` unless `judge:NAME` or `all` is asked for). `replicates=1`
         adds the bootstrap replicates; `format=csv` answers the table as CSV.
       parameters:
-        - $ref: '#/components/parameters/method'
-        - $ref: '#/components/parameters/category'
-        - $ref: '#/components/parameters/source'
-        - $ref: '#/components/parameters/rater_group'
-        - $ref: '#/components/parameters/format'
+        - method
+        - category
+        - source
+        - rater_group
+        - format
         - {name: replicates, in: query, schema: {type: string, enum: ['0', '1', 'true', 'yes']}}
       responses:
         200:
@@ -147,9 +147,9 @@ def rank_json():
     get:
       summary: The composite rank (arena rating and imported signals)
       parameters:
-        - $ref: '#/components/parameters/category'
-        - $ref: '#/components/parameters/source'
-        - $ref: '#/components/parameters/rater_group'
+        - category
+        - source
+        - rater_group
         - {name: weight, in: query, schema: {type: string}, description: 'SIGNAL=W, repeatable'}
         - {name: normalize, in: query, schema: {type: string}}
         - {name: aggregate, in: query, schema: {type: string}}

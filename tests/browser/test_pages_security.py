@@ -19,7 +19,8 @@ HOSTILE_SPAN = '<span style="font-size:80px">big</span>'
 RECORD_VIOLATIONS = """
 window.__csp = [];
 document.addEventListener("securitypolicyviolation", function (e) {
-  window.__csp.push(e.violatedDirective + " " + e.blockedURI + " " + (e.sample || "") + " @" + e.sourceFile + ":" + e.lineNumber + ":" + e.columnNumber);
+  window.__csp.push([e.violatedDirective, e.blockedURI, e.sample || "",
+                     "@" + e.sourceFile + ":" + e.lineNumber + ":" + e.columnNumber].join(" "));
 });
 """
 
