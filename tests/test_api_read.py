@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 
 import pytest
 from openapi_core import OpenAPI
@@ -65,7 +66,7 @@ def test_tiers(rated):
     assert {m["model"] for t in tiers for m in t["models"]} == MODELS
     assert tiers[0]["models"][0]["model"] == "sage-34b"
     assert [t["tier"] for t in tiers] == sorted(t["tier"] for t in tiers)
-    for upper, lower in zip(tiers, tiers[1:]):
+    for upper, lower in itertools.pairwise(tiers):
         # what separates two tiers: the next tier's leader lies wholly below this leader's bound
         assert lower["upper_bound"] < upper["lower_bound"]
         assert upper["next_tier_upper_bound"] == lower["upper_bound"]

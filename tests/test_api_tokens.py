@@ -75,7 +75,7 @@ def test_roles_are_enforced(tmp_path, database_url, redis_url, redis_conn):
 def test_only_a_hash_is_stored(tmp_path, database_url, redis_url, redis_conn):
     app = _app(tmp_path, database_url, redis_url)
     engine = app.extensions["arena.runtime"].engine
-    token, info = tokens.create(engine, "ci", "maintainer")
+    token, _info = tokens.create(engine, "ci", "maintainer")
     with Session(engine) as s:
         row = s.execute(select(ApiToken)).scalar_one()
     assert token not in (row.token_hash, row.prefix) and token.split("_")[2] not in row.token_hash
