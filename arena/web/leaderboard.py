@@ -29,7 +29,8 @@ bp = Blueprint("leaderboard", __name__)
 api = Blueprint("leaderboard_api", __name__, url_prefix="/api/v1")
 
 METHODS = RATING_METHODS
-HEATMAP_MODELS = 15  # the win-fraction heatmap shows the top models only
+HEATMAP_MODELS = 15  # the heatmaps show the top models only
+HISTORY_MODELS = 10  # the ratings-over-time chart follows the top models only
 LEADERBOARD_COLUMNS = (
     "rank_ub",
     "model",
@@ -254,6 +255,20 @@ def _rows(payload: dict, info: dict, threshold: int) -> list[dict]:
     return rows
 
 
+def _over_time(method, scope, names: list[str]) -> dict[str, list]:
+    """Model -> [[time, rating], ...] over the kept snapshots (empty with fewer than two)."""
+    kept = snapshots.history(method, scope)
+    if len(kept) < 2:
+        return {}
+    series: dict[str, list] = {name: [] for name in names}
+    for stored in kept:
+        when = stored.created_at.isoformat(timespec="seconds")
+        for m in stored.payload()["models"]:
+            if m["model"] in series and m.get("rating") is not None:
+                series[m["model"]].append([when, m["rating"]])
+    return series
+
+
 @bp.get("/leaderboard")
 @limit("reads")
 def page():
@@ -288,5 +303,6 @@ def page():
             rows=shown,
             retired_count=len(retired),
             heatmap=pairs.win_fractions(scope, top),
+            over_time=_over_time(method, scope, [r["model"] for r in shown[:HISTORY_MODELS]]),
         )
     return render_template("leaderboard.html", **context)

@@ -24,6 +24,7 @@ def test_model_page_shows_head_to_head_and_history(page, live_server, rt):
     vote_many(rt, 30)
     vote_many(rt, 30, seed=2)  # a second snapshot: the history has two points
     page.goto(live_server + "/leaderboard")
+    page.wait_for_selector("#over-time[data-rendered='1'] svg")  # two snapshots: a line each
     page.click("#leaderboard a:text-is('sage-34b')")
     page.wait_for_url("**/models/sage-34b")
     rows = page.locator("#head-to-head tbody tr")

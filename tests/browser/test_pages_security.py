@@ -81,6 +81,7 @@ def test_no_csp_violation_on_any_page(csp_page, live_server, hostile):
         if path.startswith("/leaderboard"):
             csp_page.wait_for_selector("#chart[data-rendered='1'] svg")
             csp_page.wait_for_selector("#heatmap[data-rendered='1'] svg")
+            csp_page.wait_for_selector("#battle-counts[data-rendered='1'] svg")
         assert _violations(csp_page) == [], (path, _violations(csp_page))
 
 

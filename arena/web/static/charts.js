@@ -42,15 +42,17 @@ var ArenaCharts = (function () {
     var x = [], y = [], c = [];
     z.forEach(function (row, i) {
       row.forEach(function (v, j) {
-        if (v !== null) { x.push(labels[j]); y.push(labels[i]); c.push(v); }
+        if (v !== null && !(key === "battles" && i === j)) {
+          x.push(labels[j]); y.push(labels[i]); c.push(v);
+        }
       });
     });
     var left = margin(models), width = el.clientWidth || 360;
     var cell = Math.max(6, Math.min(40, (width - left - 10) / Math.max(1, models.length)));
     return Plotly.newPlot(el, [{
       type: "scatter", mode: "markers", x: x, y: y,
-      marker: {symbol: "square", size: cell * 0.92, color: c, colorscale: "RdBu",
-               reversescale: true, cmin: key === "fraction" ? 0 : undefined,
+      marker: {symbol: "square", size: cell * 0.92, color: c, colorscale: key === "fraction" ? "RdBu" : "Blues",
+               reversescale: key === "fraction", cmin: key === "fraction" ? 0 : undefined,
                cmax: key === "fraction" ? 1 : undefined, showscale: false},
       hovertemplate: "%{y} vs %{x}: %{marker.color" + fmt + "} " + title + "<extra></extra>"
     }], {
