@@ -76,3 +76,23 @@ def test_plotly_is_served_compressed_and_cached(tmp_path, sqlite_url, redis_url,
     assert again.status_code == 304
     css = client.get(f"/vendor/plotly-{PLOTLY_VERSION}.css")
     assert css.mimetype == "text/css" and b".js-plotly-plot .plotly .main-svg" in css.data
+
+
+def test_404_and_500_pages_in_the_layout(tmp_path, sqlite_url, redis_url, redis_conn):
+    app = _app(tmp_path, sqlite_url, redis_url)
+
+    def boom():
+        raise RuntimeError("a bug")
+
+    app.add_url_rule("/boom", view_func=boom)
+    app.add_url_rule("/api/v1/boom", view_func=boom, endpoint="api_boom")
+    client = app.test_client()
+    missing = client.get("/no/such/page")
+    assert missing.status_code == 404 and b"Page not found" in missing.data
+    assert b'class="brand"' in missing.data  # the site's header
+    failed = client.get("/boom")
+    assert failed.status_code == 500 and b"Something went wrong" in failed.data
+    assert b"a bug" not in failed.data
+    api = client.get("/api/v1/boom")
+    assert api.status_code == 500 and api.get_json()["error"] == "internal_server_error"
+    assert client.get("/api/v1/nothing").get_json()["error"] == "not_found"

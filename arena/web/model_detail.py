@@ -35,25 +35,23 @@ def _p_beats(payload: dict, name: str) -> dict[str, dict]:
     if name not in rows or rows[name].get("rating") is None:
         return {}
     conf = payload.get("meta", {}).get("confidence") or 0.95
+    others = [o for o, row in rows.items() if o != name and row.get("rating") is not None]
+    ratings = np.array([rows[o]["rating"] for o in others], dtype=float)
+    point = 1.0 / (1.0 + 10 ** (-(rows[name]["rating"] - ratings) / 400.0))
+    low = high = [None] * len(others)
     reps = payload.get("bootstrap")
-    matrix = index = None
-    if reps and reps.get("ratings"):
-        matrix = np.array(reps["ratings"], dtype=float)
+    if reps and reps.get("ratings") and others:
         index = {m: k for k, m in enumerate(reps["models"])}
-    out = {}
-    for other, row in rows.items():
-        if other == name or row.get("rating") is None:
-            continue
-        d = rows[name]["rating"] - row["rating"]
-        entry = {"p": round(1.0 / (1.0 + 10 ** (-d / 400.0)), 4), "low": None, "high": None}
-        if matrix is not None and name in index and other in index:
-            diff = matrix[:, index[name]] - matrix[:, index[other]]
-            p = 1.0 / (1.0 + 10 ** (-diff[np.isfinite(diff)] / 400.0))
-            if p.size:
-                low, high = np.quantile(p, [(1 - conf) / 2, (1 + conf) / 2])
-                entry["low"], entry["high"] = round(float(low), 4), round(float(high), 4)
-        out[other] = entry
-    return out
+        if name in index and all(o in index for o in others):
+            matrix = np.array(reps["ratings"], dtype=float)
+            diff = matrix[:, [index[name]]] - matrix[:, [index[o] for o in others]]
+            p = 1.0 / (1.0 + 10 ** (-diff / 400.0))  # one column per opponent
+            low, high = np.nanquantile(p, [(1 - conf) / 2, (1 + conf) / 2], axis=0)
+            low, high = [round(float(v), 4) for v in low], [round(float(v), 4) for v in high]
+    return {
+        o: {"p": round(float(point[k]), 4), "low": low[k], "high": high[k]}
+        for k, o in enumerate(others)
+    }
 
 
 def model_info(name: str) -> dict:
