@@ -302,7 +302,7 @@ def page():
             citation=snapshots.citation(stored),
             rows=shown,
             retired_count=len(retired),
-            heatmap=pairs.win_fractions(scope, top),
+            heatmap=pairs.win_fractions(scope, top, stored.id),
             over_time=_over_time(method, scope, [r["model"] for r in shown[:HISTORY_MODELS]]),
         )
     return render_template("leaderboard.html", **context)

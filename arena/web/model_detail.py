@@ -29,7 +29,7 @@ def _row(payload: dict, name: str) -> dict | None:
     return next((m for m in payload.get("models", []) if m["model"] == name), None)
 
 
-def _p_beats(payload: dict, name: str) -> dict[str, dict]:
+def _p_beats(payload: dict, name: str, replicates=None) -> dict[str, dict]:
     """Opponent -> {"p", "low", "high"}: P(name beats opponent) on the rating scale."""
     rows = {m["model"]: m for m in payload.get("models", [])}
     if name not in rows or rows[name].get("rating") is None:
@@ -39,14 +39,13 @@ def _p_beats(payload: dict, name: str) -> dict[str, dict]:
     ratings = np.array([rows[o]["rating"] for o in others], dtype=float)
     point = 1.0 / (1.0 + 10 ** (-(rows[name]["rating"] - ratings) / 400.0))
     low = high = [None] * len(others)
-    reps = payload.get("bootstrap")
-    if reps and reps.get("ratings") and others:
-        index = {m: k for k, m in enumerate(reps["models"])}
+    if replicates is not None and others:
+        rep_models, matrix = replicates
+        index = {m: k for k, m in enumerate(rep_models)}
         if name in index and all(o in index for o in others):
-            matrix = np.array(reps["ratings"], dtype=float)
             diff = matrix[:, [index[name]]] - matrix[:, [index[o] for o in others]]
             p = 1.0 / (1.0 + 10 ** (-diff / 400.0))  # one column per opponent
-            low, high = np.nanquantile(p, [(1 - conf) / 2, (1 + conf) / 2], axis=0)
+            low, high = np.quantile(p, [(1 - conf) / 2, (1 + conf) / 2], axis=0)
             low, high = [round(float(v), 4) for v in low], [round(float(v), 4) for v in high]
     return {
         o: {"p": round(float(point[k]), 4), "low": low[k], "high": high[k]}
@@ -101,8 +100,8 @@ def detail(name: str, method: str, scope: Scope) -> dict:
                     | {k: row.get(k) for k in ROW_KEYS}
                 )
     latest = snapshots.latest(method, scope)
-    beats = _p_beats(latest.payload(), name) if latest else {}
-    record = pairs.head_to_head(scope, name)
+    beats = _p_beats(latest.payload(), name, latest.replicates()) if latest else {}
+    record = pairs.head_to_head(scope, name, latest.id if latest else None)
     head = [
         {
             "opponent": other,

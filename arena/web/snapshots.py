@@ -55,6 +55,10 @@ class Stored:
         """The snapshot document (``meta``, ``models``, ``bootstrap``), parsed once per process."""
         return _payload(rt().engine.url.render_as_string(hide_password=True), self.id)
 
+    def replicates(self):
+        """(models, array of shape (rounds, models)) of the bootstrap, or None; kept per process."""
+        return _replicates(rt().engine.url.render_as_string(hide_password=True), self.id)
+
 
 COLUMNS = (
     RatingSnapshot.id,
@@ -75,6 +79,16 @@ def _payload(engine_key: str, snapshot_id: int) -> dict:
             select(RatingSnapshot.payload).where(RatingSnapshot.id == snapshot_id)
         ).scalar_one()
     return json.loads(text)
+
+
+@functools.lru_cache(maxsize=32)
+def _replicates(engine_key: str, snapshot_id: int):
+    import numpy as np
+
+    reps = _payload(engine_key, snapshot_id).get("bootstrap")
+    if not reps or not reps.get("ratings"):
+        return None
+    return list(reps["models"]), np.array(reps["ratings"], dtype=float)
 
 
 def request_method() -> str:
