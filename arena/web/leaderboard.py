@@ -16,10 +16,11 @@ from __future__ import annotations
 import math
 
 from flask import Blueprint, jsonify, render_template, request
+from markupsafe import Markup, escape
 
 from arena.config import RATING_METHODS
 from arena.scope import ALL_SOURCES, HUMAN
-from arena.web import pairs, snapshots
+from arena.web import fragments, pairs, snapshots
 from arena.web.common import rt
 from arena.web.errors import ApiError
 from arena.web.extensions import limit
@@ -272,15 +273,27 @@ def _over_time(method, scope, names: list[str]) -> dict[str, list]:
 @bp.get("/leaderboard")
 @limit("reads")
 def page():
-    """The leaderboard page: works without JavaScript (a GET form), charts as enhancement."""
+    """The leaderboard page: works without JavaScript (a GET form), charts as enhancement.
+
+    The body is rendered once per snapshot, query and set of retired models
+    (:mod:`arena.web.fragments`); the layout around it on every request.
+    """
     try:
         args = _scope_args()
     except ApiError as exc:
-        return render_template("leaderboard.html", stored=None, reason=exc.reason, form=None), 400
+        return render_template(
+            "leaderboard.html", body=Markup(f"<p>{escape(exc.reason)}</p>"), rows=None
+        ), 400
     method, scope = args["method"], args["scope"]
+    show_retired = request.args.get("deprecated") in ("1", "true", "yes", "on")
+    key = ("leaderboard", fragments.version(), method, scope, show_retired, request.query_string)
+    body, flags = fragments.cached(key, lambda: _body(method, scope, show_retired))
+    return render_template("leaderboard.html", body=body, **flags)
+
+
+def _body(method, scope, show_retired) -> tuple[Markup, dict]:
     known = scopes()
     stored = snapshots.latest(method, scope)
-    show_retired = request.args.get("deprecated") in ("1", "true", "yes", "on")
     context = {
         "stored": stored,
         "scope": scope,
@@ -305,4 +318,9 @@ def page():
             heatmap=pairs.win_fractions(scope, top, stored.id),
             over_time=_over_time(method, scope, [r["model"] for r in shown[:HISTORY_MODELS]]),
         )
-    return render_template("leaderboard.html", **context)
+    flags = {
+        "rows": bool(context.get("rows")),
+        "choices": context["choices"],
+        "any_snapshot": context["any_snapshot"],
+    }
+    return Markup(render_template("_leaderboard_body.html", **context)), flags

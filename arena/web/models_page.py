@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
+from markupsafe import Markup
 from werkzeug.exceptions import NotFound
 
-from arena.web import model_detail, snapshots
+from arena.web import fragments, model_detail, snapshots
 from arena.web.errors import ApiError
 from arena.web.extensions import limit
 
@@ -15,12 +16,20 @@ bp = Blueprint("models_page", __name__)
 @bp.get("/models/<path:name>")
 @limit("reads")
 def page(name: str):
+    method, scope = snapshots.request_method(), snapshots.request_scope()
+    key = ("model", fragments.version(), name, method, scope, request.query_string)
     try:
-        method, scope = snapshots.request_method(), snapshots.request_scope()
-        data = model_detail.detail(name, method, scope)
+        body, charted = fragments.cached(key, lambda: _body(name, method, scope))
     except ApiError as exc:
         if exc.status == 404:
             raise NotFound(exc.reason) from None
         raise
+    return render_template("model.html", body=body, charted=charted, name=name)
+
+
+def _body(name, method, scope) -> tuple[Markup, bool]:
+    """The page's body (cached per snapshot and query), and whether it has a chart."""
+    data = model_detail.detail(name, method, scope)
     series = {name: [[h["created_at"], h["rating"]] for h in data["history"]]}
-    return render_template("model.html", d=data, method=method, scope=scope, series=series)
+    html = render_template("_model_body.html", d=data, method=method, scope=scope, series=series)
+    return Markup(html), len(data["history"]) > 1
