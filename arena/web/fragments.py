@@ -4,7 +4,8 @@ A stored snapshot never changes, so the body of a page built from it (the
 leaderboard's table and chart data, a model's page) is the same text until the
 next snapshot, a model's state or the request's query changes; those make the
 key (:func:`version` and the query). The page around it (the layout, its
-per-session CSRF token) is rendered on every request. Bounded: the least recently used bodies are dropped.
+per-session CSRF token) is rendered on every request. Bounded: the least
+recently used bodies are dropped.
 """
 
 from __future__ import annotations
