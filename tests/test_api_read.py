@@ -128,3 +128,14 @@ def test_snapshots_and_matrices(rated):
     top = m["models"].index("sage-34b")
     assert m["win_probability"][top][(top + 1) % n] > 0.5
     assert m["significantly_above"][top][top] == 0
+
+
+def test_page_links_name_the_scope_not_the_raw_query(rated):
+    client = rated.test_client()
+    page = client.get("/leaderboard?source=all&format=csv&junk=%3Cx%3E")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "junk" not in html and "format=csv&amp;source=all" in html.replace(
+        "source=all&amp;format=csv", "format=csv&amp;source=all"
+    )
+    assert client.get("/models/sage-34b?format=csv&junk=1").status_code == 200

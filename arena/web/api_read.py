@@ -98,7 +98,8 @@ def tiers_json():
     if csv:
         rows = [{"tier": t["tier"], **m} for t in tiers for m in t["models"]]
         return _finish(csv_response(rows, TIER_COLUMNS, f"tiers-{stored.id}.csv"), tag)
-    return _finish({"snapshot": snapshots.citation(stored), "tiers": tiers}, tag)
+    body = {"snapshot": snapshots.citation(stored), "tiers": tiers}
+    return _finish(snapshots.cached_json(stored, lambda: body), tag)
 
 
 @bp.get("/models")
@@ -322,8 +323,11 @@ def matrices_json():
     tag = snapshots.etag(stored.id, stored.digest)
     if (cached := snapshots.not_modified(tag)) is not None:
         return cached
-    body = {"snapshot": snapshots.citation(stored), **matrices_of(stored.payload())}
-    return _finish(body, tag)
+
+    def build():
+        return {"snapshot": snapshots.citation(stored), **matrices_of(stored.payload())}
+
+    return _finish(snapshots.cached_json(stored, build), tag)
 
 
 __all__ = ["Scope", "bp", "tiers_of"]

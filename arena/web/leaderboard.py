@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, render_template, request
 from markupsafe import Markup, escape
 
 from arena.config import RATING_METHODS
@@ -97,10 +97,15 @@ def leaderboard_json():
             payload["models"], LEADERBOARD_COLUMNS, f"leaderboard-{stored.id}.csv"
         )
     else:
-        body = {"snapshot": snapshots.citation(stored), **payload}
-        if request.args.get("replicates") not in ("1", "true", "yes"):
-            body.pop("bootstrap", None)
-        response = jsonify(body)
+        replicates = request.args.get("replicates") in ("1", "true", "yes")
+
+        def build():
+            body = {"snapshot": snapshots.citation(stored), **payload}
+            if not replicates:
+                body.pop("bootstrap", None)
+            return body
+
+        response = snapshots.cached_json(stored, build, replicates)
     response.set_etag(tag, weak=True)
     return response
 
@@ -286,7 +291,8 @@ def page():
         ), 400
     method, scope = args["method"], args["scope"]
     show_retired = request.args.get("deprecated") in ("1", "true", "yes", "on")
-    key = ("leaderboard", fragments.version(), method, scope, show_retired, request.query_string)
+    links = tuple(sorted(snapshots.link_args(method, scope).items()))
+    key = ("leaderboard", fragments.version(), method, scope, show_retired, links)
     body, flags = fragments.cached(key, lambda: _body(method, scope, show_retired))
     return render_template("leaderboard.html", body=body, **flags)
 
@@ -303,6 +309,7 @@ def _body(method, scope, show_retired) -> tuple[Markup, dict]:
         "show_retired": show_retired,
         "reason": None,
         "threshold": rt().settings["web"]["preliminary_votes"],
+        "link_args": snapshots.link_args(method, scope),
     }
     if stored is not None:
         payload = stored.payload()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from markupsafe import Markup
 from werkzeug.exceptions import NotFound
 
@@ -17,7 +17,8 @@ bp = Blueprint("models_page", __name__)
 @limit("reads")
 def page(name: str):
     method, scope = snapshots.request_method(), snapshots.request_scope()
-    key = ("model", fragments.version(), name, method, scope, request.query_string)
+    links = tuple(sorted(snapshots.link_args(method, scope).items()))
+    key = ("model", fragments.version(), name, method, scope, links)
     try:
         body, charted = fragments.cached(key, lambda: _body(name, method, scope))
     except ApiError as exc:
@@ -31,5 +32,12 @@ def _body(name, method, scope) -> tuple[Markup, bool]:
     """The page's body (cached per snapshot and query), and whether it has a chart."""
     data = model_detail.detail(name, method, scope)
     series = {name: [[h["created_at"], h["rating"]] for h in data["history"]]}
-    html = render_template("_model_body.html", d=data, method=method, scope=scope, series=series)
+    html = render_template(
+        "_model_body.html",
+        d=data,
+        method=method,
+        scope=scope,
+        series=series,
+        link_args=snapshots.link_args(method, scope),
+    )
     return Markup(html), len(data["history"]) > 1

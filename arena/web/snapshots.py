@@ -106,6 +106,17 @@ def request_scope() -> Scope:
         raise ApiError(400, str(exc), "bad_scope") from None
 
 
+def link_args(method: str, scope: Scope) -> dict:
+    """The query that names ``method`` and ``scope`` (defaults left out), for links."""
+    from arena.scope import HUMAN
+
+    out = {"method": method if request.args.get("method") else None}
+    out["category"] = scope.category or None
+    out["source"] = None if scope.source == HUMAN else scope.source
+    out["rater_group"] = scope.rater_group or None
+    return {k: v for k, v in out.items() if v is not None}
+
+
 def _where(method: str, scope: Scope):
     stored = scope.stored()
     return (
@@ -202,6 +213,21 @@ def citation(stored: Stored) -> dict:
         "ci": meta.get("ci"),
         "url": f"/api/v1/snapshots/{stored.id}",
     }
+
+
+def cached_json(stored: Stored, build, *variant) -> Response:
+    """``build()`` as a JSON response, serialized once per snapshot, endpoint and
+    ``variant`` (a stored snapshot never changes) and kept in the process
+    (:mod:`arena.web.fragments`). The key holds no free text from the query, so
+    varied queries cannot fill the cache."""
+    from arena.web import fragments
+
+    engine_key = rt().engine.url.render_as_string(hide_password=True)
+    key = ("json", engine_key, stored.id, request.endpoint, *variant)
+    text = fragments.cached(
+        key, lambda: json.dumps(build(), ensure_ascii=False, separators=(",", ":"))
+    )
+    return Response(text, mimetype="application/json")
 
 
 def etag(*parts) -> str:
