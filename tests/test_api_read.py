@@ -102,6 +102,7 @@ def test_models_and_one_model(rated):
     assert sum(h["wins"] for h in head.values()) == one["current"]["battles"]
     for h in head.values():
         assert 0.5 < h["p_beats"] <= 1 and h["p_low"] <= h["p_beats"] <= h["p_high"]
+    assert one["sample_answers"] and one["sample_answers"][0]["answer"]
     checked(client, "/api/v1/models/no-such-model", status=404)
     page = client.get("/models/sage-34b")
     assert page.status_code == 200 and b"head-to-head" in page.data

@@ -322,6 +322,7 @@ def _body(method, scope, show_retired) -> tuple[Markup, dict]:
             citation=snapshots.citation(stored),
             rows=shown,
             retired_count=len(retired),
+            excluded=(payload.get("meta", {}).get("excluded") or {}),
             heatmap=pairs.win_fractions(scope, top, stored.id),
             over_time=_over_time(method, scope, [r["model"] for r in shown[:HISTORY_MODELS]]),
         )

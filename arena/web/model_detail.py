@@ -7,7 +7,8 @@
   source and rater group);
 * ``head_to_head``: wins, losses and ties against each opponent (observed, from
   ``pair_counts``) and P(this model beats the opponent) from the newest
-  snapshot's ratings, with an interval from its bootstrap replicates.
+  snapshot's ratings, with an interval from its bootstrap replicates;
+* ``sample_answers``: a few of its stored answers (by prompt key, cut to length).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlmodel import Session
 
-from arena.models import Model
+from arena.models import Answer, Model, Prompt
 from arena.scope import Scope
 from arena.web import pairs, snapshots
 from arena.web.common import rt
@@ -67,6 +68,36 @@ def model_info(name: str) -> dict:
             "family": model.family,
             "release_date": model.release_date.isoformat() if model.release_date else None,
         }
+
+
+SAMPLE_ANSWERS = 3
+PROMPT_CHARS, ANSWER_CHARS = 600, 2000
+
+
+def sample_answers(name: str, category: str = "") -> list[dict]:
+    """A few of the model's stored answers (one per prompt, by prompt key), cut to length."""
+    stmt = (
+        select(Prompt.key, Prompt.category, Prompt.text, Answer.text)
+        .join(Answer, Answer.prompt_id == Prompt.id)
+        .join(Model, Model.id == Answer.model_id)
+        .where(Model.name == name)
+        .order_by(Prompt.key)
+        .limit(SAMPLE_ANSWERS)
+    )
+    if category:
+        stmt = stmt.where(Prompt.category == category)
+    with Session(rt().engine) as s:
+        rows = s.execute(stmt).all()
+    return [
+        {
+            "prompt_key": key,
+            "category": cat,
+            "prompt": prompt[:PROMPT_CHARS],
+            "answer": answer[:ANSWER_CHARS],
+            "cut": len(answer) > ANSWER_CHARS,
+        }
+        for key, cat, prompt, answer in rows
+    ]
 
 
 def detail(name: str, method: str, scope: Scope) -> dict:
@@ -120,4 +151,5 @@ def detail(name: str, method: str, scope: Scope) -> dict:
         "history": history,
         "categories": categories,
         "head_to_head": head,
+        "sample_answers": sample_answers(name, scope.category),
     }

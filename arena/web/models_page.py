@@ -9,6 +9,7 @@ from werkzeug.exceptions import NotFound
 from arena.web import fragments, model_detail, snapshots
 from arena.web.errors import ApiError
 from arena.web.extensions import limit
+from arena.web.render import markdown
 
 bp = Blueprint("models_page", __name__)
 
@@ -39,5 +40,6 @@ def _body(name, method, scope) -> tuple[Markup, bool]:
         scope=scope,
         series=series,
         link_args=snapshots.link_args(method, scope),
+        markdown=markdown,
     )
     return Markup(html), len(data["history"]) > 1

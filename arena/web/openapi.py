@@ -192,7 +192,15 @@ SCHEMAS = {
     },
     "ModelDetail": {
         "type": "object",
-        "required": ["snapshot", "model", "current", "history", "categories", "head_to_head"],
+        "required": [
+            "snapshot",
+            "model",
+            "current",
+            "history",
+            "categories",
+            "head_to_head",
+            "sample_answers",
+        ],
         "properties": {
             "snapshot": {"oneOf": [{"$ref": "#/components/schemas/Citation"}, {"type": "null"}]},
             "model": {
@@ -218,6 +226,20 @@ SCHEMAS = {
                 },
             },
             "categories": {"type": "array", "items": {"type": "object"}},
+            "sample_answers": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["prompt_key", "category", "prompt", "answer", "cut"],
+                    "properties": {
+                        "prompt_key": STR,
+                        "category": STR,
+                        "prompt": STR,
+                        "answer": STR,
+                        "cut": {"type": "boolean"},
+                    },
+                },
+            },
             "head_to_head": {
                 "type": "array",
                 "items": {

@@ -32,6 +32,7 @@ def test_model_page_shows_head_to_head_and_history(page, live_server, rt):
     assert "/ 0 / 0" in rows.nth(0).inner_text()  # sage-34b won every battle
     assert page.locator("#history tbody tr").count() >= 2
     page.wait_for_selector("#rating-history[data-rendered='1'] svg")
+    assert page.locator("details.sample").count() >= 1
 
 
 def test_empty_leaderboard_says_what_to_do(page, live_server, rt):
