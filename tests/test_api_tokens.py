@@ -8,8 +8,11 @@ import io
 
 import pytest
 from click.testing import CliRunner
+from openapi_core import OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from sqlalchemy import select
 from sqlmodel import Session
+from werkzeug.test import EnvironBuilder
 
 from arena import tokens
 from arena.app import create_app
@@ -63,10 +66,20 @@ def test_roles_are_enforced(tmp_path, database_url, redis_url, redis_conn):
     assert res.status_code == 400 and state_of(app, "brisk-3b") == "active"
     res = client.put(url, json={"state": "retired"}, headers=bearer(maintainer))
     assert res.get_json() == {"model": "brisk-3b", "state": "retired", "previous": "active"}
+    spec = OpenAPI.from_dict(client.get("/api/v1/openapi.json").get_json())
+    sent = EnvironBuilder(
+        path=url, method="PUT", json={"state": "retired"}, headers=bearer(maintainer)
+    ).get_request()
+    spec.validate_request(WerkzeugOpenAPIRequest(sent))
+    spec.validate_response(WerkzeugOpenAPIRequest(sent), WerkzeugOpenAPIResponse(res))
     assert state_of(app, "brisk-3b") == "retired"
     assert client.post("/api/v1/maintainer/recompute", headers=bearer(judge)).status_code == 403
     res = client.post("/api/v1/maintainer/recompute", headers=bearer(maintainer))
     assert res.status_code == 202 and res.get_json()["queue"] == "recompute"
+    sent = EnvironBuilder(
+        path="/api/v1/maintainer/recompute", method="POST", headers=bearer(maintainer)
+    ).get_request()
+    spec.validate_response(WerkzeugOpenAPIRequest(sent), WerkzeugOpenAPIResponse(res))
     tokens.revoke(engine, "ci")
     res = client.put(url, json={"state": "active"}, headers=bearer(maintainer))
     assert res.status_code == 401 and state_of(app, "brisk-3b") == "retired"
