@@ -31,7 +31,21 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions["arena.runtime"] = rt
 
-    from arena.web import api, battle, errors, extensions, health, inputs, leaderboard
+    from arena.web import (
+        api,
+        api_read,
+        assets,
+        battle,
+        errors,
+        extensions,
+        health,
+        inputs,
+        leaderboard,
+        maintainer,
+        models_page,
+        openapi,
+        security,
+    )
     from arena.web.sessions import RaterSessionInterface
 
     app.session_interface = RaterSessionInterface()
@@ -39,11 +53,21 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.before_request(inputs.check_request)
     extensions.init_app(app, rt)
     errors.init_app(app)
+    security.init_app(app, settings)
+    assets.init_app(app)
     app.register_blueprint(battle.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(leaderboard.bp)
     app.register_blueprint(leaderboard.api)
+    app.register_blueprint(api_read.bp)
+    app.register_blueprint(models_page.bp)
+    app.register_blueprint(maintainer.bp)
+    app.register_blueprint(openapi.bp)
+    app.before_request(maintainer.guard_reads)
     extensions.csrf.exempt(api.bp)
     extensions.csrf.exempt(leaderboard.api)
+    extensions.csrf.exempt(api_read.bp)
+    extensions.csrf.exempt(maintainer.bp)
+
     return app

@@ -142,6 +142,8 @@ class LimitsSettings(Section):
     enabled: bool = True
     battles: str = "120 per minute"
     votes: str = "120 per minute"
+    #: Read endpoints (pages and GET /api/v1/...); one budget per client for all of them.
+    reads: str = "300 per minute"
 
 
 NORMALIZERS = ("minmax", "percentile", "zscore")
@@ -171,6 +173,22 @@ class RankSettings(Section):
     categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ApiSettings(Section):
+    #: Read endpoints answer without a token; false: a judge or maintainer token is needed.
+    public_read: bool = True
+
+
+@dataclass(frozen=True)
+class WebSettings(Section):
+    #: Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
+    trusted_proxies: int = field(default=0, metadata=_check(at_least(0)))
+    #: Days the rater's session cookie lives.
+    session_days: int = field(default=7, metadata=_check(at_least(1)))
+    #: Models with fewer votes than this are marked "preliminary" on the leaderboard.
+    preliminary_votes: int = field(default=100, metadata=_check(at_least(0)))
+
+
 #: The sections of config.toml, in the order the file shows them.
 SECTIONS: dict[str, type[Section]] = {
     "arena": ArenaSettings,
@@ -182,6 +200,8 @@ SECTIONS: dict[str, type[Section]] = {
     "rating": RatingSettings,
     "limits": LimitsSettings,
     "rank": RankSettings,
+    "api": ApiSettings,
+    "web": WebSettings,
 }
 #: Sections that are tables of named tables, checked by their own layer.
 TABLE_SECTIONS = ("judges",)
@@ -319,6 +339,8 @@ class Settings:
     rating: RatingSettings = field(default_factory=RatingSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     rank: RankSettings = field(default_factory=RankSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     #: ``[judges.NAME]`` tables, as given (checked by workers.judge_config).
     judges: dict[str, dict] = field(default_factory=dict)
     source: Path | None = None

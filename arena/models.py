@@ -228,3 +228,17 @@ class Alias(SQLModel, table=True):
 
     alias: str = Field(primary_key=True, max_length=300)  # stored lower-case
     model: str = Field(max_length=300)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the API; only its SHA-256 is stored (``arena token create``)."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    role: str = Field(max_length=20)  # maintainer | judge
+    prefix: str = Field(index=True, max_length=16)  # the token's public first characters
+    token_hash: str = Field(max_length=64)  # sha256 hex of the whole token
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None

@@ -91,7 +91,9 @@ def test_leaderboard_moves_with_votes(app):
     assert coding["meta"]["battles"] < 60
     html = client.get("/leaderboard").get_data(as_text=True)
     assert "sage-34b" in html and "Rank (UB)" in html
-    assert client.get("/vendor/plotly.min.js").status_code == 200
+    from arena.web.assets import PLOTLY_VERSION
+
+    assert client.get(f"/vendor/plotly-{PLOTLY_VERSION}.min.js").status_code == 200
 
 
 def test_composite_rank_api(app):

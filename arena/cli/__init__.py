@@ -52,6 +52,10 @@ _COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "rate": (("arena.cli.rate",), "Rate models from battles, from the database or a file."),
     "serve": (("arena.cli.run",), "Run the web app with Flask's development server."),
+    "token": (
+        ("arena.cli.token",),
+        "Create, list and revoke API bearer tokens (only a hash is stored).",
+    ),
     "worker": (("arena.cli.run",), "Run an rq worker on Arena's queues."),
 }
 

@@ -1,4 +1,4 @@
-"""Errors as JSON under /api and /healthz; HTML pages keep Flask's pages.
+"""Errors as JSON under /api and /healthz; pages get an error page in the site's layout.
 
 * :class:`ApiError` answers ``{"error": <short name>, "reason": <sentence>}``
   (on an HTML page: the reason in the site's layout).
@@ -7,7 +7,8 @@
   "reason": ...}`` (pages: the same reason in the site's layout), not 500.
 * Werkzeug's HTTP errors under ``/api/`` and ``/healthz`` are JSON, a HEAD
   request's too (its headers say ``application/json`` and the length the body
-  would have; HTTP sends no body with HEAD).
+  would have; HTTP sends no body with HEAD); elsewhere a page in the site's
+  layout (404, 500 and the others by their name).
 """
 
 from __future__ import annotations
@@ -51,9 +52,32 @@ def wants_json() -> bool:
 
 def error_page(status: int, reason: str, title: str = "Bad request", retry: bool = False):
     """An error as a page in the site's layout (for the HTML pages)."""
-    return make_response(
-        render_template("error.html", title=title, reason=reason, retry=retry), status
+    text = reason.rstrip(".") + "." + (" Please try again in a few seconds." if retry else "")
+    try:
+        body = render_template("error.html", code=status, title=title, text=text)
+    except Exception:  # the layout itself failed: a plain page rather than none
+        body = f"<!doctype html><title>{status}</title><h1>{title}</h1><p>{text}</p>"
+    return make_response(body, status)
+
+
+HTML_ERRORS = {
+    404: (
+        "Page not found",
+        "There is no page at this address. It may have moved, or the link may be mistyped.",
+    ),
+    500: (
+        "Something went wrong",
+        "The server failed on this request. It has been logged; please try again in a moment.",
+    ),
+}
+
+
+def html_error(status: int, exc):
+    """An HTTP error as a page in the site's layout (404, 500, and others by their name)."""
+    title, text = HTML_ERRORS.get(
+        status, (getattr(exc, "name", "Error"), getattr(exc, "description", "") or "")
     )
+    return error_page(status, text, title)
 
 
 _last_logged: dict[str, float] = {}
@@ -125,7 +149,13 @@ def init_app(app: Flask) -> None:
             if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
                 response.headers["Allow"] = ", ".join(exc.valid_methods)
             return response
-        return exc
+        return html_error(exc.code or 500, exc)
+
+    @app.errorhandler(500)
+    def _server_error(exc):
+        if wants_json():
+            return json_error(500, "the server failed on this request; it is logged")
+        return html_error(500, exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

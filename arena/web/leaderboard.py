@@ -1,107 +1,129 @@
-"""Leaderboards: the HTML page and the maintainer JSON API.
+"""Leaderboards: the HTML page and the leaderboard JSON API.
 
 Both read stored rating snapshots (``rating_snapshots``), which the
 ``recompute_ratings`` job writes; nothing is computed on request.
 
-``GET /leaderboard``                 the page (table and chart), ?category=&source=
+``GET /leaderboard``                 the page (table, interval plot, win-fraction heatmap),
+                                     ?category=&source=&method=&deprecated=1
 ``GET /api/v1/leaderboard``          the newest snapshot for a scope, as ``arena rate`` JSON
+                                     plus ``snapshot`` (what to cite); ``?format=csv``
 ``GET /api/v1/leaderboard/scopes``   which scopes have snapshots
 ``GET /api/v1/rank``                 the composite rank, as ``arena rank --format json``
-``GET /vendor/plotly.min.js``        plotly's JavaScript, served from the installed package
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-import plotly
-from flask import Blueprint, render_template, request, send_from_directory
-from sqlalchemy import func, select
-from sqlmodel import Session
+from flask import Blueprint, render_template, request
+from markupsafe import Markup, escape
 
-from arena import ratings
-from arena.models import RatingSnapshot
-from arena.scope import Scope, ScopeError
+from arena.config import RATING_METHODS
+from arena.scope import ALL_SOURCES, HUMAN
+from arena.web import fragments, pairs, snapshots
 from arena.web.common import rt
 from arena.web.errors import ApiError
+from arena.web.extensions import limit
+from arena.web.tables import csv_response, wants_csv
 
 bp = Blueprint("leaderboard", __name__)
 api = Blueprint("leaderboard_api", __name__, url_prefix="/api/v1")
 
-METHODS = ("bt", "davidson", "elo")
-PLOTLY_DIR = Path(plotly.__file__).parent / "package_data"
+METHODS = RATING_METHODS
+HEATMAP_MODELS = 15  # the heatmaps show the top models only
+HISTORY_MODELS = 10  # the ratings-over-time chart follows the top models only
+LEADERBOARD_COLUMNS = (
+    "rank_ub",
+    "model",
+    "rating",
+    "ci_low",
+    "ci_high",
+    "tier",
+    "battles",
+    "wins",
+    "losses",
+    "ties",
+)
 
 
 def _scope_args() -> dict:
-    """The method and scope a request asks for: human votes unless ``source`` names another
-    (``judge:NAME``) or ``all`` (:mod:`arena.scope`); ``[rating] method`` unless named."""
-    try:
-        scope = Scope.of(*(request.args.get(k) for k in ("category", "source", "rater_group")))
-    except ScopeError as exc:
-        raise ApiError(400, str(exc), "bad_scope") from None
-    method = request.args.get("method") or rt().settings["rating"]["method"]
-    if method not in METHODS:
-        raise ApiError(400, f"method must be one of {', '.join(METHODS)}", "bad_method")
-    return {"method": method, **scope.stored()}
+    """The method and :class:`arena.scope.Scope` a request names (400 when malformed)."""
+    return {"method": snapshots.request_method(), "scope": snapshots.request_scope()}
 
 
 def scopes() -> list[dict]:
-    """Every (method, category, source, rater_group) with a snapshot, newest time first."""
-    with Session(rt().engine) as s:
-        rows = s.execute(
-            select(
-                RatingSnapshot.method,
-                RatingSnapshot.category,
-                RatingSnapshot.source,
-                RatingSnapshot.rater_group,
-                func.max(RatingSnapshot.created_at),
-                func.count(),
-            )
-            .group_by(
-                RatingSnapshot.method,
-                RatingSnapshot.category,
-                RatingSnapshot.source,
-                RatingSnapshot.rater_group,
-            )
-            .order_by(
-                RatingSnapshot.method,
-                RatingSnapshot.category,
-                RatingSnapshot.source,
-                RatingSnapshot.rater_group,
-            )
-        ).all()
-    return [
-        {
-            "method": m,
-            "category": c,
-            "source": s,
-            "rater_group": g,
-            "updated_at": t.isoformat() if t else None,
-            "snapshots": n,
-        }
-        for m, c, s, g, t, n in rows
-    ]
+    """Every (method, category, source, rater_group) with a snapshot."""
+    return snapshots.every_scope()
 
 
 @api.get("/leaderboard")
+@limit("reads")
 def leaderboard_json():
-    scope = _scope_args()
-    snapshot = ratings.latest_snapshot(rt().engine, **scope)
-    if snapshot is None:
-        raise ApiError(
-            404,
-            "no rating snapshot for this scope yet (see /api/v1/leaderboard/"
-            "scopes, or run `arena rate --store`)",
-            "no_snapshot",
+    """The newest snapshot of a scope.
+
+    ---
+    get:
+      summary: The leaderboard of one scope
+      description: |
+        The newest stored snapshot for method, category, source and rater group
+        (source: `human` unless `judge:NAME` or `all` is asked for). `replicates=1`
+        adds the bootstrap replicates; `format=csv` answers the table as CSV.
+      parameters:
+        - method
+        - category
+        - source
+        - rater_group
+        - format
+        - {name: replicates, in: query, schema: {type: string, enum: ['0', '1', 'true', 'yes']}}
+      responses:
+        200:
+          description: the snapshot
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Leaderboard'}}
+            text/csv: {schema: {type: string}}
+        304: {description: not modified (If-None-Match)}
+        400: {$ref: '#/components/responses/Error'}
+        404: {$ref: '#/components/responses/Error'}
+    """
+    args = _scope_args()
+    stored = snapshots.latest_or_404(args["method"], args["scope"])
+    tag = snapshots.etag(stored.id, stored.digest)
+    cached = snapshots.not_modified(tag)
+    if cached is not None:
+        return cached
+    payload = stored.payload()
+    if wants_csv():
+        response = csv_response(
+            payload["models"], LEADERBOARD_COLUMNS, f"leaderboard-{stored.id}.csv"
         )
-    if request.args.get("replicates") not in ("1", "true", "yes"):
-        snapshot.pop("bootstrap", None)
-    return snapshot
+    else:
+        replicates = request.args.get("replicates") in ("1", "true", "yes")
+
+        def build():
+            body = {"snapshot": snapshots.citation(stored), **payload}
+            if not replicates:
+                body.pop("bootstrap", None)
+            return body
+
+        response = snapshots.cached_json(stored, build, replicates)
+    response.set_etag(tag, weak=True)
+    return response
 
 
 @api.get("/leaderboard/scopes")
+@limit("reads")
 def scopes_json():
+    """Which scopes have snapshots.
+
+    ---
+    get:
+      summary: Scopes with stored snapshots
+      responses:
+        200:
+          description: every method and scope with a snapshot
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Scopes'}}
+    """
     return {"scopes": scopes()}
 
 
@@ -121,6 +143,7 @@ RANK_PARAMS = {
 
 
 @api.get("/rank")
+@limit("reads")
 def rank_json():
     """The composite rank over the stored snapshot and imported signals.
 
@@ -129,6 +152,28 @@ def rank_json():
     ``source`` (default ``[rank] arena_source``, human votes), ``rater_group``,
     ``max_vram_gb``, ``min_coverage``, ``replicates``, ``by`` (``composite``, ``goodness``,
     ``goodness.<subdomain>``, ``fastness``).
+
+    ---
+    get:
+      summary: The composite rank (arena rating and imported signals)
+      parameters:
+        - category
+        - source
+        - rater_group
+        - {name: weight, in: query, schema: {type: string}, description: 'SIGNAL=W, repeatable'}
+        - {name: normalize, in: query, schema: {type: string}}
+        - {name: aggregate, in: query, schema: {type: string}}
+        - {name: arena_mode, in: query, schema: {type: string, enum: [rating, tier]}}
+        - {name: max_vram_gb, in: query, schema: {type: number}}
+        - {name: min_coverage, in: query, schema: {type: number}}
+        - {name: replicates, in: query, schema: {type: integer}}
+        - {name: by, in: query, schema: {type: string}, description: 'composite|goodness|fastness'}
+      responses:
+        200:
+          description: the composite rank
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Rank'}}
+        400: {$ref: '#/components/responses/Error'}
     """
     from arena.composite_db import load_db_inputs
     from arena.rank_options import arena_source, rank_options
@@ -163,6 +208,7 @@ def rank_json():
         return value
 
     runtime = rt()
+    scope = snapshots.request_scope().stored()  # checks the text; source from [rank] below
     try:
         opts = rank_options(
             runtime.settings,
@@ -179,9 +225,9 @@ def rank_json():
         inputs, inputs_meta = load_db_inputs(
             runtime.engine,
             runtime.settings["rating"]["method"],
-            args.get("category", ""),
+            scope["category"],
             arena_source(runtime.settings, args.get("source")),
-            args.get("rater_group", ""),
+            scope["rater_group"],
         )
         result = rank_models(inputs, opts)
     except (WeightError, ValueError) as exc:
@@ -192,29 +238,106 @@ def rank_json():
     }
 
 
+def _choices(known: list[dict], method: str) -> dict:
+    """The select boxes: categories, sources and methods that have snapshots."""
+    of_method = [s for s in known if s["method"] == method]
+    categories = sorted({s["category"] for s in of_method if s["category"]})
+    sources = sorted({s["source"] for s in of_method}, key=lambda v: (v != HUMAN, v))
+    if HUMAN not in sources:
+        sources.insert(0, HUMAN)
+    if ALL_SOURCES not in sources:
+        sources.append(ALL_SOURCES)
+    methods = sorted({s["method"] for s in known} | {method}, key=METHODS.index)
+    return {"categories": categories, "sources": sources, "methods": methods}
+
+
+def _rows(payload: dict, info: dict, threshold: int) -> list[dict]:
+    rows = []
+    for m in payload["models"]:
+        extra = info.get(m["model"], {})
+        rating = m.get("rating")
+        rows.append(
+            {
+                **m,
+                "plus": None if m.get("ci_high") is None else m["ci_high"] - rating,
+                "minus": None if m.get("ci_low") is None else rating - m["ci_low"],
+                "organization": extra.get("organization"),
+                "license": extra.get("license"),
+                "state": extra.get("state", "active"),
+                "preliminary": (m.get("battles") or 0) < threshold,
+            }
+        )
+    return rows
+
+
+def _over_time(method, scope, names: list[str]) -> dict[str, list]:
+    """Model -> [[time, rating], ...] over the kept snapshots (empty with fewer than two)."""
+    kept = snapshots.history(method, scope)
+    if len(kept) < 2:
+        return {}
+    series: dict[str, list] = {name: [] for name in names}
+    for stored in kept:
+        when = stored.created_at.isoformat(timespec="seconds")
+        for m in stored.payload()["models"]:
+            if m["model"] in series and m.get("rating") is not None:
+                series[m["model"]].append([when, m["rating"]])
+    return series
+
+
 @bp.get("/leaderboard")
+@limit("reads")
 def page():
+    """The leaderboard page: works without JavaScript (a GET form), charts as enhancement.
+
+    The body is rendered once per snapshot, query and set of retired models
+    (:mod:`arena.web.fragments`); the layout around it on every request.
+    """
     try:
-        scope = _scope_args()
+        args = _scope_args()
     except ApiError as exc:
         return render_template(
-            "leaderboard.html", snapshot=None, reason=exc.reason, scope={}, scopes=[]
+            "leaderboard.html", body=Markup(f"<p>{escape(exc.reason)}</p>"), rows=None
         ), 400
-    snapshot = ratings.latest_snapshot(rt().engine, **scope)
-    if snapshot:
-        snapshot.pop("bootstrap", None)
+    method, scope = args["method"], args["scope"]
+    show_retired = request.args.get("deprecated") in ("1", "true", "yes", "on")
+    links = tuple(sorted(snapshots.link_args(method, scope).items()))
+    key = ("leaderboard", fragments.version(), method, scope, show_retired, links)
+    body, flags = fragments.cached(key, lambda: _body(method, scope, show_retired))
+    return render_template("leaderboard.html", body=body, **flags)
+
+
+def _body(method, scope, show_retired) -> tuple[Markup, dict]:
     known = scopes()
-    updated = next((s["updated_at"] for s in known if all(s[k] == scope[k] for k in scope)), None)
-    return render_template(
-        "leaderboard.html",
-        snapshot=snapshot,
-        scope=scope,
-        scopes=known,
-        updated=updated,
-        reason=None,
-    )
-
-
-@bp.get("/vendor/plotly.min.js")
-def plotly_js():
-    return send_from_directory(PLOTLY_DIR, "plotly.min.js", max_age=86400)
+    stored = snapshots.latest(method, scope)
+    context = {
+        "stored": stored,
+        "scope": scope,
+        "method": method,
+        "choices": _choices(known, method),
+        "any_snapshot": bool(known),
+        "show_retired": show_retired,
+        "reason": None,
+        "threshold": rt().settings["web"]["preliminary_votes"],
+        "link_args": snapshots.link_args(method, scope),
+    }
+    if stored is not None:
+        payload = stored.payload()
+        rows = _rows(payload, snapshots.models_info(), context["threshold"])
+        retired = [r for r in rows if r["state"] == "retired"]
+        shown = rows if show_retired else [r for r in rows if r["state"] != "retired"]
+        top = [r["model"] for r in shown[:HEATMAP_MODELS]]
+        context.update(
+            meta=payload.get("meta", {}),
+            citation=snapshots.citation(stored),
+            rows=shown,
+            retired_count=len(retired),
+            excluded=(payload.get("meta", {}).get("excluded") or {}),
+            heatmap=pairs.win_fractions(scope, top, stored.id),
+            over_time=_over_time(method, scope, [r["model"] for r in shown[:HISTORY_MODELS]]),
+        )
+    flags = {
+        "rows": bool(context.get("rows")),
+        "choices": context["choices"],
+        "any_snapshot": context["any_snapshot"],
+    }
+    return Markup(render_template("_leaderboard_body.html", **context)), flags

@@ -18,7 +18,12 @@ NO_REFRESH_ENDPOINTS = frozenset({"api.create_vote"})
 
 
 class RaterSessionInterface(SecureCookieSessionInterface):
-    """Flask's cookie sessions, without the refresh on :data:`NO_REFRESH_ENDPOINTS`."""
+    """Flask's cookie sessions, without the refresh on :data:`NO_REFRESH_ENDPOINTS`;
+    the cookie is ``Secure`` whenever the request came over HTTPS (directly, or
+    through a trusted proxy that says so: ``[web] trusted_proxies``)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return request.is_secure or super().get_cookie_secure(app)
 
     def should_set_cookie(self, app: Flask, session) -> bool:
         if request.endpoint in NO_REFRESH_ENDPOINTS:

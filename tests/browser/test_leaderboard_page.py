@@ -32,6 +32,12 @@ def test_leaderboard_page_shows_ratings_and_chart(page, live_server, rt):
     assert "sage-34b" in rows.nth(0).inner_text()
     page.wait_for_selector("#chart[data-rendered='1'] svg")
     assert all(u.startswith(live_server) for u in requests)  # nothing from elsewhere
-    page.select_option("#scope-select", index=1)
-    page.wait_for_url("**/leaderboard?*")
+    human = page.locator("#snapshot-meta").inner_text()
+    page.select_option("#source-select", "all")  # applies at once (scope.js)
+    page.wait_for_url("**/leaderboard?*source=all*")
+    assert page.locator("#leaderboard tbody tr").count() >= 2
+    assert "all sources" in page.locator("#snapshot-meta").inner_text() != human
+    page.select_option("#category-select", "coding")
+    page.wait_for_url("**category=coding*")
+    assert "category coding" in page.locator("#snapshot-meta").inner_text()
     assert page.locator("#leaderboard tbody tr").count() >= 2

@@ -1,19 +1,13 @@
-// Ratings with their intervals, best at the top.
+// The leaderboard's charts (the table above them works without JavaScript).
 (function () {
   "use strict";
-  var el = document.getElementById("chart");
-  if (!el || !window.Plotly) { return; }
-  var models = JSON.parse(el.dataset.models), r = JSON.parse(el.dataset.ratings);
-  var lo = JSON.parse(el.dataset.low), hi = JSON.parse(el.dataset.high);
-  var plus = r.map(function (v, i) { return hi[i] === null ? 0 : hi[i] - v; });
-  var minus = r.map(function (v, i) { return lo[i] === null ? 0 : v - lo[i]; });
-  Plotly.newPlot(el, [{
-    type: "scatter", mode: "markers", x: r, y: models,
-    error_x: {type: "data", symmetric: false, array: plus, arrayminus: minus},
-    hovertemplate: "%{y}: %{x:.1f}<extra></extra>"
-  }], {
-    margin: {l: 160, r: 20, t: 10, b: 40}, height: 60 + 28 * models.length,
-    yaxis: {autorange: "reversed"}, xaxis: {title: {text: "rating"}}
-  }, {displayModeBar: false, responsive: true});
-  el.dataset.rendered = "1";
+  if (!window.Plotly || !window.ArenaCharts) { return; }
+  var chart = document.getElementById("chart");
+  if (chart) { ArenaCharts.intervals(chart); }
+  var heat = document.getElementById("heatmap");
+  if (heat) { ArenaCharts.heatmap(heat, "fraction", "win fraction", ":.2f"); }
+  var counts = document.getElementById("battle-counts");
+  if (counts) { ArenaCharts.heatmap(counts, "battles", "battles", ":d"); }
+  var time = document.getElementById("over-time");
+  if (time) { ArenaCharts.lines(time, "series", "rating", false); }
 })();
