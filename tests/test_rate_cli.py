@@ -14,6 +14,7 @@ from arena import db, ratings, votes
 from arena.cli import main
 from arena.config import RatingSettings
 from arena.models import Battle, Model, Prompt, Rater, RatingSnapshot
+from arena.scope import Scope
 from tests.conftest import shared_data
 
 KEYS = [
@@ -407,16 +408,19 @@ def test_elo_recompute_matches_each_scope_read_alone(sqlite_url):
     engine = _fill_db(sqlite_url, _battles(200))
     report = ratings.recompute(engine, RatingSettings(method="elo"))
     stored = {(r["category"], r["source"], r["rater_group"]) for r in report if "snapshot" in r}
+    # The default scopes: human votes overall, per category and per group; each judge; and
+    # every source together (stored with source "").
     assert stored >= {
         ("", "", ""),
-        ("coding", "", ""),
+        ("coding", "human", ""),
         ("", "human", ""),
         ("", "judge:j1", ""),
-        ("", "", "expert"),
+        ("", "human", "expert"),
     }
     for cat, src, grp in stored:
         snap = ratings.latest_snapshot(engine, "elo", cat, src, grp)
-        alone = ratings.compute(engine, "elo", cat, src, grp)
+        scope = Scope.from_stored({"category": cat, "source": src, "rater_group": grp})
+        alone = ratings.compute(engine, "elo", scope.category, scope.source, scope.rater_group)
         assert snap["models"] == json.loads(alone.to_json())["models"]
         assert snap["meta"]["battles"] == alone.meta["battles"]
 
@@ -434,7 +438,7 @@ def test_recompute_job_through_rq(tmp_path, rt):
     report = job.return_value()
     assert {(r["category"], r["source"]) for r in report} >= {
         ("", ""),
-        ("coding", ""),
+        ("coding", "human"),
         ("", "human"),
         ("", "judge:j1"),
     }
@@ -445,12 +449,12 @@ def test_recompute_job_through_rq(tmp_path, rt):
     # Old snapshots are pruned to [rating] keep_snapshots per scope.
     rt.settings = rt.settings.replace(rating={"keep_snapshots": 2})
     for _ in range(3):
-        ratings.recompute(engine, rt.settings["rating"], [(None, None, None)])
+        ratings.recompute(engine, rt.settings["rating"], [(None, None, None)])  # human
     with Session(engine) as s:
         overall = s.exec(
             select(RatingSnapshot).where(
                 RatingSnapshot.category == "",
-                RatingSnapshot.source == "",
+                RatingSnapshot.source == "human",
                 RatingSnapshot.rater_group == "",
             )
         ).all()
@@ -553,7 +557,7 @@ def test_store_honours_the_rating_options(tmp_path, sqlite_url):
     )
     meta = snap["meta"]
     assert meta["ci"] == "sandwich" and meta["anchor"] == {"model": "beta", "rating": 1200.0}
-    assert meta["scope"] == {"category": "coding", "source": "", "rater_group": ""}
+    assert meta["scope"] == {"category": "coding", "source": "human", "rater_group": ""}
     beta = next(m for m in snap["models"] if m["model"] == "beta")
     assert beta["rating"] == 1200.0
     assert all(m["ci_low"] < m["ci_high"] for m in snap["models"] if m["model"] != "beta")

@@ -37,6 +37,7 @@ def test_leaderboard_page_shows_ratings_and_chart(page, live_server, rt):
     page.wait_for_url("**/leaderboard?*source=all*")
     assert page.locator("#leaderboard tbody tr").count() >= 2
     assert "all sources" in page.locator("#snapshot-meta").inner_text() != human
+    page.goto(live_server + "/leaderboard")  # back to human votes: they have category snapshots
     page.select_option("#category-select", "coding")
     page.wait_for_url("**category=coding*")
     assert "category coding" in page.locator("#snapshot-meta").inner_text()
