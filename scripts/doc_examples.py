@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pages", nargs="*", type=Path, help="pages (default: every docs/*.md)")
     args = parser.parse_args(argv)
     stale = []
-    for page in args.pages or sorted(DOCS.rglob("*.md")):
+    for page in [p.resolve() for p in args.pages] or sorted(DOCS.rglob("*.md")):
         old = page.read_text()
         new = render_page(old)
         if new != old:
