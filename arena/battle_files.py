@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from arena.importers.common import FileError
+from arena.files import FileError
 from rating.counts import Coded, CountTable, PairCounts, aggregate, pair_counts, table_from_pairs
 
 WINNERS = {

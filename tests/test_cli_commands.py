@@ -57,3 +57,20 @@ def test_help_and_version_import_no_command_module():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split("\n")
     assert out[0] == "[]" and out[1] == "True"
+
+
+def test_arena_rate_on_a_file_loads_no_database_or_redis_client():
+    """`arena rate --input` needs neither: SQLAlchemy, SQLModel, Redis and rq stay unloaded."""
+    from tests.conftest import shared_data
+
+    path = shared_data("llmfao", "crowd-comparisons.csv")
+    code = (
+        "import sys; from click.testing import CliRunner; from arena.cli import main; "
+        f"r = CliRunner().invoke(main, ['rate', '--input', {str(path)!r}, '--ci', 'none']); "
+        "print(r.exit_code, sorted(m for m in ('sqlalchemy', 'sqlmodel', 'redis', 'rq') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "0 []"

@@ -14,20 +14,40 @@ class ArenaGroup(click.Group):
     """Turns a bad setting, or a database or Redis failure, in any command into one line."""
 
     def invoke(self, ctx):
-        from redis.exceptions import ConnectionError as RedisConnectionError
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            raise _one_line(exc) from None
+
+
+def _one_line(exc: Exception) -> Exception:
+    """A bad setting, a database or a Redis failure as a one-line error; else ``exc`` itself.
+
+    The database and Redis libraries are looked at only when they were imported (an exception
+    of theirs cannot have happened otherwise): a command that uses neither, like
+    ``arena rate --input``, does not pay their import.
+    """
+    import sys
+
+    from arena.config import ConfigError
+
+    if isinstance(exc, ConfigError):
+        return click.ClickException(str(exc))
+    if "sqlalchemy" in sys.modules:
         from sqlalchemy.exc import SQLAlchemyError
 
         from arena.cli.common import database_error
-        from arena.config import ConfigError
 
-        try:
-            return super().invoke(ctx)
-        except SQLAlchemyError as exc:
-            raise database_error(exc) from None
-        except RedisConnectionError as exc:
-            raise click.ClickException(f"cannot reach Redis: {exc}") from None
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
+        if isinstance(exc, SQLAlchemyError):
+            return database_error(exc)
+    if "redis" in sys.modules:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        if isinstance(exc, RedisConnectionError):
+            return click.ClickException(f"cannot reach Redis: {exc}")
+    return exc
 
 
 # Command name -> the modules that define it and its one-line summary. A command's module is

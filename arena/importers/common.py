@@ -1,100 +1,27 @@
-"""What every importer shares: the file error, the CSV and JSONL readers, counted upserts."""
+"""What every importer shares: the file error and readers (:mod:`arena.files`), counted upserts."""
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator
-from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
 from arena.db import dialect_insert
+from arena.files import FileError, read_csv, read_jsonl
+
+__all__ = [
+    "CHUNK",
+    "FileError",
+    "chunks",
+    "count",
+    "read_csv",
+    "read_jsonl",
+    "upsert",
+    "upsert_counted",
+]
 
 CHUNK = 500
-
-
-class FileError(ValueError):
-    """A file that cannot be used; names the file and, when known, the line."""
-
-    def __init__(self, path: str | Path, line: int | None, message: str):
-        self.path, self.line, self.message = str(path), line, message
-        where = f"{self.path}, line {line}" if line else self.path
-        super().__init__(f"{where}: {message}")
-
-
-def read_jsonl(path: str | Path, error: type[FileError] = FileError) -> Iterator[tuple[int, dict]]:
-    """``(line number, object)`` for each non-blank line of a JSONL file.
-
-    A leading UTF-8 byte-order mark is accepted. Anything else that is not one
-    JSON object per line raises ``error`` naming the line.
-    """
-    path = Path(path)
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise error(path, None, f"cannot open: {exc.strerror or exc}") from None
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                raise error(path, number, "not valid UTF-8") from None
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise error(path, number, f"not valid JSON ({exc.msg})") from None
-            if not isinstance(obj, dict):
-                raise error(path, number, f"expected a JSON object, got {type(obj).__name__}")
-            yield number, obj
-
-
-def read_csv(
-    path: str | Path, error: type[FileError] = FileError
-) -> tuple[list[str], list[tuple[int, dict]]]:
-    """Header and ``(line number, row)`` pairs of a CSV file with a header line.
-
-    The importers' one CSV reader (small files checked row by row; battle files
-    for ``arena rate`` are read by :mod:`arena.battle_files` instead). A leading
-    byte-order mark is accepted; header names and cells are stripped; rows whose
-    cells are all blank are skipped. A row with more cells than the header, bad
-    CSV quoting or a byte that is not UTF-8 raises ``error`` naming the line.
-    """
-    path = Path(path)
-    try:
-        handle = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 (closed below)
-    except FileNotFoundError:
-        raise error(path, None, "file not found") from None
-    except OSError as exc:
-        raise error(path, None, f"cannot open: {exc.strerror or exc}") from None
-    out: list[tuple[int, dict]] = []
-    line = 1
-    try:
-        with handle as fh:
-            reader = csv.DictReader(fh)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            if not header:
-                raise error(path, None, "empty file (no header line)")
-            reader.fieldnames = header
-            for row in reader:
-                line = reader.line_num
-                if None in row:
-                    raise error(
-                        path,
-                        line,
-                        f"{len(header) + len(row[None])} fields, header has {len(header)}",
-                    )
-                if all((v or "").strip() == "" for v in row.values()):
-                    continue
-                out.append((line, {k: (v or "").strip() for k, v in row.items()}))
-    except csv.Error as exc:
-        raise error(path, line, f"bad CSV ({exc})") from None
-    except UnicodeDecodeError:
-        raise error(path, line + 1, "not valid UTF-8") from None
-    return header, out
 
 
 def chunks(items: list, size: int = CHUNK) -> Iterator[list]:
