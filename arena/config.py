@@ -10,7 +10,7 @@ Precedence, lowest first:
    ``ARENA_SECRET_KEY``, ``ARENA_INSTANCE``.
 
 An empty database URL means a SQLite file in the instance folder; an empty
-Redis URL means an embedded redis-server (see :mod:`arena.queue`).
+Redis URL means an embedded redis-server (see :mod:`arena.redis_server`).
 """
 
 from __future__ import annotations
@@ -44,8 +44,12 @@ DEFAULTS: dict[str, Any] = {
         "job_timeout_seconds": 30,
         "retries": 3,
     },
+    "queues": {
+        "judge": "judge",
+        "recompute": "recompute",
+    },
     "worker": {
-        "queues": ["votes", "judge", "recompute"],
+        "queues": [],
         "vote_batch_size": 200,
         "vote_batch_wait_ms": 100,
     },
@@ -164,21 +168,46 @@ class Settings:
         """The configured key, else one generated once and kept in the instance.
 
         The instance's key file is read on first use only: the web app signs a
-        battle token with the key on every request.
+        battle token with the key on every request. Processes starting at once
+        (gunicorn workers without ``--preload``) agree on one key: the file is
+        created with ``O_CREAT | O_EXCL``, so exactly one of them writes it, and
+        every one reads back what is there.
         """
         key = self.data["arena"]["secret_key"]
         if key:
             return key
         if self._instance_key is None:
-            path = self.instance_path / "secret_key"
-            if not path.exists():
-                self.instance_path.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(secrets.token_hex(32))
-                os.chmod(tmp, 0o600)
-                os.replace(tmp, path)
-            self._instance_key = path.read_text().strip()
+            self._instance_key = _instance_secret_key(self.instance_path / "secret_key")
         return self._instance_key
+
+
+def _instance_secret_key(path: Path, wait: float = 5.0) -> str:
+    """The key in ``path``, created atomically (``O_EXCL``) when absent.
+
+    The one process whose create succeeds writes the key to a private temporary
+    file and renames it over the empty file, so a reader sees either no key yet
+    (and waits, at most ``wait`` seconds) or the whole key, never a part.
+    """
+    import time
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        deadline = time.monotonic() + wait
+        while True:
+            key = path.read_text().strip()
+            if key:
+                return key
+            if time.monotonic() > deadline:
+                raise ConfigError(f"{path} is empty: delete it to make a new key") from None
+            time.sleep(0.01)
+    os.close(fd)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(secrets.token_hex(32))
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path.read_text().strip()
 
 
 def load(

@@ -102,7 +102,7 @@ def main() -> int:
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
 
-    from arena.queue import EmbeddedRedis
+    from arena.redis_server import EmbeddedRedis
 
     folder = Path(tempfile.mkdtemp(prefix="arena-bench-judge-"))
     redis_server = EmbeddedRedis(folder / "redis")

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from arena.queue import free_port
+from arena.redis_server import free_port
 
 pytestmark = pytest.mark.slow
 

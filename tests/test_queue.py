@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from arena import queue
+from arena import queue, redis_server
 from arena.app import create_app
 from arena.config import load
 from tests.conftest import make_settings
@@ -13,39 +13,48 @@ from tests.conftest import make_settings
 def test_embedded_redis_persists_and_is_shared(tmp_path):
     settings = load(None, env={"ARENA_INSTANCE": str(tmp_path)})
     assert settings.redis_url == ""
-    url = queue.resolve_redis_url(settings)
+    folder = tmp_path / "redis"
+    url, started = queue.ensure_redis(settings)
     try:
+        assert started
         conn = redis.Redis.from_url(url)
         assert conn.config_get("appendonly") == {"appendonly": "yes"}
-        assert conn.config_get("dir")["dir"] == str(tmp_path / "redis")
+        assert conn.config_get("dir")["dir"] == str(folder)
         conn.set("k", "v")
         # A second process (or call) on the same instance finds the running server.
-        assert (tmp_path / "redis" / "redis.url").read_text() == url
-        assert queue.resolve_redis_url(settings) == url
+        assert (folder / "redis.url").read_text() == url
+        assert queue.ensure_redis(settings) == (url, False)
+        # Detached: its own process, its pid in the pid file.
+        pid = int((folder / "redis.pid").read_text())
+        assert redis_server.server_for(folder).pid() == pid
     finally:
-        queue.stop_embedded()
-    assert not (tmp_path / "redis" / "redis.url").exists()
+        assert redis_server.stop(folder)
+    assert not (folder / "redis.url").exists() and not (folder / "redis.pid").exists()
+    assert not redis_server.stop(folder)  # nothing left to stop
     # Restarted, it still has the data (append-only file in the instance folder).
     url = queue.resolve_redis_url(settings)
     try:
         assert redis.Redis.from_url(url).get("k") == b"v"
     finally:
-        queue.stop_embedded()
+        redis_server.stop(folder)
 
 
 def test_long_instance_path_uses_loopback_tcp(tmp_path):
     folder = tmp_path / ("x" * 120)
-    server = queue.EmbeddedRedis(folder)
+    server = redis_server.EmbeddedRedis(folder)
     url = server.start()
     try:
         assert url.startswith("redis://127.0.0.1:")
         assert redis.Redis.from_url(url).ping()
+        server.stop()
+        assert not redis_server.answers(url)
+        assert server.start() == url  # the same port again
     finally:
         server.stop()
 
 
 def test_healthz_reports_redis_down(tmp_path, sqlite_url):
-    port = queue.free_port()  # nothing listens there
+    port = redis_server.free_port()  # nothing listens there
     app = create_app(make_settings(tmp_path, sqlite_url, f"redis://127.0.0.1:{port}/0"))
     res = app.test_client().get("/healthz")
     assert res.status_code == 503
@@ -67,13 +76,11 @@ def test_recompute_is_scheduled_every_n_votes_under_concurrency(rt):
     """Jobs counting votes at the same time neither lose nor double a recompute."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from rq import Queue
-
     from arena import votes
     from workers.ingest import schedule_recompute
 
     rt.settings["rating"]["recompute_every"] = 3
-    recompute = Queue("recompute", connection=rt.redis)
+    recompute = rt.queue_for("recompute")
 
     def due_after(calls: int) -> list[bool]:
         """Count ``calls`` single votes; which of them enqueued the recompute job."""
@@ -95,14 +102,14 @@ def test_recompute_is_scheduled_every_n_votes_under_concurrency(rt):
 
 CHILD = """
 import pathlib, sys, time
-from arena import queue
+from arena import queue, redis_server
 from arena.config import load
 settings = load(None, env={"ARENA_INSTANCE": sys.argv[1]})
 go = pathlib.Path(sys.argv[2])
 while not go.exists():
     time.sleep(0.001)
-url = queue.resolve_redis_url(settings)
-print(url, bool(queue._started), flush=True)
+url, started = queue.ensure_redis(settings)
+print(url, started, flush=True)
 sys.stdin.read()  # hold the server until the test is done
 """
 
@@ -130,3 +137,4 @@ def test_processes_starting_at_once_share_one_embedded_server(tmp_path):
     finally:
         for p in procs:
             p.communicate("", timeout=20)
+        redis_server.stop(tmp_path / "redis")

@@ -39,7 +39,9 @@ _COMMAND_MODULES = {
     "import": ("arena.cli.imports", "arena.cli.import_signals"),
     "judge": ("arena.cli.judge",),
     "rank": ("arena.cli.rank",),
+    "queue": ("arena.cli.queues",),
     "rate": ("arena.cli.rate",),
+    "redis": ("arena.cli.redis_server",),
     "serve": ("arena.cli.run",),
     "worker": ("arena.cli.run",),
 }

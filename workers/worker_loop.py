@@ -1,0 +1,116 @@
+"""Keep an rq worker running through Redis outages; stop only on a signal.
+
+rq's work loop survives a lost Redis only while it waits for a job; anywhere else
+(a heartbeat, a batch, maintenance) the error ends the loop and the process. Here
+the loop runs again: :func:`run` makes a fresh worker (a new name, a new
+registration) whenever the previous one stopped for any reason but a signal or the
+end of a burst, after waiting, with backoff, for Redis to answer. It logs one line
+when Redis goes away and one when it is back.
+
+The jobs the lost worker had taken are put back on the queue by the next worker
+(its claims, :mod:`workers.liveness`), since the lost worker's hash is deleted here
+as soon as Redis answers again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+
+import redis
+
+logger = logging.getLogger("arena.worker")
+
+BACKOFF = (0.5, 5.0)  # first and longest wait between looks for Redis
+
+
+class _Stop:
+    """SIGTERM/SIGINT between two runs of rq's loop (rq handles them during one)."""
+
+    def __init__(self):
+        self.requested = False
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        self.requested = True
+
+
+def _answers(connection: redis.Redis) -> bool:
+    try:
+        return bool(connection.ping())
+    except (redis.exceptions.RedisError, OSError):
+        return False
+
+
+def run(
+    make_worker: Callable[[], object],
+    connection: redis.Redis,
+    *,
+    burst: bool = False,
+    with_scheduler: bool = True,
+    logging_level: str = "INFO",
+) -> None:
+    """Run workers made by ``make_worker`` until a signal (or, with ``burst``, the end).
+
+    Parameters
+    ----------
+    make_worker : callable
+        Makes a new rq worker on ``connection`` (called again after each outage).
+    connection : redis.Redis
+        The worker's connection, probed while Redis is away.
+    burst, with_scheduler, logging_level
+        As for rq's ``Worker.work``.
+    """
+    stop = _Stop()
+    down_since = None
+    wait = BACKOFF[0]
+    while True:
+        worker = None
+        error = None
+        try:
+            worker = make_worker()
+            finished = worker.work(
+                burst=burst, logging_level=logging_level, with_scheduler=with_scheduler
+            )
+            if burst and finished is not None and _answers(connection):
+                return
+        except (redis.exceptions.RedisError, OSError) as exc:
+            error = exc
+        stop.install()  # rq's handlers, if any, belong to the worker that stopped
+        if stop.requested or (worker is not None and getattr(worker, "_stop_requested", False)):
+            return
+        if _answers(connection):
+            # rq's loop ended on something other than Redis: run a new worker.
+            if worker is not None:
+                _forget(connection, worker)
+            time.sleep(BACKOFF[0])
+            continue
+        if down_since is None:
+            down_since = time.monotonic()
+            reason = f"{type(error).__name__}: {error}" if error else "connection lost"
+            logger.warning("Redis unreachable (%s); reconnecting", str(reason)[:200])
+        while not _answers(connection):
+            end = time.monotonic() + wait
+            while time.monotonic() < end:
+                if stop.requested:
+                    return
+                time.sleep(0.1)
+            wait = min(wait * 2, BACKOFF[1])
+        logger.warning(
+            "Redis reachable again after %.0f s; worker restarts", time.monotonic() - down_since
+        )
+        down_since, wait = None, BACKOFF[0]
+        if worker is not None:
+            _forget(connection, worker)
+
+
+def _forget(connection: redis.Redis, worker) -> None:
+    """Delete a stopped worker's hash, so that its claimed jobs are recovered now."""
+    with contextlib.suppress(redis.exceptions.RedisError, OSError):
+        connection.delete(worker.key)
