@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import redis
 
 from arena import queue, redis_server
@@ -138,3 +140,122 @@ def test_processes_starting_at_once_share_one_embedded_server(tmp_path):
         for p in procs:
             p.communicate("", timeout=20)
         redis_server.stop(tmp_path / "redis")
+
+
+KEY_CHILD = """
+import pathlib, sys, time
+from arena.config import load
+settings = load(None, env={"ARENA_INSTANCE": sys.argv[1]})
+go = pathlib.Path(sys.argv[2])
+while not go.exists():
+    pass
+print(settings.secret_key, flush=True)
+"""
+
+
+def test_processes_starting_at_once_agree_on_one_secret_key(tmp_path):
+    """gunicorn -w N without --preload: every worker makes the instance's key at the
+    same moment; all must sign with the one key that ends up in the file."""
+    import subprocess
+    import sys
+
+    for attempt in range(5):
+        instance = tmp_path / f"instance-{attempt}"
+        go = tmp_path / f"go-{attempt}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", KEY_CHILD, str(instance), str(go)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(8)
+        ]
+        time.sleep(1.5)  # all of them imported and spinning on the start line
+        go.touch()
+        keys = [p.communicate(timeout=60)[0].strip() for p in procs]
+        assert all(len(k) == 64 for k in keys), keys
+        assert set(keys) == {(instance / "secret_key").read_text().strip()}
+        assert (instance / "secret_key").stat().st_mode & 0o777 == 0o600
+        assert not list(instance.glob("*.tmp"))
+
+
+def _arena(args, env, **kwargs):
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "arena", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kwargs,
+    )
+
+
+def test_embedded_redis_outlives_the_commands_that_use_it(tmp_path):
+    """`arena worker` and `arena serve` share the detached embedded server: stopping
+    either (SIGTERM, as systemd and docker do) leaves it running for the other, and
+    each exits 0; `arena redis status|stop` see and stop it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
+    env["ARENA_INSTANCE"] = str(tmp_path / "instance")
+    env["ARENA_SECRET_KEY"] = "test-secret"
+    subprocess.run([sys.executable, "-m", "arena", "db", "upgrade"], env=env, check=True)
+    folder = tmp_path / "instance" / "redis"
+    port = redis_server.free_port()
+    worker = _arena(["worker", "--log-level", "WARNING"], env)
+    serve = _arena(["serve", "--port", str(port)], env)
+    try:
+        assert "serving at" in serve.stdout.readline()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            assert client.get("/healthz").json()["redis"] == "ok"
+            url = (folder / "redis.url").read_text()
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(30) == 0
+            assert redis_server.answers(url)
+            assert client.get("/healthz").json()["redis"] == "ok"
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(30) == 0, serve.stdout.read()
+        assert redis_server.answers(url)  # detached: it outlives both
+        status = subprocess.run(
+            [sys.executable, "-m", "arena", "redis", "status"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert status.returncode == 0 and status.stdout.startswith(f"running: {url}")
+        stop = subprocess.run(
+            [sys.executable, "-m", "arena", "redis", "stop"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert stop.returncode == 0 and stop.stdout.startswith("stopped")
+        assert not redis_server.answers(url)
+        status = subprocess.run(
+            [sys.executable, "-m", "arena", "redis", "status"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert status.returncode == 3 and status.stdout.startswith("not running")
+        start = subprocess.run(
+            [sys.executable, "-m", "arena", "redis", "start"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert start.returncode == 0 and start.stdout.startswith("started: ")
+    finally:
+        for proc in (worker, serve):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        redis_server.stop(folder)

@@ -60,6 +60,7 @@ from rq.worker import WorkerStatus
 from arena import db, runtime, votes
 from workers import ingest, liveness, rq_internals
 from workers.rq_internals import JOB_FIELDS as FIELDS
+from workers.worker_loop import StopsOnSignal
 
 logger = logging.getLogger("arena.worker")
 
@@ -185,7 +186,7 @@ class WorkerScheduler(RQScheduler):
         return super().work()
 
 
-class VoteBatchWorker(SimpleWorker):
+class VoteBatchWorker(StopsOnSignal, SimpleWorker):
     """An rq ``SimpleWorker`` that stores ready vote jobs in batches.
 
     Parameters

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 import redis
+from rq import Worker
 
 logger = logging.getLogger("arena.worker")
 
@@ -28,7 +29,8 @@ BACKOFF = (0.5, 5.0)  # first and longest wait between looks for Redis
 
 
 class _Stop:
-    """SIGTERM/SIGINT between two runs of rq's loop (rq handles them during one)."""
+    """Whether this process got SIGTERM or SIGINT: during rq's loop (see
+    :class:`StopsOnSignal`) or between two runs of it (:meth:`install`)."""
 
     def __init__(self):
         self.requested = False
@@ -39,6 +41,22 @@ class _Stop:
 
     def _handle(self, signum, frame) -> None:
         self.requested = True
+
+
+STOP = _Stop()
+
+
+class StopsOnSignal:
+    """Mixin for an rq worker: a signal rq handles also stops :func:`run`'s loop
+    (rq stops an idle worker by raising, without a flag the loop could read)."""
+
+    def request_stop(self, signum, frame):
+        STOP.requested = True
+        return super().request_stop(signum, frame)
+
+
+class ForkWorker(StopsOnSignal, Worker):
+    """rq's forking ``Worker`` (``arena worker --fork``), stopped for good by a signal."""
 
 
 def _answers(connection: redis.Redis) -> bool:
@@ -67,7 +85,8 @@ def run(
     burst, with_scheduler, logging_level
         As for rq's ``Worker.work``.
     """
-    stop = _Stop()
+    stop = STOP
+    stop.requested = False
     down_since = None
     wait = BACKOFF[0]
     while True:

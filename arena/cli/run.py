@@ -61,9 +61,8 @@ def make_worker(rt, names: list[str], fork: bool, log_level: str):
     """The rq worker for ``arena worker``: rq's forking ``Worker`` with ``fork``, else
     the in-process :class:`workers.vote_batches.VoteBatchWorker`, which stores ready
     vote jobs many at a time and runs every other job as rq's ``SimpleWorker`` does."""
-    from rq import Worker
-
     from workers.vote_batches import VoteBatchWorker
+    from workers.worker_loop import ForkWorker
 
     conn = rt.redis
     queues = [queue.get_queue(n, conn) for n in names]
@@ -71,7 +70,7 @@ def make_worker(rt, names: list[str], fork: bool, log_level: str):
     if fork:
         from workers.vote_batches import MAINTENANCE_EVERY
 
-        return Worker(queues, maintenance_interval=MAINTENANCE_EVERY, **options)
+        return ForkWorker(queues, maintenance_interval=MAINTENANCE_EVERY, **options)
     size, wait = batch_options(rt)
     return VoteBatchWorker(
         queues,
