@@ -193,6 +193,15 @@ def _arena(args, env, **kwargs):
     )
 
 
+def redis_cmd(command: str, env: dict):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "arena", "redis", command], env=env, capture_output=True, text=True
+    )
+
+
 def test_embedded_redis_outlives_the_commands_that_use_it(tmp_path):
     """`arena worker` and `arena serve` share the detached embedded server: stopping
     either (SIGTERM, as systemd and docker do) leaves it running for the other, and

@@ -76,7 +76,7 @@ class WorkerProcess:
 
     def __init__(self, env: dict, log: Path, *args: str):
         self.log = log
-        self._fh = open(log, "w")
+        self._fh = open(log, "w")  # noqa: SIM115 (closed in stop(), after the process)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "arena", "worker", "--log-level", "WARNING", *args],
             env=env,
