@@ -42,6 +42,7 @@ Every rq internal this module relies on is named in :mod:`workers.rq_internals`.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -49,6 +50,7 @@ import signal
 import sys
 import time
 
+import redis
 from rq import SimpleWorker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
@@ -183,7 +185,12 @@ class WorkerScheduler(RQScheduler):
 
     def work(self):
         _die_with_parent(self._worker_pid)
-        return super().work()
+        try:
+            return super().work()
+        except (redis.exceptions.RedisError, OSError):
+            # Redis went away: the worker says so (one line) and starts a new
+            # scheduler when it is back.
+            return None
 
 
 class VoteBatchWorker(StopsOnSignal, SimpleWorker):
@@ -256,7 +263,17 @@ class VoteBatchWorker(StopsOnSignal, SimpleWorker):
 
     def teardown(self):
         self._heartbeat.stop()
-        super().teardown()
+        try:
+            super().teardown()
+        except (redis.exceptions.RedisError, OSError):
+            # Redis is away: rq's teardown stopped before ending the pubsub thread,
+            # which would go on trying to reconnect for a worker that is gone.
+            if self.pubsub_thread is not None:
+                with contextlib.suppress(Exception):
+                    self.pubsub_thread.stop()
+                    self.pubsub_thread.join(timeout=1)
+                    self.pubsub.close()
+            raise
 
     def _start_scheduler(self, burst=False, logging_level="INFO", *args, **kwargs):
         """rq's ``_start_scheduler`` with :class:`WorkerScheduler`, which dies with us."""

@@ -59,6 +59,19 @@ class ForkWorker(StopsOnSignal, Worker):
     """rq's forking ``Worker`` (``arena worker --fork``), stopped for good by a signal."""
 
 
+class QuietRedisErrors(logging.Filter):
+    """Drops rq's own lines about a lost Redis (a traceback, then one line per retry):
+    :func:`run` logs one line when Redis goes and one when it is back."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        if "could not connect to Redis instance" in message:
+            return False
+        if "found an unhandled exception" in message and record.exc_info:
+            return not isinstance(record.exc_info[1], redis.exceptions.RedisError | OSError)
+        return True
+
+
 def _answers(connection: redis.Redis) -> bool:
     try:
         return bool(connection.ping())
@@ -87,6 +100,9 @@ def run(
     """
     stop = STOP
     stop.requested = False
+    quiet = QuietRedisErrors()
+    for name in ("rq.worker", "rq.scheduler"):
+        logging.getLogger(name).addFilter(quiet)
     down_since = None
     wait = BACKOFF[0]
     while True:
