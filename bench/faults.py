@@ -430,15 +430,16 @@ def drain(stack: Stack, limit: float = DRAIN_LIMIT) -> None:
 
 
 def recovery(stack: Stack, tally: Tally, since: float, before: tuple, limit: float) -> float:
-    """Seconds from ``since`` until a vote was accepted after it and as many votes
-    are stored as had been accepted by then (counted from the scenario's start)."""
-    due = tally.accepted_by(since)
+    """Seconds from ``since`` until a vote was accepted after it and stored, with every
+    vote accepted before it (counted from the scenario's start), polled every quarter
+    second while the load goes on."""
     deadline = since + limit
     while time.monotonic() < deadline:
-        stored = stack.stored()[0] - before[0]
         first = tally.first_accepted_after(since)
-        if first is not None and stored >= due:
-            return max(time.monotonic(), first) - since
+        if first is not None:
+            stored = stack.stored()[0] - before[0]
+            if stored >= tally.accepted_by(first):
+                return time.monotonic() - since
         time.sleep(0.25)
     return float("inf")
 
@@ -448,39 +449,52 @@ def run_scenario(name: str, stack: Stack, args) -> Result:
     before = stack.stored()
     failed_before = stack.queue_counts()["failed"]
     load = Load(stack.base, args.clients).start()
-    since = None
+    recover = None
+    note = ""
+
+    def back_now() -> float:
+        """The part is back: measure the recovery while the load goes on."""
+        moment = time.monotonic()
+        seconds = recovery(stack, load.tally, moment, before, DRAIN_LIMIT)
+        time.sleep(max(args.load_seconds - (time.monotonic() - moment), 0))
+        return seconds
+
     try:
         if name == "load":
             time.sleep(args.load_seconds)
         elif name == "worker-kill":
             time.sleep(args.load_seconds / 3)
+            # Behind for two seconds, then killed while it takes and stores that backlog.
+            stack.worker.send_signal(signal.SIGSTOP)
+            time.sleep(2)
+            stack.worker.send_signal(signal.SIGCONT)
+            deadline = time.monotonic() + 2
+            while stack.queue_counts()["taken"] <= 0 and time.monotonic() < deadline:
+                time.sleep(0.005)
             stack.worker.send_signal(signal.SIGKILL)
             stack.worker.wait()
-            since = time.monotonic()
+            note = f"{stack.queue_counts()['taken']} jobs taken by the killed worker"
             stack.start_worker()
-            time.sleep(args.load_seconds)
+            recover = back_now()
         elif name in ("redis-stop", "redis-kill"):
             time.sleep(args.load_seconds / 3)
             stack.redis.kill() if name == "redis-kill" else stack.redis.stop()
             time.sleep(args.redis_down)
             stack.redis.start()
-            since = time.monotonic()
-            time.sleep(args.load_seconds)
+            recover = back_now()
         elif name == "database-stop":
             time.sleep(args.load_seconds / 3)
             stack.worker.send_signal(signal.SIGSTOP)  # behind: a backlog builds up
             time.sleep(3)
+            backlog = stack.queue_counts()["queued"]
             stack.pg.stop()
             stack.worker.send_signal(signal.SIGCONT)
             time.sleep(args.db_down)
+            note = f"{backlog} votes queued when the database went"
             stack.pg.start()
-            since = time.monotonic()
-            time.sleep(args.load_seconds)
+            recover = back_now()
     finally:
         tally = load.stop()
-    recover = None
-    if since is not None:
-        recover = recovery(stack, tally, since, before, DRAIN_LIMIT)
     drain(stack)
     time.sleep(1)
     after = stack.stored()
@@ -498,6 +512,7 @@ def run_scenario(name: str, stack: Stack, args) -> Result:
         http=dict(tally.status),
         failed_jobs=stack.queue_counts()["failed"] - failed_before,
         recover_seconds=recover,
+        note=note,
     )
 
 
