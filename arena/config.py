@@ -1,89 +1,201 @@
-"""Settings: defaults in one place, then ``config.toml``, then the environment.
+"""Settings: one typed layer, every default in one place.
 
-Precedence, lowest first:
+Each ``config.toml`` section is a frozen dataclass below; its field defaults
+are *the* defaults (``config.toml`` at the top of the repository shows every
+key with the same value, and a test keeps the two equal). :func:`load` builds
+and checks them once:
 
-1. ``DEFAULTS`` below (``config.toml`` at the top of the repository documents
-   every key with the same values);
-2. the TOML file named by ``--config``, else ``ARENA_CONFIG``, else
-   ``./config.toml`` when it exists;
-3. the environment: ``ARENA_DATABASE_URL``, ``ARENA_REDIS_URL``,
-   ``ARENA_SECRET_KEY``, ``ARENA_INSTANCE``.
+* an unknown section or key is an error naming it and the nearest known one
+  (``[rating] has no key 'bootsrap' (did you mean 'bootstrap'?)``);
+* every value must have its field's kind (a whole number, a number, a string,
+  true or false, a list of strings, a table) and lie in its range or choices.
+
+Precedence, lowest first: the defaults; the TOML file named by ``--config``,
+else ``ARENA_CONFIG``, else ``./config.toml`` when it exists; the environment
+(``ARENA_DATABASE_URL``, ``ARENA_REDIS_URL``, ``ARENA_SECRET_KEY``,
+``ARENA_INSTANCE``); then ``overrides`` given by the caller (tests, commands).
 
 An empty database URL means a SQLite file in the instance folder; an empty
 Redis URL means an embedded redis-server (see :mod:`arena.redis_server`).
+
+``[judges.NAME]`` tables are kept as tables here and checked, key by key,
+by :mod:`workers.judge_config` (the judge layer knows its own formats).
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
+import difflib
 import os
 import secrets
 import tomllib
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULTS: dict[str, Any] = {
-    "arena": {
-        "instance": "instance",
-        "secret_key": "",
-    },
-    "database": {
-        "url": "",
-        "echo": False,
-    },
-    "redis": {
-        "url": "",
-    },
-    "battle": {
-        "token_ttl_seconds": 3600,
-        "sampler": "uniform",
-    },
-    "votes": {
-        "queue": "votes",
-        "job_timeout_seconds": 30,
-        "retries": 3,
-    },
-    "queues": {
-        "judge": "judge",
-        "recompute": "recompute",
-    },
-    "worker": {
-        "queues": [],
-        "vote_batch_size": 200,
-        "vote_batch_wait_ms": 100,
-    },
-    "rating": {
-        "recompute_every": 100,
-        "method": "bt",
-        "bootstrap": 1000,
-        "seed": 42,
-        "min_battles": 0,
-        "confidence": 0.95,
-        "components": "largest",
-        "keep_snapshots": 10,
-    },
-    "limits": {
-        "enabled": True,
-        "battles": "120 per minute",
-        "votes": "120 per minute",
-    },
-    "judges": {},
-    "rank": {
-        "normalize": "minmax",
-        "aggregate": "mean",
-        "min_coverage": 0.0,
-        "recency_half_life_days": 180,
-        "replicates": 200,
-        "weights": {
-            "arena": 0.5,
-            "benchmarks": 0.3,
-            "popularity": 0.1,
-            "recency": 0.05,
-            "efficiency": 0.05,
-        },
-    },
+
+class ConfigError(ValueError):
+    """A settings file or value that cannot be used."""
+
+
+def _check(*rules):
+    """Field metadata: checks run on the value after its kind is checked.
+
+    Each rule is ``(predicate, text)``: the value must satisfy ``predicate``,
+    and ``text`` says what it must be ("at least 1", "one of bt, elo").
+    """
+    return {"rules": rules}
+
+
+def at_least(low):
+    return (lambda v: v >= low, f"at least {low}")
+
+
+def between(low, high):
+    return (lambda v: low < v < high, f"between {low} and {high} (exclusive)")
+
+
+def one_of(*choices):
+    return (lambda v: v in choices, "one of " + ", ".join(map(str, choices)))
+
+
+@dataclass(frozen=True)
+class Section(Mapping):
+    """A settings section; also readable as a mapping (``section["key"]``)."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self):
+        return iter(self.__dataclass_fields__)
+
+    def __len__(self) -> int:
+        return len(self.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class ArenaSettings(Section):
+    #: Folder for the SQLite file, the embedded Redis data and the secret key; a relative
+    #: path is taken from the config file's folder (else the working folder).
+    instance: str = "instance"
+    #: Signs battle tokens and sessions; empty: made once and kept in <instance>/secret_key.
+    secret_key: str = ""
+
+
+@dataclass(frozen=True)
+class DatabaseSettings(Section):
+    url: str = ""
+    echo: bool = False
+
+
+@dataclass(frozen=True)
+class RedisSettings(Section):
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class BattleSettings(Section):
+    token_ttl_seconds: int = field(default=3600, metadata=_check(at_least(1)))
+    #: A pair policy registered in arena.sampling.POLICIES (checked by the app factory).
+    sampler: str = "uniform"
+
+
+@dataclass(frozen=True)
+class VotesSettings(Section):
+    queue: str = "votes"
+    job_timeout_seconds: int = field(default=30, metadata=_check(at_least(1)))
+    retries: int = field(default=3, metadata=_check(at_least(0)))
+
+
+@dataclass(frozen=True)
+class QueuesSettings(Section):
+    """The rq queues of the judge jobs and of the rating recomputes (the votes' queue
+    is ``[votes] queue``)."""
+
+    judge: str = field(default="judge", metadata=_check((bool, "a non-empty name")))
+    recompute: str = field(default="recompute", metadata=_check((bool, "a non-empty name")))
+
+
+@dataclass(frozen=True)
+class WorkerSettings(Section):
+    #: Queues `arena worker` listens on without --queue; empty: all three (arena.queue).
+    queues: tuple[str, ...] = ()
+    vote_batch_size: int = field(default=200, metadata=_check(at_least(1)))
+    vote_batch_wait_ms: int = field(default=100, metadata=_check(at_least(0)))
+
+
+RATING_METHODS = ("bt", "davidson", "elo")
+COMPONENT_POLICIES = ("largest", "each", "refuse")
+
+
+@dataclass(frozen=True)
+class RatingSettings(Section):
+    recompute_every: int = field(default=100, metadata=_check(at_least(0)))
+    method: str = field(default="bt", metadata=_check(one_of(*RATING_METHODS)))
+    bootstrap: int = field(default=1000, metadata=_check(at_least(0)))
+    seed: int = 42
+    min_battles: int = field(default=0, metadata=_check(at_least(0)))
+    confidence: float = field(default=0.95, metadata=_check(between(0, 1)))
+    components: str = field(default="largest", metadata=_check(one_of(*COMPONENT_POLICIES)))
+    keep_snapshots: int = field(default=10, metadata=_check(at_least(1)))
+    #: Also store style-controlled snapshots (method "bt-style") for overall and each category.
+    style_control: bool = False
+
+
+@dataclass(frozen=True)
+class LimitsSettings(Section):
+    enabled: bool = True
+    battles: str = "120 per minute"
+    votes: str = "120 per minute"
+
+
+NORMALIZERS = ("minmax", "percentile", "zscore")
+AGGREGATORS = ("mean", "winrate", "borda")
+
+
+def _default_weights() -> dict[str, float]:
+    return {"arena": 0.5, "benchmarks": 0.3, "popularity": 0.1, "recency": 0.05, "efficiency": 0.05}
+
+
+@dataclass(frozen=True)
+class RankSettings(Section):
+    normalize: str = field(default="minmax", metadata=_check(one_of(*NORMALIZERS)))
+    aggregate: str = field(default="mean", metadata=_check(one_of(*AGGREGATORS)))
+    #: 0.75: with the default weights a model needs both the arena and the benchmarks signal.
+    min_coverage: float = field(default=0.75, metadata=_check((lambda v: 0 <= v <= 1, "in [0, 1]")))
+    recency_half_life_days: float = field(
+        default=180, metadata=_check((lambda v: v > 0, "above 0"))
+    )
+    replicates: int = field(default=200, metadata=_check(at_least(0)))
+    #: The arena signal in database mode: the snapshot of this vote source (human,
+    #: judge:NAME, or all); see arena.scope.
+    arena_source: str = "human"
+    #: Signal (or "benchmarks.NAME") -> weight; names are checked by the composite.
+    weights: dict[str, float] = field(default_factory=_default_weights)
+    #: Category -> the benchmarks that make its sub-rank (added to the built-in map).
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+#: The sections of config.toml, in the order the file shows them.
+SECTIONS: dict[str, type[Section]] = {
+    "arena": ArenaSettings,
+    "database": DatabaseSettings,
+    "redis": RedisSettings,
+    "battle": BattleSettings,
+    "votes": VotesSettings,
+    "queues": QueuesSettings,
+    "worker": WorkerSettings,
+    "rating": RatingSettings,
+    "limits": LimitsSettings,
+    "rank": RankSettings,
 }
+#: Sections that are tables of named tables, checked by their own layer.
+TABLE_SECTIONS = ("judges",)
 
 ENV_KEYS = {
     "ARENA_DATABASE_URL": ("database", "url"),
@@ -93,35 +205,108 @@ ENV_KEYS = {
 }
 
 
-class ConfigError(ValueError):
-    """A settings file or value that cannot be used."""
-
-
-def _kind(value: Any) -> str:
-    """The kind of setting a default is: a table, list, string, true/false or number."""
+def _plain(value: Any) -> Any:
+    """A default as TOML shows it: tuples as lists, None left out by the caller."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
     if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "true or false"
-    return "a number"
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
-def _merge(base: dict, override: dict, where: str = "") -> dict:
-    """Merge ``override`` into ``base``; a key with a default must keep its kind.
+def defaults() -> dict[str, Any]:
+    """Every default as a nested dict, as ``config.toml`` writes it."""
+    out: dict[str, Any] = {}
+    for name, cls in SECTIONS.items():
+        out[name] = {
+            f.name: _plain(getattr(cls(), f.name))
+            for f in dataclasses.fields(cls)
+            if getattr(cls(), f.name) is not None
+        }
+    out["judges"] = {}
+    return out
 
-    Raises :class:`ConfigError` naming the key (``database.url``) otherwise.
-    """
+
+def _nearest(word: str, known) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+_KIND_TEXT = {
+    int: "a whole number",
+    float: "a number",
+    str: "a string",
+    bool: "true or false",
+    tuple: "a list of strings",
+    dict: "a table",
+}
+
+
+def _coerce(where: str, hint: Any, value: Any) -> Any:
+    """``value`` as the kind ``hint`` names, else :class:`ConfigError`."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(where, args[0], value)
+    base = origin or hint
+
+    def wrong():
+        return ConfigError(
+            f"{where} must be {_KIND_TEXT[base]}, got {type(value).__name__} {value!r}"
+        )
+
+    if base is bool:
+        if not isinstance(value, bool):
+            raise wrong()
+        return value
+    if base is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong()
+        return value
+    if base is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise wrong()
+        return value
+    if base is str:
+        if not isinstance(value, str):
+            raise wrong()
+        return value
+    if base is tuple:
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise wrong()
+        return tuple(value)
+    if base is dict:
+        if not isinstance(value, dict):
+            raise wrong()
+        _, value_hint = typing.get_args(hint)
+        return {k: _coerce(f"{where}.{k}", value_hint, v) for k, v in value.items()}
+    raise TypeError(f"unsupported setting type {hint!r}")  # pragma: no cover (a bug here)
+
+
+def _build_section(name: str, cls: type[Section], table: Any) -> Section:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{name} must be a table, got {type(table).__name__} {table!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in table.items():
+        if key not in fields:
+            raise ConfigError(f"[{name}] has no key '{key}'{_nearest(key, fields)}")
+        value = _coerce(f"{name}.{key}", hints[key], value)
+        for predicate, text in fields[key].metadata.get("rules", ()):
+            if not predicate(value):
+                raise ConfigError(f"{name}.{key} must be {text}, got {value!r}")
+        values[key] = value
+    return cls(**values)
+
+
+def _merge(base: dict, override: dict) -> dict:
+    """Tables merged key by key (a table given twice keeps the keys of both)."""
     for key, value in override.items():
-        if key in base and _kind(value) != _kind(base[key]):
-            raise ConfigError(
-                f"{where}{key} must be {_kind(base[key])}, got {type(value).__name__} {value!r}"
-            )
         if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value, f"{where}{key}.")
+            _merge(base[key], value)
         else:
             base[key] = value
     return base
@@ -129,39 +314,59 @@ def _merge(base: dict, override: dict, where: str = "") -> dict:
 
 @dataclass
 class Settings:
-    """Resolved settings. ``data`` is the merged nested dict."""
+    """Resolved, checked settings: one frozen section per ``config.toml`` section.
 
-    data: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULTS))
+    Read a value as ``settings.rating.bootstrap`` (or ``settings["rating"]["bootstrap"]``).
+    Sections are frozen: a different value is a new :class:`Settings`
+    (:meth:`replace`), never a change to a shared one.
+    """
+
+    arena: ArenaSettings = field(default_factory=ArenaSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    battle: BattleSettings = field(default_factory=BattleSettings)
+    votes: VotesSettings = field(default_factory=VotesSettings)
+    queues: QueuesSettings = field(default_factory=QueuesSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    rating: RatingSettings = field(default_factory=RatingSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
+    rank: RankSettings = field(default_factory=RankSettings)
+    #: ``[judges.NAME]`` tables, as given (checked by workers.judge_config).
+    judges: dict[str, dict] = field(default_factory=dict)
     source: Path | None = None
     _instance_key: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __getitem__(self, section: str) -> Any:
-        return self.data[section]
+        if section not in SECTIONS and section not in TABLE_SECTIONS:
+            raise KeyError(section)
+        return getattr(self, section)
 
-    def get(self, section: str, key: str | None = None, default: Any = None) -> Any:
-        value = self.data.get(section, default)
-        if key is None:
-            return value
-        return value.get(key, default) if isinstance(value, dict) else default
+    def replace(self, **sections: dict) -> Settings:
+        """New settings with some keys changed: ``replace(rating={"bootstrap": 20})``."""
+        data = {name: dict(getattr(self, name)) for name in SECTIONS}
+        data["judges"] = dict(self.judges)
+        _merge(data, sections)
+        new = _from_data(data, self.source)
+        new._instance_key = self._instance_key
+        return new
 
     @property
     def instance_path(self) -> Path:
-        path = Path(self.data["arena"]["instance"]).expanduser()
+        path = Path(self.arena.instance).expanduser()
         if not path.is_absolute() and self.source is not None:
             path = self.source.parent / path
         return path.resolve()
 
     @property
     def database_url(self) -> str:
-        url = self.data["database"]["url"]
-        if url:
-            return url
+        if self.database.url:
+            return self.database.url
         return f"sqlite:///{self.instance_path / 'arena.db'}"
 
     @property
     def redis_url(self) -> str:
         """The configured URL; empty means "start the embedded server"."""
-        return self.data["redis"]["url"]
+        return self.redis.url
 
     @property
     def secret_key(self) -> str:
@@ -173,7 +378,7 @@ class Settings:
         created with ``O_CREAT | O_EXCL``, so exactly one of them writes it, and
         every one reads back what is there.
         """
-        key = self.data["arena"]["secret_key"]
+        key = self.arena.secret_key
         if key:
             return key
         if self._instance_key is None:
@@ -210,12 +415,29 @@ def _instance_secret_key(path: Path, wait: float = 5.0) -> str:
     return path.read_text().strip()
 
 
+def _from_data(data: dict, source: Path | None) -> Settings:
+    """Check a nested dict of sections and build :class:`Settings` from it."""
+    known = [*SECTIONS, *TABLE_SECTIONS]
+    for name in data:
+        if name not in known:
+            raise ConfigError(f"unknown section [{name}]{_nearest(name, known)}")
+    sections = {
+        name: _build_section(name, cls, data.get(name, {})) for name, cls in SECTIONS.items()
+    }
+    judges = data.get("judges", {})
+    if not isinstance(judges, dict) or not all(isinstance(t, dict) for t in judges.values()):
+        raise ConfigError("judges must be a table of [judges.NAME] tables")
+    return Settings(**sections, judges=dict(judges), source=source)
+
+
 def load(
-    path: str | os.PathLike | None = None, env: dict | None = None, overrides: dict | None = None
+    path: str | os.PathLike | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: dict | None = None,
 ) -> Settings:
-    """Resolve settings from defaults, a TOML file and the environment."""
+    """Resolve and check settings from defaults, a TOML file, the environment and overrides."""
     env = os.environ if env is None else env
-    data = copy.deepcopy(DEFAULTS)
+    data: dict[str, Any] = {}
     source = None
     if path is None:
         path = env.get("ARENA_CONFIG") or None
@@ -225,16 +447,21 @@ def load(
         source = Path(path).resolve()
         try:
             with open(source, "rb") as fh:
-                _merge(data, tomllib.load(fh))
+                data = tomllib.load(fh)
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}") from None
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
-        except (tomllib.TOMLDecodeError, ConfigError) as exc:
+        except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: {exc}") from None
     for name, (section, key) in ENV_KEYS.items():
         if env.get(name):
-            data[section][key] = env[name]
+            table = data.setdefault(section, {})
+            if isinstance(table, dict):
+                table[key] = env[name]
     if overrides:
-        _merge(data, copy.deepcopy(overrides))
-    return Settings(data=data, source=source)
+        _merge(data, overrides)
+    try:
+        return _from_data(data, source)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}" if path is not None else str(exc)) from None

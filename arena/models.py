@@ -62,6 +62,13 @@ class Answer(SQLModel, table=True):
     tokens: int | None = None
     latency_ms: float | None = None
     tokens_per_second: float | None = None
+    # Style counts of the text (rating.style_features; filled when the answer is stored,
+    # or on the first style-controlled rating for answers stored before): tokens by the
+    # tokenizer-free rule, Markdown headers, list items, bold spans.
+    style_tokens: int | None = None
+    style_headers: int | None = None
+    style_lists: int | None = None
+    style_bold: int | None = None
 
 
 class Rater(SQLModel, table=True):
@@ -184,6 +191,23 @@ class Popularity(SQLModel, table=True):
     downloads: int | None = Field(default=None, sa_column=Column(BigInteger))
     likes: int | None = None
     as_of: date | None = None  # the date the counts were taken
+
+
+class ModelMetadata(SQLModel, table=True):
+    """What a metadata file (the Open LLM Leaderboard v2 export, or JSONL) says about a
+    model named anywhere (not only arena models): ``arena import metadata``."""
+
+    __tablename__ = "model_metadata"
+
+    model: str = Field(primary_key=True, max_length=300)
+    organization: str | None = Field(default=None, max_length=200)
+    parameters_b: float | None = None
+    precision: str | None = Field(default=None, max_length=40)
+    architecture: str | None = Field(default=None, max_length=200)
+    license: str | None = Field(default=None, max_length=200)
+    base_model: str | None = Field(default=None, max_length=300)
+    release_date: date | None = None
+    upload_date: date | None = None
 
 
 class Alias(SQLModel, table=True):

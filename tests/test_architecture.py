@@ -1,4 +1,4 @@
-"""The import rule, enforced: ``rating`` <- arena core <- ``workers`` <- ``arena.web``, ``arena.cli``.
+"""The import rule, enforced: ``rating`` <- arena core <- ``workers`` <- ``arena.web``/``cli``.
 
 The contracts live in ``pyproject.toml`` (``[tool.importlinter]``) and run with
 import-linter; docs/architecture.md explains them. This test runs them and also

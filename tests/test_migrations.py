@@ -9,14 +9,17 @@ from sqlmodel import SQLModel
 from arena import db
 from arena.cli import main
 
+# Head of the migration chain: 0001 <- 0003 (answer style counts) <- 0005 (model metadata).
+HEAD = "0005"
+
 
 def test_upgrade_downgrade_upgrade(database_url):
-    assert db.current_revision(database_url) == "0001"
+    assert db.current_revision(database_url) == HEAD
     db.downgrade(database_url, "base")
     assert db.current_revision(database_url) is None
     assert "votes" not in inspect(db.get_engine(database_url)).get_table_names()
     db.upgrade(database_url)
-    assert db.current_revision(database_url) == "0001"
+    assert db.current_revision(database_url) == HEAD
     with db.get_engine(database_url).connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
 
@@ -29,6 +32,6 @@ def test_db_commands(database_url, tmp_path):
     assert "revision None" in result.output
     result = runner.invoke(main, ["db", "upgrade"], env=env)
     assert result.exit_code == 0, result.output
-    assert "revision 0001" in result.output
+    assert f"revision {HEAD}" in result.output
     result = runner.invoke(main, ["db", "current"], env=env)
-    assert result.output.strip() == "0001"
+    assert result.output.strip() == HEAD

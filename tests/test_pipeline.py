@@ -172,11 +172,12 @@ def test_forged_token_is_refused(client, rt):
     assert res.status_code == 400 and res.get_json()["error"] == "bad_token"
 
 
-def test_expired_token_is_gone(client, rt):
+def test_expired_token_is_gone(app, client, rt):
     new_battle(client)
     token = BattleTokens("test-secret", 60)._serializer.dumps({"b": 1})
     time.sleep(2.1)  # itsdangerous counts whole seconds
-    rt.settings["battle"]["token_ttl_seconds"] = 1
+    web_rt = app.extensions["arena.runtime"]
+    web_rt.settings = web_rt.settings.replace(battle={"token_ttl_seconds": 1})
     res = client.post("/api/v1/votes", json={"battle_token": token, "choice": "left"})
     assert res.status_code == 410 and res.get_json()["error"] == "token_expired"
     assert rt.queue("votes").count == 0

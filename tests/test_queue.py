@@ -81,7 +81,7 @@ def test_recompute_is_scheduled_every_n_votes_under_concurrency(rt):
     from arena import votes
     from workers.ingest import schedule_recompute
 
-    rt.settings["rating"]["recompute_every"] = 3
+    rt.settings = rt.settings.replace(rating={"recompute_every": 3})
     recompute = rt.queue_for("recompute")
 
     def due_after(calls: int) -> list[bool]:

@@ -403,7 +403,7 @@ def test_recompute_job_through_rq(tmp_path, rt):
     from rq import SimpleWorker
 
     engine = _fill_db(rt.settings.database_url, _battles(200))
-    rt.settings["rating"]["bootstrap"] = 50
+    rt.settings = rt.settings.replace(rating={"bootstrap": 50})
     q = rt.queue("recompute")
     job = q.enqueue(votes.RECOMPUTE_JOB, job_id=votes.RECOMPUTE_JOB_ID)
     SimpleWorker([q], connection=rt.redis).work(burst=True)
@@ -421,7 +421,7 @@ def test_recompute_job_through_rq(tmp_path, rt):
     snap = ratings.latest_snapshot(engine, source="human")
     assert snap["meta"]["bootstrap_rounds"] == 50
     # Old snapshots are pruned to [rating] keep_snapshots per scope.
-    rt.settings["rating"]["keep_snapshots"] = 2
+    rt.settings = rt.settings.replace(rating={"keep_snapshots": 2})
     for _ in range(3):
         ratings.recompute(engine, rt.settings["rating"], [(None, None, None)])
     with Session(engine) as s:

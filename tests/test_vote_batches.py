@@ -303,7 +303,7 @@ def test_recompute_and_judge_queues_still_run(seeded):
     """Every third stored vote schedules a recompute (a batch crossing a multiple
     enqueues it once); the same worker runs it from its own queue."""
     rt = seeded
-    rt.settings["rating"]["recompute_every"] = 3
+    rt.settings = rt.settings.replace(rating={"recompute_every": 3})
     for p in new_payloads(rt, 7):
         votes.enqueue(rt.queue("votes"), p)
     batch_worker(rt, "votes", "judge", "recompute").work(burst=True)
@@ -425,9 +425,9 @@ def test_arena_worker_burst_drains_the_queue(seeded, settings, tmp_path):
 @pytest.mark.parametrize(
     "setting, value, message",
     [
-        ("vote_batch_size", 0, "vote_batch_size must be a whole number of at least 1, got 0"),
-        ("vote_batch_size", 2.5, "vote_batch_size must be a whole number of at least 1, got 2.5"),
-        ("vote_batch_wait_ms", -1, "vote_batch_wait_ms must be at least 0, got -1"),
+        ("vote_batch_size", 0, "worker.vote_batch_size must be at least 1, got 0"),
+        ("vote_batch_size", 2.5, "worker.vote_batch_size must be a whole number, got float 2.5"),
+        ("vote_batch_wait_ms", -1, "worker.vote_batch_wait_ms must be at least 0, got -1"),
     ],
 )
 def test_worker_settings_are_checked(sqlite_url, redis_url, tmp_path, setting, value, message):

@@ -195,13 +195,13 @@ def judge_settings(name: str, table: dict) -> JudgeSettings:
 
 def all_judges(settings) -> dict[str, JudgeSettings]:
     """Every configured judge, checked (raises on the first bad one)."""
-    tables = settings.get("judges") or {}
+    tables = settings.judges
     return {name: judge_settings(name, table) for name, table in tables.items()}
 
 
 def get_judge(settings, name: str) -> JudgeSettings:
     """The judge called ``name`` (:class:`JudgeConfigError` when not configured)."""
-    tables = settings.get("judges") or {}
+    tables = settings.judges
     if name not in tables:
         known = ", ".join(sorted(tables)) or "none configured"
         raise JudgeConfigError(f"no judge named {name!r} in [judges] (known: {known})")

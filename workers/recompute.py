@@ -28,4 +28,9 @@ def recompute_ratings(scopes=None) -> list[dict]:
     rt = runtime.current()
     if scopes is not None:
         scopes = [tuple(s) for s in scopes]
-    return ratings.recompute(rt.engine, rt.settings["rating"], scopes)
+    report = ratings.recompute(rt.engine, rt.settings["rating"], scopes)
+    if rt.settings["rating"]["style_control"] and scopes is None:
+        from arena.style_store import recompute_style
+
+        report += recompute_style(rt.engine, rt.settings["rating"])
+    return report

@@ -1,6 +1,6 @@
 """The ``arena`` command line: one entry point, a group of subcommands.
 
-Each subcommand lives in its own module, named in :data:`_COMMAND_MODULES`.
+Each subcommand lives in its own module, named in :data:`_COMMANDS` with its one-line summary.
 """
 
 from __future__ import annotations
@@ -30,20 +30,34 @@ class ArenaGroup(click.Group):
             raise click.ClickException(str(exc)) from None
 
 
-# Command name -> the modules that define it, imported only when the command runs (the
-# composite and judge modules pull in scipy.stats and httpx: seconds that `arena rate`
-# should not pay). `import` gets its subcommands from two modules.
-_COMMAND_MODULES = {
-    "db": ("arena.cli.db",),
-    "demo": ("arena.cli.run",),
-    "import": ("arena.cli.imports", "arena.cli.import_signals"),
-    "judge": ("arena.cli.judge",),
-    "rank": ("arena.cli.rank",),
-    "queue": ("arena.cli.queues",),
-    "rate": ("arena.cli.rate",),
-    "redis": ("arena.cli.redis_server",),
-    "serve": ("arena.cli.run",),
-    "worker": ("arena.cli.run",),
+# Command name -> the modules that define it and its one-line summary. A command's module is
+# imported only when the command runs, and `arena --help` prints these summaries without
+# importing any (the composite and judge modules pull in scipy.stats and httpx: seconds that
+# `arena --help` and `arena rate` should not pay). tests/test_cli_commands.py checks that each
+# summary is the first line of its command's help. `import` takes subcommands from two modules.
+_COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "db": (("arena.cli.db",), "Create and migrate the database schema."),
+    "demo": (
+        ("arena.cli.run",),
+        "Migrate, load the demo set, and run the web app with workers, on embedded defaults.",
+    ),
+    "import": (
+        ("arena.cli.imports", "arena.cli.import_signals"),
+        "Import data from files (JSONL, the LLMFAO layout, benchmark scores, popularity).",
+    ),
+    "judge": (("arena.cli.judge",), "Judge models vote on battles through the rq queue judge."),
+    "rank": (
+        ("arena.cli.rank",),
+        "Rank models by a composite of arena rating, benchmarks, popularity, recency, efficiency.",
+    ),
+    "queue": (("arena.cli.queues",), "See Arena's rq queues and put failed jobs back."),
+    "rate": (("arena.cli.rate",), "Rate models from battles, from the database or a file."),
+    "redis": (
+        ("arena.cli.redis_server",),
+        "The embedded redis-server (used when no [redis] url is configured).",
+    ),
+    "serve": (("arena.cli.run",), "Run the web app with Flask's development server."),
+    "worker": (("arena.cli.run",), "Run an rq worker on Arena's queues."),
 }
 
 
@@ -51,15 +65,21 @@ class LazyArenaGroup(ArenaGroup):
     """Imports a subcommand's module the first time the command is asked for."""
 
     def list_commands(self, ctx):
-        return sorted(_COMMAND_MODULES)
+        return sorted(_COMMANDS)
 
     def get_command(self, ctx, name):
-        if name not in _COMMAND_MODULES:
+        if name not in _COMMANDS:
             return None
         import importlib
 
-        modules = [importlib.import_module(m) for m in _COMMAND_MODULES[name]]
+        modules = [importlib.import_module(m) for m in _COMMANDS[name][0]]
         return next(c for c in modules[0].COMMANDS if c.name == name)
+
+    def format_commands(self, ctx, formatter):
+        """The command list from :data:`_COMMANDS`, without importing any command."""
+        rows = [(name, _COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyArenaGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,4 +1,4 @@
-"""``arena import benchmarks|popularity|aliases FILE``: composite-rank inputs.
+"""``arena import benchmarks|popularity|aliases|metadata FILE``: composite-rank inputs.
 
 Each file is checked completely before anything is stored (a bad line stops
 the import with the file and line named); a good file is stored in one
@@ -15,6 +15,7 @@ from arena.cli.common import config_option, database_error
 from arena.cli.imports import import_group
 from arena.importers.aliases import import_aliases
 from arena.importers.benchmarks import SignalFileError, import_benchmarks
+from arena.importers.metadata import import_metadata
 from arena.importers.popularity import import_popularity
 
 COMMANDS: list = []
@@ -57,3 +58,12 @@ def import_popularity_cmd(path: str, rt) -> None:
 def import_aliases_cmd(path: str, rt) -> None:
     """Aliases: CSV with columns alias, model (matched case-insensitively when ranking)."""
     _run(rt, import_aliases, path, "aliases")
+
+
+@import_group.command("metadata")
+@click.argument("path", type=click.Path(dir_okay=False))
+@config_option
+def import_metadata_cmd(path: str, rt) -> None:
+    """Model metadata (parameters, precision, architecture, licence, base model, release and
+    upload dates): the Open LLM Leaderboard v2 CSV export, or JSONL."""
+    _run(rt, import_metadata, path, "metadata")

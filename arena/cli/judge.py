@@ -150,7 +150,7 @@ def report(names: tuple[str, ...], fmt: str, rt) -> None:
     from arena.judge_report import report as build
 
     families = {}
-    for name, table in (rt.settings.get("judges") or {}).items():
+    for name, table in rt.settings.judges.items():
         if isinstance(table, dict) and table.get("family"):
             families[name] = str(table["family"])
     data = build(rt.engine, list(names) or None, families)

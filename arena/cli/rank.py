@@ -1,8 +1,8 @@
 """``arena rank``: the composite rank (arena rating blended with benchmarks,
 popularity, recency and efficiency), with an interval, rank (UB) and tiers.
 
-Reads the database (the newest rating snapshot and the imported signals), or
-files alone when any of ``--ratings``, ``--benchmarks``, ``--popularity``,
+Reads the database (the newest human-vote rating snapshot and the imported
+signals), or files alone when any of ``--ratings``, ``--benchmarks``, ``--popularity``,
 ``--aliases``, ``--models``, ``--efficiency`` is given (no database is opened
 then). Defaults come from ``[rank]`` in the settings.
 """
@@ -19,9 +19,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from arena import __version__
 from arena.cli.common import config_option, database_error, text_table, write_output
-from arena.composite_store import load_db_inputs, load_file_inputs
+from arena.composite_db import load_db_inputs
+from arena.composite_files import load_file_inputs
 from arena.importers.benchmarks import SignalFileError
-from arena.rank_options import DEFAULT_REPLICATES, rank_options
+from arena.rank_options import arena_source, rank_options
 from rating.composite import WeightError, rank_models
 from rating.composite.aggregate import AGGREGATORS
 from rating.composite.explain import explain, explain_text
@@ -66,8 +67,25 @@ def render_table(result) -> str:
         out.append(f"left out: {len(meta['excluded'])} (see --format json)")
     if meta["signals_without_data"]:
         out.append("no data for: " + ", ".join(meta["signals_without_data"]))
-    if meta["ambiguous_names"]:
-        out.append(f"ambiguous names settled: {len(meta['ambiguous_names'])} (see JSON meta)")
+    out.append(
+        f"name joins: {len(meta['matched_names'])}, refused: {len(meta['refused_matches'])} "
+        "(see --show-matches)"
+    )
+    return "\n".join(out)
+
+
+def render_matches(result) -> str:
+    """Every join of two spellings and why, the refused candidates and the unmatched."""
+    meta = result.meta
+    out = [f"joined ({len(meta['matched_names'])}):"]
+    for j in meta["matched_names"]:
+        out.append(f"  {j['input']:<11} {j['name']}  ->  {j['model']}   [{j['why']}]")
+    out.append(f"refused ({len(meta['refused_matches'])}):")
+    for r in meta["refused_matches"]:
+        out.append(f"  {r['name']}  x  {r['candidate']}   [{r['why']}]")
+    for src, missing in meta["missing"].items():
+        out.append(f"not in {src} ({len(missing)} of {meta['pool']}):")
+        out.extend(f"  {m}" for m in missing)
     return "\n".join(out)
 
 
@@ -76,7 +94,8 @@ def render_csv(result) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(
-        ["rank", "rank_ub", "tier", "model", "score", "ci_low", "ci_high", "coverage"]
+        ["rank", "rank_ub", "rank_low", "tier", "model", "score", "ci_low", "ci_high"]
+        + ["coverage", "missing_signals"]
         + [f"{k}_normalized" for k in names]
     )
     for r in result.rows:
@@ -84,12 +103,14 @@ def render_csv(result) -> str:
             [
                 r["rank"],
                 r["rank_ub"],
+                r["rank_low"],
                 r["tier"],
                 r["model"],
                 r["score"],
                 r["ci_low"],
                 r["ci_high"],
                 r["coverage"],
+                " ".join(r["missing_signals"]),
             ]
             + [
                 "" if r["signals"][k]["normalized"] is None else r["signals"][k]["normalized"]
@@ -97,6 +118,30 @@ def render_csv(result) -> str:
             ]
         )
     return buf.getvalue()
+
+
+def _json(data) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def render(result, fmt: str, show_matches: bool, explain_model: str | None) -> str:
+    """The text ``arena rank`` writes: the matches, an explanation, or the ranking."""
+    if show_matches:
+        keys = ("matched_names", "refused_matches", "missing")
+        if fmt == "json":
+            return _json({k: result.meta[k] for k in keys})
+        return render_matches(result) + "\n"
+    if explain_model:
+        try:
+            info = explain(result, explain_model)
+        except KeyError as exc:
+            raise click.ClickException(exc.args[0]) from None
+        return _json(info) if fmt == "json" else explain_text(info) + "\n"
+    if fmt == "json":
+        return _json({"meta": result.meta, "models": result.rows})
+    if fmt == "csv":
+        return render_csv(result)
+    return render_table(result) + "\n"
 
 
 @click.command("rank")
@@ -133,7 +178,7 @@ def render_csv(result) -> str:
     multiple=True,
     metavar="SIGNAL=W",
     help="Weight of a signal (repeatable): arena, benchmarks, benchmarks.<name>, "
-    "popularity, recency, efficiency.",
+    "popularity, recency, efficiency, goodness, goodness.<subdomain>.",
 )
 @click.option(
     "--normalize",
@@ -155,8 +200,9 @@ def render_csv(result) -> str:
 @click.option(
     "--source",
     "vote_source",
-    default="",
-    help="DB mode: the vote source of the rating snapshot ('' = all).",
+    default=None,
+    help="DB mode: the vote source of the arena rating snapshot "
+    "(default: [rank] arena_source, 'human'; 'judge:NAME'; 'all' = every vote).",
 )
 @click.option("--rater-group", default="", help="DB mode: the rater group of the snapshot.")
 @click.option(
@@ -196,7 +242,7 @@ def render_csv(result) -> str:
     "--replicates",
     type=click.IntRange(0, 100000),
     default=None,
-    help=f"Replicates for the interval (default {DEFAULT_REPLICATES}; 0 = none).",
+    help="Replicates for the interval (default: [rank] replicates; 0 = none).",
 )
 @click.option("--seed", type=int, default=None, help="Random seed (default: [rating] seed).")
 @click.option(
@@ -211,6 +257,24 @@ def render_csv(result) -> str:
     type=click.Path(dir_okay=False),
     default=None,
     help="Write to FILE instead of standard output.",
+)
+@click.option(
+    "--by",
+    type=click.Choice(["composite", "goodness", "fastness"]),
+    default="composite",
+    show_default=True,
+    help="Rank by the composite, by benchmark goodness alone, or by fastness alone.",
+)
+@click.option(
+    "--subdomain",
+    default=None,
+    help="With --by goodness: one subdomain (reasoning, knowledge, math, "
+    "instruction_following, coding).",
+)
+@click.option(
+    "--show-matches",
+    is_flag=True,
+    help="List every name join and why, the refused candidates and the unmatched models.",
 )
 @click.option(
     "--explain",
@@ -241,6 +305,9 @@ def rank(
     inherit_base,
     replicates,
     seed,
+    by,
+    subdomain,
+    show_matches,
     fmt,
     output,
     explain_model,
@@ -257,12 +324,14 @@ def rank(
             )
         else:
             inputs, inputs_meta = load_db_inputs(
-                rt.engine, category or "", vote_source, rater_group
+                rt.engine, category or "", arena_source(settings, vote_source), rater_group
             )
     except (SignalFileError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     except SQLAlchemyError as exc:
         raise database_error(exc, "nothing ranked") from None
+    if subdomain and by != "goodness":
+        raise click.UsageError("--subdomain goes with --by goodness")
     try:
         opts = rank_options(
             settings,
@@ -278,6 +347,7 @@ def rank(
             seed=seed,
             as_of=as_of.date() if as_of else None,
             inherit_base=inherit_base,
+            by=f"goodness.{subdomain}" if subdomain else by,
         )
     except WeightError as exc:
         raise click.UsageError(str(exc)) from None
@@ -291,25 +361,7 @@ def rank(
         "inputs": inputs_meta,
         **result.meta,
     }
-    if explain_model:
-        try:
-            info = explain(result, explain_model)
-        except KeyError as exc:
-            raise click.ClickException(exc.args[0]) from None
-        text = (
-            json.dumps(info, indent=2, ensure_ascii=False) + "\n"
-            if fmt == "json"
-            else explain_text(info) + "\n"
-        )
-    elif fmt == "json":
-        text = (
-            json.dumps({"meta": result.meta, "models": result.rows}, indent=2, ensure_ascii=False)
-            + "\n"
-        )
-    elif fmt == "csv":
-        text = render_csv(result)
-    else:
-        text = render_table(result) + "\n"
+    text = render(result, fmt, show_matches, explain_model)
     if output:
         write_output(text, output)
         click.echo(f"wrote {len(result.rows)} models to {output}", err=True)

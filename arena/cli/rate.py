@@ -212,9 +212,8 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
 @click.option(
     "--ci",
     type=click.Choice(["bootstrap", "sandwich", "none"]),
-    default="bootstrap",
-    show_default=True,
-    help="Interval method.",
+    default=None,
+    help="Interval method (default: bootstrap; sandwich with --style-control or --reweight).",
 )
 @click.option(
     "--bootstrap",
@@ -300,6 +299,46 @@ def _from_file(path, method, category, source, group, options, elo_k, progress):
     show_default=True,
     help="Progress bar for long bootstraps (on a terminal).",
 )
+@click.option(
+    "--style-control",
+    is_flag=True,
+    help="Bradley-Terry controlled for answer length, headers, lists and bold (per battle).",
+)
+@click.option(
+    "--style-penalty",
+    type=click.FloatRange(0),
+    default=None,
+    help="L2 penalty on the style coefficients (default 1.0: a N(0, 1) prior; see docs).",
+)
+@click.option(
+    "--reweight",
+    is_flag=True,
+    help="LMArena's weights 1/max(pair count, --min-pair-count), sandwich intervals.",
+)
+@click.option(
+    "--min-pair-count",
+    type=click.FloatRange(0, min_open=True),
+    default=50,
+    show_default=True,
+    help="The floor m of --reweight.",
+)
+@click.option(
+    "--dedup",
+    is_flag=True,
+    help="Down-sample prompts with more votes than the 99.9th percentile to it.",
+)
+@click.option(
+    "--max-votes-per-rater-day",
+    type=click.IntRange(1),
+    default=None,
+    help="Count at most N votes per rater and UTC day (the first ones).",
+)
+@click.option(
+    "--robustness",
+    is_flag=True,
+    help="Votes whose removal would swap each model with the next (a column and "
+    'JSON "meta.robustness"; the top 10 pairs checked by exact refits).',
+)
 @config_option
 def rate_command(
     input_path,
@@ -324,6 +363,13 @@ def rate_command(
     output,
     store,
     progress,
+    style_control,
+    style_penalty,
+    reweight,
+    min_pair_count,
+    dedup,
+    max_votes_per_rater_day,
+    robustness,
     rt,
 ):
     """Rate models from battles: exact Bradley-Terry (ties = half a win), Davidson or Elo,
@@ -347,6 +393,53 @@ def rate_command(
         "solver": solver,
         "left_advantage": left_advantage,
     }
+    from arena.cli import rate_style
+
+    style_opts = rate_style.Options(
+        style_control=style_control,
+        reweight=reweight,
+        min_pair_count=min_pair_count,
+        dedup=dedup,
+        max_votes_per_rater_day=max_votes_per_rater_day,
+        robustness=robustness,
+        **({} if style_penalty is None else {"penalty": style_penalty}),
+    )
+    if store and (reweight or dedup or max_votes_per_rater_day or robustness):
+        raise click.UsageError(
+            "--store stores plain and (with --style-control or [rating] style_control) "
+            "style-controlled snapshots; --reweight, --dedup, --max-votes-per-rater-day and "
+            "--robustness are not stored yet: run them without --store"
+        )
+    if rate_style.needs_battles(style_opts) and not store:
+        if group is not None:
+            raise click.UsageError("--rater-group does not apply to these options yet")
+        boot = ci == "bootstrap" or (ci is None and not (style_control or reweight))
+        with _progress(rounds if boot else 0, progress) as tick:
+            result = rate_style.rate_from_source(
+                input_path,
+                None if input_path else rt.engine,
+                style_opts,
+                method,
+                category,
+                source,
+                progress=tick,
+                rounds=rounds,
+                **{k: options[k] for k in ("ci", "seed", "confidence", "anchor")},
+                min_battles=options["min_battles"],
+            )
+        if timestamp:
+            result.meta["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        if fmt == "json":
+            text = dumps(result.to_dict(replicates=replicates, matrices=matrices)) + "\n"
+        elif fmt == "csv":
+            text = _csv_text(result)
+        else:
+            text = rate_style.table_text(result)
+        _write(text, output)
+        return
+    ci = ci or "bootstrap"
+    options["ci"] = ci
+    options["rounds"] = rounds if ci == "bootstrap" else 0
     if method == "elo" and ci == "sandwich":
         raise click.UsageError("Elo has no sandwich interval: use --ci bootstrap or --ci none")
     if left_advantage and method != "davidson":
@@ -370,6 +463,12 @@ def rate_command(
             )
         except RatingError as exc:
             raise click.ClickException(str(exc)) from None
+        if settings["style_control"] or style_control:
+            from arena.style_store import recompute_style
+
+            report += recompute_style(
+                rt.engine, {**settings, "min_battles": options["min_battles"]}
+            )
         for line in report:
             where = "/".join(
                 x or "*" for x in (line["category"], line["source"], line["rater_group"])
@@ -379,7 +478,7 @@ def rate_command(
             else:
                 click.echo(
                     f"{where}: snapshot {line['snapshot']} ({line['models']} models, "
-                    f"{line['votes']} votes)"
+                    f"{line['votes']} votes)" + (f" [{line['method']}]" if "method" in line else "")
                 )
         if not report:
             click.echo("no votes in the database: nothing stored")

@@ -71,29 +71,13 @@ def make_worker(rt, names: list[str], fork: bool, log_level: str):
         from workers.vote_batches import MAINTENANCE_EVERY
 
         return ForkWorker(queues, maintenance_interval=MAINTENANCE_EVERY, **options)
-    size, wait = batch_options(rt)
     return VoteBatchWorker(
         queues,
-        votes_queue=rt.settings["votes"]["queue"],
-        batch_size=size,
-        batch_wait=wait,
+        votes_queue=rt.settings.votes.queue,
+        batch_size=rt.settings.worker.vote_batch_size,
+        batch_wait=rt.settings.worker.vote_batch_wait_ms / 1000,
         **options,
     )
-
-
-def batch_options(rt) -> tuple[int, float]:
-    """``[worker] vote_batch_size`` and ``vote_batch_wait_ms`` (in seconds), checked."""
-    size = rt.settings["worker"]["vote_batch_size"]
-    wait = rt.settings["worker"]["vote_batch_wait_ms"]
-    if isinstance(size, float) and size.is_integer():
-        size = int(size)
-    if not isinstance(size, int) or size < 1:
-        raise click.ClickException(
-            f"[worker] vote_batch_size must be a whole number of at least 1, got {size!r}"
-        )
-    if wait < 0:
-        raise click.ClickException(f"[worker] vote_batch_wait_ms must be at least 0, got {wait!r}")
-    return size, wait / 1000
 
 
 @click.command("worker")
@@ -146,10 +130,9 @@ def worker(
     from workers import worker_loop
 
     if recompute_every is not None:
-        rt.settings["rating"]["recompute_every"] = recompute_every
+        rt.settings = rt.settings.replace(rating={"recompute_every": recompute_every})
     names = list(queues) or queue.worker_queue_names(rt.settings)
     logging.basicConfig(level=log_level, format="%(asctime)s %(message)s")
-    batch_options(rt)  # a bad setting fails here, before the loop
     # The scheduler puts retried jobs (rq's Retry with intervals) back on their queue.
     worker_loop.run(
         lambda: make_worker(rt, names, fork, log_level),

@@ -3,10 +3,13 @@
 Formats (detected from the header):
 
 * Open LLM Leaderboard v2 (``huggingface_v2.csv``): one row per evaluated
-  model; the raw ``evaluations_<task>_value`` of the six tasks (IFEval, BBH,
-  MATH Level 5, GPQA, MuSR, MMLU-Pro) are stored as raw accuracies
-  (``normalized = false``) with the public test-set sizes as ``n_items``; the
-  v2 normalization is applied when ranking. A model listed more than once
+  model; the export's own ``evaluations_<task>_normalized_score`` of the six
+  tasks (IFEval, BBH, MATH Level 5, GPQA, MuSR, MMLU-Pro) are stored
+  (``normalized = true``, 0-100) with the public test-set sizes as
+  ``n_items``: exact for BBH and MuSR, whose subtask baselines differ (a
+  task-level baseline from the raw ``evaluations_<task>_value`` is off by up
+  to 9 points). Without a normalized column (or cell), the raw value is
+  stored (``normalized = false``) and normalized when ranking. A model listed more than once
   (several precisions or revisions) keeps one row: the official provider's,
   else the first in the file; the others are counted as skipped.
 * long CSV: ``model, benchmark, subtask, score, n_items[, normalized]``;
@@ -140,22 +143,32 @@ def is_hf_v2(header: list[str]) -> bool:
     return HF_V2_MARKER in header
 
 
+def _v2_score(path, line: int, row: dict, task: str) -> tuple[float, bool]:
+    """The export's normalized score (0-100) when given, else the raw accuracy."""
+    column = f"evaluations_{task}_normalized_score"
+    if row.get(column, "") != "":
+        value = number(path, line, column, row[column], minimum=0.0)
+        if value > 100:
+            raise SignalFileError(path, line, f"{column} is above 100: {row[column]!r}")
+        return value, True
+    column = f"evaluations_{task}_value"
+    value = number(path, line, column, row[column], minimum=0.0)
+    if value > 1:
+        raise SignalFileError(path, line, f"{column} is above 1: {row[column]!r}")
+    return value, False
+
+
 def parse_hf_v2(path, header, rows) -> Parsed:
     """Rows of the Open LLM Leaderboard v2 export (see the module docstring)."""
     need = ["model_name"] + [f"evaluations_{t}_value" for t in V2_TASKS]
     _require(path, header, need)
-    chosen: dict[str, tuple[dict[str, float], bool]] = {}  # name -> (scores by task, official)
+    chosen: dict[str, tuple[dict, bool]] = {}  # name -> (task -> (score, normalized), official)
     skipped = 0
     for line, row in rows:
         name = row["model_name"]
         if not name:
             raise SignalFileError(path, line, "column 'model_name' is empty")
-        scores = {}
-        for t in V2_TASKS:
-            column = f"evaluations_{t}_value"
-            scores[t] = number(path, line, column, row[column], minimum=0.0)
-            if scores[t] > 1:
-                raise SignalFileError(path, line, f"{column} is above 1: {row[column]!r}")
+        scores = {t: _v2_score(path, line, row, t) for t in V2_TASKS}
         official = row.get("features_is_official_provider", "").lower() == "true"
         if name in chosen:
             skipped += 1
@@ -164,7 +177,7 @@ def parse_hf_v2(path, header, rows) -> Parsed:
             continue
         chosen[name] = (scores, official)
     out = [
-        BenchmarkResult(name, t, "", scores[t], V2_ITEMS[t], False)
+        BenchmarkResult(name, t, "", scores[t][0], V2_ITEMS[t], scores[t][1])
         for name, (scores, _official) in chosen.items()
         for t in V2_TASKS
     ]

@@ -239,7 +239,10 @@ def write_prompts(conn: Connection, rows: list[dict]) -> ImportResult:
 
 
 def write_answers(conn: Connection, rows: list[dict]) -> ImportResult:
-    """Upsert answer rows carrying ``prompt_id`` and ``model_id``."""
+    """Upsert answer rows carrying ``prompt_id`` and ``model_id`` (and their style counts)."""
+    from arena.style_store import with_style
+
+    rows = [with_style(r) for r in rows]
     table = Answer.__table__
     stored = set()
     pairs = {(r["prompt_id"], r["model_id"]) for r in rows}

@@ -100,6 +100,7 @@ def scopes_json():
 
 
 RANK_PARAMS = {
+    "by",
     "category",
     "source",
     "rater_group",
@@ -119,10 +120,12 @@ def rank_json():
 
     Query parameters mirror ``arena rank``: ``weight=SIGNAL=W`` (repeatable),
     ``normalize``, ``aggregate``, ``arena_mode`` (rating|tier), ``category``,
-    ``source``, ``rater_group``, ``max_vram_gb``, ``min_coverage``, ``replicates``.
+    ``source`` (default ``[rank] arena_source``, human votes), ``rater_group``,
+    ``max_vram_gb``, ``min_coverage``, ``replicates``, ``by`` (``composite``, ``goodness``,
+    ``goodness.<subdomain>``, ``fastness``).
     """
-    from arena.composite_store import load_db_inputs
-    from arena.rank_options import rank_options
+    from arena.composite_db import load_db_inputs
+    from arena.rank_options import arena_source, rank_options
     from rating.composite import WeightError, rank_models
     from rating.composite.aggregate import AGGREGATORS
     from rating.composite.normalize import METHODS as NORMALIZATIONS
@@ -165,11 +168,12 @@ def rank_json():
             max_vram_gb=number("max_vram_gb"),
             min_coverage=number("min_coverage", high=1.0),
             replicates=number("replicates", int, 0, 2000),
+            by=args.get("by", "composite"),
         )
         inputs, inputs_meta = load_db_inputs(
             runtime.engine,
             args.get("category", ""),
-            args.get("source", ""),
+            arena_source(runtime.settings, args.get("source")),
             args.get("rater_group", ""),
         )
         result = rank_models(inputs, opts)

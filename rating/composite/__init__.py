@@ -5,9 +5,13 @@ Modules: :mod:`~rating.composite.weights` (signal names, weights),
 :mod:`~rating.composite.normalize`, :mod:`~rating.composite.aggregate`,
 :mod:`~rating.composite.openllm` (v2 normalization),
 :mod:`~rating.composite.goodness`, :mod:`~rating.composite.signals`,
-:mod:`~rating.composite.uncertainty`, :mod:`~rating.composite.matching`,
-:mod:`~rating.composite.blend`, :mod:`~rating.composite.rank` (entry point
-:func:`rank_models`), :mod:`~rating.composite.explain`.
+:mod:`~rating.composite.uncertainty` (replicates, intervals, joint ranks and tiers),
+:mod:`~rating.composite.matching` (names, organization checked),
+:mod:`~rating.composite.pool`, :mod:`~rating.composite.arena_signal`,
+:mod:`~rating.composite.signal_set`, :mod:`~rating.composite.blend`,
+:mod:`~rating.composite.report`, :mod:`~rating.composite.goodness_fit` (the goodness recipe
+by leave-one-out), :mod:`~rating.composite.rank` (entry point :func:`rank_models`),
+:mod:`~rating.composite.explain`.
 """
 
 from rating.composite.inputs import (

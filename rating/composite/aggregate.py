@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import rankdata
 
-from rating.composite.normalize import normalize, percentile
+from rating.composite.normalize import against, normalize, percentile
 
 AGGREGATORS = ("mean", "winrate", "borda")
 
@@ -34,10 +34,19 @@ def borda_points(values: np.ndarray) -> np.ndarray:
     return np.where(present, out, np.nan)
 
 
-def signal_scale(values: np.ndarray, method: str, aggregate: str) -> np.ndarray:
-    """The per-signal quantity an aggregator averages (last axis = pool)."""
+def signal_scale(
+    values: np.ndarray, method: str, aggregate: str, reference: np.ndarray | None = None
+) -> np.ndarray:
+    """The per-signal quantity an aggregator averages (last axis = pool).
+
+    For ``mean``, a ``reference`` (the point values) fixes the normalization's
+    scale (see :func:`rating.composite.normalize.against`); the rank-based
+    aggregators compare models within each replicate by definition.
+    """
     if aggregate == "mean":
-        return normalize(values, method)
+        return (
+            normalize(values, method) if reference is None else against(values, reference, method)
+        )
     if aggregate == "winrate":
         return percentile(values)
     if aggregate == "borda":

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rating.composite.aggregate import combine, coverage, signal_scale
-from rating.composite.uncertainty import interval
-from rating.tiers import assign_tiers, rank_upper_bound
+from rating.composite.uncertainty import interval, joint_tiers, rank_interval
 
 
 @dataclass
@@ -39,8 +38,10 @@ class Blend:
     ci_high: np.ndarray
     rank: np.ndarray
     rank_ub: np.ndarray
+    rank_low: np.ndarray
     tier: np.ndarray
-    coverage: np.ndarray
+    coverage: np.ndarray  # share of the weight of the signals with data that the model has
+    weight_present: np.ndarray  # share of all the weight that the model has
     eligible: np.ndarray
     scaled: dict[str, np.ndarray]
     weights: dict[str, float]
@@ -79,29 +80,38 @@ def blend(
         Models allowed in the candidate pool before coverage (e.g. the VRAM filter).
     replicates : int
         Number of replicates for the interval (0 = point only).
+
+    Notes
+    -----
+    A model's coverage is the share of the weight of the signals that at least
+    one candidate has (a signal nobody has does not count against anyone).
+    Each replicate is normalized on the scale of the point values (not within
+    the replicate), so no model is pinned to a bound; rank (UB), the rank's
+    upper end and tiers come from the rank of every model in every replicate
+    (:mod:`rating.composite.uncertainty`), not from overlapping marginal intervals.
     """
     keep = np.ones(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
     empty = np.full(n, np.nan)
     values = {k: (signals[k].value if k in signals else empty) for k in weights}
-    cov = coverage({k: ~np.isnan(v) for k, v in values.items()}, weights)
+    present = {k: ~np.isnan(v) for k, v in values.items()}
+    weight_present = coverage(present, weights)
+    # a signal no candidate has is left out of coverage (it is in meta.signals_without_data)
+    active = sum(w for k, w in weights.items() if (present[k] & keep).any())
+    cov = weight_present / active if active > 0 else np.zeros(n)
     eligible = keep & (cov > 0) & (cov >= min_coverage - 1e-12)
-
-    def scaled_of(v: np.ndarray) -> np.ndarray:
-        # Normalize within the candidate pool only.
-        v = np.where(eligible, v, np.nan)
-        return signal_scale(v, normalize, aggregate)
-
-    scaled = {k: scaled_of(v) for k, v in values.items()}
+    # normalize within the candidate pool only; replicates on the point values' scale
+    point = {k: np.where(eligible, v, np.nan) for k, v in values.items()}
+    scaled = {k: signal_scale(v, normalize, aggregate) for k, v in point.items()}
     score = np.where(eligible, combine(scaled, weights), np.nan)
     if replicates > 0:
         rep_scaled = {}
         for k in weights:
             sig = signals.get(k)
-            if sig is not None and sig.draws is not None:
-                d = np.asarray(sig.draws, dtype=float)
-            else:
-                d = np.broadcast_to(values[k], (replicates, n))
-            rep_scaled[k] = scaled_of(d)
+            d = sig.draws if sig is not None and sig.draws is not None else None
+            d = np.broadcast_to(values[k], (replicates, n)) if d is None else np.asarray(d, float)
+            rep_scaled[k] = signal_scale(
+                np.where(eligible, d, np.nan), normalize, aggregate, reference=point[k]
+            )
         draws = np.where(eligible, combine(rep_scaled, weights), np.nan)
         lo, hi = interval(draws, confidence)
     else:
@@ -109,22 +119,22 @@ def blend(
         lo, hi = score.copy(), score.copy()
     lo = np.minimum(lo, score)
     hi = np.maximum(hi, score)
-    rank = np.zeros(n, dtype=int)
-    rank_ub = np.zeros(n, dtype=int)
-    tier = np.zeros(n, dtype=int)
+    rank, rank_ub, rank_low, tier = (np.zeros(n, dtype=int) for _ in range(4))
     idx = np.flatnonzero(eligible)
     if idx.size:
         rank[idx] = competition_rank(score[idx])
-        rank_ub[idx] = rank_upper_bound(lo[idx], hi[idx])
-        tier[idx] = assign_tiers(score[idx], lo[idx], hi[idx])
+        rank_ub[idx], rank_low[idx] = rank_interval(rank[idx], draws[:, idx], confidence)
+        tier[idx] = joint_tiers(score[idx], draws[:, idx], confidence)
     return Blend(
         score=score,
         ci_low=np.where(eligible, lo, np.nan),
         ci_high=np.where(eligible, hi, np.nan),
         rank=rank,
         rank_ub=rank_ub,
+        rank_low=rank_low,
         tier=tier,
         coverage=cov,
+        weight_present=weight_present,
         eligible=eligible,
         scaled=scaled,
         weights=dict(weights),

@@ -33,7 +33,7 @@ def explain(result, model: str) -> dict:
         raise KeyError(f"model {result.names[i]!r} is not ranked: {reason}")
     elig = b.eligible
     row = next(r for r in result.rows if r["model"].lower() == key)
-    cov = b.coverage[i]
+    cov = b.weight_present[i]
     lines = []
     for name, w in b.weights.items():
         x = b.scaled[name]

@@ -7,10 +7,17 @@ are nested means:
 * a benchmark's score is the mean of its subtasks;
 * the ``benchmarks`` signal is the mean of the benchmarks a model has (for v2
   data: the six tasks with equal weight);
-* goodness, in the spirit of the MPG paper, is hierarchical: subtask ->
-  benchmark -> subdomain -> model, each level an equal-weight mean, so a
-  domain with many benchmarks does not outweigh one with few. With item
-  counts, leaves are Beta posteriors and goodness carries a credible interval.
+* goodness, in the spirit of the MPG paper, is a benchmark-only quality
+  score: each benchmark's score is put on the log-odds scale
+  (:data:`GOODNESS_TRANSFORM`), then averaged with the weighting
+  :data:`GOODNESS_WEIGHTING` (``benchmark``: every benchmark alike;
+  ``subdomain``: subtask -> benchmark -> subdomain -> model, each level an
+  equal-weight mean). The recipe was chosen by leave-one-out among six
+  candidates (see :mod:`rating.composite.goodness_fit` and
+  ``bench/composite.py``); per subdomain (reasoning, knowledge, math,
+  instruction following, coding) goodness is the mean over the subdomain's
+  benchmarks. With item counts, leaves are Beta posteriors and goodness
+  carries a credible interval.
 
 All aggregates work on a point vector ``(L,)`` or on draws ``(R, L)``.
 """
@@ -27,7 +34,7 @@ from rating.composite.uncertainty import beta_draws
 
 #: Default subdomain of each benchmark (goodness level 3); others are their own domain.
 SUBDOMAINS = {
-    "ifeval": "instruction following",
+    "ifeval": "instruction_following",
     "bbh": "reasoning",
     "musr": "reasoning",
     "math": "math",
@@ -39,6 +46,35 @@ SUBDOMAINS = {
     "mbpp": "coding",
     "livecodebench": "coding",
 }
+
+
+#: Goodness recipe, chosen by leave-one-out on the 52 arena models of the
+#: 2025-03-15 Open LLM Leaderboard v2 data (bench/composite.py, docs/composite.md).
+GOODNESS_TRANSFORM = "logit"
+GOODNESS_WEIGHTING = "benchmark"
+#: Normalized scores are clipped to [LOGIT_FLOOR, 100 - LOGIT_FLOOR] before log-odds
+#: (a 0 normalized score, common on MATH, would be minus infinity).
+LOGIT_FLOOR = 0.5
+
+
+def transform(values, how: str) -> np.ndarray:
+    """A 0-100 normalized score on the goodness scale: ``identity``, ``sqrt`` or
+    ``logit`` (log-odds of the score / 100, clipped to half a point from the ends).
+
+    Examples
+    --------
+    >>> float(transform(50.0, "logit"))
+    0.0
+    """
+    x = np.asarray(values, dtype=float)
+    if how == "identity":
+        return x
+    if how == "sqrt":
+        return np.sqrt(np.clip(x, 0.0, None))
+    if how == "logit":
+        p = np.clip(x, LOGIT_FLOOR, 100.0 - LOGIT_FLOOR) / 100.0
+        return np.log(p / (1.0 - p))
+    raise ValueError(f"unknown goodness transform {how!r}")
 
 
 @dataclass
@@ -149,14 +185,40 @@ def benchmark_scores(
 
 
 def goodness(
-    leaves: Leaves, values: np.ndarray, n_models: int, subdomains: dict[str, str] | None = None
+    leaves: Leaves,
+    values: np.ndarray,
+    n_models: int,
+    subdomains: dict[str, str] | None = None,
+    how: str = GOODNESS_TRANSFORM,
+    weighting: str = GOODNESS_WEIGHTING,
+    only: str | None = None,
 ) -> np.ndarray:
-    """Hierarchical goodness: subtask -> benchmark -> subdomain -> model (equal-weight means)."""
+    """Goodness per model (``only``: one subdomain), on the ``how`` scale.
+
+    Each benchmark (mean of its subtasks) is transformed, then averaged over
+    the model's benchmarks (``weighting="benchmark"``) or over subdomains of
+    benchmark means (``"subdomain"``). ``values`` is ``(L,)`` or ``(R, L)``.
+    """
     domains = SUBDOMAINS if subdomains is None else subdomains
+    if only is not None:
+        keep = np.array([domains.get(b, b) == only for b in leaves.benchmark], dtype=bool)
+        if not keep.any():
+            return np.full(np.asarray(values).shape[:-1] + (n_models,), np.nan)
+        leaves, values = leaves.select(keep), np.asarray(values)[..., keep]
     if len(leaves) == 0:
         return np.full(np.asarray(values).shape[:-1] + (n_models,), np.nan)
     models = leaves.model.tolist()
     per_bench, keys = _group_mean(values, list(zip(models, leaves.benchmark)))
-    per_domain, dkeys = _group_mean(per_bench, [(m, domains.get(b, b)) for m, b in keys])
-    per_model, mkeys = _group_mean(per_domain, [k[0] for k in dkeys])
+    per_bench = transform(per_bench, how)
+    if weighting == "subdomain":
+        per_bench, keys = _group_mean(per_bench, [(m, domains.get(b, b)) for m, b in keys])
+    elif weighting != "benchmark":
+        raise ValueError(f"unknown goodness weighting {weighting!r}")
+    per_model, mkeys = _group_mean(per_bench, [k[0] for k in keys])
     return _to_pool(per_model, np.array(mkeys, dtype=int), n_models)
+
+
+def subdomains_present(leaves: Leaves, subdomains: dict[str, str] | None = None) -> list[str]:
+    """The subdomains the leaves have data for, sorted."""
+    domains = SUBDOMAINS if subdomains is None else subdomains
+    return sorted({domains.get(b, b) for b in leaves.benchmark})

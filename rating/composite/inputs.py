@@ -57,6 +57,9 @@ class ModelFacts:
     precision: str | None = None
     base_model: str | None = None
     release_date: date | None = None
+    upload_date: date | None = None  # the repository's upload date (recency when no release)
+    architecture: str | None = None
+    license: str | None = None
 
 
 @dataclass
@@ -68,9 +71,14 @@ class PopularityCounts:
 
 @dataclass
 class Speed:
+    """Median speed facts of one model; ``*_samples`` are the measurements the medians
+    come from (when known), bootstrapped for the fastness interval."""
+
     tokens_per_second: float | None = None
     latency_ms: float | None = None
     price_per_mtok: float | None = None
+    tokens_per_second_samples: list[float] | None = None
+    latency_ms_samples: list[float] | None = None
 
 
 @dataclass
@@ -85,17 +93,22 @@ class RankInputs:
 
 @dataclass
 class RankOptions:
+    """Options of one composite rank. The settings' values (``[rank]``, ``[rating] seed`` and
+    ``confidence``) have no defaults here: :func:`arena.rank_options.rank_options` fills them
+    from the settings, the one place defaults live."""
+
     weights: dict[str, float]
-    normalize: str = "minmax"
-    aggregate: str = "mean"
-    min_coverage: float = 0.0
-    recency_half_life_days: float = 180.0
+    normalize: str
+    aggregate: str
+    min_coverage: float
+    recency_half_life_days: float
+    replicates: int
+    seed: int
+    confidence: float
     arena_mode: str = "rating"  # rating | tier
     category: str | None = None
     categories: dict[str, list[str]] | None = None
     max_vram_gb: float | None = None
-    replicates: int = 200
-    seed: int = 42
-    confidence: float = 0.95
     as_of: date | None = None
     inherit_base: bool = False
+    by: str = "composite"  # composite | goodness | goodness.<subdomain> | fastness

@@ -10,6 +10,13 @@ same shape. Missing values stay ``NaN``. Higher is better on input and output.
 
 A signal that is constant over the pool (or present for one model only)
 carries no information: ``minmax`` and ``percentile`` give 0.5, ``zscore`` 0.
+
+With a ``reference`` (the point values of the pool), the scale is fixed by the
+reference and applied as is to other values, e.g. the replicates of the same
+signal: ``minmax`` uses the reference's min and max (a replicate may fall
+outside [0, 1]), ``zscore`` its mean and sd, ``percentile`` the position among
+the reference values (interpolated). So no model is pinned to a bound in
+every replicate, and the interval shows the data's spread.
 """
 
 from __future__ import annotations
@@ -75,6 +82,41 @@ def zscore(values: np.ndarray) -> np.ndarray:
     sd = np.sqrt(var)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(sd > 0, (x - mean) / np.where(sd > 0, sd, 1.0), 0.0)
+    return np.where(present, out, np.nan)
+
+
+def against(values: np.ndarray, reference: np.ndarray, method: str) -> np.ndarray:
+    """Normalize ``values`` (``(..., n)``) on the scale the point ``reference`` (``(n,)``) fixes.
+
+    Examples
+    --------
+    >>> against(np.array([[0.5, 3.5]]), np.array([1.0, 3.0]), "minmax").tolist()
+    [[-0.25, 1.25]]
+    """
+    x = np.asarray(values, dtype=float)
+    ref = np.asarray(reference, dtype=float)
+    ref = ref[~np.isnan(ref)]
+    present = ~np.isnan(x)
+    if ref.size == 0:
+        return np.full(x.shape, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if method == "minmax":
+            lo, span = ref.min(), ref.max() - ref.min()
+            out = (x - lo) / span if span > 0 else np.full(x.shape, 0.5)
+        elif method == "zscore":
+            sd = ref.std()
+            out = (x - ref.mean()) / sd if sd > 0 else np.zeros(x.shape)
+        elif method == "percentile":
+            grid = np.sort(ref)
+            if grid.size > 1 and grid[-1] > grid[0]:
+                levels = percentile(grid)
+                out = np.interp(np.where(present, x, grid[0]), grid, levels)
+            else:
+                out = np.full(x.shape, 0.5)
+        else:
+            raise ValueError(
+                f"unknown normalization {method!r}; choose one of {', '.join(METHODS)}"
+            )
     return np.where(present, out, np.nan)
 
 

@@ -16,7 +16,7 @@ from datetime import date
 
 import numpy as np
 
-from rating.composite.normalize import minmax
+from rating.composite.normalize import against, minmax
 
 #: Bytes per parameter for precision names (lower-cased).
 PRECISION_BYTES = {
@@ -110,6 +110,43 @@ def efficiency(
     if not cols:
         return np.full(n or 0, np.nan)
     return _mean_present(cols)
+
+
+def efficiency_draws(point: dict, draws: dict) -> np.ndarray:
+    """Replicates of fastness: each fact's draws on the scale of its point values.
+
+    ``point`` and ``draws`` map ``tokens_per_second``, ``latency_ms`` and
+    ``price_per_mtok`` to ``(n,)`` point values and ``(R, n)`` draws (a fact with
+    no draws repeats its point value); log and sign as in :func:`efficiency`.
+    """
+    cols = []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for key, sign in (
+            ("tokens_per_second", 1.0),
+            ("latency_ms", -1.0),
+            ("price_per_mtok", -1.0),
+        ):
+            ref = sign * np.log(np.where(point[key] > 0, point[key], np.nan))
+            d = draws.get(key)
+            d = (
+                np.broadcast_to(point[key], (next(iter(draws.values())).shape[0], ref.size))
+                if d is None
+                else d
+            )
+            cols.append(against(sign * np.log(np.where(d > 0, d, np.nan)), ref, "minmax"))
+    stack = np.stack(cols)
+    present = ~np.isnan(stack)
+    total = np.where(present, stack, 0.0).sum(axis=0)
+    count = present.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def bootstrap_medians(samples: list, replicates: int, rng: np.random.Generator) -> np.ndarray:
+    """``replicates`` medians of resamples (with replacement) of one model's measurements."""
+    x = np.asarray(samples, dtype=float)
+    idx = rng.integers(0, x.size, size=(replicates, x.size))
+    return np.median(x[idx], axis=1)
 
 
 def bytes_per_parameter(precision: str | None) -> tuple[float, bool]:

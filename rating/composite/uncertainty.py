@@ -60,11 +60,80 @@ def beta_draws(accuracy, n_items, replicates: int, rng: np.random.Generator) -> 
 
 
 def interval(draws: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Central ``confidence`` interval over axis 0, ignoring ``NaN`` replicates."""
+    """Central ``confidence`` interval over axis 0, ignoring ``NaN`` replicates.
+
+    Columns with no ``NaN`` take one vectorized quantile; the (rare) partly
+    missing ones ``nanquantile``; all-``NaN`` columns give ``NaN``.
+    """
     alpha = (1.0 - confidence) / 2
     draws = np.asarray(draws, dtype=float)
-    all_nan = np.isnan(draws).all(axis=0)
-    safe = np.where(all_nan[None, :], 0.0, draws)
-    lo = np.nanquantile(safe, alpha, axis=0)
-    hi = np.nanquantile(safe, 1 - alpha, axis=0)
-    return np.where(all_nan, np.nan, lo), np.where(all_nan, np.nan, hi)
+    missing = np.isnan(draws)
+    lo = np.full(draws.shape[1:], np.nan)
+    hi = np.full(draws.shape[1:], np.nan)
+    full = ~missing.any(axis=0)
+    if full.any():
+        lo[full], hi[full] = np.quantile(draws[:, full], [alpha, 1 - alpha], axis=0)
+    part = missing.any(axis=0) & ~missing.all(axis=0)
+    if part.any():
+        lo[part], hi[part] = np.nanquantile(draws[:, part], [alpha, 1 - alpha], axis=0)
+    return lo, hi
+
+
+def replicate_ranks(draws: np.ndarray) -> np.ndarray:
+    """Competition rank (1 = best) of every model in every replicate, ``(R, n)``.
+
+    Examples
+    --------
+    >>> replicate_ranks(np.array([[3.0, 1.0, 2.0], [1.0, 3.0, 3.0]])).tolist()
+    [[1, 3, 2], [3, 1, 1]]
+    """
+    from scipy.stats import rankdata
+
+    d = np.asarray(draws, dtype=float)
+    return rankdata(-np.where(np.isnan(d), -np.inf, d), method="min", axis=-1).astype(int)
+
+
+def rank_interval(
+    point_rank: np.ndarray, draws: np.ndarray, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """The central ``confidence`` range of each model's rank over the joint replicates.
+
+    The lower end is the rank (UB): the best rank the replicates support
+    (never worse than the point rank); the upper end the worst.
+    """
+    ranks = replicate_ranks(draws)
+    alpha = (1.0 - confidence) / 2
+    best = np.floor(np.quantile(ranks, alpha, axis=0)).astype(int)
+    worst = np.ceil(np.quantile(ranks, 1 - alpha, axis=0)).astype(int)
+    point_rank = np.asarray(point_rank, dtype=int)
+    return np.minimum(best, point_rank), np.maximum(worst, point_rank)
+
+
+def joint_tiers(score: np.ndarray, draws: np.ndarray, confidence: float = 0.95) -> np.ndarray:
+    """Tiers (1 = best) from the joint replicates.
+
+    Walking down the models in score order, a model starts a new tier (and
+    leads it) when the current tier's leader is above it in more than
+    ``(1 + confidence) / 2`` of the replicates (the central interval of their
+    paired difference excludes zero); otherwise it joins the leader's tier.
+
+    Examples
+    --------
+    >>> d = np.array([[3.0, 2.9, 1.0], [2.0, 2.1, 0.0], [3.5, 3.0, 0.5]])
+    >>> joint_tiers(np.array([3.0, 2.8, 0.5]), d).tolist()
+    [1, 1, 2]
+    """
+    score = np.asarray(score, dtype=float)
+    draws = np.asarray(draws, dtype=float)
+    alpha = (1.0 - confidence) / 2
+    order = np.argsort(-score, kind="stable")
+    tiers = np.empty(score.size, dtype=int)
+    tier, leader = 0, -1
+    for idx in order:
+        # the alpha-quantile of the paired difference is above 0: fewer than alpha of the
+        # replicates have the leader at or below this model
+        if tier == 0 or np.count_nonzero(draws[:, leader] <= draws[:, idx]) < alpha * len(draws):
+            tier += 1
+            leader = idx
+        tiers[idx] = tier
+    return tiers

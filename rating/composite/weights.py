@@ -3,14 +3,18 @@
 The signal names ``--weight`` and ``[rank.weights]`` take are
 ``arena``, ``benchmarks`` (the Open LLM Leaderboard v2 style average of every
 benchmark), ``benchmarks.<name>`` (one benchmark alone), ``popularity``,
-``recency`` and ``efficiency``. Weights are normalized to sum to 1.
+``recency``, ``efficiency`` and ``goodness`` (the benchmark-only quality
+score, :mod:`rating.composite.goodness`; ``goodness.<subdomain>`` for one
+subdomain). Weights are normalized to sum to 1.
 """
 
 from __future__ import annotations
 
 import math
 
-SIGNALS = ("arena", "benchmarks", "popularity", "recency", "efficiency")
+SIGNALS = ("arena", "benchmarks", "popularity", "recency", "efficiency", "goodness")
+#: Signal names that take a ``.<part>`` suffix.
+FAMILIES = ("benchmarks", "goodness")
 
 
 class WeightError(ValueError):
@@ -21,11 +25,12 @@ def check_signal_name(name: str) -> str:
     """Return ``name`` when it is a known signal name, else raise :class:`WeightError`."""
     if name in SIGNALS:
         return name
-    if name.startswith("benchmarks.") and len(name) > len("benchmarks."):
+    family, dot, part = name.partition(".")
+    if dot and family in FAMILIES and part:
         return name
     raise WeightError(
-        f"unknown signal {name!r}: use one of {', '.join(SIGNALS)} "
-        f"or benchmarks.<name> for one benchmark"
+        f"unknown signal {name!r}: use one of {', '.join(SIGNALS)}, "
+        f"benchmarks.<name> for one benchmark or goodness.<subdomain>"
     )
 
 

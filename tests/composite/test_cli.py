@@ -74,18 +74,27 @@ def test_rank_on_files_alone(tmp_path):
     assert kinds["ratings"]["format"] == "lmsys-csv"
     assert kinds["benchmarks"]["digest"].startswith("sha256:")
     assert len(kinds["benchmarks"]["digest"]) == len("sha256:") + 64
-    assert len(data["models"]) == 52  # the arena models merged.csv joins
+    # merged.csv joins 52 arena models; 3 of its joins cross organizations and are refused
+    assert len(data["models"]) == 49
     with open(shared_data(LB, "lmsys.csv")) as fh:
         arena_models = len(list(csv.DictReader(fh)))
-    assert len(meta["missing"]["benchmarks"]) == arena_models - 52
-    # merged.csv's other org/name ids of the same model stay separate and are reported
+    assert len(meta["missing"]["benchmarks"]) == arena_models - 49
+    # other org/name ids of the same name stay separate and are reported
     assert sorted(meta["missing"]["arena"]) == [
+        "AI-Sweden-Models/Llama-3-8B-instruct",
+        "huggyllama/llama-13b",
         "jebish7/aya-expanse-8b",
         "jebish7/gemma-2-2b-it",
         "jebish7/gemma-2-9b-it",
+        "teknium/OpenHermes-2.5-Mistral-7B",
         "unsloth/Phi-3-mini-4k-instruct",
         "unsloth/phi-4",
     ]
+    assert {
+        "name": "Llama-3-8B-Instruct",
+        "candidate": "AI-Sweden-Models/Llama-3-8B-instruct",
+        "why": "organization Meta is not AI-Sweden-Models: add an alias to join",
+    } in meta["refused_matches"]
     assert len(meta["ambiguous_names"]) == 5
     first = data["models"][0]
     assert set(first) >= {
@@ -152,15 +161,17 @@ def test_rank_table_csv_and_explain(tmp_path):
         "recency=0",
         "--weight",
         "efficiency=0",
+        "--min-coverage",
+        "0",
         "--replicates",
         "50",
     ]
     table = run(*common)
     assert table.exit_code == 0
     assert "Grok-3-Preview-02-24" in table.output
-    assert "not in benchmarks: 125 of 182" in table.output
+    assert "not in benchmarks: 128 of 185" in table.output
     rows = list(csv.DictReader(run(*common, "--format", "csv").output.splitlines()))
-    assert len(rows) == 182 and rows[0]["rank"] == "1"
+    assert len(rows) == 185 and rows[0]["rank"] == "1"
     text = run(*common, "--explain", "gemma-2-27b-it").output
     assert text.startswith("Gemma-2-27B-it: score")
     assert "arena" in text and "benchmarks" in text and "rank without it" in text
@@ -298,7 +309,13 @@ def test_import_then_rank_on_a_database(tmp_path, sqlite_url):
         s.add(Model(name="Alpha-7B", organization="Acme", parameters_b=7, precision="bf16"))
         s.add(Model(name="Beta-13B", parameters_b=13, precision="int4"))
         s.add(
-            RatingSnapshot(method="bt", digest="sha256:test", votes=30, payload=json.dumps(payload))
+            RatingSnapshot(
+                method="bt",
+                source="human",
+                digest="sha256:test",
+                votes=30,
+                payload=json.dumps(payload),
+            )
         )
         s.commit()
         prompt = Prompt(key="p1", text="Say hi")
@@ -324,7 +341,9 @@ def test_import_then_rank_on_a_database(tmp_path, sqlite_url):
             )
         )
         s.commit()
-    res = run("rank", "--config", cfg, "--format", "json", "--as-of", "2025-03-15")
+    res = run(
+        "rank", "--config", cfg, "--format", "json", "--as-of", "2025-03-15", "--min-coverage", "0"
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     meta = data["meta"]
@@ -340,12 +359,13 @@ def test_import_then_rank_on_a_database(tmp_path, sqlite_url):
     assert meta["missing"]["benchmarks"] == ["Delta"]
     assert meta["missing"]["arena"] == ["gamma"]
     # gamma has benchmarks only: scored over them, with its coverage shown
-    assert rows["gamma"]["coverage"] == pytest.approx(0.3)
+    # recency has no data for anyone: coverage is over the other 0.95 of the weight
+    assert rows["gamma"]["coverage"] == pytest.approx(0.3 / 0.95, abs=1e-6)
     assert meta["signals_without_data"] == ["recency"]
     res = run("rank", "--config", cfg, "--format", "json", "--min-coverage", "0.5")
     strict = json.loads(res.output)
     assert next(m["model"] for m in strict["models"]) == "Alpha-7B"
-    assert {"model": "gamma", "reason": "coverage 0.300 below the minimum 0.5"} in strict["meta"][
+    assert {"model": "gamma", "reason": "coverage 0.316 below the minimum 0.5"} in strict["meta"][
         "excluded"
     ]
     assert rows["Beta-13B"]["vram_gb"] == pytest.approx(7.8)
@@ -355,10 +375,13 @@ def test_import_then_rank_on_a_database(tmp_path, sqlite_url):
         "latency_ms": 900.0,
         "price_per_mtok": None,
     }
-    assert rows["Alpha-7B"]["fastness"] == 1.0 and rows["Beta-13B"]["fastness"] == 0.0
-    assert {"input": "benchmarks", "name": "acme/alpha-7b", "model": "Alpha-7B"} in meta[
-        "matched_names"
-    ]
+    assert rows["Alpha-7B"]["fastness"]["value"] == 1.0
+    assert rows["Beta-13B"]["fastness"]["value"] == 0.0
+    joined = {(j["input"], j["name"]): j for j in meta["matched_names"]}
+    assert joined["benchmarks", "acme/alpha-7b"]["model"] == "Alpha-7B"
+    assert joined["benchmarks", "acme/alpha-7b"]["why"] == (
+        "same name after the organization; organization Acme ~ acme"
+    )
     # category sub-rank with no snapshot for the category: said, not silently empty
     res = run("rank", "--config", cfg, "--category", "math", "--format", "json")
     data = json.loads(res.output)

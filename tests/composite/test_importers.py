@@ -2,7 +2,7 @@
 
 import pytest
 
-from arena.composite_store import load_efficiency, load_models, load_ratings
+from arena.composite_files import load_efficiency, load_models, load_ratings
 from arena.importers.aliases import parse_aliases
 from arena.importers.benchmarks import SignalFileError, parse_benchmarks
 from arena.importers.popularity import parse_popularity
@@ -24,8 +24,9 @@ def test_hf_v2_export_parses_with_one_row_per_model():
     assert parsed.notes[0] == f"{len(models)} models"
     assert "repeated rows of the same model skipped" in parsed.notes[1]
     gpqa = next(r for r in parsed.rows if r.model == "01-ai/Yi-1.5-34B" and r.benchmark == "gpqa")
-    assert gpqa.score == pytest.approx(0.365771812080537) and gpqa.n_items == 1192
-    assert not gpqa.normalized
+    # the export's own normalized column, 0-100 (exact for BBH and MuSR too)
+    assert gpqa.score == pytest.approx(15.4362416107383) and gpqa.n_items == 1192
+    assert gpqa.normalized
 
 
 def test_long_format(tmp_path):
@@ -141,7 +142,10 @@ def test_models_and_efficiency_files(tmp_path):
     models = load_models(shared_data("open-llm-leaderboard-2025-03-15", "huggingface_v2.csv"))
     yi = models["01-ai/Yi-1.5-34B"]
     assert (yi.organization, yi.parameters_b, yi.precision) == ("01-ai", 34.389, "bfloat16")
-    assert yi.release_date.isoformat() == "2024-05-11" and yi.base_model is None
+    # the v2 export's date is the repository's upload date, not a release date
+    assert yi.upload_date.isoformat() == "2024-05-11" and yi.release_date is None
+    assert yi.base_model is None and yi.architecture == "LlamaForCausalLM"
+    assert yi.license == "apache-2.0"
     speed = load_efficiency(shared_data("llmfao", "results.jsonl"))
     assert len(speed) >= 50
     some = next(iter(speed.values()))

@@ -83,7 +83,7 @@ def test_subtask_leaves_aggregate_like_the_leaderboard():
     np.testing.assert_allclose(gd.benchmark_scores(leaves, points, 3, only="bbh")[:1], [25.0])
 
 
-def test_goodness_is_hierarchical_and_beta_draws_give_an_interval():
+def test_goodness_subdomain_weighting_is_hierarchical_and_beta_draws_give_an_interval():
     # model 0: reasoning via bbh (two subtasks) and musr, knowledge via gpqa
     leaves = gd.Leaves(
         model=[0, 0, 0, 0],
@@ -97,9 +97,16 @@ def test_goodness_is_hierarchical_and_beta_draws_give_an_interval():
     bbh = (pts[0] + pts[1]) / 2
     reasoning = (bbh + pts[2]) / 2
     expect = (reasoning + pts[3]) / 2
-    assert gd.goodness(leaves, pts, 1)[0] == pytest.approx(expect)
+    flat = dict(how="identity", weighting="subdomain")
+    assert gd.goodness(leaves, pts, 1, **flat)[0] == pytest.approx(expect)
+    # the shipped recipe: each benchmark on the log-odds scale, benchmarks alike
+    musr_gpqa = gd.transform(np.array([bbh, pts[2], pts[3]]), "logit").mean()
+    assert gd.goodness(leaves, pts, 1)[0] == pytest.approx(musr_gpqa)
+    assert gd.goodness(leaves, pts, 1, only="reasoning")[0] == pytest.approx(
+        gd.transform(np.array([bbh, pts[2]]), "logit").mean()
+    )
     draws = gd.normalized_draws(leaves, 400, np.random.default_rng(1))
-    g = gd.goodness(leaves, draws, 1)[:, 0]
+    g = gd.goodness(leaves, draws, 1, **flat)[:, 0]
     lo, hi = np.quantile(g, [0.025, 0.975])
     assert lo < expect < hi and hi - lo < 10
     # more items, narrower posterior

@@ -11,12 +11,12 @@ from rating.composite import (
     ModelFacts,
     PopularityCounts,
     RankInputs,
-    RankOptions,
     Speed,
     WeightError,
     rank_models,
 )
 from rating.composite.explain import explain, explain_text
+from tests.composite.options import options
 
 
 def arena(models, ratings, half_width=10.0, replicates=None, tier=None):
@@ -28,7 +28,8 @@ def opts(**kw):
     kw.setdefault("weights", {"arena": 1.0})
     kw.setdefault("as_of", date(2025, 3, 15))
     kw.setdefault("replicates", 100)
-    return RankOptions(**kw)
+    kw.setdefault("min_coverage", 0.0)
+    return options(**kw)
 
 
 def by_model(result):
@@ -92,6 +93,7 @@ def test_models_in_one_input_but_not_another_are_reported_not_dropped():
             BenchmarkResult("C", "math", "", 0.2, 100),
         ],
         popularity={"D": PopularityCounts(10, 1)},
+        models={"B": ModelFacts(organization="Org")},
     )
     res = rank_models(inputs, opts(weights={"arena": 0.5, "benchmarks": 0.4, "popularity": 0.1}))
     assert sorted(r["model"] for r in res.rows) == ["A", "B", "C", "D"]
@@ -147,7 +149,14 @@ def test_signal_with_no_data_is_reported():
         RankInputs(arena=arena(["A", "B"], [1, 2])), opts(weights={"arena": 0.5, "popularity": 0.5})
     )
     assert res.meta["signals_without_data"] == ["popularity"]
-    assert all(r["coverage"] == 0.5 for r in res.rows)
+    # a signal no model has does not count against coverage (an arena-only install ranks)
+    assert all(r["coverage"] == 1.0 for r in res.rows)
+    assert all(r["missing_signals"] == ["popularity"] for r in res.rows)
+    strict = rank_models(
+        RankInputs(arena=arena(["A", "B"], [1, 2])),
+        opts(weights={"arena": 0.5, "popularity": 0.5}, min_coverage=0.75),
+    )
+    assert len(strict.rows) == 2
 
 
 def test_vram_filter_variants_and_inheritance():
@@ -172,6 +181,7 @@ def test_vram_filter_variants_and_inheritance():
                 "model": "big",
                 "precision": "bfloat16",
                 "vram_gb": 168.0,
+                "benchmarks": None,
                 "score": None,
                 "rank": None,
                 "inherited": False,
@@ -180,9 +190,15 @@ def test_vram_filter_variants_and_inheritance():
                 "model": "big-int4",
                 "precision": "int4",
                 "vram_gb": 42.0,
+                "benchmarks": None,
                 "score": rows["big-int4"]["score"],
                 "rank": rows["big-int4"]["rank"],
                 "inherited": True,
+                "penalty": {
+                    "value": 0.0,
+                    "kind": "assumed",
+                    "rule": "no variant of this precision measured: assumed equal to its base",
+                },
             },
         ]
     }
@@ -207,8 +223,8 @@ def test_popularity_recency_efficiency_signals():
     )
     rows = by_model(res)
     assert rows["A"]["signals"]["popularity"]["normalized"] == 1.0
-    assert rows["A"]["signals"]["recency"]["raw"] == "2025-03-15"
-    assert rows["B"]["fastness"] == 1.0 and rows["A"]["fastness"] == 0.0
+    assert rows["A"]["signals"]["recency"]["raw"] == {"date": "2025-03-15", "from": "release"}
+    assert rows["B"]["fastness"]["value"] == 1.0 and rows["A"]["fastness"]["value"] == 0.0
     assert rows["A"]["rank"] == 1  # popular and recent beat fast
 
 
