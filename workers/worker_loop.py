@@ -89,6 +89,8 @@ def run(
 ) -> None:
     """Run workers made by ``make_worker`` until a signal (or, with ``burst``, the end).
 
+    With ``burst`` nothing waits: a Redis that does not answer is an error, raised.
+
     Parameters
     ----------
     make_worker : callable
@@ -113,9 +115,13 @@ def run(
             finished = worker.work(
                 burst=burst, logging_level=logging_level, with_scheduler=with_scheduler
             )
-            if burst and finished is not None and _answers(connection):
+            if burst:
+                if not _answers(connection):
+                    raise redis.exceptions.ConnectionError("Redis went away during --burst")
                 return
         except (redis.exceptions.RedisError, OSError) as exc:
+            if burst:  # a burst drains what is there now: it does not wait for Redis
+                raise
             error = exc
         stop.install()  # rq's handlers, if any, belong to the worker that stopped
         if stop.requested or (worker is not None and getattr(worker, "_stop_requested", False)):
