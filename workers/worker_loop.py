@@ -112,9 +112,7 @@ def run(
         error = None
         try:
             worker = make_worker()
-            finished = worker.work(
-                burst=burst, logging_level=logging_level, with_scheduler=with_scheduler
-            )
+            worker.work(burst=burst, logging_level=logging_level, with_scheduler=with_scheduler)
             if burst:
                 if not _answers(connection):
                     raise redis.exceptions.ConnectionError("Redis went away during --burst")
