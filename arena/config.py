@@ -16,7 +16,7 @@ else ``ARENA_CONFIG``, else ``./config.toml`` when it exists; the environment
 ``ARENA_INSTANCE``); then ``overrides`` given by the caller (tests, commands).
 
 An empty database URL means a SQLite file in the instance folder; an empty
-Redis URL means an embedded redis-server (see :mod:`arena.queue`).
+Redis URL means an embedded redis-server (see :mod:`arena.redis_server`).
 
 ``[judges.NAME]`` tables are kept as tables here and checked, key by key,
 by :mod:`workers.judge_config` (the judge layer knows its own formats).
@@ -113,8 +113,18 @@ class VotesSettings(Section):
 
 
 @dataclass(frozen=True)
+class QueuesSettings(Section):
+    """The rq queues of the judge jobs and of the rating recomputes (the votes' queue
+    is ``[votes] queue``)."""
+
+    judge: str = field(default="judge", metadata=_check((bool, "a non-empty name")))
+    recompute: str = field(default="recompute", metadata=_check((bool, "a non-empty name")))
+
+
+@dataclass(frozen=True)
 class WorkerSettings(Section):
-    queues: tuple[str, ...] = ("votes", "judge", "recompute")
+    #: Queues `arena worker` listens on without --queue; empty: all three (arena.queue).
+    queues: tuple[str, ...] = ()
     vote_batch_size: int = field(default=200, metadata=_check(at_least(1)))
     vote_batch_wait_ms: int = field(default=100, metadata=_check(at_least(0)))
 
@@ -196,6 +206,7 @@ SECTIONS: dict[str, type[Section]] = {
     "redis": RedisSettings,
     "battle": BattleSettings,
     "votes": VotesSettings,
+    "queues": QueuesSettings,
     "worker": WorkerSettings,
     "rating": RatingSettings,
     "limits": LimitsSettings,
@@ -335,6 +346,7 @@ class Settings:
     redis: RedisSettings = field(default_factory=RedisSettings)
     battle: BattleSettings = field(default_factory=BattleSettings)
     votes: VotesSettings = field(default_factory=VotesSettings)
+    queues: QueuesSettings = field(default_factory=QueuesSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     rating: RatingSettings = field(default_factory=RatingSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
@@ -383,21 +395,46 @@ class Settings:
         """The configured key, else one generated once and kept in the instance.
 
         The instance's key file is read on first use only: the web app signs a
-        battle token with the key on every request.
+        battle token with the key on every request. Processes starting at once
+        (gunicorn workers without ``--preload``) agree on one key: the file is
+        created with ``O_CREAT | O_EXCL``, so exactly one of them writes it, and
+        every one reads back what is there.
         """
         key = self.arena.secret_key
         if key:
             return key
         if self._instance_key is None:
-            path = self.instance_path / "secret_key"
-            if not path.exists():
-                self.instance_path.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(secrets.token_hex(32))
-                os.chmod(tmp, 0o600)
-                os.replace(tmp, path)
-            self._instance_key = path.read_text().strip()
+            self._instance_key = _instance_secret_key(self.instance_path / "secret_key")
         return self._instance_key
+
+
+def _instance_secret_key(path: Path, wait: float = 5.0) -> str:
+    """The key in ``path``, created atomically (``O_EXCL``) when absent.
+
+    The one process whose create succeeds writes the key to a private temporary
+    file and renames it over the empty file, so a reader sees either no key yet
+    (and waits, at most ``wait`` seconds) or the whole key, never a part.
+    """
+    import time
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        deadline = time.monotonic() + wait
+        while True:
+            key = path.read_text().strip()
+            if key:
+                return key
+            if time.monotonic() > deadline:
+                raise ConfigError(f"{path} is empty: delete it to make a new key") from None
+            time.sleep(0.01)
+    os.close(fd)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(secrets.token_hex(32))
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path.read_text().strip()
 
 
 def _from_data(data: dict, source: Path | None) -> Settings:

@@ -33,7 +33,12 @@ class Runtime:
         return self._redis
 
     def queue(self, name: str):
+        """The rq queue called ``name``."""
         return queue.get_queue(name, self.redis)
+
+    def queue_for(self, role: str):
+        """The rq queue of ``role`` (``votes``, ``judge``, ``recompute``), named by the settings."""
+        return self.queue(queue.queue_name(self.settings, role))
 
 
 _current: Runtime | None = None

@@ -48,10 +48,10 @@ from sqlmodel import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena import db, queue  # noqa: E402
+from arena import db  # noqa: E402
 from arena.cli.run import stop_processes  # noqa: E402
 from arena.models import PairCount, Vote  # noqa: E402
-from arena.queue import free_port  # noqa: E402
+from arena.redis_server import EmbeddedRedis, free_port  # noqa: E402
 from bench import cputime  # noqa: E402
 from bench.scratch import scratch_database, seed  # noqa: E402
 
@@ -183,7 +183,7 @@ def run(args, tmp: Path, url: str) -> int:
     db.upgrade(url)
     engine = db.get_engine(url)
     seed(engine, n_models=8, n_prompts=20, categories=("a", "b"))
-    redis_server = queue.EmbeddedRedis(tmp / "redis")
+    redis_server = EmbeddedRedis(tmp / "redis")
     procs: list[subprocess.Popen] = []
     try:  # whatever fails to start, what did start is stopped
         redis_url = redis_server.start()

@@ -111,7 +111,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from arena.queue import EmbeddedRedis
+    from arena.redis_server import EmbeddedRedis
 
     folder = Path(tempfile.mkdtemp(prefix="arena-bench-judge-"))
     redis_server = EmbeddedRedis(folder / "redis")

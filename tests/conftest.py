@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 
 from arena import db, runtime
 from arena.config import load
-from arena.queue import EmbeddedRedis
+from arena.redis_server import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -9,7 +9,9 @@ from click.testing import CliRunner
 
 from arena.cli import _COMMANDS, main
 
-EXPECTED = {"db", "demo", "import", "judge", "rank", "rate", "serve", "token", "worker"}
+EXPECTED = {
+    "db", "demo", "import", "judge", "queue", "rank", "rate", "redis", "serve", "token", "worker",
+}
 
 
 def test_every_command_is_listed_and_resolves():

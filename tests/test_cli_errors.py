@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from arena import queue
+from arena import redis_server
 from arena.cli import main
 
 
@@ -42,7 +42,7 @@ def test_unreachable_database(tmp_path):
 
 def test_unreachable_redis(tmp_path):
     env = {
-        "ARENA_REDIS_URL": f"redis://127.0.0.1:{queue.free_port()}/0",
+        "ARENA_REDIS_URL": f"redis://127.0.0.1:{redis_server.free_port()}/0",
         "ARENA_INSTANCE": str(tmp_path),
     }
     result = CliRunner().invoke(main, ["worker", "--burst"], env=env)

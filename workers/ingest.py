@@ -34,7 +34,7 @@ def store_votes(payloads: list[dict]) -> int:
 
 def schedule_recompute(rt: runtime.Runtime, new_votes: int) -> bool:
     """Count new votes; enqueue a recompute when enough have arrived."""
-    every = int(rt.settings["rating"]["recompute_every"] or 0)
+    every = int(rt.settings["rating"]["recompute_every"])
     if every <= 0:
         return False
     # INCRBY is atomic, so the running totals the jobs see are distinct: exactly one
@@ -44,7 +44,7 @@ def schedule_recompute(rt: runtime.Runtime, new_votes: int) -> bool:
     if count // every == (count - new_votes) // every:
         return False
     try:
-        rt.queue("recompute").enqueue(
+        rt.queue_for("recompute").enqueue(
             votes.RECOMPUTE_JOB,
             job_id=votes.RECOMPUTE_JOB_ID,
             unique=True,

@@ -1,7 +1,7 @@
 """The recompute job: rate every scope from ``pair_counts`` and store snapshots.
 
 The vote job enqueues ``workers.recompute.recompute_ratings`` on the
-``recompute`` queue (job id ``recompute-ratings``) every ``[rating]
+recompute queue (``[queues] recompute``; job id ``recompute-ratings``) every ``[rating]
 recompute_every`` stored votes; ``arena rate --store`` runs the same code on
 demand. Reading ``pair_counts`` costs O(pairs), not O(votes).
 """

@@ -70,7 +70,12 @@ _COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("arena.cli.rank",),
         "Rank models by a composite of arena rating, benchmarks, popularity, recency, efficiency.",
     ),
+    "queue": (("arena.cli.queues",), "See Arena's rq queues and put failed jobs back."),
     "rate": (("arena.cli.rate",), "Rate models from battles, from the database or a file."),
+    "redis": (
+        ("arena.cli.redis_server",),
+        "The embedded redis-server (used when no [redis] url is configured).",
+    ),
     "serve": (("arena.cli.run",), "Run the web app with Flask's development server."),
     "token": (
         ("arena.cli.token",),

@@ -67,11 +67,12 @@ def run(name: str, category: str | None, n: int, rt) -> None:
 
     judge = _judge(rt, name)
     _check_battles(rt, category)
-    jobs = enqueue_jobs(rt.queue("judge"), judge, n, category)
+    judge_queue = rt.queue_for("judge")
+    jobs = enqueue_jobs(judge_queue, judge, n, category)
     where = f" in category {category!r}" if category else ""
     click.echo(
         f"enqueued {len(jobs)} judge job(s) for {judge.name} ({judge.format}, "
-        f"{judge.base_url}){where} on queue 'judge'"
+        f"{judge.base_url}){where} on queue {judge_queue.name!r}"
     )
 
 

@@ -1,4 +1,11 @@
-"""``arena serve``, ``arena worker`` and ``arena demo``."""
+"""``arena serve``, ``arena worker`` and ``arena demo``: the long-running commands.
+
+Each stops cleanly on SIGTERM (what systemd and docker send) as on Ctrl-C (SIGINT):
+``serve`` stops listening and exits 0; ``worker`` lets the batch in hand finish
+(rq's warm shutdown; a second signal stops it at once) and exits 0; ``demo`` stops its
+workers, and the embedded redis-server when the demo started it, and exits 0. None of
+them stops an embedded redis-server it did not start itself (``arena redis stop``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ import threading
 
 import click
 
-from arena import db, queue
+from arena import db, queue, redis_server
 from arena.cli.common import config_option
 
 
@@ -20,28 +27,50 @@ from arena.cli.common import config_option
 @click.option("--port", default=5000, show_default=True, type=int)
 @config_option
 def serve(host: str, port: int, rt) -> None:
-    """Run the web app with Flask's development server.
+    """Run the web app with Flask's development server (SIGTERM or Ctrl-C stops it).
 
     For production run gunicorn instead: gunicorn -w 4 'arena.app:create_app()'.
     """
+    from werkzeug.serving import make_server
+
     from arena.app import create_app
 
-    create_app(rt.settings).run(host=host, port=port, threaded=True, use_reloader=False)
+    server = make_server(host, port, create_app(rt.settings), threaded=True)
+    click.echo(f"Arena serving at http://{host}:{server.server_port}/  (Ctrl-C stops it)")
+    sys.stdout.flush()
+    serve_until_signal(server)
+
+
+def serve_until_signal(server) -> None:
+    """Serve until SIGTERM or SIGINT, then stop listening and return."""
+
+    def _stop(*_):
+        # shutdown() waits for serve_forever to return, so it cannot run in this thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def make_worker(rt, names: list[str], fork: bool, log_level: str):
     """The rq worker for ``arena worker``: rq's forking ``Worker`` with ``fork``, else
     the in-process :class:`workers.vote_batches.VoteBatchWorker`, which stores ready
     vote jobs many at a time and runs every other job as rq's ``SimpleWorker`` does."""
-    from rq import Worker
-
     from workers.vote_batches import VoteBatchWorker
+    from workers.worker_loop import ForkWorker
 
     conn = rt.redis
     queues = [queue.get_queue(n, conn) for n in names]
     options = {"connection": conn, "log_job_description": log_level == "DEBUG"}
     if fork:
-        return Worker(queues, **options)
+        from workers.vote_batches import MAINTENANCE_EVERY
+
+        return ForkWorker(queues, maintenance_interval=MAINTENANCE_EVERY, **options)
     return VoteBatchWorker(
         queues,
         votes_queue=rt.settings.votes.queue,
@@ -56,7 +85,7 @@ def make_worker(rt, names: list[str], fork: bool, log_level: str):
     "--queue",
     "queues",
     multiple=True,
-    help="Queue to listen on (repeatable; default: [worker] queues).",
+    help="Queue to listen on (repeatable; default: [worker] queues, empty meaning all).",
 )
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option(
@@ -93,14 +122,25 @@ def worker(
     ([worker] vote_batch_size), unless --fork is given: then each job runs in a
     forked child (rq's Worker). Run several workers, on as many machines as you
     like, to store votes faster.
+
+    The worker waits out a database or Redis outage and carries on; it stops only
+    on SIGTERM or Ctrl-C (after the batch in hand), or with --burst when the
+    queues are empty.
     """
+    from workers import worker_loop
+
     if recompute_every is not None:
         rt.settings = rt.settings.replace(rating={"recompute_every": recompute_every})
-    names = list(queues) or list(rt.settings["worker"]["queues"])
+    names = list(queues) or queue.worker_queue_names(rt.settings)
     logging.basicConfig(level=log_level, format="%(asctime)s %(message)s")
-    w = make_worker(rt, names, fork, log_level)
     # The scheduler puts retried jobs (rq's Retry with intervals) back on their queue.
-    w.work(burst=burst, logging_level=log_level, with_scheduler=True)
+    worker_loop.run(
+        lambda: make_worker(rt, names, fork, log_level),
+        rt.redis,
+        burst=burst,
+        with_scheduler=True,
+        logging_level=log_level,
+    )
 
 
 def stop_processes(procs: list[subprocess.Popen], timeout: float = 10) -> None:
@@ -147,8 +187,9 @@ def demo(host: str, port: int, n_workers: int, rt) -> None:
     """Migrate, load the demo set, and run the web app with workers, all in one.
 
     Uses the embedded defaults (SQLite and a private redis-server in the
-    instance folder) unless a database or Redis URL is configured. Ctrl-C
-    stops everything.
+    instance folder) unless a database or Redis URL is configured. Ctrl-C or
+    SIGTERM stops everything the demo started, the embedded redis-server too
+    when the demo started it.
     """
     from werkzeug.serving import make_server
 
@@ -161,10 +202,15 @@ def demo(host: str, port: int, n_workers: int, rt) -> None:
         f"demo set: {loaded['models']} models, {loaded['prompts']} prompts, "
         f"{loaded['answers']} answers"
     )
-    redis_url = queue.resolve_redis_url(rt.settings)
+    redis_url, started_redis = queue.ensure_redis(rt.settings)
     # Listen before any worker starts: on a taken port make_server exits at once
     # (with werkzeug's message), which must leave no worker running.
-    server = make_server(host, port, create_app(rt.settings), threaded=True)
+    try:
+        server = make_server(host, port, create_app(rt.settings), threaded=True)
+    except BaseException:
+        if started_redis:
+            redis_server.stop(queue.embedded_folder(rt.settings))
+        raise
     env = _child_env(rt, redis_url)
     # The demo recomputes ratings after every few votes, so the leaderboard moves.
     children = [
@@ -177,18 +223,12 @@ def demo(host: str, port: int, n_workers: int, rt) -> None:
     click.echo(f"Arena demo running at {url}  (Ctrl-C stops it)", err=False)
     sys.stdout.flush()
 
-    def _stop(*_):
-        # shutdown() waits for serve_forever to return, so it cannot run in this thread.
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, _stop)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        serve_until_signal(server)
     finally:
         stop_processes(children)
-        queue.stop_embedded()
+        if started_redis:
+            redis_server.stop(queue.embedded_folder(rt.settings))
         click.echo("demo stopped")
 
 

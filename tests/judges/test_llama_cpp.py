@@ -34,7 +34,7 @@ from sqlmodel import Session
 
 from arena import runtime
 from arena.models import JudgeCall, Vote
-from arena.queue import free_port
+from arena.redis_server import free_port
 from tests.conftest import make_settings
 from tests.judges.conftest import seed, work
 from workers.judge import enqueue_jobs
