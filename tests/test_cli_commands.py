@@ -10,7 +10,17 @@ from click.testing import CliRunner
 from arena.cli import _COMMANDS, main
 
 EXPECTED = {
-    "db", "demo", "import", "judge", "queue", "rank", "rate", "redis", "serve", "token", "worker",
+    "db",
+    "demo",
+    "import",
+    "judge",
+    "queue",
+    "rank",
+    "rate",
+    "redis",
+    "serve",
+    "token",
+    "worker",
 }
 
 

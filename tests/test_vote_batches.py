@@ -119,6 +119,7 @@ def test_a_waiting_worker_gathers_votes_that_keep_arriving(seeded, caplog):
     import threading
 
     rt = seeded
+    caplog.set_level(logging.DEBUG, logger="arena.worker")
     payloads = new_payloads(rt, 8)
     votes.enqueue(rt.queue("votes"), payloads[0])
 
@@ -136,6 +137,14 @@ def test_a_waiting_worker_gathers_votes_that_keep_arriving(seeded, caplog):
         sender.join()
     assert batch_sizes(caplog) == [8]  # one batch: it waited while votes kept coming
     assert stored(rt.engine) == (8, 8, 8)
+    # It stopped waiting at the first look that found none (not after all four looks).
+    looks = [
+        int(r.getMessage().split(" found ")[1].split()[0])
+        for r in caplog.records
+        if r.name == "arena.worker" and r.getMessage().startswith("waiting for votes")
+    ]
+    assert looks[-1] == 0 and all(n > 0 for n in looks[:-1])
+    assert len(looks) < 4
 
 
 def test_a_job_run_twice_stores_one_vote(seeded):

@@ -341,6 +341,7 @@ class VoteBatchWorker(StopsOnSignal, SimpleWorker):
                     break
                 time.sleep(min(self.batch_wait / WAIT_STEPS, left))
                 more = self._take(queue, self.batch_size - 1 - len(taken))[1]
+                logger.debug("waiting for votes: a look found %d more", len(more))
                 if not more:
                     break
                 taken += more
