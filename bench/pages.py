@@ -39,10 +39,10 @@ from sqlalchemy import insert, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena import db, queue, ratings  # noqa: E402
+from arena import db, ratings  # noqa: E402
 from arena.cli.run import stop_processes  # noqa: E402
 from arena.models import Battle, Model, PairCount, Prompt, Vote  # noqa: E402
-from arena.queue import free_port  # noqa: E402
+from arena.redis_server import EmbeddedRedis, free_port  # noqa: E402
 from bench.ingest import in_threads, shares, wait_http  # noqa: E402
 from bench.scratch import scratch_database, seed  # noqa: E402
 
@@ -186,7 +186,7 @@ def run(args, tmp: Path, url: str) -> int:
         f"({args.bootstrap} bootstrap rounds)",
         flush=True,
     )
-    redis_server = queue.EmbeddedRedis(tmp / "redis")
+    redis_server = EmbeddedRedis(tmp / "redis")
     procs: list[subprocess.Popen] = []
     try:
         redis_url = redis_server.start()

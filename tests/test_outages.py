@@ -1,6 +1,6 @@
 """Finding 4 of issue 10: a dependency that is down answers 503, never 500.
 
-Redis: a private redis-server (:class:`arena.queue.EmbeddedRedis`) in a temporary
+Redis: a private redis-server (:class:`arena.redis_server.EmbeddedRedis`) in a temporary
 folder, stopped under the app and started again. The database: a PostgreSQL URL
 where nothing listens. Every endpoint answers 503 with ``Retry-After`` and a JSON
 reason naming the dependency (pages: the reason in the site's layout), or, where it
@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from arena.app import create_app
-from arena.queue import EmbeddedRedis, free_port
+from arena.redis_server import EmbeddedRedis, free_port
 from tests.conftest import make_settings
 from tests.test_pipeline import new_battle, seed
 
