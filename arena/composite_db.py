@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from arena.composite_files import ratings_from_payload, speed_from_samples
 from arena.models import Alias, Answer, BenchmarkScore, Model, ModelMetadata, Popularity
-from arena.ratings import latest_snapshot_row
+from arena.rating_store import latest_snapshot_row
 from rating.composite.inputs import (
     BenchmarkResult,
     ModelFacts,

@@ -144,8 +144,8 @@ STYLE_METHOD = "bt-style"
 
 def recompute_style(engine: Engine, rating_settings) -> list[dict]:
     """Store style-controlled snapshots (method :data:`STYLE_METHOD`) of human votes, overall
-    and per category; one report dict per scope, like :func:`arena.ratings.recompute`."""
-    from arena import ratings
+    and per category; one report dict per scope, like :func:`arena.rating_store.recompute`."""
+    from arena import rating_store
 
     try:
         battles, cols, source = load_battles(engine, source=HUMAN)
@@ -179,8 +179,8 @@ def recompute_style(engine: Engine, rating_settings) -> list[dict]:
             continue
         result.meta["input"] = source
         result.method = STYLE_METHOD
-        snap = ratings.store_snapshot(engine, result)
-        pruned = ratings.prune_snapshots(
+        snap = rating_store.store_snapshot(engine, result)
+        pruned = rating_store.prune_snapshots(
             engine, STYLE_METHOD, scope, int(rating_settings["keep_snapshots"])
         )
         report.append(

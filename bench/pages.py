@@ -1,7 +1,7 @@
 """Page and read-API latency with 200 models and 1 M stored votes, under gunicorn.
 
 Generates the votes (battles, votes and their ``pair_counts``) straight into a
-scratch database, stores rating snapshots with :func:`arena.ratings.recompute`,
+scratch database, stores rating snapshots with :func:`arena.rating_store.recompute`,
 starts gunicorn on loopback and measures p50/p99 latency of
 
 * ``GET /healthz`` (the baseline: one database and one Redis round trip),
@@ -39,7 +39,7 @@ from sqlalchemy import insert, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena import db, ratings  # noqa: E402
+from arena import db, rating_store  # noqa: E402
 from arena.cli.run import stop_processes  # noqa: E402
 from arena.models import Battle, Model, PairCount, Prompt, Vote  # noqa: E402
 from arena.redis_server import EmbeddedRedis, free_port  # noqa: E402
@@ -168,7 +168,7 @@ def run(args, tmp: Path, url: str) -> int:
     generate_votes(engine, args.votes)
     print(f"generated {args.votes} votes in {time.perf_counter() - t0:.1f} s", flush=True)
     t0 = time.perf_counter()
-    report = ratings.recompute(
+    report = rating_store.recompute(
         engine,
         {
             "bootstrap": args.bootstrap,

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import Session, select
 
-from arena import db, ratings, votes
+from arena import db, rating_store, votes
 from arena.cli import main
 from arena.config import RatingSettings
 from arena.models import Battle, Model, Prompt, Rater, RatingSnapshot
@@ -394,19 +394,19 @@ def test_database_matches_file_and_store(tmp_path, database_url):
     assert "*/human/*: snapshot" in res.output and "coding/human/*: snapshot" in res.output
     assert "*/judge:j1/*: snapshot" in res.output and "*/human/expert: snapshot" in res.output
     assert "*/*/*: snapshot" in res.output  # every source together
-    snap = ratings.latest_snapshot(engine, "bt", source="")
+    snap = rating_store.latest_snapshot(engine, "bt", source="")
     assert snap["models"] == from_db["models"]
     assert len(snap["bootstrap"]["ratings"]) == 100 and "created_at" in snap["meta"]
     assert (
-        ratings.latest_snapshot(engine, "bt", category="coding")["meta"]["scope"]["category"]
+        rating_store.latest_snapshot(engine, "bt", category="coding")["meta"]["scope"]["category"]
         == "coding"
     )
-    assert ratings.latest_snapshot(engine, "elo") is None
+    assert rating_store.latest_snapshot(engine, "elo") is None
 
 
 def test_elo_recompute_matches_each_scope_read_alone(sqlite_url):
     engine = _fill_db(sqlite_url, _battles(200))
-    report = ratings.recompute(engine, RatingSettings(method="elo"))
+    report = rating_store.recompute(engine, RatingSettings(method="elo"))
     stored = {(r["category"], r["source"], r["rater_group"]) for r in report if "snapshot" in r}
     # The default scopes: human votes overall, per category and per group; each judge; and
     # every source together (stored with source "").
@@ -418,9 +418,9 @@ def test_elo_recompute_matches_each_scope_read_alone(sqlite_url):
         ("", "human", "expert"),
     }
     for cat, src, grp in stored:
-        snap = ratings.latest_snapshot(engine, "elo", cat, src, grp)
+        snap = rating_store.latest_snapshot(engine, "elo", cat, src, grp)
         scope = Scope.from_stored({"category": cat, "source": src, "rater_group": grp})
-        alone = ratings.compute(engine, "elo", scope.category, scope.source, scope.rater_group)
+        alone = rating_store.compute(engine, "elo", scope.category, scope.source, scope.rater_group)
         assert snap["models"] == json.loads(alone.to_json())["models"]
         assert snap["meta"]["battles"] == alone.meta["battles"]
 
@@ -444,12 +444,12 @@ def test_recompute_job_through_rq(tmp_path, rt):
     }
     with Session(engine) as s:
         assert len(s.exec(select(RatingSnapshot)).all()) == len(report)
-    snap = ratings.latest_snapshot(engine, "bt", source="human")
+    snap = rating_store.latest_snapshot(engine, "bt", source="human")
     assert snap["meta"]["bootstrap_rounds"] == 50
     # Old snapshots are pruned to [rating] keep_snapshots per scope.
     rt.settings = rt.settings.replace(rating={"keep_snapshots": 2})
     for _ in range(3):
-        ratings.recompute(engine, rt.settings["rating"], [(None, None, None)])  # human
+        rating_store.recompute(engine, rt.settings["rating"], [(None, None, None)])  # human
     with Session(engine) as s:
         overall = s.exec(
             select(RatingSnapshot).where(
@@ -519,10 +519,10 @@ def test_every_method_is_viewable_and_ranked(tmp_path, sqlite_url, redis_url, re
         tmp_path, sqlite_url, redis_url, rating={"method": method, "bootstrap": 20}
     )
     engine = _fill_db(sqlite_url, _battles(200))
-    report = ratings.recompute(engine, settings["rating"], [(None, None, None)])
+    report = rating_store.recompute(engine, settings["rating"], [(None, None, None)])
     assert "snapshot" in report[0], report
-    assert ratings.latest_snapshot(engine, "bt") is None
-    assert ratings.latest_snapshot(engine, method)["meta"]["method"] == method
+    assert rating_store.latest_snapshot(engine, "bt") is None
+    assert rating_store.latest_snapshot(engine, method)["meta"]["method"] == method
     client = create_app(settings).test_client()
     res = client.get("/api/v1/leaderboard")
     assert res.status_code == 200, res.get_json()
@@ -550,7 +550,7 @@ def test_store_honours_the_rating_options(tmp_path, sqlite_url):
     def stored(*args, method="bt", **scope):
         res = run(["--store", *args], env=env)
         assert res.exit_code == 0, res.output
-        return ratings.latest_snapshot(engine, method, **scope)
+        return rating_store.latest_snapshot(engine, method, **scope)
 
     snap = stored(
         "--ci", "sandwich", "--anchor", "beta=1200", "--category", "coding", category="coding"
@@ -561,14 +561,14 @@ def test_store_honours_the_rating_options(tmp_path, sqlite_url):
     beta = next(m for m in snap["models"] if m["model"] == "beta")
     assert beta["rating"] == 1200.0
     assert all(m["ci_low"] < m["ci_high"] for m in snap["models"] if m["model"] != "beta")
-    assert ratings.latest_snapshot(engine, "bt") is None  # only the scope asked for
+    assert rating_store.latest_snapshot(engine, "bt") is None  # only the scope asked for
     snap = stored("--ci", "none", "--solver", "choix", "--components", "each")
     assert snap["meta"]["solver"] == "choix" and snap["meta"]["components"]["policy"] == "each"
     snap = stored("--method", "davidson", "--left-advantage", "--ci", "none", method="davidson")
     assert "left_advantage" in snap["meta"]["parameters"]
     snap = stored("--method", "elo", "--elo-k", "16", "--bootstrap", "10", method="elo")
     assert snap["meta"]["k"] == 16.0 and snap["meta"]["bootstrap_rounds"] == 10
-    loose = ratings.compute(engine, "elo", elo_k=16.0)
+    loose = rating_store.compute(engine, "elo", elo_k=16.0)
     assert [m["rating"] for m in snap["models"]] == list(
         json.loads(loose.to_json())["models"][k]["rating"] for k in range(4)
     )

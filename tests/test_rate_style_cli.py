@@ -308,7 +308,7 @@ def test_the_recompute_job_stores_bt_style_snapshots_when_the_setting_is_on(
     tmp_path, sqlite_url, rows, redis_url
 ):
     from arena import runtime
-    from arena.ratings import latest_snapshot
+    from arena.rating_store import latest_snapshot
     from tests.conftest import make_settings
     from workers.recompute import recompute_ratings
 

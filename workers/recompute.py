@@ -8,7 +8,7 @@ demand. Reading ``pair_counts`` costs O(pairs), not O(votes).
 
 from __future__ import annotations
 
-from arena import ratings, runtime
+from arena import rating_store, runtime
 
 
 def recompute_ratings(scopes=None) -> list[dict]:
@@ -28,7 +28,7 @@ def recompute_ratings(scopes=None) -> list[dict]:
     rt = runtime.current()
     if scopes is not None:
         scopes = [tuple(s) for s in scopes]
-    report = ratings.recompute(rt.engine, rt.settings["rating"], scopes)
+    report = rating_store.recompute(rt.engine, rt.settings["rating"], scopes)
     if rt.settings["rating"]["style_control"] and scopes is None:
         from arena.style_store import recompute_style
 

@@ -314,12 +314,12 @@ def _refuse_with_store(input_path, fmt, output, replicates, matrices, timestamp)
 def _store(rt, settings, method, options, elo_k, scope, progress, style_control) -> None:
     """Recompute and store snapshots with these options (and the style-controlled ones with
     ``style_control``); print one line per scope."""
-    from arena import ratings
+    from arena import rating_store
 
     scopes = None if all(v is None for v in scope) else [scope]
     with _progress(options["rounds"], progress) as tick:
         try:
-            report = ratings.recompute(
+            report = rating_store.recompute(
                 rt.engine,
                 settings,
                 scopes,
@@ -601,9 +601,9 @@ def rate_command(
                     input_path, method, category, source, group, options, elo_k, tick
                 )
             else:
-                from arena import ratings
+                from arena import rating_store
 
-                result = ratings.compute(
+                result = rating_store.compute(
                     _runtime(config).engine,
                     method,
                     category,

@@ -466,7 +466,7 @@ def test_cli_run_with_no_battle_in_category(configure, standin, tmp_path):
 
 
 def test_judge_votes_are_not_in_the_default_human_snapshot(configure, standin):
-    from arena import ratings
+    from arena import rating_store
     from arena.models import Vote
 
     rt = configure()
@@ -479,15 +479,15 @@ def test_judge_votes_are_not_in_the_default_human_snapshot(configure, standin):
     with Session(rt.engine) as s:
         sources = sorted(v.source for v in s.exec(select(Vote)).all())
     assert sources == ["human"] * 4 + ["judge:j"] * 3  # judge votes are their own source
-    ratings.recompute(rt.engine, rt.settings["rating"])
+    rating_store.recompute(rt.engine, rt.settings["rating"])
     method = rt.settings.rating.method
-    default = ratings.latest_snapshot(rt.engine, method)  # the default leaderboard's snapshot
+    default = rating_store.latest_snapshot(rt.engine, method)  # the default leaderboard's snapshot
     assert default is not None
     assert default["meta"]["battles"] == 4  # human votes only
     assert default["meta"]["scope"]["source"] == "human"
-    mixed = ratings.latest_snapshot(rt.engine, method, source="")  # `all`, stored as ""
+    mixed = rating_store.latest_snapshot(rt.engine, method, source="")  # `all`, stored as ""
     assert mixed["meta"]["battles"] == 7
-    judge = ratings.latest_snapshot(rt.engine, method, source="judge:j")
+    judge = rating_store.latest_snapshot(rt.engine, method, source="judge:j")
     assert judge["meta"]["battles"] == 3
 
 

@@ -1,4 +1,4 @@
-"""Glue between the database and :mod:`rating`.
+"""The rating store: counts in, rating snapshots out (the database side of :mod:`rating`).
 
 * :func:`load_table` reads ``pair_counts`` (kept current by the vote job) into
   one :class:`rating.counts.CountTable`: O(pairs x scopes) rows, however many
