@@ -130,3 +130,67 @@ def settings(tmp_path, database_url, redis_url, redis_conn):
 def rt(settings):
     """The configured runtime (what ``arena`` commands and rq jobs use)."""
     return runtime.configure(settings)
+
+
+# Shared by the pipeline, vote-worker, outage, race, bad-input and browser tests.
+
+
+def seed(engine, n_models=3, n_prompts=2, category="coding"):
+    """``n_models`` models (``model-0``...) that each answered ``n_prompts`` prompts."""
+    from sqlmodel import Session
+
+    from arena.models import Answer, Model, Prompt
+
+    with Session(engine) as s:
+        models = [Model(name=f"model-{i}") for i in range(n_models)]
+        prompts = [
+            Prompt(key=f"p{j}", text=f"Prompt **{j}**", category=category) for j in range(n_prompts)
+        ]
+        s.add_all(models + prompts)
+        s.flush()
+        for m in models:
+            for p in prompts:
+                s.add(Answer(prompt_id=p.id, model_id=m.id, text=f"{m.name} answers {p.key}"))
+        s.commit()
+
+
+def count(engine, table) -> int:
+    """Rows in ``table``."""
+    from sqlalchemy import func, select
+    from sqlmodel import Session
+
+    with Session(engine) as s:
+        return s.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def work(rt, *queues):
+    """What ``arena worker --burst`` runs: vote jobs in batches, other jobs one at a time
+    (default: the votes queue)."""
+    from workers.vote_batches import VoteBatchWorker
+
+    names = queues or ("votes",)
+    VoteBatchWorker([rt.queue(q) for q in names], connection=rt.redis).work(burst=True)
+
+
+def new_battle(client, **body) -> dict:
+    """``POST /api/v1/battles``: the drawn battle (asserts 201)."""
+    res = client.post("/api/v1/battles", json=body or None)
+    assert res.status_code == 201, res.get_json()
+    return res.get_json()
+
+
+@pytest.fixture
+def app(settings):
+    """The web app on ``settings`` (a module may override this fixture with its own)."""
+    from arena.app import create_app
+
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app, rt):
+    """A test client of ``app`` on a database seeded by :func:`seed`."""
+    seed(rt.engine)
+    return app.test_client()

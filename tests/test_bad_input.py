@@ -17,20 +17,10 @@ from click.testing import CliRunner
 
 from arena.cli import main
 from arena.models import Battle, Prompt, Vote
-from tests.test_pipeline import count, new_battle, seed
+from tests.conftest import count, new_battle
 
 NUL, SURROGATE = "a\x00b", "a\ud800b"
 BAD = pytest.mark.parametrize("bad", [NUL, SURROGATE], ids=["nul", "surrogate"])
-
-
-@pytest.fixture
-def client(settings, rt):
-    from arena.app import create_app
-
-    seed(rt.engine)
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    return app.test_client()
 
 
 def raw_json(value: dict) -> str:

@@ -14,8 +14,7 @@ import pytest
 
 from arena.app import create_app
 from arena.redis_server import EmbeddedRedis, free_port
-from tests.conftest import make_settings
-from tests.test_pipeline import new_battle, seed
+from tests.conftest import make_settings, new_battle, seed
 
 ENDPOINTS = [
     ("GET", "/"),

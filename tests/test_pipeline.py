@@ -13,52 +13,9 @@ from sqlmodel import Session
 from arena import battles, votes
 from arena.app import create_app
 from arena.battles import BattleTokens
-from arena.models import Answer, Battle, Model, PairCount, Prompt, Vote
+from arena.models import Answer, Battle, Model, PairCount, Vote
+from tests.conftest import count, new_battle, seed, work
 from workers.ingest import store_vote
-from workers.vote_batches import VoteBatchWorker
-
-
-def seed(engine, n_models=3, n_prompts=2, category="coding"):
-    with Session(engine) as s:
-        models = [Model(name=f"model-{i}") for i in range(n_models)]
-        prompts = [
-            Prompt(key=f"p{j}", text=f"Prompt **{j}**", category=category) for j in range(n_prompts)
-        ]
-        s.add_all(models + prompts)
-        s.flush()
-        for m in models:
-            for p in prompts:
-                s.add(Answer(prompt_id=p.id, model_id=m.id, text=f"{m.name} answers {p.key}"))
-        s.commit()
-
-
-def count(engine, table):
-    with Session(engine) as s:
-        return s.execute(select(func.count()).select_from(table)).scalar_one()
-
-
-def work(rt, queue="votes"):
-    """What `arena worker --burst` runs (vote jobs in batches)."""
-    VoteBatchWorker([rt.queue(queue)], connection=rt.redis).work(burst=True)
-
-
-@pytest.fixture
-def app(settings):
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    return app
-
-
-@pytest.fixture
-def client(app, rt):
-    seed(rt.engine)
-    return app.test_client()
-
-
-def new_battle(client, **body):
-    res = client.post("/api/v1/battles", json=body or None)
-    assert res.status_code == 201, res.get_json()
-    return res.get_json()
 
 
 def read_token(token: str) -> battles.Ticket:

@@ -25,7 +25,7 @@ from sqlmodel import Session
 from arena import battles, votes
 from arena.cli import main
 from arena.models import Battle, PairCount, Rater, RatingSnapshot, Vote
-from tests.test_pipeline import seed
+from tests.conftest import seed
 from workers import ingest
 from workers.vote_batches import VoteBatchWorker
 

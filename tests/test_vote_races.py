@@ -25,8 +25,7 @@ from werkzeug.serving import make_server
 
 from arena.app import create_app
 from arena.models import Battle, Vote
-from tests.conftest import ROOT
-from tests.test_pipeline import seed
+from tests.conftest import ROOT, seed
 
 
 @pytest.fixture

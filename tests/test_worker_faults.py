@@ -25,8 +25,7 @@ from sqlmodel import Session
 
 from arena import battles, db, runtime, votes
 from arena.redis_server import EmbeddedRedis
-from tests.conftest import make_settings
-from tests.test_pipeline import seed
+from tests.conftest import make_settings, seed
 from tests.test_vote_batches import stored
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from arena.models import Battle, Model, Vote
-from tests.test_pipeline import seed
+from tests.conftest import seed
 
 pytestmark = pytest.mark.browser
 

@@ -9,8 +9,8 @@ from sqlmodel import Session
 from arena import runtime
 from arena.models import Answer, Model, Prompt
 from tests.conftest import make_settings
+from tests.conftest import work as shared_work
 from tests.standin_judge import StandinJudge
-from workers.vote_batches import VoteBatchWorker
 
 
 @pytest.fixture
@@ -71,10 +71,8 @@ def seed(engine, *, good_family=None, n_prompts=3, reference=None):
 
 
 def work(rt, *queues):
-    """What `arena worker --burst` runs: vote jobs in batches, judge jobs one at a time."""
-    VoteBatchWorker([rt.queue(q) for q in queues or ("judge", "votes")], connection=rt.redis).work(
-        burst=True
-    )
+    """:func:`tests.conftest.work` on the judge and votes queues unless others are named."""
+    shared_work(rt, *(queues or ("judge", "votes")))
 
 
 def count(engine, table, *where):
