@@ -20,8 +20,7 @@ after the other, each bounded in time:
                     paused with SIGSTOP for a few seconds before, as a busy worker
                     is behind), then started again;
 ``token-race``      several clients vote the same battle at once: exactly one 202 each
-                    (needs the atomic accept of issue 10, finding 1; skipped until the
-                    accept path has it, see ``TOKEN_RACE_READY``).
+                    (the atomic accept of issue 10, finding 1).
 
 For each scenario it prints: votes accepted (202), stored (new rows), lost
 (accepted - stored), doubled (rows beyond one per battle, or counted twice in
@@ -68,8 +67,6 @@ from bench.scratch import seed  # noqa: E402
 
 SCENARIOS = ("load", "worker-kill", "redis-stop", "redis-kill", "database-stop", "token-race")
 DRAIN_LIMIT = 180.0  # seconds to wait, after a scenario, for the queue to drain
-#: Set when the accept path claims a battle atomically (issue 10, finding 1).
-TOKEN_RACE_READY = False
 
 
 # --- a private PostgreSQL cluster -------------------------------------------------
@@ -518,8 +515,6 @@ def run_scenario(name: str, stack: Stack, args) -> Result:
 
 def token_race(stack: Stack, args) -> Result:
     """Eight clients vote each of 100 battles at once: one 202 per battle, 409s else."""
-    if not TOKEN_RACE_READY:
-        return Result("token-race", note="skipped: needs the atomic accept (issue 10, finding 1)")
     drain(stack)
     before = stack.stored()
     tally = Tally()
