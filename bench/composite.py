@@ -36,24 +36,24 @@ sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE]
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-from scipy.stats import kendalltau  # noqa: E402
+import numpy as np  # noqa: E402 (after sys.path names the repository)
+from scipy.stats import kendalltau  # noqa: E402 (after sys.path names the repository)
 
-from arena.composite_files import load_file_inputs  # noqa: E402
-from arena.config import Settings  # noqa: E402
-from arena.rank_options import settings_options  # noqa: E402
-from rating.composite import rank_models  # noqa: E402
-from rating.composite.goodness import (  # noqa: E402
+from arena.composite_files import load_file_inputs  # noqa: E402 (after sys.path names the repository)
+from arena.config import Settings  # noqa: E402 (after sys.path names the repository)
+from arena.rank_options import settings_options  # noqa: E402 (after sys.path names the repository)
+from rating.composite import rank_models  # noqa: E402 (after sys.path names the repository)
+from rating.composite.goodness import (  # noqa: E402 (after sys.path names the repository)
     GOODNESS_TRANSFORM,
     GOODNESS_WEIGHTING,
     SUBDOMAINS,
 )
-from rating.composite.goodness_fit import (  # noqa: E402
+from rating.composite.goodness_fit import (  # noqa: E402 (after sys.path names the repository)
     correlation_interval,
     leave_one_out,
     recipe_scores,
 )
-from rating.composite.openllm import V2_TASKS  # noqa: E402
+from rating.composite.openllm import V2_TASKS  # noqa: E402 (after sys.path names the repository)
 
 DATA = ROOT.parent / "shared" / "data" / "open-llm-leaderboard-2025-03-15"
 AS_OF = date(2025, 3, 15)

@@ -58,12 +58,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import text  # noqa: E402 (after sys.path names the repository)
 
-from arena import db  # noqa: E402
-from arena.cli.run import stop_processes  # noqa: E402
-from arena.redis_server import EmbeddedRedis, free_port  # noqa: E402
-from bench.scratch import seed  # noqa: E402
+from arena import db  # noqa: E402 (after sys.path names the repository)
+from arena.cli.run import stop_processes  # noqa: E402 (after sys.path names the repository)
+from arena.redis_server import EmbeddedRedis, free_port  # noqa: E402 (after sys.path names the repository)
+from bench.scratch import seed  # noqa: E402 (after sys.path names the repository)
 
 SCENARIOS = ("load", "worker-kill", "redis-stop", "redis-kill", "database-stop", "token-race")
 DRAIN_LIMIT = 180.0  # seconds to wait, after a scenario, for the queue to drain

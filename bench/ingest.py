@@ -48,12 +48,12 @@ from sqlmodel import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena import db  # noqa: E402
-from arena.cli.run import stop_processes  # noqa: E402
-from arena.models import PairCount, Vote  # noqa: E402
-from arena.redis_server import EmbeddedRedis, free_port  # noqa: E402
-from bench import cputime  # noqa: E402
-from bench.scratch import scratch_database, seed  # noqa: E402
+from arena import db  # noqa: E402 (after sys.path names the repository)
+from arena.cli.run import stop_processes  # noqa: E402 (after sys.path names the repository)
+from arena.models import PairCount, Vote  # noqa: E402 (after sys.path names the repository)
+from arena.redis_server import EmbeddedRedis, free_port  # noqa: E402 (after sys.path names the repository)
+from bench import cputime  # noqa: E402 (after sys.path names the repository)
+from bench.scratch import scratch_database, seed  # noqa: E402 (after sys.path names the repository)
 
 
 def wait_http(url: str, timeout: float = 30) -> None:

@@ -45,14 +45,14 @@ from sqlmodel import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena import db, runtime  # noqa: E402
-from arena.cli.run import stop_processes  # noqa: E402
-from arena.config import load  # noqa: E402
-from arena.models import Battle, JudgeCall, Vote  # noqa: E402
-from bench.scratch import scratch_database, seed  # noqa: E402
-from tests.standin_judge import StandinJudge, write_config  # noqa: E402
-from workers.judge import enqueue_jobs  # noqa: E402
-from workers.judge_config import get_judge  # noqa: E402
+from arena import db, runtime  # noqa: E402 (after sys.path names the repository)
+from arena.cli.run import stop_processes  # noqa: E402 (after sys.path names the repository)
+from arena.config import load  # noqa: E402 (after sys.path names the repository)
+from arena.models import Battle, JudgeCall, Vote  # noqa: E402 (after sys.path names the repository)
+from bench.scratch import scratch_database, seed  # noqa: E402 (after sys.path names the repository)
+from tests.standin_judge import StandinJudge, write_config  # noqa: E402 (after sys.path names the repository)
+from workers.judge import enqueue_jobs  # noqa: E402 (after sys.path names the repository)
+from workers.judge_config import get_judge  # noqa: E402 (after sys.path names the repository)
 
 
 def start_workers(n: int, config: Path, rt) -> list[subprocess.Popen]:

@@ -39,12 +39,12 @@ from sqlalchemy import insert, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena import db, rating_store  # noqa: E402
-from arena.cli.run import stop_processes  # noqa: E402
-from arena.models import Battle, Model, PairCount, Prompt, Vote  # noqa: E402
-from arena.redis_server import EmbeddedRedis, free_port  # noqa: E402
-from bench.ingest import in_threads, shares, wait_http  # noqa: E402
-from bench.scratch import scratch_database, seed  # noqa: E402
+from arena import db, rating_store  # noqa: E402 (after sys.path names the repository)
+from arena.cli.run import stop_processes  # noqa: E402 (after sys.path names the repository)
+from arena.models import Battle, Model, PairCount, Prompt, Vote  # noqa: E402 (after sys.path names the repository)
+from arena.redis_server import EmbeddedRedis, free_port  # noqa: E402 (after sys.path names the repository)
+from bench.ingest import in_threads, shares, wait_http  # noqa: E402 (after sys.path names the repository)
+from bench.scratch import scratch_database, seed  # noqa: E402 (after sys.path names the repository)
 
 CHOICES = np.array(["left", "right", "tie", "both_bad"])
 

@@ -52,13 +52,13 @@ from pathlib import Path
 # This file is bench/rating.py: keep its folder off the path so "rating" is the package.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-import choix  # noqa: E402
-import numpy as np  # noqa: E402
-from scipy.optimize import minimize  # noqa: E402
-from scipy.special import expit  # noqa: E402
+import choix  # noqa: E402 (after sys.path names the repository)
+import numpy as np  # noqa: E402 (after sys.path names the repository)
+from scipy.optimize import minimize  # noqa: E402 (after sys.path names the repository)
+from scipy.special import expit  # noqa: E402 (after sys.path names the repository)
 
-from rating import bt, counts, engine, intervals  # noqa: E402
-from rating.blas import single_threaded  # noqa: E402
+from rating import bt, counts, engine, intervals  # noqa: E402 (after sys.path names the repository)
+from rating.blas import single_threaded  # noqa: E402 (after sys.path names the repository)
 
 DUMP = (
     Path(__file__).resolve().parents[1].parent

@@ -275,7 +275,7 @@ def _result(method, sub, rating, low, high, rank, tier, meta, reps, comp):
     names = np.array(sub.models, dtype=object)
     keys = (names.astype(str), -rating) + (() if comp is None else (comp,))
     order = np.lexsort(keys) if len(names) else np.array([], int)  # by component, then rating
-    pick = lambda a: None if a is None else a[order]  # noqa: E731
+    pick = lambda a: None if a is None else a[order]  # noqa: E731 (a one-line local helper)
     return Result(
         method,
         [sub.models[k] for k in order],

@@ -310,9 +310,9 @@ def merge_rows(a, b, y, z, w, m: int, scale=None, merge: bool | None = None) -> 
     order, gid, first = _group_rows(pair, z2, pid.size)
     r = first.size
     if r == a.size:  # nothing merged: the sums are the battles themselves
-        sums = lambda v: v[order]  # noqa: E731
+        sums = lambda v: v[order]  # noqa: E731 (a one-line local helper)
     else:
-        sums = lambda v: np.bincount(gid, v[order], r)  # noqa: E731
+        sums = lambda v: np.bincount(gid, v[order], r)  # noqa: E731 (a one-line local helper)
     src = order[first]
     of_battle = np.empty(a.size, np.int64)
     of_battle[order] = gid
@@ -752,7 +752,7 @@ def _style_meta(sub: StyleBattles, fit: StyleFit, penalty, g_bounds, rating, pla
     """``meta["style"]``: coefficients with intervals, the scaling, and plain BT per model."""
     g_low, g_high, g_se = g_bounds
     pos, plain_pos = _position(rating), _position(plain_rating)
-    opt = lambda v, c: None if v is None else float(v[c])  # noqa: E731
+    opt = lambda v, c: None if v is None else float(v[c])  # noqa: E731 (a one-line local helper)
     return {
         "features": list(sub.features),
         "penalty": penalty,

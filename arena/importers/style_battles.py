@@ -301,7 +301,7 @@ def read_style_file(path: str | Path, *, need_features: bool = True) -> StyleFil
     z = battle_features(counts[:, 0, :], counts[:, 1, :])
     models = sorted(names, key=names.get)
     battles = StyleBattles(np.array(a), np.array(b), np.array(y), z, np.array(w), models)
-    obj = lambda v: np.array(v, dtype=object)  # noqa: E731
+    obj = lambda v: np.array(v, dtype=object)  # noqa: E731 (a one-line local helper)
     return StyleFile(
         battles,
         obj(prompt),

@@ -2,8 +2,11 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rating.composite.aggregate import borda_points, combine, coverage, signal_scale
+from rating.composite.blend import Signal, blend
 from rating.composite.normalize import minmax, normalize, percentile, zscore
 from rating.composite.weights import WeightError, normalize_weights, parse_weight
 
@@ -110,11 +113,6 @@ def test_winrate_is_share_of_models_beaten_and_borda_penalizes_sparse_signals():
     full = np.array([3.0, 1.0, 2.0, 0.0])
     np.testing.assert_allclose(signal_scale(full, "minmax", "winrate"), borda_points(full))
 
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from rating.composite.blend import Signal, blend  # noqa: E402
 
 _values = st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), min_size=2, max_size=12)
 

@@ -42,7 +42,7 @@ def test_golden_three_models():
     theta = (np.array(r.rating) - 1000) / bt.POINTS_PER_LOG_UNIT
     # Stationarity: every model's observed wins equal its expected wins.
     by = dict(zip(r.models, theta))
-    p = lambda x, y: 1 / (1 + np.exp(by[y] - by[x]))  # noqa: E731
+    p = lambda x, y: 1 / (1 + np.exp(by[y] - by[x]))  # noqa: E731 (a one-line local helper)
     assert pytest.approx(3 * p("a", "b") + 5 * p("a", "c"), abs=1e-9) == 2 + 4
     assert pytest.approx(3 * p("b", "a") + 3 * p("b", "c"), abs=1e-9) == 1 + 2
     assert r.meta["grad_norm"] < 1e-10

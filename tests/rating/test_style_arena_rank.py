@@ -27,9 +27,9 @@ from tests.rating.style_simulation import simulate_style
 ar = pytest.importorskip("arena_rank", reason="arena-rank is not installed")
 jnp = pytest.importorskip("jax.numpy")
 
-from arena_rank.models.bradley_terry import BradleyTerry  # noqa: E402
-from arena_rank.models.contextual_bradley_terry import ContextualBradleyTerry  # noqa: E402
-from arena_rank.utils.data_utils import ContextualPairDataset, PairDataset  # noqa: E402
+from arena_rank.models.bradley_terry import BradleyTerry  # noqa: E402 (after importorskip)
+from arena_rank.models.contextual_bradley_terry import ContextualBradleyTerry  # noqa: E402 (after importorskip)
+from arena_rank.utils.data_utils import ContextualPairDataset, PairDataset  # noqa: E402 (after importorskip)
 
 TOL = 0.05  # rating points
 

@@ -40,7 +40,7 @@ def test_reweighting_widens_intervals_of_models_seen_in_one_frequent_pair():
     plain = rate_style(StyleBattles(a, bb, y, z, None, b.models))
     w = inverse_pair_weights(a, bb, 6)
     rew = rate_style(StyleBattles(a, bb, y, z, w, b.models))
-    width = lambda r, name: r.ci_high[r.models.index(name)] - r.ci_low[r.models.index(name)]  # noqa: E731
+    width = lambda r, name: r.ci_high[r.models.index(name)] - r.ci_low[r.models.index(name)]  # noqa: E731 (a one-line local helper)
     # the frequent pair's information is down-weighted: m00 and m01 lose precision
     grow = {n: width(rew, n) / width(plain, n) for n in b.models}
     assert grow["m00"] > 1.03 and grow["m01"] > 1.03
