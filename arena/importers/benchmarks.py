@@ -22,13 +22,13 @@ file is good. Writing is an upsert on ``(model, benchmark, subtask)``.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from arena import files
 from arena.importers.common import FileError, upsert_counted
 from arena.models import BenchmarkScore
 from rating.composite.inputs import BenchmarkResult
@@ -54,42 +54,9 @@ class Parsed:
 
 
 def read_csv(path: str | Path) -> tuple[list[str], list[tuple[int, dict]]]:
-    """Header and ``(line number, row)`` pairs of a CSV file (blank lines skipped).
-
-    The file is read whole and closed before returning; cells are stripped.
-    """
-    path = Path(path)
-    try:
-        handle = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 (closed below)
-    except FileNotFoundError:
-        raise SignalFileError(path, None, "file not found") from None
-    except OSError as exc:
-        raise SignalFileError(path, None, f"cannot open: {exc.strerror or exc}") from None
-    out: list[tuple[int, dict]] = []
-    line = 1
-    try:
-        with handle as fh:
-            reader = csv.DictReader(fh)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            if not header:
-                raise SignalFileError(path, None, "empty file (no header line)")
-            reader.fieldnames = header
-            for row in reader:
-                line = reader.line_num
-                if None in row:
-                    raise SignalFileError(
-                        path,
-                        line,
-                        f"{len(header) + len(row[None])} fields, header has {len(header)}",
-                    )
-                if all((v or "").strip() == "" for v in row.values()):
-                    continue
-                out.append((line, {k: (v or "").strip() for k, v in row.items()}))
-    except csv.Error as exc:
-        raise SignalFileError(path, line, f"bad CSV ({exc})") from None
-    except UnicodeDecodeError as exc:
-        raise SignalFileError(path, None, f"not UTF-8 text ({exc.reason})") from None
-    return header, out
+    """Header and ``(line number, row)`` pairs of a signal CSV file (:func:`arena.files.read_csv`,
+    errors as :class:`SignalFileError`)."""
+    return files.read_csv(path, SignalFileError)
 
 
 def number(
