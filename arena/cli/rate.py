@@ -212,7 +212,6 @@ def _rate_battles(
     matrices, timestamp, output) asks."""
     from arena.cli import rate_style
 
-    fmt, replicates, matrices, timestamp, output = out
     settings = config["rating"]
     if group is not None:
         raise click.UsageError("--rater-group does not apply to these options yet")
@@ -238,15 +237,7 @@ def _rate_battles(
                 settings["min_battles"] if min_battles is None else min_battles
             ),
         )
-    if timestamp:
-        result.meta["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    if fmt == "json":
-        text = dumps(result.to_dict(replicates=replicates, matrices=matrices)) + "\n"
-    elif fmt == "csv":
-        text = _csv_text(result)
-    else:
-        text = rate_style.table_text(result)
-    _write(text, output)
+    _emit(result, out, rate_style.table_text)
 
 
 def _rate_options(
@@ -615,6 +606,13 @@ def rate_command(
                 )
         except RatingError as exc:
             raise click.ClickException(str(exc)) from None
+    _emit(result, (fmt, replicates, matrices, timestamp, output), _table_text)
+
+
+def _emit(result, out, table_text) -> None:
+    """Write ``result`` as ``out`` (format, replicates, matrices, timestamp, output) asks;
+    ``table_text`` renders the table format."""
+    fmt, replicates, matrices, timestamp, output = out
     if timestamp:
         result.meta["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     if fmt == "json":
@@ -622,7 +620,7 @@ def rate_command(
     elif fmt == "csv":
         text = _csv_text(result)
     else:
-        text = _table_text(result)
+        text = table_text(result)
     _write(text, output)
 
 
