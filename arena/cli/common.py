@@ -11,17 +11,19 @@ import click
 
 from arena.config import ConfigError, load
 
+_config_path = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Settings file (default: $ARENA_CONFIG or ./config.toml).",
+)
+
 
 def config_option(func):
     """Add ``--config FILE`` and pass the resolved :class:`Runtime` as ``rt``."""
 
-    @click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False),
-        default=None,
-        help="Settings file (default: $ARENA_CONFIG or ./config.toml).",
-    )
+    @_config_path
     @functools.wraps(func)
     def wrapper(*args, config_path=None, **kwargs):
         from arena import runtime  # database and Redis clients: imported when a command runs
@@ -35,13 +37,7 @@ def settings_option(func):
     """Add ``--config FILE`` and pass the loaded settings as ``settings`` (no database or
     Redis client is made: for commands that may not need one)."""
 
-    @click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False),
-        default=None,
-        help="Settings file (default: $ARENA_CONFIG or ./config.toml).",
-    )
+    @_config_path
     @functools.wraps(func)
     def wrapper(*args, config_path=None, **kwargs):
         return func(*args, settings=_load(config_path), **kwargs)
