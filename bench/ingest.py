@@ -179,6 +179,38 @@ def shares(total: int, parts: int) -> list[int]:
     return [total // parts + (k < total % parts) for k in range(parts)]
 
 
+def start_web(tmp: Path, url: str, redis_url: str, workers: int):
+    """gunicorn with ``workers`` on a free loopback port, on the database ``url`` and Redis
+    ``redis_url`` (rate limits and recomputes off); ``(port, env, process)``, ``env`` being
+    the environment other Arena processes of the run should get."""
+    port = free_port()
+    env = dict(
+        os.environ,
+        ARENA_DATABASE_URL=url,
+        ARENA_REDIS_URL=redis_url,
+        ARENA_INSTANCE=str(tmp),
+        ARENA_SECRET_KEY="bench",
+        ARENA_CONFIG=str(tmp / "c.toml"),
+    )
+    (tmp / "c.toml").write_text("[limits]\nenabled = false\n[rating]\nrecompute_every = 0\n")
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    process = subprocess.Popen(
+        [
+            gunicorn,
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "arena.app:create_app()",
+        ],
+        env=env,
+        cwd=tmp,
+    )
+    return port, env, process
+
+
 def run(args, tmp: Path, url: str) -> int:
     db.upgrade(url)
     engine = db.get_engine(url)
@@ -187,33 +219,8 @@ def run(args, tmp: Path, url: str) -> int:
     procs: list[subprocess.Popen] = []
     try:  # whatever fails to start, what did start is stopped
         redis_url = redis_server.start()
-        port = free_port()
-        env = dict(
-            os.environ,
-            ARENA_DATABASE_URL=url,
-            ARENA_REDIS_URL=redis_url,
-            ARENA_INSTANCE=str(tmp),
-            ARENA_SECRET_KEY="bench",
-            ARENA_CONFIG=str(tmp / "c.toml"),
-        )
-        (tmp / "c.toml").write_text("[limits]\nenabled = false\n[rating]\nrecompute_every = 0\n")
-        bin_dir = Path(sys.executable).parent
-        procs.append(
-            subprocess.Popen(
-                [
-                    str(bin_dir / "gunicorn"),
-                    "-w",
-                    str(args.web_workers),
-                    "-b",
-                    f"127.0.0.1:{port}",
-                    "--log-level",
-                    "warning",
-                    "arena.app:create_app()",
-                ],
-                env=env,
-                cwd=tmp,
-            )
-        )
+        port, env, web = start_web(tmp, url, redis_url, args.web_workers)
+        procs.append(web)
         for _ in range(args.rq_workers):
             procs.append(
                 subprocess.Popen(

@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT))
 from arena import db, rating_store  # noqa: E402 (after sys.path names the repository)
 from arena.cli.run import stop_processes  # noqa: E402 (after sys.path names the repository)
 from arena.models import Battle, Model, PairCount, Prompt, Vote  # noqa: E402 (after sys.path names the repository)
-from arena.redis_server import EmbeddedRedis, free_port  # noqa: E402 (after sys.path names the repository)
-from bench.ingest import in_threads, shares, wait_http  # noqa: E402 (after sys.path names the repository)
+from arena.redis_server import EmbeddedRedis  # noqa: E402 (after sys.path names the repository)
+from bench.ingest import in_threads, shares, start_web, wait_http  # noqa: E402 (after sys.path names the repository)
 from bench.scratch import scratch_database, seed  # noqa: E402 (after sys.path names the repository)
 
 CHOICES = np.array(["left", "right", "tie", "both_bad"])
@@ -190,32 +190,8 @@ def run(args, tmp: Path, url: str) -> int:
     procs: list[subprocess.Popen] = []
     try:
         redis_url = redis_server.start()
-        port = free_port()
-        env = dict(
-            os.environ,
-            ARENA_DATABASE_URL=url,
-            ARENA_REDIS_URL=redis_url,
-            ARENA_INSTANCE=str(tmp),
-            ARENA_SECRET_KEY="bench",
-            ARENA_CONFIG=str(tmp / "c.toml"),
-        )
-        (tmp / "c.toml").write_text("[limits]\nenabled = false\n[rating]\nrecompute_every = 0\n")
-        procs.append(
-            subprocess.Popen(
-                [
-                    str(Path(sys.executable).parent / "gunicorn"),
-                    "-w",
-                    str(args.web_workers),
-                    "-b",
-                    f"127.0.0.1:{port}",
-                    "--log-level",
-                    "warning",
-                    "arena.app:create_app()",
-                ],
-                env=env,
-                cwd=tmp,
-            )
-        )
+        port, _, web = start_web(tmp, url, redis_url, args.web_workers)
+        procs.append(web)
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/healthz")
         paths = {
