@@ -26,24 +26,24 @@ import dataclasses
 import numpy as np
 from scipy.special import expit
 
-from rating import style
+from rating import style_fit, style_rows
 from rating.errors import RatingError
 
 DEFAULT_VERIFY_TOP = 10
 
 
-def _rows_with_outcome(battles: style.StyleBattles, z: np.ndarray):
+def _rows_with_outcome(battles: style_rows.StyleBattles, z: np.ndarray):
     # Merge on (a, b, z, y): every battle of a row then has the same score.
     m = len(battles.models)
     zy = np.column_stack([z, battles.outcome])
     flip = battles.a > battles.b
     # merge_rows negates z of flipped battles; the outcome column must flip as 1 - y
     zy[flip, -1] = battles.outcome[flip] - 1.0  # becomes 1 - y after negation
-    return style.merge_rows(battles.a, battles.b, battles.outcome, zy, battles.weight, m)
+    return style_rows.merge_rows(battles.a, battles.b, battles.outcome, zy, battles.weight, m)
 
 
 def votes_to_swap(
-    battles: style.StyleBattles,
+    battles: style_rows.StyleBattles,
     models_in_order: list,
     *,
     penalty: float = 0.0,
@@ -104,10 +104,10 @@ def votes_to_swap(
     return out
 
 
-def _for_fit(battles: style.StyleBattles, style_control: bool) -> style.StyleBattles:
+def _for_fit(battles: style_rows.StyleBattles, style_control: bool) -> style_rows.StyleBattles:
     if style_control:
         return battles
-    return style.StyleBattles(
+    return style_rows.StyleBattles(
         battles.a,
         battles.b,
         battles.outcome,
@@ -121,21 +121,21 @@ def _for_fit(battles: style.StyleBattles, style_control: bool) -> style.StyleBat
 class _Influence:
     """The fit, its inverse information and each merged row's per-battle score."""
 
-    def __init__(self, battles: style.StyleBattles, penalty: float, prior):
+    def __init__(self, battles: style_rows.StyleBattles, penalty: float, prior):
         m = len(battles.models)
         k = battles.z.shape[1]
-        fit = style.fit_style(battles, penalty=penalty, ci="none", prior=prior)
+        fit = style_fit.fit_style(battles, penalty=penalty, ci="none", prior=prior)
         self.x = np.r_[fit.theta, fit.gamma]
         self.prior = fit.prior
-        z, _, _ = style.standardize(battles.z)
+        z, _, _ = style_rows.standardize(battles.z)
         rows = _rows_with_outcome(battles, z)
         self.rows = rows
         self.zr = np.ascontiguousarray(rows.z[:, :k])
         y = rows.z[:, k]  # the outcome of every battle of the row, oriented a < b
         sub = dataclasses.replace(rows, z=self.zr)
-        p = expit(style._logits(sub, self.x))
-        pen = style._penalties(m, k, penalty, self.prior)
-        h = style.information(sub, sub.mass * p * (1.0 - p), pen)
+        p = expit(style_fit.logits(sub, self.x))
+        pen = style_fit.penalties(m, k, penalty, self.prior)
+        h = style_fit.information(sub, sub.mass * p * (1.0 - p), pen)
         h[:m, :m] += 1.0
         self.h_inv = np.linalg.inv(h)
         self.score = sub.mass / sub.count * (y - p)  # one battle's score, times x_row
@@ -150,7 +150,7 @@ class _Influence:
         return float(self.x[u] - self.x[l]), effect
 
 
-def gap_effects(battles: style.StyleBattles, u: int, l: int, *, penalty=0.0, prior=None):
+def gap_effects(battles: style_rows.StyleBattles, u: int, l: int, *, penalty=0.0, prior=None):
     """Merged rows (on ``(a, b, z, outcome)``) and the first-order effect on the
     gap of ``u`` over ``l`` of removing one battle of each row.
 
@@ -216,7 +216,7 @@ def _verify(battles, rows, effect, estimate, u, l, penalty, prior, max_tries=12,
 
     def gap_without(votes):
         keep = _drop_mask(battles, rows, effect, votes)
-        fit = style.fit_style(battles.subset(keep), penalty=penalty, ci="none", prior=prior)
+        fit = style_fit.fit_style(battles.subset(keep), penalty=penalty, ci="none", prior=prior)
         return float(fit.theta[u] - fit.theta[l])
 
     votes = max(int(estimate), 1)

@@ -236,14 +236,14 @@ def test_bad_input_is_refused():
 
 
 def test_bootstrap_replicates_are_exact_refits_of_their_draws():
-    from rating import style
+    from rating import style_fit, style_rows
 
     rng = np.random.default_rng(9)
     b, _ = simulate_style(6000, rng, m=6, verbose_model=1, tie_rate=0.1)
-    z, _, _ = style.standardize(b.z)
-    rows = style.merge_rows(b.a, b.b, b.outcome, z, b.weight, 6)
-    x_hat, _, _ = style.fit_rows(rows, 1.0)
-    reps = style.bootstrap(rows, x_hat, 1.0, 0.0, rounds=3, seed=5)
+    z, _, _ = style_rows.standardize(b.z)
+    rows = style_rows.merge_rows(b.a, b.b, b.outcome, z, b.weight, 6)
+    x_hat, _, _ = style_fit.fit_rows(rows, 1.0)
+    reps = style_fit.bootstrap(rows, x_hat, 1.0, 0.0, rounds=3, seed=5)
     # replay the same draws and refit each exactly by Newton
     g = np.random.default_rng(5)
     n = int(rows.count.sum())
@@ -251,7 +251,7 @@ def test_bootstrap_replicates_are_exact_refits_of_their_draws():
     for r in range(3):
         times = np.bincount(battle_row[g.integers(0, n, n)], minlength=rows.count.size)
         unit_win = rows.win / rows.count
-        exact, _, gn = style.fit_rows(
+        exact, _, gn = style_fit.fit_rows(
             rows, 1.0, win=unit_win * times, mass=times.astype(float), tol=1e-11
         )
         assert gn < 1e-8
