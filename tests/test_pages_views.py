@@ -162,6 +162,10 @@ def test_composite_tab_empty_then_ranked(tmp_path, database_url, redis_url, redi
     assert all(name in unescape(points) for name in DEMO)
     goodness = client.get("/leaderboard/composite?by=goodness").get_data(as_text=True)
     assert _column(goodness, "composite", 1)[0] == "sage-34b"  # best benchmarks
+    unknown = client.get("/leaderboard/composite?category=%3Cb%3Enope")
+    assert unknown.status_code == 404 and "&lt;b&gt;nope" in unknown.get_data(as_text=True)
+    coding = client.get("/leaderboard/composite?category=coding")
+    assert coding.status_code == 200 and 'id="composite"' in coding.get_data(as_text=True)
     bad = client.get("/leaderboard/composite?by=speed")
     assert bad.status_code == 400 and "by must be one of" in bad.get_data(as_text=True)
     # new signal rows refresh the cached page

@@ -13,7 +13,7 @@ reads the same cached result (:func:`composite`).
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -121,6 +121,14 @@ def scatter_points(rows: list[dict]) -> dict | None:
     }
 
 
+def known_categories() -> list[str]:
+    """Categories with a rating snapshot of the ``[rating] method`` (the arena signal's)."""
+    method = rt().settings["rating"]["method"]
+    return sorted(
+        {s["category"] for s in snapshots.every_scope() if s["category"] and s["method"] == method}
+    )
+
+
 def _args() -> tuple[str, str]:
     by = request.args.get("by") or "composite"
     if by not in BY:
@@ -138,6 +146,15 @@ def page():
     except ApiError as exc:
         body = Markup(f"<h1>Composite rank</h1><p>{escape(exc.reason)}</p>")
         return render_template("composite.html", body=body, charted=False), 400
+    if category and category not in known_categories():
+        # computed only for categories with ratings: free text in the query cannot make
+        # the server rank again and again, nor fill the kept pages
+        body = Markup(
+            f"<h1>Composite rank</h1><p id='no-category'>No ratings for the category "
+            f"{escape(category)!s} yet. <a href='{url_for('composite_page.page')}'>"
+            "All categories</a>.</p>"
+        )
+        return render_template("composite.html", body=body, charted=False), 404
     version = stamp()
     key = ("composite-page", version, category, by)
     body, charted = fragments.cached(
@@ -154,9 +171,6 @@ def _body(data: dict, category: str, by: str) -> tuple[Markup, bool]:
     imported = {
         i["kind"]: i.get("rows", 0) for i in meta.get("inputs", []) if i.get("kind") != "ratings"
     }
-    categories = sorted(
-        {s["category"] for s in snapshots.every_scope() if s["category"] and s["method"] == "bt"}
-    )
     html = render_template(
         "_composite_body.html",
         data=data,
@@ -167,7 +181,7 @@ def _body(data: dict, category: str, by: str) -> tuple[Markup, bool]:
         imported=imported,
         imports=IMPORTS,
         category=category,
-        categories=categories,
+        categories=known_categories(),
         by=by,
         choices=BY,
         raw_text=raw_text,
