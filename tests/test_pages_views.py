@@ -32,14 +32,19 @@ BENCHMARKS = "model,benchmark,subtask,score,n_items\n" + "".join(
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    """Forget parsed snapshots and page bodies kept in the process: every PostgreSQL case
-    reuses one database (its schema reset), so snapshot ids repeat across tests."""
+    """Forget parsed snapshots and page bodies kept in the process, before and after: every
+    PostgreSQL case reuses one database (its schema reset), so snapshot ids repeat across
+    tests and a kept payload of one test would be read by the next."""
     from arena.web import fragments, snapshots
 
-    for cache in (snapshots._payload, snapshots._replicates):
-        cache.cache_clear()
-    fragments._bodies.clear()
+    def clear():
+        for cache in (snapshots._payload, snapshots._replicates):
+            cache.cache_clear()
+        fragments._bodies.clear()
+
+    clear()
     yield
+    clear()  # and leave none of ours to the tests that follow
 
 
 def _app(tmp_path, database_url, redis_url, **rating):
@@ -195,6 +200,9 @@ def test_model_page_shows_its_composite_signals(tmp_path, database_url, redis_ur
     assert signals["Arena rating"] == f"{row['signals']['arena']['normalized']:.3f}"
     assert _column(html, "benchmark-scores", 0) == ["gpqa", "math"]
     assert _column(html, "benchmark-scores", 1)[0].startswith("0.8")
+    data = checked(client, "/api/v1/models/sage-34b").get_json()["composite"]
+    assert data["row"] == row
+    assert [b["benchmark"] for b in data["stored"]["benchmarks"]] == ["gpqa", "math"]
 
 
 def test_judges_page_without_judges(tmp_path, database_url, redis_url, redis_conn):

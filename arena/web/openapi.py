@@ -214,6 +214,7 @@ SCHEMAS = {
                 "properties": {"name": STR, "state": STR, "organization": NSTR, "license": NSTR},
             },
             "current": {"type": ["object", "null"]},
+            "composite": {"type": "object"},  # arena.web.model_signals.signals
             "history": {
                 "type": "array",
                 "items": {
