@@ -35,11 +35,24 @@ def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.where(den > 0, (rx * ry).sum(axis=1) / den, np.nan)
 
 
-def _kendall_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Kendall's tau-b of each row pair of two (rounds, models) arrays."""
+def _kendall_rows(x: np.ndarray, y: np.ndarray, chunk_cells: int = 2_000_000) -> np.ndarray:
+    """Kendall's tau-b of each row pair of two (rounds, models) arrays.
+
+    With ``s`` the signs of the differences over every pair of models,
+    tau-b = sum(s_x s_y) / sqrt(sum(s_x^2) sum(s_y^2)) (ties give a zero sign);
+    rows are taken in chunks of about ``chunk_cells`` pair cells, so memory stays
+    bounded for many models.
+    """
+    n = x.shape[1]
+    i, j = np.triu_indices(n, k=1)
     out = np.empty(x.shape[0])
-    for r in range(x.shape[0]):
-        out[r] = stats.kendalltau(x[r], y[r]).statistic
+    step = max(1, chunk_cells // max(1, i.size))
+    for start in range(0, x.shape[0], step):
+        sx = np.sign(x[start : start + step, i] - x[start : start + step, j])
+        sy = np.sign(y[start : start + step, i] - y[start : start + step, j])
+        den = np.sqrt((sx * sx).sum(axis=1) * (sy * sy).sum(axis=1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[start : start + step] = np.where(den > 0, (sx * sy).sum(axis=1) / den, np.nan)
     return out
 
 

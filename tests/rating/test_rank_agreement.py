@@ -46,3 +46,13 @@ def test_interval_covers_the_true_correlation():
         assert -1 <= r["spearman"]["low"] <= r["spearman"]["high"] <= 1
         covered += r["spearman"]["low"] <= truth <= r["spearman"]["high"]
     assert covered >= 51, covered  # 0.85 of the runs; the percentile interval: 1 in 200
+
+
+def test_kendall_matches_scipy_with_ties():
+    from rating.rank_agreement import _kendall_rows
+
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 6, (40, 25)).astype(float)  # many ties
+    y = x + rng.integers(0, 3, (40, 25))
+    want = [stats.kendalltau(x[r], y[r]).statistic for r in range(40)]
+    assert _kendall_rows(x, y, chunk_cells=1000) == pytest.approx(want)
