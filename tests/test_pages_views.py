@@ -127,6 +127,8 @@ def test_style_control_toggle_on_the_page(styled):
         assert changes[m["model"]] == (
             "=" if want == 0 else ("▲" if want > 0 else "▼") + str(abs(want))
         )
+    coding = client.get("/leaderboard?category=coding&style_control=1").get_data(as_text=True)
+    assert "Rank (StyleCtrl)" in coding and "category coding" in coding
     # the rating column shows the style-controlled ratings
     ratings = dict(zip(_column(on, "leaderboard", 3), _column(on, "leaderboard", 4), strict=True))
     assert all(ratings[m["model"]] == f"{m['rating']:.1f}" for m in style["models"])
