@@ -4,9 +4,11 @@ Both read stored rating snapshots (``rating_snapshots``), which the
 ``recompute_ratings`` job writes; nothing is computed on request.
 
 ``GET /leaderboard``                 the page (table, interval plot, win-fraction heatmap),
-                                     ?category=&source=&method=&deprecated=1
+                                     ?category=&source=&method=&deprecated=1&style_control=1
 ``GET /api/v1/leaderboard``          the newest snapshot for a scope, as ``arena rate`` JSON
-                                     plus ``snapshot`` (what to cite); ``?format=csv``
+                                     plus ``snapshot`` (what to cite); ``?format=csv``;
+                                     ``?style_control=true``: the style-controlled one
+                                     against plain BT (:mod:`arena.web.style_view`)
 ``GET /api/v1/leaderboard/scopes``   which scopes have snapshots
 ``GET /api/v1/rank``                 the composite rank, as ``arena rank --format json``
 """
