@@ -115,7 +115,7 @@ var ArenaCharts = (function () {
     }], {
       margin: {l: 50, r: 20, t: 20, b: 40}, height: 380,
       xaxis: {title: {text: "fastness (0: the slowest here, 1: the fastest)"}},
-      yaxis: {title: {text: "goodness (benchmarks, mean log-odds)"}}
+      yaxis: {title: {text: "goodness (from benchmarks)"}}
     }, config).then(function () { el.dataset.rendered = "1"; });
   }
 
