@@ -36,10 +36,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         api_read,
         assets,
         battle,
+        composite_page,
         errors,
         extensions,
         health,
         inputs,
+        judges_page,
         leaderboard,
         maintainer,
         models_page,
@@ -62,6 +64,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(leaderboard.api)
     app.register_blueprint(api_read.bp)
     app.register_blueprint(models_page.bp)
+    app.register_blueprint(judges_page.bp)
+    app.register_blueprint(composite_page.bp)
     app.register_blueprint(maintainer.bp)
     app.register_blueprint(openapi.bp)
     app.before_request(maintainer.guard_reads)

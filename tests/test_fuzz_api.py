@@ -63,10 +63,12 @@ json_value = st.recursive(
 SCOPE = ("category", "source", "rater_group")
 PARAMS = {
     "/": SCOPE,
-    "/leaderboard": (*SCOPE, "method"),
+    "/leaderboard": (*SCOPE, "method", "style_control"),
+    "/leaderboard/composite": (*SCOPE, "by"),
+    "/leaderboard/judges": ("method",),
     "/healthz": (),
     "/api/v1/stats": (),
-    "/api/v1/leaderboard": (*SCOPE, "method", "replicates"),
+    "/api/v1/leaderboard": (*SCOPE, "method", "replicates", "style_control"),
     "/api/v1/leaderboard/scopes": (),
     "/api/v1/rank": (
         *SCOPE,
@@ -88,13 +90,24 @@ CHOSEN = {
     "replicates": ["0", "1", "2", "20", "true", "-3", "2001"],
     "max_vram_gb": ["0", "24", "-1", "nan", "1e400"],
     "min_coverage": ["0", "0.5", "1", "1.5", "nan"],
+    "style_control": ["1", "true", "0", "on", "x"],
+    "by": ["composite", "goodness", "fastness", "goodness.math", "x"],
 }
 
 
 # Every path; the cheap ones twice (the pages and the composite rank cost the most).
 # (hypothesis draws the first of a list most often: the costly pages come last)
-CHEAP = [p for p in PARAMS if p not in ("/", "/leaderboard", "/api/v1/rank")]
-GET_PATHS = [*CHEAP, *CHEAP, "/api/v1/rank", "/leaderboard", "/"]
+COSTLY = ("/", "/leaderboard", "/api/v1/rank", "/leaderboard/composite", "/leaderboard/judges")
+CHEAP = [p for p in PARAMS if p not in COSTLY]
+GET_PATHS = [
+    *CHEAP,
+    *CHEAP,
+    "/api/v1/rank",
+    "/leaderboard/composite",
+    "/leaderboard/judges",
+    "/leaderboard",
+    "/",
+]
 
 
 PARAM_VALUES = {

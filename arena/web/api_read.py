@@ -152,7 +152,7 @@ def models_json():
 @bp.get("/models/<path:name>")
 @limit("reads")
 def model_json(name: str):
-    """One model: rating over time, per category, head to head.
+    """One model: rating over time, per category, head to head, composite signals.
 
     ---
     get:
@@ -171,8 +171,12 @@ def model_json(name: str):
         400: {$ref: '#/components/responses/Error'}
         404: {$ref: '#/components/responses/Error'}
     """
+    from arena.web import model_signals
+
     method, scope = snapshots.request_method(), snapshots.request_scope()
-    return jsonify(model_detail.detail(name, method, scope))
+    body = model_detail.detail(name, method, scope)
+    body["composite"] = model_signals.signals(name)  # as the model page shows it
+    return jsonify(body)
 
 
 @bp.get("/snapshots")

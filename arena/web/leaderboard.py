@@ -4,9 +4,11 @@ Both read stored rating snapshots (``rating_snapshots``), which the
 ``recompute_ratings`` job writes; nothing is computed on request.
 
 ``GET /leaderboard``                 the page (table, interval plot, win-fraction heatmap),
-                                     ?category=&source=&method=&deprecated=1
+                                     ?category=&source=&method=&deprecated=1&style_control=1
 ``GET /api/v1/leaderboard``          the newest snapshot for a scope, as ``arena rate`` JSON
-                                     plus ``snapshot`` (what to cite); ``?format=csv``
+                                     plus ``snapshot`` (what to cite); ``?format=csv``;
+                                     ``?style_control=true``: the style-controlled one
+                                     against plain BT (:mod:`arena.web.style_view`)
 ``GET /api/v1/leaderboard/scopes``   which scopes have snapshots
 ``GET /api/v1/rank``                 the composite rank, as ``arena rank --format json``
 """
@@ -20,7 +22,7 @@ from markupsafe import Markup, escape
 
 from arena.config import RATING_METHODS
 from arena.scope import ALL_SOURCES, HUMAN
-from arena.web import fragments, pairs, snapshots
+from arena.web import fragments, pairs, snapshots, style_view
 from arena.web.common import rt
 from arena.web.errors import ApiError
 from arena.web.extensions import limit
@@ -75,6 +77,14 @@ def leaderboard_json():
         - rater_group
         - format
         - {name: replicates, in: query, schema: {type: string, enum: ['0', '1', 'true', 'yes']}}
+        - name: style_control
+          in: query
+          schema: {type: string, enum: ['0', '1', 'true', 'false', 'yes', 'no', 'on', 'off']}
+          description: >-
+            true: the newest style-controlled snapshot (method bt-style; human votes,
+            overall or one category) with meta.style (the coefficients with their
+            intervals) and per row rank_plain and rank_change against the plain bt
+            snapshot named in compared_to
       responses:
         200:
           description: the snapshot
@@ -86,6 +96,8 @@ def leaderboard_json():
         404: {$ref: '#/components/responses/Error'}
     """
     args = _scope_args()
+    if style_view.wanted(request.args.get("style_control")):
+        return _style_json(args["method"], args["scope"])
     stored = snapshots.latest_or_404(args["method"], args["scope"])
     tag = snapshots.etag(stored.id, stored.digest)
     cached = snapshots.not_modified(tag)
@@ -106,6 +118,41 @@ def leaderboard_json():
             return body
 
         response = snapshots.cached_json(stored, build, replicates)
+    response.set_etag(tag, weak=True)
+    return response
+
+
+STYLE_COLUMNS = (*LEADERBOARD_COLUMNS, "rank_plain", "rank_change")
+
+
+def _style_json(method, scope):
+    """``?style_control=true``: the style-controlled snapshot against plain BT (404 without)."""
+    if method != style_view.PLAIN_METHOD:
+        raise ApiError(400, "style control compares with method bt", "bad_method")
+    stored = style_view.latest(method, scope)
+    if stored is None:
+        raise ApiError(
+            404,
+            f"no style-controlled snapshot for {scope.label()} yet (set [rating] "
+            "style_control = true, or run `arena rate --store --style-control`)",
+            "no_snapshot",
+        )
+    plain = snapshots.latest(method, scope)
+    tag = snapshots.etag(stored.id, stored.digest, plain.id if plain else None)
+    cached = snapshots.not_modified(tag)
+    if cached is not None:
+        return cached
+    if wants_csv():
+        body = style_view.api_body(stored, plain)
+        response = csv_response(body["models"], STYLE_COLUMNS, f"leaderboard-{stored.id}.csv")
+    else:
+
+        def build():
+            body = style_view.api_body(stored, plain)
+            body.pop("bootstrap", None)
+            return body
+
+        response = snapshots.cached_json(stored, build, "style", plain.id if plain else None)
     response.set_etag(tag, weak=True)
     return response
 
@@ -247,7 +294,9 @@ def _choices(known: list[dict], method: str) -> dict:
         sources.insert(0, HUMAN)
     if ALL_SOURCES not in sources:
         sources.append(ALL_SOURCES)
-    methods = sorted({s["method"] for s in known} | {method}, key=METHODS.index)
+    methods = sorted(
+        {s["method"] for s in known if s["method"] in METHODS} | {method}, key=METHODS.index
+    )
     return {"categories": categories, "sources": sources, "methods": methods}
 
 
@@ -300,13 +349,35 @@ def page():
         ), 400
     method, scope = args["method"], args["scope"]
     show_retired = request.args.get("deprecated") in ("1", "true", "yes", "on")
+    style = style_view.wanted(request.args.get("style_control"))
     links = tuple(sorted(snapshots.link_args(method, scope).items()))
-    key = ("leaderboard", fragments.version(), method, scope, show_retired, links)
-    body, flags = fragments.cached(key, lambda: _body(method, scope, show_retired))
+    key = ("leaderboard", fragments.version(), method, scope, show_retired, style, links)
+    body, flags = fragments.cached(key, lambda: _body(method, scope, show_retired, style))
     return render_template("leaderboard.html", body=body, **flags)
 
 
-def _body(method, scope, show_retired) -> tuple[Markup, dict]:
+def _style_context(method, scope, style: bool) -> dict:
+    """What the page says about style control: whether it is available and on, its
+    snapshot's citation and coefficients (:mod:`arena.web.style_view`)."""
+    stored = style_view.latest(method, scope)
+    if stored is None:
+        return {"available": False, "on": False, "method": method}
+    meta = stored.payload().get("meta", {})
+    return {
+        "available": True,
+        "on": style,
+        "method": method,
+        "stored": stored,
+        "citation": snapshots.citation(stored),
+        "coefficients": style_view.coefficients(meta),
+        "confidence": meta.get("confidence"),
+        "ci": meta.get("ci"),
+        "units": (meta.get("style") or {}).get("units"),
+        "penalty": (meta.get("style") or {}).get("penalty"),
+    }
+
+
+def _body(method, scope, show_retired, style=False) -> tuple[Markup, dict]:
     known = scopes()
     stored = snapshots.latest(method, scope)
     context = {
@@ -319,10 +390,13 @@ def _body(method, scope, show_retired) -> tuple[Markup, dict]:
         "reason": None,
         "threshold": rt().settings["web"]["preliminary_votes"],
         "link_args": snapshots.link_args(method, scope),
+        "style": _style_context(method, scope, style),
     }
     if stored is not None:
         payload = stored.payload()
         rows = _rows(payload, snapshots.models_info(), context["threshold"])
+        if context["style"]["on"]:
+            rows = style_view.page_rows(rows, context["style"]["stored"].payload())
         retired = [r for r in rows if r["state"] == "retired"]
         shown = rows if show_retired else [r for r in rows if r["state"] != "retired"]
         top = [r["model"] for r in shown[:HEATMAP_MODELS]]

@@ -1,4 +1,5 @@
-"""``GET /models/<name>``: one model's rating over time, per category and head to head."""
+"""``GET /models/<name>``: one model's rating over time, per category and head to head,
+and its composite signals (:mod:`arena.web.model_signals`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from flask import Blueprint, render_template
 from markupsafe import Markup
 from werkzeug.exceptions import NotFound
 
-from arena.web import fragments, model_detail, snapshots
+from arena.web import composite_page, fragments, model_detail, model_signals, snapshots
 from arena.web.errors import ApiError
 from arena.web.extensions import limit
 from arena.web.render import markdown
@@ -19,7 +20,7 @@ bp = Blueprint("models_page", __name__)
 def page(name: str):
     method, scope = snapshots.request_method(), snapshots.request_scope()
     links = tuple(sorted(snapshots.link_args(method, scope).items()))
-    key = ("model", fragments.version(), name, method, scope, links)
+    key = ("model", composite_page.stamp(), name, method, scope, links)
     try:
         body, charted = fragments.cached(key, lambda: _body(name, method, scope))
     except ApiError as exc:
@@ -41,5 +42,7 @@ def _body(name, method, scope) -> tuple[Markup, bool]:
         series=series,
         link_args=snapshots.link_args(method, scope),
         markdown=markdown,
+        composite=model_signals.signals(name),
+        raw_text=composite_page.raw_text,
     )
     return Markup(html), len(data["history"]) > 1

@@ -53,7 +53,7 @@ CITATION = {
     "properties": {
         "id": INT,
         "created_at": STR,
-        "method": {"type": "string", "enum": ["bt", "davidson", "elo"]},
+        "method": {"type": "string", "enum": ["bt", "davidson", "elo", "bt-style"]},
         "scope": SCOPE,
         "digest": STR,
         "votes": INT,
@@ -78,6 +78,8 @@ ROW = {
         "losses": {"type": "number"},
         "ties": {"type": "number"},
         "component": INT,
+        "rank_plain": {"type": ["integer", "null"]},  # style_control=true
+        "rank_change": {"type": ["integer", "null"]},
     },
 }
 SCHEMAS = {
@@ -93,6 +95,9 @@ SCHEMAS = {
         "required": ["snapshot", "meta", "models"],
         "properties": {
             "snapshot": {"$ref": "#/components/schemas/Citation"},
+            "compared_to": {  # style_control=true: the plain bt snapshot of rank_plain
+                "oneOf": [{"$ref": "#/components/schemas/Citation"}, {"type": "null"}]
+            },
             "meta": {"type": "object"},
             "models": {"type": "array", "items": {"$ref": "#/components/schemas/Row"}},
             "bootstrap": {"type": "object"},
@@ -209,6 +214,7 @@ SCHEMAS = {
                 "properties": {"name": STR, "state": STR, "organization": NSTR, "license": NSTR},
             },
             "current": {"type": ["object", "null"]},
+            "composite": {"type": "object"},  # arena.web.model_signals.signals
             "history": {
                 "type": "array",
                 "items": {

@@ -78,5 +78,47 @@ var ArenaCharts = (function () {
     }, config).then(function () { el.dataset.rendered = "1"; });
   }
 
-  return {plain: plain, intervals: intervals, heatmap: heatmap, lines: lines};
+  // One trace per series {name: {models, x, y}}: rank by humans (x) against rank by a judge
+  // (y), 1 at the top left, with the diagonal where the two agree.
+  function rankScatter(el) {
+    var series = data(el, "series"), top = 1;
+    var traces = Object.keys(series).map(function (name) {
+      var s = series[name];
+      top = Math.max(top, Math.max.apply(null, s.x.concat(s.y)));
+      return {type: "scatter", mode: "markers", name: plain(name), x: s.x, y: s.y,
+              text: s.models.map(plain),
+              hovertemplate: "%{text}: human %{x}, judge %{y}"};
+    });
+    traces.unshift({type: "scatter", mode: "lines", x: [1, top], y: [1, top], showlegend: false,
+                    hoverinfo: "skip", line: {dash: "dot", color: "#9aa3ad"}});
+    return Plotly.newPlot(el, traces, {
+      margin: {l: 50, r: 10, t: 10, b: 40}, height: 360, legend: {orientation: "h"},
+      xaxis: {title: {text: "rank by humans"}},
+      yaxis: {title: {text: "rank by the judge"}, autorange: "reversed"}
+    }, config).then(function () { el.dataset.rendered = "1"; });
+  }
+
+  // Goodness (y) against fastness (x), each with its interval, one point per model.
+  function goodFast(el) {
+    var p = data(el, "points"), labels = p.models.map(plain);
+    function spread(v, lo, hi) {
+      return {type: "data", symmetric: false, thickness: 1, width: 0,
+              array: v.map(function (x, i) { return hi[i] === null ? 0 : hi[i] - x; }),
+              arrayminus: v.map(function (x, i) { return lo[i] === null ? 0 : x - lo[i]; })};
+    }
+    return Plotly.newPlot(el, [{
+      type: "scatter", mode: "markers+text", x: p.fast, y: p.good, text: labels,
+      textposition: "top center", textfont: {size: 10}, cliponaxis: false,
+      error_x: spread(p.fast, p.fast_low, p.fast_high),
+      error_y: spread(p.good, p.good_low, p.good_high),
+      hovertemplate: "%{text}<br>goodness %{y:.3f}<br>fastness %{x:.3f}<extra></extra>"
+    }], {
+      margin: {l: 50, r: 20, t: 20, b: 40}, height: 380,
+      xaxis: {title: {text: "fastness (0: the slowest here, 1: the fastest)"}},
+      yaxis: {title: {text: "goodness (from benchmarks)"}}
+    }, config).then(function () { el.dataset.rendered = "1"; });
+  }
+
+  return {plain: plain, intervals: intervals, heatmap: heatmap, lines: lines,
+          rankScatter: rankScatter, goodFast: goodFast};
 })();
