@@ -30,23 +30,6 @@ BENCHMARKS = "model,benchmark,subtask,score,n_items\n" + "".join(
 )
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    """Forget parsed snapshots and page bodies kept in the process, before and after: every
-    PostgreSQL case reuses one database (its schema reset), so snapshot ids repeat across
-    tests and a kept payload of one test would be read by the next."""
-    from arena.web import fragments, snapshots
-
-    def clear():
-        for cache in (snapshots._payload, snapshots._replicates):
-            cache.cache_clear()
-        fragments._bodies.clear()
-
-    clear()
-    yield
-    clear()  # and leave none of ours to the tests that follow
-
-
 def _app(tmp_path, database_url, redis_url, **rating):
     settings = make_settings(
         tmp_path,

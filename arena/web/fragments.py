@@ -21,9 +21,10 @@ _lock = threading.Lock()
 
 
 def version() -> tuple:
-    """What every cached page body depends on besides its query: the newest snapshot id
-    and the models not ``active`` with their state (one small query each)."""
-    from sqlalchemy import func, select
+    """What every cached page body depends on besides its query: the newest snapshot (id
+    and creation time: an id can be reused, see :attr:`arena.web.snapshots.Stored.key`) and
+    the models not ``active`` with their state (one small query each)."""
+    from sqlalchemy import select
     from sqlmodel import Session
 
     from arena.models import Model, RatingSnapshot
@@ -31,11 +32,19 @@ def version() -> tuple:
 
     engine = rt().engine
     with Session(engine) as s:
-        newest = s.execute(select(func.max(RatingSnapshot.id))).scalar_one()
+        newest = s.execute(
+            select(RatingSnapshot.id, RatingSnapshot.created_at)
+            .order_by(RatingSnapshot.id.desc())
+            .limit(1)
+        ).first()
         states = s.execute(
             select(Model.name, Model.state).where(Model.state != "active").order_by(Model.name)
         ).all()
-    return (engine.url.render_as_string(hide_password=True), newest, tuple(map(tuple, states)))
+    return (
+        engine.url.render_as_string(hide_password=True),
+        tuple(newest or ()),
+        tuple(map(tuple, states)),
+    )
 
 
 def cached(key: Hashable, render: Callable[[], object]) -> object:

@@ -406,7 +406,7 @@ def _body(method, scope, show_retired, style=False) -> tuple[Markup, dict]:
             rows=shown,
             retired_count=len(retired),
             excluded=(payload.get("meta", {}).get("excluded") or {}),
-            heatmap=pairs.win_fractions(scope, top, stored.id),
+            heatmap=pairs.win_fractions(scope, top, stored.key),
             over_time=_over_time(method, scope, [r["model"] for r in shown[:HISTORY_MODELS]]),
         )
     flags = {

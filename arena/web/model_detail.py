@@ -132,7 +132,7 @@ def detail(name: str, method: str, scope: Scope) -> dict:
                 )
     latest = snapshots.latest(method, scope)
     beats = _p_beats(latest.payload(), name, latest.replicates()) if latest else {}
-    record = pairs.head_to_head(scope, name, latest.id if latest else None)
+    record = pairs.head_to_head(scope, name, latest.key if latest else None)
     head = [
         {
             "opponent": other,

@@ -62,24 +62,24 @@ def _records(scope: Scope, names: list[str] | None = None, model: str | None = N
 
 
 @functools.lru_cache(maxsize=16)
-def _cached(engine_key: str, snapshot_id: int, scope: Scope) -> dict:
+def _cached(snapshot_key: tuple, scope: Scope) -> dict:
     return dict(_records(scope))
 
 
-def scope_records(scope: Scope, snapshot_id: int | None) -> dict:
+def scope_records(scope: Scope, snapshot_key: tuple | None) -> dict:
     """Every pair's record in ``scope``, kept per snapshot (read afresh without one)."""
-    if snapshot_id is None:
+    if snapshot_key is None:
         return dict(_records(scope))
-    return _cached(rt().engine.url.render_as_string(hide_password=True), snapshot_id, scope)
+    return _cached(snapshot_key, scope)
 
 
-def head_to_head(scope: Scope, model: str, snapshot_id: int | None = None) -> dict[str, dict]:
+def head_to_head(scope: Scope, model: str, snapshot_key: tuple | None = None) -> dict[str, dict]:
     """Opponent -> {"wins", "losses", "ties"} of ``model`` in ``scope``."""
     out = {}
-    if snapshot_id is None:
+    if snapshot_key is None:
         records = _records(scope, model=model)
     else:
-        records = {k: v for k, v in scope_records(scope, snapshot_id).items() if model in k}
+        records = {k: v for k, v in scope_records(scope, snapshot_key).items() if model in k}
     for (a, b), (wa, wb, t) in records.items():
         if a == model:
             out[b] = {"wins": wa, "losses": wb, "ties": t}
@@ -88,17 +88,17 @@ def head_to_head(scope: Scope, model: str, snapshot_id: int | None = None) -> di
     return dict(sorted(out.items()))
 
 
-def win_fractions(scope: Scope, names: list[str], snapshot_id: int | None = None) -> dict:
+def win_fractions(scope: Scope, names: list[str], snapshot_key: tuple | None = None) -> dict:
     """Among ``names``: ``fraction[i][j]`` = share of i's decided battles against j that i
     won (None where they never met), and ``battles[i][j]`` (ties included)."""
     index = {n: k for k, n in enumerate(names)}
     size = len(names)
     fraction = [[None] * size for _ in range(size)]
     battles = [[0] * size for _ in range(size)]
-    if snapshot_id is None:
+    if snapshot_key is None:
         records = _records(scope, names=names)
     else:
-        every = scope_records(scope, snapshot_id)
+        every = scope_records(scope, snapshot_key)
         keys = [(a, b) for a in names for b in names if a < b and (a, b) in every]
         records = {k: every[k] for k in keys}
     for (a, b), (wa, wb, t) in records.items():

@@ -51,13 +51,23 @@ class Stored:
             {"category": self.category, "source": self.source, "rater_group": self.rater_group}
         )
 
+    @property
+    def key(self) -> tuple:
+        """What names this snapshot in the per-process caches: its id *and* creation time.
+
+        An id alone is not enough: SQLite reuses the highest id once its row is deleted, and
+        a database that was reset starts its ids again, so a kept payload would be served
+        for another snapshot.
+        """
+        return (rt().engine.url.render_as_string(hide_password=True), self.id, self.created_at)
+
     def payload(self) -> dict:
         """The snapshot document (``meta``, ``models``, ``bootstrap``), parsed once per process."""
-        return _payload(rt().engine.url.render_as_string(hide_password=True), self.id)
+        return _payload(self.key)
 
     def replicates(self):
         """(models, array of shape (rounds, models)) of the bootstrap, or None; kept per process."""
-        return _replicates(rt().engine.url.render_as_string(hide_password=True), self.id)
+        return _replicates(self.key)
 
 
 COLUMNS = (
@@ -73,7 +83,8 @@ COLUMNS = (
 
 
 @functools.lru_cache(maxsize=32)
-def _payload(engine_key: str, snapshot_id: int) -> dict:
+def _payload(key: tuple) -> dict:
+    snapshot_id = key[1]
     with Session(rt().engine) as s:
         text = s.execute(
             select(RatingSnapshot.payload).where(RatingSnapshot.id == snapshot_id)
@@ -82,10 +93,10 @@ def _payload(engine_key: str, snapshot_id: int) -> dict:
 
 
 @functools.lru_cache(maxsize=32)
-def _replicates(engine_key: str, snapshot_id: int):
+def _replicates(key: tuple):
     import numpy as np
 
-    reps = _payload(engine_key, snapshot_id).get("bootstrap")
+    reps = _payload(key).get("bootstrap")
     if not reps or not reps.get("ratings"):
         return None
     return list(reps["models"]), np.array(reps["ratings"], dtype=float)
@@ -222,8 +233,7 @@ def cached_json(stored: Stored, build, *variant) -> Response:
     varied queries cannot fill the cache."""
     from arena.web import fragments
 
-    engine_key = rt().engine.url.render_as_string(hide_password=True)
-    key = ("json", engine_key, stored.id, request.endpoint, *variant)
+    key = ("json", stored.key, request.endpoint, *variant)
     text = fragments.cached(
         key, lambda: json.dumps(build(), ensure_ascii=False, separators=(",", ":"))
     )
