@@ -17,6 +17,11 @@ from arena.models import Alias
 def parse_aliases(path: str | Path) -> Parsed:
     """``Parsed.rows`` is a list of ``(alias lower-case, model)``."""
     header, rows = read_csv(path)
+    return parse_aliases_table(path, header, rows)
+
+
+def parse_aliases_table(path, header: list[str], rows: list[tuple[int, dict]]) -> Parsed:
+    """Parse a header and ``(line, row)`` cells (a file's or a request's); ``path`` names it."""
     _require(path, header, ["alias", "model"])
     out: dict[str, tuple[str, int]] = {}
     for line, row in rows:

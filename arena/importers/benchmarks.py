@@ -202,9 +202,17 @@ def parse_long(path, header, rows) -> Parsed:
 def parse_benchmarks(path: str | Path) -> Parsed:
     """Parse a benchmarks file in either format; raises :class:`SignalFileError`."""
     header, rows = read_csv(path)
-    parsed = parse_hf_v2(path, header, rows) if is_hf_v2(header) else parse_long(path, header, rows)
+    return parse_benchmarks_table(path, header, rows)
+
+
+def parse_benchmarks_table(source, header: list[str], rows: list[tuple[int, dict]]) -> Parsed:
+    """Parse a header and ``(line, row)`` cells in either format (a file's or a request's)."""
+    if is_hf_v2(header):
+        parsed = parse_hf_v2(source, header, rows)
+    else:
+        parsed = parse_long(source, header, rows)
     if not parsed.rows:
-        raise SignalFileError(path, None, "no scores in the file")
+        raise SignalFileError(source, None, "no scores in the file")
     return parsed
 
 

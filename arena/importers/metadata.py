@@ -75,9 +75,9 @@ def _text(path, line: int, obj: dict, key: str) -> str | None:
     return value.strip()
 
 
-def _parse_jsonl(path) -> dict[str, ModelFacts]:
+def _parse_records(path, records) -> dict[str, ModelFacts]:
     out: dict[str, ModelFacts] = {}
-    for line, obj in read_jsonl(path, SignalFileError):
+    for line, obj in records:
         name = obj.get("name") or obj.get("model")
         if not isinstance(name, str) or not name.strip():
             raise SignalFileError(path, line, 'no "name"')
@@ -111,17 +111,29 @@ def parse_metadata(path: str | Path) -> Parsed:
     path = Path(path)
     if path.suffix.lower() == ".csv":
         header, rows = read_csv(path)
-        if not is_hf_v2(header):
-            raise SignalFileError(
-                path,
-                1,
-                "a metadata CSV must be the Open LLM Leaderboard v2 export; use JSONL for others",
-            )
-        facts, fmt = _parse_v2(path, rows), "open-llm-leaderboard-v2"
-    else:
-        facts, fmt = _parse_jsonl(path), "jsonl"
+        return parse_metadata_table(path, header, rows)
+    return parse_metadata_records(path, read_jsonl(path, SignalFileError))
+
+
+def parse_metadata_table(source, header: list[str], rows: list[tuple[int, dict]]) -> Parsed:
+    """The Open LLM Leaderboard v2 export's header and ``(line, row)`` cells."""
+    if not is_hf_v2(header):
+        raise SignalFileError(
+            source,
+            1,
+            "a metadata CSV must be the Open LLM Leaderboard v2 export; use JSONL for others",
+        )
+    return _parsed(source, _parse_v2(source, rows), "open-llm-leaderboard-v2")
+
+
+def parse_metadata_records(source, records) -> Parsed:
+    """``(line, object)`` records of the JSONL layout (a file's lines or a request's)."""
+    return _parsed(source, _parse_records(source, records), "jsonl")
+
+
+def _parsed(source, facts: dict[str, ModelFacts], fmt: str) -> Parsed:
     if not facts:
-        raise SignalFileError(path, None, "no models in the file")
+        raise SignalFileError(source, None, "no models in the file")
     return Parsed(list(facts.items()), fmt, [f"{len(facts)} models"])
 
 

@@ -33,6 +33,11 @@ def parse_date(path, line: int, column: str, text: str) -> date | None:
 def parse_popularity(path: str | Path) -> Parsed:
     """``Parsed.rows`` is a list of ``(model, PopularityCounts)``."""
     header, rows = read_csv(path)
+    return parse_popularity_table(path, header, rows)
+
+
+def parse_popularity_table(path, header: list[str], rows: list[tuple[int, dict]]) -> Parsed:
+    """Parse a header and ``(line, row)`` cells (a file's or a request's); ``path`` names it."""
     out: dict[str, PopularityCounts] = {}
     seen: dict[str, int] = {}
     if is_hf_v2(header):
