@@ -199,6 +199,7 @@ def import_kind(kind: str):
         400: {$ref: '#/components/responses/ImportError'}
         401: {$ref: '#/components/responses/Error'}
         403: {$ref: '#/components/responses/Error'}
+        404: {$ref: '#/components/responses/Error'}
         413: {$ref: '#/components/responses/Error'}
         415: {$ref: '#/components/responses/Error'}
     """
