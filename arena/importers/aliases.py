@@ -6,12 +6,12 @@ twice in a file must name the same model. Writing is an upsert on ``alias``.
 from __future__ import annotations
 
 from pathlib import Path
-
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING
 
 from arena.importers.benchmarks import Parsed, SignalFileError, _require, read_csv
-from arena.importers.common import upsert_counted
-from arena.models import Alias
+
+if TYPE_CHECKING:  # the database layer is loaded only to write (arena rank reads files)
+    from sqlalchemy.engine import Engine
 
 
 def parse_aliases(path: str | Path) -> Parsed:
@@ -43,6 +43,9 @@ def parse_aliases_table(path, header: list[str], rows: list[tuple[int, dict]]) -
 
 
 def write_aliases(engine: Engine, rows: list[tuple[str, str]]) -> dict:
+    from arena.importers.common import upsert_counted
+    from arena.models import Alias
+
     table = Alias.__table__
     data = [{"alias": a, "model": m} for a, m in rows]
     return upsert_counted(engine, table, data, ["alias"])

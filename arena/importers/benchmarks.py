@@ -25,14 +25,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING
 
 from arena import files
-from arena.importers.common import FileError, upsert_counted
-from arena.models import BenchmarkScore
+from arena.files import FileError
 from rating.composite.inputs import BenchmarkResult
 from rating.composite.openllm import V2_ITEMS, V2_TASKS
+
+if TYPE_CHECKING:  # the database layer is loaded only to write (arena rank reads files)
+    from sqlalchemy.engine import Engine
 
 HF_V2_MARKER = "evaluations_ifeval_value"
 LONG_COLUMNS = ("model", "benchmark", "score")
@@ -218,6 +219,9 @@ def parse_benchmarks_table(source, header: list[str], rows: list[tuple[int, dict
 
 def write_benchmarks(engine: Engine, rows: list[BenchmarkResult]) -> dict:
     """Store scores in one transaction; returns ``{"inserted", "updated"}``."""
+    from arena.importers.common import upsert_counted
+    from arena.models import BenchmarkScore
+
     table = BenchmarkScore.__table__
     data = [
         {

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine
-
+from arena.files import read_jsonl
 from arena.importers.benchmarks import Parsed, SignalFileError, is_hf_v2, number, read_csv
-from arena.importers.common import read_jsonl, upsert_counted
 from arena.importers.popularity import parse_date
-from arena.models import ModelMetadata
 from rating.composite.inputs import ModelFacts
+
+if TYPE_CHECKING:  # the database layer is loaded only to write (arena rank reads files)
+    from sqlalchemy.engine import Engine
 
 MERGE_SUFFIX = " (Merge)"
 
@@ -138,6 +139,9 @@ def _parsed(source, facts: dict[str, ModelFacts], fmt: str) -> Parsed:
 
 
 def write_metadata(engine: Engine, rows: list[tuple[str, ModelFacts]]) -> dict:
+    from arena.importers.common import upsert_counted
+    from arena.models import ModelMetadata
+
     data = [
         {
             "model": name,

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING
 
 from arena.importers.benchmarks import Parsed, SignalFileError, _require, is_hf_v2, number, read_csv
-from arena.importers.common import upsert_counted
-from arena.models import Popularity
 from rating.composite.inputs import PopularityCounts
+
+if TYPE_CHECKING:  # the database layer is loaded only to write (arena rank reads files)
+    from sqlalchemy.engine import Engine
 
 
 def parse_date(path, line: int, column: str, text: str) -> date | None:
@@ -92,6 +92,9 @@ def parse_popularity_table(path, header: list[str], rows: list[tuple[int, dict]]
 
 
 def write_popularity(engine: Engine, rows: list[tuple[str, PopularityCounts]]) -> dict:
+    from arena.importers.common import upsert_counted
+    from arena.models import Popularity
+
     table = Popularity.__table__
     data = [
         {

@@ -15,6 +15,8 @@ one baseline are exact).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 #: Number of choices per BBH subtask (a baseline of 1 / choices).
@@ -77,6 +79,7 @@ _TASK_NAMES = {
 }
 
 
+@lru_cache(maxsize=4096)  # called per benchmark leaf, with a handful of distinct names
 def canonical_task(name: str) -> str:
     """The v2 task key for a benchmark name (``"MMLU-PRO"`` -> ``"mmlu_pro"``), else the
     lower-cased name unchanged."""
@@ -85,6 +88,7 @@ def canonical_task(name: str) -> str:
     return _TASK_NAMES.get(key, key)
 
 
+@lru_cache(maxsize=4096)
 def baseline(benchmark: str, subtask: str = "") -> float:
     """Random-guess baseline for a benchmark or one of its subtasks (0 when unknown).
 
