@@ -28,7 +28,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rating.composite.openllm import baseline, canonical_task, normalize_score
+from rating.composite.openllm import (
+    baseline,
+    canonical_task,
+    mean_of_two_scale,
+    normalize_score,
+)
 from rating.composite.uncertainty import beta_draws
 
 #: Default subdomain of each benchmark (goodness level 3); others are their own domain.
@@ -132,8 +137,18 @@ def normalized_points(leaves: Leaves) -> np.ndarray:
 
 
 def normalized_draws(leaves: Leaves, replicates: int, rng: np.random.Generator) -> np.ndarray:
-    """Beta-posterior draws of every leaf on the 0-100 scale, ``(replicates, L)``."""
-    acc = beta_draws(raw_accuracy(leaves), leaves.n_items, replicates, rng)
+    """Beta-posterior draws of every leaf on the 0-100 scale, ``(replicates, L)``.
+
+    A score that is the mean of two accuracies (IFEval, task level) is drawn as that
+    mean: its Beta draw over the first count is scaled about the point by
+    :func:`rating.composite.openllm.mean_of_two_scale`.
+    """
+    point = raw_accuracy(leaves)
+    acc = beta_draws(point, leaves.n_items, replicates, rng)
+    scale = np.array([mean_of_two_scale(b, s) for b, s in zip(leaves.benchmark, leaves.subtask)])
+    if (scale != 1.0).any():
+        two = np.flatnonzero(scale != 1.0)
+        acc[:, two] = np.clip(point[two] + (acc[:, two] - point[two]) * scale[two], 0.0, 1.0)
     out = normalize_score(acc, leaves.baselines[None, :])
     fixed = ~(np.isfinite(leaves.n_items) & (leaves.n_items > 0))
     out[:, fixed] = normalized_points(leaves)[fixed]
