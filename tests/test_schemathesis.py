@@ -4,8 +4,10 @@ Schemathesis reads the app's own OpenAPI description and draws requests for each
 operation (valid and invalid parameters and bodies), sent through the WSGI app on a
 real SQLite database holding the demo set, votes and stored rating snapshots, with
 the real Redis of the test run and a maintainer token (so the maintainer endpoints
-run too). Checks: no answer is a 5xx, and every answer's status code, content type
-and body are the ones the description declares. The run is bounded
+run too). Checks: no answer is a 5xx; every answer's status code, content type and body
+are the ones the description declares; and an operation that declares the bearer scheme
+refuses the same request without the token or with a wrong one (``ignored_auth``: removing
+``@require`` from the Parquet export makes this test fail). The run is bounded
 (:data:`MAX_EXAMPLES` per operation and mode, no shrinking) to stay within seconds.
 """
 
@@ -21,6 +23,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -39,6 +42,7 @@ CHECKS = [
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    ignored_auth,
 ]
 
 
