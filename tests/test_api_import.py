@@ -285,3 +285,47 @@ def test_votes_parquet_matches_the_csv(tmp_path, database_url, redis_url, redis_
         path="/api/v1/maintainer/votes.parquet", method="GET", headers=auth(token)
     ).get_request()
     spec.validate_request(WerkzeugOpenAPIRequest(sent))
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "words"),
+    [
+        ("model,benchmark,score\n" + "m" * 400 + ",gpqa,0.5\n", "text/csv", "longer than"),
+        ("model,benchmark,score\nA,gp\x00qa,0.5\n", "text/csv", "NUL"),
+        ([{"alias": "a" * 301, "model": "A"}], "application/json", "longer than"),
+        ([{"name": "A", "precision": "p" * 41}], "application/json", "longer than"),
+    ],
+)
+def test_values_the_database_cannot_store_are_bad_rows(
+    app, engine, token, body, content_type, words
+):
+    """Too long for its column (PostgreSQL refuses, SQLite would keep it) or holding a NUL:
+    400 naming the row, on both databases, and nothing stored."""
+    kind = "benchmarks" if content_type == "text/csv" else None
+    kind = kind or ("aliases" if "alias" in body[0] else "metadata")
+    res = send(app.test_client(), kind, token, body, content_type)
+    payload = res.get_json()
+    assert res.status_code == 400 and payload["error"] == "bad_row", payload
+    assert payload["row"] == (2 if content_type == "text/csv" else 1) and words in payload["reason"]
+    for table in (BenchmarkScore, ModelMetadata, Alias):
+        assert count(engine, table) == 0
+
+
+def test_signal_text_limits_are_the_database_columns():
+    """The importers refuse text longer than the column that stores it: the same sizes."""
+    from arena.importers.benchmarks import MAX_CHARS
+
+    columns = {
+        "model": BenchmarkScore.__table__.c.model,
+        "benchmark": BenchmarkScore.__table__.c.benchmark,
+        "subtask": BenchmarkScore.__table__.c.subtask,
+        "alias": Alias.__table__.c.alias,
+        "organization": ModelMetadata.__table__.c.organization,
+        "precision": ModelMetadata.__table__.c.precision,
+        "architecture": ModelMetadata.__table__.c.architecture,
+        "license": ModelMetadata.__table__.c.license,
+        "base_model": ModelMetadata.__table__.c.base_model,
+    }
+    assert {k: c.type.length for k, c in columns.items()} == MAX_CHARS
+    for table in (Popularity, ModelMetadata, Alias):
+        assert table.__table__.c.model.type.length == MAX_CHARS["model"]

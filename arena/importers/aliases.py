@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from arena.importers.benchmarks import Parsed, SignalFileError, _require, read_csv
+from arena.importers.benchmarks import Parsed, SignalFileError, _require, fits, read_csv
 
 if TYPE_CHECKING:  # the database layer is loaded only to write (arena rank reads files)
     from sqlalchemy.engine import Engine
@@ -25,7 +25,8 @@ def parse_aliases_table(path, header: list[str], rows: list[tuple[int, dict]]) -
     _require(path, header, ["alias", "model"])
     out: dict[str, tuple[str, int]] = {}
     for line, row in rows:
-        alias, model = row["alias"].lower(), row["model"]
+        alias = fits(path, line, "alias", row["alias"].lower())
+        model = fits(path, line, "model", row["model"])
         if not alias:
             raise SignalFileError(path, line, "column 'alias' is empty")
         if not model:

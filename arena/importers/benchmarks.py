@@ -45,6 +45,30 @@ class SignalFileError(FileError):
     """A signal file that cannot be used; names the file and, when known, the line."""
 
 
+#: The longest text each signal field stores: the database's column sizes
+#: (``arena.models``; PostgreSQL refuses longer text, so it is refused here, by line).
+MAX_CHARS = {
+    "model": 300,
+    "benchmark": 100,
+    "subtask": 200,
+    "alias": 300,
+    "organization": 200,
+    "precision": 40,
+    "architecture": 200,
+    "license": 200,
+    "base_model": 300,
+}
+
+
+def fits(path, line: int, column: str, value: str | None, field: str | None = None):
+    """``value``, or :class:`SignalFileError` when it is longer than ``field``'s column
+    (``field`` defaults to ``column``) allows."""
+    limit = MAX_CHARS[field or column]
+    if value is not None and len(value) > limit:
+        raise SignalFileError(path, line, f"column {column!r} is longer than {limit} characters")
+    return value
+
+
 @dataclass
 class Parsed:
     """Parsed rows and notes about the file (format, skipped duplicates)."""
@@ -133,7 +157,7 @@ def parse_hf_v2(path, header, rows) -> Parsed:
     chosen: dict[str, tuple[dict, bool]] = {}  # name -> (task -> (score, normalized), official)
     skipped = 0
     for line, row in rows:
-        name = row["model_name"]
+        name = fits(path, line, "model_name", row["model_name"], "model")
         if not name:
             raise SignalFileError(path, line, "column 'model_name' is empty")
         scores = {t: _v2_score(path, line, row, t) for t in V2_TASKS}
@@ -164,12 +188,13 @@ def parse_long(path, header, rows) -> Parsed:
     seen: dict[tuple, int] = {}
     out = []
     for line, row in rows:
-        model, bench = row["model"], row["benchmark"]
+        model, bench = fits(path, line, "model", row["model"]), row["benchmark"]
+        fits(path, line, "benchmark", bench)
         if not model:
             raise SignalFileError(path, line, "column 'model' is empty")
         if not bench:
             raise SignalFileError(path, line, "column 'benchmark' is empty")
-        subtask = row.get("subtask", "")
+        subtask = fits(path, line, "subtask", row.get("subtask", ""))
         normalized = _boolean(path, line, "normalized", row.get("normalized", ""))
         score = number(path, line, "score", row["score"])
         top = 100.0 if normalized else 1.0

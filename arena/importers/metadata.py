@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from arena.files import read_jsonl
-from arena.importers.benchmarks import Parsed, SignalFileError, is_hf_v2, number, read_csv
+from arena.importers.benchmarks import (
+    Parsed,
+    SignalFileError,
+    fits,
+    is_hf_v2,
+    number,
+    read_csv,
+)
 from arena.importers.popularity import parse_date
 from rating.composite.inputs import ModelFacts
 
@@ -32,7 +39,7 @@ MERGE_SUFFIX = " (Merge)"
 
 
 def _v2_facts(path, line: int, row: dict) -> ModelFacts:
-    name = row["model_name"]
+    name = fits(path, line, "model_name", row["model_name"], "model")
     params = number(
         path,
         line,
@@ -41,16 +48,24 @@ def _v2_facts(path, line: int, row: dict) -> ModelFacts:
         optional=True,
     )
     base = (row.get("metadata_base_model") or "").removesuffix(MERGE_SUFFIX).strip() or None
+    fits(path, line, "metadata_base_model", base, "base_model")
+    org = name.split("/")[0] if "/" in name else None
     return ModelFacts(
-        organization=name.split("/")[0] if "/" in name else None,
+        organization=fits(path, line, "model_name", org, "organization"),
         parameters_b=params if params is not None and params > 0 else None,
-        precision=row.get("model_precision") or None,
+        precision=fits(
+            path, line, "model_precision", row.get("model_precision") or None, "precision"
+        ),
         base_model=base if base and base.lower() != name.lower() else None,
         upload_date=parse_date(
             path, line, "metadata_upload_date", row.get("metadata_upload_date", "")
         ),
-        architecture=row.get("model_architecture") or None,
-        license=row.get("metadata_hub_license") or None,
+        architecture=fits(
+            path, line, "model_architecture", row.get("model_architecture") or None, "architecture"
+        ),
+        license=fits(
+            path, line, "metadata_hub_license", row.get("metadata_hub_license") or None, "license"
+        ),
     )
 
 
@@ -67,13 +82,14 @@ def _parse_v2(path, rows) -> dict[str, ModelFacts]:
     return {name: facts for name, (facts, _o) in out.items()}
 
 
-def _text(path, line: int, obj: dict, key: str) -> str | None:
+def _text(path, line: int, obj: dict, key: str, field: str | None = None) -> str | None:
     value = obj.get(key)
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise SignalFileError(path, line, f"{key!r} must be text: {value!r}")
-    return value.strip()
+    value = value.strip()
+    return fits(path, line, key, value, field) if field else value
 
 
 def _parse_records(path, records) -> dict[str, ModelFacts]:
@@ -90,19 +106,20 @@ def _parse_records(path, records) -> dict[str, ModelFacts]:
             or params < 0
         ):
             raise SignalFileError(path, line, f"'parameters_b' must be a number >= 0: {params!r}")
-        out[name.strip()] = ModelFacts(
-            organization=_text(path, line, obj, "organization") or _text(path, line, obj, "org"),
+        out[fits(path, line, "name", name.strip(), "model")] = ModelFacts(
+            organization=_text(path, line, obj, "organization", "organization")
+            or _text(path, line, obj, "org", "organization"),
             parameters_b=float(params) if params else None,
-            precision=_text(path, line, obj, "precision"),
-            base_model=_text(path, line, obj, "base_model"),
+            precision=_text(path, line, obj, "precision", "precision"),
+            base_model=_text(path, line, obj, "base_model", "base_model"),
             release_date=parse_date(
                 path, line, "release_date", _text(path, line, obj, "release_date") or ""
             ),
             upload_date=parse_date(
                 path, line, "upload_date", _text(path, line, obj, "upload_date") or ""
             ),
-            architecture=_text(path, line, obj, "architecture"),
-            license=_text(path, line, obj, "license"),
+            architecture=_text(path, line, obj, "architecture", "architecture"),
+            license=_text(path, line, obj, "license", "license"),
         )
     return out
 

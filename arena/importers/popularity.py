@@ -12,7 +12,15 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from arena.importers.benchmarks import Parsed, SignalFileError, _require, is_hf_v2, number, read_csv
+from arena.importers.benchmarks import (
+    Parsed,
+    SignalFileError,
+    _require,
+    fits,
+    is_hf_v2,
+    number,
+    read_csv,
+)
 from rating.composite.inputs import PopularityCounts
 
 if TYPE_CHECKING:  # the database layer is loaded only to write (arena rank reads files)
@@ -43,7 +51,7 @@ def parse_popularity_table(path, header: list[str], rows: list[tuple[int, dict]]
     if is_hf_v2(header):
         _require(path, header, ["model_name", "metadata_hub_hearts"])
         for line, row in rows:
-            name = row["model_name"]
+            name = fits(path, line, "model_name", row["model_name"], "model")
             likes = number(
                 path,
                 line,
@@ -61,7 +69,7 @@ def parse_popularity_table(path, header: list[str], rows: list[tuple[int, dict]]
         if "downloads" not in header and "likes" not in header:
             raise SignalFileError(path, 1, "need a 'downloads' or a 'likes' column")
         for line, row in rows:
-            name = row["model"]
+            name = fits(path, line, "model", row["model"])
             if not name:
                 raise SignalFileError(path, line, "column 'model' is empty")
             downloads = number(

@@ -27,7 +27,7 @@ from flask import Blueprint, jsonify, request
 from arena.files import FileError, iter_jsonl, parse_csv
 from arena.web.common import rt
 from arena.web.errors import ApiError, json_error
-from arena.web.inputs import _check_json
+from arena.web.inputs import _check_json, bad_text
 from arena.web.maintainer import require
 
 bp = Blueprint("maintainer_import", __name__, url_prefix="/api/v1/maintainer/import")
@@ -104,7 +104,13 @@ def _csv(raw: bytes) -> tuple[list[str], list[tuple[int, dict]]]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise BodyError(SOURCE, None, "not valid UTF-8") from None
-    return parse_csv(io.StringIO(text, newline=""), SOURCE, BodyError)
+    header, rows = parse_csv(io.StringIO(text, newline=""), SOURCE, BodyError)
+    for number, row in [(1, dict(zip(header, header))), *rows]:
+        for key, value in row.items():
+            why = bad_text(value)
+            if why:  # PostgreSQL stores no NUL; UTF-8 carries no lone surrogate
+                raise BodyError(SOURCE, number, f"column {key!r} contains {why}")
+    return header, rows
 
 
 def _media() -> str:
