@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         judges_page,
         leaderboard,
         maintainer,
+        maintainer_import,
         models_page,
         openapi,
         security,
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.session_interface = RaterSessionInterface()
 
+    app.before_request(maintainer_import.body_limit)  # before anything reads the body
     app.before_request(inputs.check_request)
     extensions.init_app(app, rt)
     errors.init_app(app)
@@ -67,11 +69,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(judges_page.bp)
     app.register_blueprint(composite_page.bp)
     app.register_blueprint(maintainer.bp)
+    app.register_blueprint(maintainer_import.bp)
     app.register_blueprint(openapi.bp)
     app.before_request(maintainer.guard_reads)
     extensions.csrf.exempt(api.bp)
     extensions.csrf.exempt(leaderboard.api)
     extensions.csrf.exempt(api_read.bp)
     extensions.csrf.exempt(maintainer.bp)
+    extensions.csrf.exempt(maintainer_import.bp)
 
     return app

@@ -16,7 +16,9 @@ extension only breaking ties):
   ``category_tag``, ``language``, ``is_code``; 55k: ``winner_model_a``,
   ``winner_model_b``, ``winner_tie`` flags instead of ``winner``). Their
   category flags (every boolean inside ``category_tag``, and ``is_code``)
-  become categories a battle can have several of (:attr:`Battles.flags`);
+  become categories a battle can have several of (:attr:`Battles.flags`), and
+  each ``language`` is a category named ``language:<value>`` (e.g.
+  ``language:English``, :attr:`Battles.languages`);
   ``conv_metadata``'s style counts are kept per battle (:attr:`Battles.style`);
 * the positional layout of LLMFAO's ``*-comparisons.csv``: ``left``, ``right``
   (the models' names as shown) and ``winner`` in ``left``, ``right``, ``tie``;
@@ -87,6 +89,11 @@ class Battles:
         ``category_tag`` booleans, e.g. ``math``, ``creative_writing``,
         ``if``, ``specificity``, and ``is_code``); :meth:`select` takes their
         names as categories.
+    languages : tuple or None
+        ``(codes, labels)`` of the ``language`` column per battle, in
+        ``sequence`` order (``labels[codes[k]]`` is battle ``k``'s language,
+        ``""`` when missing), or None without that column; :meth:`select`
+        takes ``language:<label>`` as a category.
     style : dict of str to numpy.ndarray of float, or None
         ``conv_metadata`` style counts per battle, in ``sequence`` order, when
         the file has them: ``sum_assistant_a_tokens``, ``header_count_a``
@@ -104,10 +111,24 @@ class Battles:
     battles: float
     flags: dict = field(default_factory=dict)
     style: dict | None = None
+    languages: tuple | None = None
+
+    def flag(self, category: str | None) -> np.ndarray | None:
+        """Which battles of ``sequence`` have the category flag or language ``category``
+        (``language:<value>``), or None when ``category`` is neither (a plain category)."""
+        if category is None:
+            return None
+        if category in self.flags:
+            return self.flags[category]
+        if category.startswith(LANGUAGE_PREFIX) and self.languages is not None:
+            codes, labels = self.languages
+            value = category[len(LANGUAGE_PREFIX) :]
+            return codes == labels.index(value) if value in labels else np.zeros(codes.size, bool)
+        return None
 
     def select(self, category=None, source=None, group=None) -> PairCounts:
-        """Counts of one scope; ``category`` may name a flag (:attr:`flags`)."""
-        if category is None or category not in self.flags:
+        """Counts of one scope; ``category`` may name a flag (:attr:`flags`) or a language."""
+        if self.flag(category) is None:
             return self.table.select(category, source, group)
         keep = self.scope_mask(category, source, group)
         seq = self.sequence
@@ -122,11 +143,13 @@ class Battles:
         return sub.select()
 
     def scope_mask(self, category=None, source=None, group=None) -> np.ndarray:
-        """Which battles of ``sequence`` are in the scope (``category`` may be a flag)."""
+        """Which battles of ``sequence`` are in the scope (``category`` may be a flag or a
+        language)."""
         seq = self.sequence
         keep = np.ones(seq["left"].size, bool)
         if category is not None:
-            keep &= self.flags[category] if category in self.flags else seq["category"] == category
+            flag = self.flag(category)
+            keep &= seq["category"] == category if flag is None else flag
         for value, key in ((source, "source"), (group, "group")):
             if value is not None:
                 keep &= seq[key] == value
@@ -134,6 +157,8 @@ class Battles:
 
 
 TIME_COLUMNS = ("tstamp", "timestamp")
+#: A battle's ``language`` as a category: ``language:English``.
+LANGUAGE_PREFIX = "language:"
 
 
 def read(path: str | Path, *, time_order: bool = True) -> Battles:
@@ -250,7 +275,7 @@ def _read_json(path: Path, skip=()):
 def _wanted(skip=()) -> set[str]:
     """The columns the reader uses (all others stay on disk or are dropped)."""
     base = {"model_a", "model_b", "winner", "left", "right", "weight", *TIME_COLUMNS}
-    extra = set(LABELS) | set(ONE_HOT) | {"conv_metadata", "category_tag", "is_code"}
+    extra = set(LABELS) | set(ONE_HOT) | {"conv_metadata", "category_tag", "is_code", "language"}
     return (base | extra) - set(skip)
 
 
@@ -385,6 +410,8 @@ def _from_frame(path: Path, fmt: str, frame) -> Battles:
         "left_recorded": left_recorded,
     }
     flags = {name: mask[order] for name, mask in _flags(pl, frame).items()}
+    language = _factor(pl, frame, "language")
+    languages = None if language is None else (language.codes[order], language.labels)
     style = _style(pl, frame)
     if style is not None:
         swap = ~is_left[order]
@@ -392,7 +419,7 @@ def _from_frame(path: Path, fmt: str, frame) -> Battles:
         for a_name, b_name in STYLE.items():
             a, b = style[a_name], style[b_name]
             style[a_name], style[b_name] = np.where(swap, b, a), np.where(swap, a, b)
-    return Battles(str(path), fmt, table, seq, n, flags, style)
+    return Battles(str(path), fmt, table, seq, n, flags, style, languages)
 
 
 def _models_and_outcomes(pl, frame, where):

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from arena.importers.aliases import parse_aliases
-from arena.importers.benchmarks import SignalFileError, number, parse_benchmarks, read_csv
-from arena.importers.common import read_jsonl
-from arena.importers.metadata import parse_metadata
-from arena.importers.popularity import parse_popularity
+from arena.files import read_jsonl
+from arena.importers.aliases import parse_aliases_table
+from arena.importers.benchmarks import SignalFileError, number, parse_benchmarks_table, read_csv
+from arena.importers.metadata import parse_metadata, parse_metadata_table
+from arena.importers.popularity import parse_popularity_table
 from rating.composite.inputs import ArenaRatings, ModelFacts, RankInputs, Speed
 
 
@@ -155,9 +155,25 @@ def _opt_number(path, line, obj, *keys):
     return None
 
 
-def load_models(path: str | Path) -> dict[str, ModelFacts]:
+def load_models(path: str | Path, tables: CsvTables | None = None) -> dict[str, ModelFacts]:
     """Model metadata from JSONL or the Open LLM Leaderboard v2 CSV."""
+    if Path(path).suffix.lower() == ".csv":
+        return dict(parse_metadata_table(path, *(tables or CsvTables()).read(path)).rows)
     return dict(parse_metadata(path).rows)
+
+
+class CsvTables:
+    """CSV files read once per :func:`load_file_inputs` call: the v2 export is often
+    given as benchmarks, popularity and models at once (2.7 MB, parsed once, not thrice)."""
+
+    def __init__(self) -> None:
+        self._read: dict[str, tuple[list[str], list[tuple[int, dict]]]] = {}
+
+    def read(self, path) -> tuple[list[str], list[tuple[int, dict]]]:
+        key = str(Path(path).resolve())
+        if key not in self._read:
+            self._read[key] = read_csv(path)
+        return self._read[key]
 
 
 def median_or_none(values: list[float]) -> float | None:
@@ -211,6 +227,7 @@ def load_file_inputs(
     inputs = RankInputs()
     meta: list[dict] = []
     facts: dict[str, ModelFacts] = {}
+    tables = CsvTables()
     if ratings:
         inputs.arena, facts, fmt = load_ratings(ratings)
         reps = inputs.arena.replicates
@@ -225,7 +242,7 @@ def load_file_inputs(
             )
         )
     if benchmarks:
-        parsed = parse_benchmarks(benchmarks)
+        parsed = parse_benchmarks_table(benchmarks, *tables.read(benchmarks))
         inputs.benchmarks = parsed.rows
         meta.append(
             _entry(
@@ -237,15 +254,15 @@ def load_file_inputs(
             )
         )
     if popularity:
-        parsed = parse_popularity(popularity)
+        parsed = parse_popularity_table(popularity, *tables.read(popularity))
         inputs.popularity = dict(parsed.rows)
         meta.append(_entry("popularity", popularity, format=parsed.format, rows=len(parsed.rows)))
     if aliases:
-        parsed = parse_aliases(aliases)
+        parsed = parse_aliases_table(aliases, *tables.read(aliases))
         inputs.aliases = dict(parsed.rows)
         meta.append(_entry("aliases", aliases, rows=len(parsed.rows)))
     if models:
-        loaded = load_models(models)
+        loaded = load_models(models, tables)
         for name, f in loaded.items():
             if f.organization is None and name in facts:
                 f.organization = facts[name].organization

@@ -187,6 +187,8 @@ class RankSettings(Section):
 class ApiSettings(Section):
     #: Read endpoints answer without a token; false: a judge or maintainer token is needed.
     public_read: bool = True
+    #: Largest request body the maintainer import endpoints accept, in MiB.
+    max_import_mb: int = field(default=32, metadata=_check(at_least(1)))
 
 
 @dataclass(frozen=True)

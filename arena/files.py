@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -33,20 +33,33 @@ def read_jsonl(path: str | Path, error: type[FileError] = FileError) -> Iterator
     except OSError as exc:
         raise error(path, None, f"cannot open: {exc.strerror or exc}") from None
     with handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                raise error(path, number, "not valid UTF-8") from None
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise error(path, number, f"not valid JSON ({exc.msg})") from None
-            if not isinstance(obj, dict):
-                raise error(path, number, f"expected a JSON object, got {type(obj).__name__}")
-            yield number, obj
+        yield from iter_jsonl(handle, path, error)
+
+
+def iter_jsonl(
+    lines: Iterable[bytes], source: str | Path, error: type[FileError] = FileError
+) -> Iterator[tuple[int, dict]]:
+    """``(line number, object)`` for each non-blank line of JSONL ``lines`` (bytes).
+
+    The reader behind :func:`read_jsonl`, also used for request bodies;
+    ``source`` names the input in errors.
+    """
+    for number, raw in enumerate(lines, start=1):
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise error(source, number, "not valid UTF-8") from None
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise error(source, number, f"not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise error(source, number, "JSON nested too deep") from None
+        if not isinstance(obj, dict):
+            raise error(source, number, f"expected a JSON object, got {type(obj).__name__}")
+        yield number, obj
 
 
 def read_csv(
@@ -67,28 +80,39 @@ def read_csv(
         raise error(path, None, "file not found") from None
     except OSError as exc:
         raise error(path, None, f"cannot open: {exc.strerror or exc}") from None
+    with handle as fh:
+        return parse_csv(fh, path, error)
+
+
+def parse_csv(
+    handle: Iterable[str], source: str | Path, error: type[FileError] = FileError
+) -> tuple[list[str], list[tuple[int, dict]]]:
+    """Header and ``(line number, row)`` pairs of CSV text lines (see :func:`read_csv`).
+
+    ``handle`` yields text lines (an open file, or ``io.StringIO`` of a request
+    body); ``source`` names the input in errors.
+    """
     out: list[tuple[int, dict]] = []
     line = 1
     try:
-        with handle as fh:
-            reader = csv.DictReader(fh)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            if not header:
-                raise error(path, None, "empty file (no header line)")
-            reader.fieldnames = header
-            for row in reader:
-                line = reader.line_num
-                if None in row:
-                    raise error(
-                        path,
-                        line,
-                        f"{len(header) + len(row[None])} fields, header has {len(header)}",
-                    )
-                if all((v or "").strip() == "" for v in row.values()):
-                    continue
-                out.append((line, {k: (v or "").strip() for k, v in row.items()}))
+        reader = csv.DictReader(handle)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        if not header:
+            raise error(source, None, "empty file (no header line)")
+        reader.fieldnames = header
+        for row in reader:
+            line = reader.line_num
+            if None in row:
+                raise error(
+                    source,
+                    line,
+                    f"{len(header) + len(row[None])} fields, header has {len(header)}",
+                )
+            if all((v or "").strip() == "" for v in row.values()):
+                continue
+            out.append((line, {k: (v or "").strip() for k, v in row.items()}))
     except csv.Error as exc:
-        raise error(path, line, f"bad CSV ({exc})") from None
+        raise error(source, line, f"bad CSV ({exc})") from None
     except UnicodeDecodeError:
-        raise error(path, line + 1, "not valid UTF-8") from None
+        raise error(source, line + 1, "not valid UTF-8") from None
     return header, out

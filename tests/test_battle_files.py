@@ -222,3 +222,38 @@ def test_bad_rows_name_row_and_column(tmp_path, rows):
     pl.DataFrame({"model_a": ["a"], "model_b": ["b"]}).write_parquet(path)
     with pytest.raises(BattleFileError, match=r"missing column\(s\) winner"):
         read(path)
+
+
+@pytest.mark.parametrize("writer", [write_jsonl, write_parquet, write_csv])
+def test_language_is_a_category(tmp_path, rows, writer):
+    """LMArena's ``language`` column: ``--category language:English`` keeps those battles."""
+    rows[3]["language"] = None  # a battle without a language is in no language category
+    path = writer(tmp_path / f"b.{writer.__name__.split('_')[1]}", rows)
+    b = read(path)
+    codes, labels = b.languages
+    assert {"English", "German"} <= set(labels) and codes.size == len(rows)
+    english = [r for r in rows if r["language"] == "English"]
+    assert b.select("language:English").total == len(english)
+    assert b.select("language:German").total == sum(r["language"] == "German" for r in rows)
+    assert b.select("language:Klingon").total == 0
+    assert "language:English" not in b.flags  # not a flag: made when asked for
+    # in time order, like every per-battle array (the file is newest first)
+    mask = b.scope_mask("language:English")
+    assert mask[::-1].tolist() == [r["language"] == "English" for r in rows]
+    res = CliRunner().invoke(
+        main,
+        ["rate", "--input", str(path), "--ci", "none", "--format", "json"]
+        + ["--category", "language:English"],
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["meta"]["battles"] == len(english)
+    assert out["meta"]["scope"]["category"] == "language:English"
+    elo = CliRunner().invoke(
+        main,
+        ["rate", "--input", str(path), "--method", "elo", "--ci", "none", "--format", "json"]
+        + ["--category", "language:German"],
+    )
+    assert json.loads(elo.output)["meta"]["battles"] == sum(r["language"] == "German" for r in rows)
+    bad = CliRunner().invoke(main, ["rate", "--input", str(path), "--category", "language:xx"])
+    assert bad.exit_code == 1 and "no battles in this scope" in bad.output

@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 import click
 
 from arena.cli.common import settings_option, text_table, write_output
-from rating.engine import RatingError, elo_options, rate_elo
-from rating.engine import rate as rate_counts
+from rating.errors import RatingError
 from rating.snapshot import Result, dumps, plain_number
 
 PROGRESS_MIN_ROUNDS = 200
@@ -150,13 +149,30 @@ def _write(text: str, output: str | None) -> None:
         write_output(text, output)
 
 
-def _from_file(path, method, category, source, group, options, elo_k, progress):
+def _read_while_importing(path, time_order: bool):
+    """The battle file, read while another thread imports the rating engine.
+
+    polars reads the file in native code without the GIL, so the engine's imports
+    (scipy: about half a second) overlap the read instead of following it. Returns
+    ``(battles, rating.engine)``.
+    """
+    import importlib
+    from concurrent.futures import ThreadPoolExecutor
+
     from arena.battle_files import BattleFileError, read
 
-    try:
-        battles = read(path, time_order=method == "elo")
-    except BattleFileError as exc:
-        raise click.ClickException(str(exc)) from None
+    with ThreadPoolExecutor(1) as pool:
+        engine = pool.submit(importlib.import_module, "rating.engine")
+        try:
+            battles = read(path, time_order=time_order)
+        except BattleFileError as exc:
+            raise click.ClickException(str(exc)) from None
+        return battles, engine.result()
+
+
+def _from_file(path, method, category, source, group, options, elo_k, progress):
+    battles, engine = _read_while_importing(path, method == "elo")
+    rate_elo, elo_options, rate_counts = engine.rate_elo, engine.elo_options, engine.rate
     scope = {"category": category or "", "source": source or "", "rater_group": group or ""}
     if method == "elo":
         seq = battles.sequence

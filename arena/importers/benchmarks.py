@@ -25,14 +25,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING
 
 from arena import files
-from arena.importers.common import FileError, upsert_counted
-from arena.models import BenchmarkScore
+from arena.files import FileError
 from rating.composite.inputs import BenchmarkResult
 from rating.composite.openllm import V2_ITEMS, V2_TASKS
+
+if TYPE_CHECKING:  # the database layer is loaded only to write (arena rank reads files)
+    from sqlalchemy.engine import Engine
 
 HF_V2_MARKER = "evaluations_ifeval_value"
 LONG_COLUMNS = ("model", "benchmark", "score")
@@ -42,6 +43,30 @@ FALSE = {"0", "false", "no", "n", "f", ""}
 
 class SignalFileError(FileError):
     """A signal file that cannot be used; names the file and, when known, the line."""
+
+
+#: The longest text each signal field stores: the database's column sizes
+#: (``arena.models``; PostgreSQL refuses longer text, so it is refused here, by line).
+MAX_CHARS = {
+    "model": 300,
+    "benchmark": 100,
+    "subtask": 200,
+    "alias": 300,
+    "organization": 200,
+    "precision": 40,
+    "architecture": 200,
+    "license": 200,
+    "base_model": 300,
+}
+
+
+def fits(path, line: int, column: str, value: str | None, field: str | None = None):
+    """``value``, or :class:`SignalFileError` when it is longer than ``field``'s column
+    (``field`` defaults to ``column``) allows."""
+    limit = MAX_CHARS[field or column]
+    if value is not None and len(value) > limit:
+        raise SignalFileError(path, line, f"column {column!r} is longer than {limit} characters")
+    return value
 
 
 @dataclass
@@ -132,7 +157,7 @@ def parse_hf_v2(path, header, rows) -> Parsed:
     chosen: dict[str, tuple[dict, bool]] = {}  # name -> (task -> (score, normalized), official)
     skipped = 0
     for line, row in rows:
-        name = row["model_name"]
+        name = fits(path, line, "model_name", row["model_name"], "model")
         if not name:
             raise SignalFileError(path, line, "column 'model_name' is empty")
         scores = {t: _v2_score(path, line, row, t) for t in V2_TASKS}
@@ -163,12 +188,13 @@ def parse_long(path, header, rows) -> Parsed:
     seen: dict[tuple, int] = {}
     out = []
     for line, row in rows:
-        model, bench = row["model"], row["benchmark"]
+        model, bench = fits(path, line, "model", row["model"]), row["benchmark"]
+        fits(path, line, "benchmark", bench)
         if not model:
             raise SignalFileError(path, line, "column 'model' is empty")
         if not bench:
             raise SignalFileError(path, line, "column 'benchmark' is empty")
-        subtask = row.get("subtask", "")
+        subtask = fits(path, line, "subtask", row.get("subtask", ""))
         normalized = _boolean(path, line, "normalized", row.get("normalized", ""))
         score = number(path, line, "score", row["score"])
         top = 100.0 if normalized else 1.0
@@ -202,14 +228,25 @@ def parse_long(path, header, rows) -> Parsed:
 def parse_benchmarks(path: str | Path) -> Parsed:
     """Parse a benchmarks file in either format; raises :class:`SignalFileError`."""
     header, rows = read_csv(path)
-    parsed = parse_hf_v2(path, header, rows) if is_hf_v2(header) else parse_long(path, header, rows)
+    return parse_benchmarks_table(path, header, rows)
+
+
+def parse_benchmarks_table(source, header: list[str], rows: list[tuple[int, dict]]) -> Parsed:
+    """Parse a header and ``(line, row)`` cells in either format (a file's or a request's)."""
+    if is_hf_v2(header):
+        parsed = parse_hf_v2(source, header, rows)
+    else:
+        parsed = parse_long(source, header, rows)
     if not parsed.rows:
-        raise SignalFileError(path, None, "no scores in the file")
+        raise SignalFileError(source, None, "no scores in the file")
     return parsed
 
 
 def write_benchmarks(engine: Engine, rows: list[BenchmarkResult]) -> dict:
     """Store scores in one transaction; returns ``{"inserted", "updated"}``."""
+    from arena.importers.common import upsert_counted
+    from arena.models import BenchmarkScore
+
     table = BenchmarkScore.__table__
     data = [
         {

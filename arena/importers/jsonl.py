@@ -187,6 +187,17 @@ def check_record(fields: dict, obj: dict) -> dict:
 
 def parse_file(path: str | Path, kind: str) -> list[tuple[int, dict]]:
     """Check every line of a ``kind`` file: ``[(line, row), ...]``; raises on a bad one."""
+    return parse_records(read_objects(path), kind, path)
+
+
+def parse_records(
+    records: Iterable[tuple[int, dict]], kind: str, source: str | Path
+) -> list[tuple[int, dict]]:
+    """Check ``(number, object)`` records of ``kind``: ``[(number, row), ...]``.
+
+    The check behind :func:`parse_file`, also used for request bodies; raises
+    :class:`ImportFileError` naming ``source`` and the record's number.
+    """
     fields = FIELDS[kind]
     key_of = {
         "models": lambda r: r["name"],
@@ -194,15 +205,15 @@ def parse_file(path: str | Path, kind: str) -> list[tuple[int, dict]]:
         "answers": lambda r: (r["prompt"], r["model"]),
     }[kind]
     rows, seen = [], {}
-    for number, obj in read_objects(path):
+    for number, obj in records:
         try:
             row = check_record(fields, obj)
         except ValueError as exc:
-            raise ImportFileError(path, number, str(exc)) from None
+            raise ImportFileError(source, number, str(exc)) from None
         key = key_of(row)
         if key in seen:
             raise ImportFileError(
-                path, number, f"{_describe(kind, key)} is already on line {seen[key]}"
+                source, number, f"{_describe(kind, key)} is already on line {seen[key]}"
             )
         seen[key] = number
         rows.append((number, row))
@@ -290,13 +301,27 @@ def import_file(engine: Engine, kind: str, path: str | Path) -> ImportResult:
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
-    parsed = parse_file(path, kind)
+    return import_records(engine, kind, read_objects(path), path)
+
+
+def import_records(
+    engine: Engine, kind: str, records: Iterable[tuple[int, dict]], source: str | Path
+) -> ImportResult:
+    """Check ``(number, object)`` records completely, then upsert them in one transaction.
+
+    What :func:`import_file` does with a file's lines, for records from
+    anywhere (the maintainer API's request bodies). Raises
+    :class:`ImportFileError` (nothing written) for the first bad record.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    parsed = parse_records(records, kind, source)
     with engine.begin() as conn:
         if kind == "models":
             return write_models(conn, [row for _, row in parsed])
         if kind == "prompts":
             return write_prompts(conn, [row for _, row in parsed])
-        return write_answers(conn, _resolve_answers(conn, path, parsed))
+        return write_answers(conn, _resolve_answers(conn, source, parsed))
 
 
 def import_models(engine: Engine, path: str | Path) -> ImportResult:

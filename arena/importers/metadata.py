@@ -18,20 +18,28 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine
-
-from arena.importers.benchmarks import Parsed, SignalFileError, is_hf_v2, number, read_csv
-from arena.importers.common import read_jsonl, upsert_counted
+from arena.files import read_jsonl
+from arena.importers.benchmarks import (
+    Parsed,
+    SignalFileError,
+    fits,
+    is_hf_v2,
+    number,
+    read_csv,
+)
 from arena.importers.popularity import parse_date
-from arena.models import ModelMetadata
 from rating.composite.inputs import ModelFacts
+
+if TYPE_CHECKING:  # the database layer is loaded only to write (arena rank reads files)
+    from sqlalchemy.engine import Engine
 
 MERGE_SUFFIX = " (Merge)"
 
 
 def _v2_facts(path, line: int, row: dict) -> ModelFacts:
-    name = row["model_name"]
+    name = fits(path, line, "model_name", row["model_name"], "model")
     params = number(
         path,
         line,
@@ -40,16 +48,24 @@ def _v2_facts(path, line: int, row: dict) -> ModelFacts:
         optional=True,
     )
     base = (row.get("metadata_base_model") or "").removesuffix(MERGE_SUFFIX).strip() or None
+    fits(path, line, "metadata_base_model", base, "base_model")
+    org = name.split("/")[0] if "/" in name else None
     return ModelFacts(
-        organization=name.split("/")[0] if "/" in name else None,
+        organization=fits(path, line, "model_name", org, "organization"),
         parameters_b=params if params is not None and params > 0 else None,
-        precision=row.get("model_precision") or None,
+        precision=fits(
+            path, line, "model_precision", row.get("model_precision") or None, "precision"
+        ),
         base_model=base if base and base.lower() != name.lower() else None,
         upload_date=parse_date(
             path, line, "metadata_upload_date", row.get("metadata_upload_date", "")
         ),
-        architecture=row.get("model_architecture") or None,
-        license=row.get("metadata_hub_license") or None,
+        architecture=fits(
+            path, line, "model_architecture", row.get("model_architecture") or None, "architecture"
+        ),
+        license=fits(
+            path, line, "metadata_hub_license", row.get("metadata_hub_license") or None, "license"
+        ),
     )
 
 
@@ -66,18 +82,19 @@ def _parse_v2(path, rows) -> dict[str, ModelFacts]:
     return {name: facts for name, (facts, _o) in out.items()}
 
 
-def _text(path, line: int, obj: dict, key: str) -> str | None:
+def _text(path, line: int, obj: dict, key: str, field: str | None = None) -> str | None:
     value = obj.get(key)
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise SignalFileError(path, line, f"{key!r} must be text: {value!r}")
-    return value.strip()
+    value = value.strip()
+    return fits(path, line, key, value, field) if field else value
 
 
-def _parse_jsonl(path) -> dict[str, ModelFacts]:
+def _parse_records(path, records) -> dict[str, ModelFacts]:
     out: dict[str, ModelFacts] = {}
-    for line, obj in read_jsonl(path, SignalFileError):
+    for line, obj in records:
         name = obj.get("name") or obj.get("model")
         if not isinstance(name, str) or not name.strip():
             raise SignalFileError(path, line, 'no "name"')
@@ -89,19 +106,20 @@ def _parse_jsonl(path) -> dict[str, ModelFacts]:
             or params < 0
         ):
             raise SignalFileError(path, line, f"'parameters_b' must be a number >= 0: {params!r}")
-        out[name.strip()] = ModelFacts(
-            organization=_text(path, line, obj, "organization") or _text(path, line, obj, "org"),
+        out[fits(path, line, "name", name.strip(), "model")] = ModelFacts(
+            organization=_text(path, line, obj, "organization", "organization")
+            or _text(path, line, obj, "org", "organization"),
             parameters_b=float(params) if params else None,
-            precision=_text(path, line, obj, "precision"),
-            base_model=_text(path, line, obj, "base_model"),
+            precision=_text(path, line, obj, "precision", "precision"),
+            base_model=_text(path, line, obj, "base_model", "base_model"),
             release_date=parse_date(
                 path, line, "release_date", _text(path, line, obj, "release_date") or ""
             ),
             upload_date=parse_date(
                 path, line, "upload_date", _text(path, line, obj, "upload_date") or ""
             ),
-            architecture=_text(path, line, obj, "architecture"),
-            license=_text(path, line, obj, "license"),
+            architecture=_text(path, line, obj, "architecture", "architecture"),
+            license=_text(path, line, obj, "license", "license"),
         )
     return out
 
@@ -111,21 +129,36 @@ def parse_metadata(path: str | Path) -> Parsed:
     path = Path(path)
     if path.suffix.lower() == ".csv":
         header, rows = read_csv(path)
-        if not is_hf_v2(header):
-            raise SignalFileError(
-                path,
-                1,
-                "a metadata CSV must be the Open LLM Leaderboard v2 export; use JSONL for others",
-            )
-        facts, fmt = _parse_v2(path, rows), "open-llm-leaderboard-v2"
-    else:
-        facts, fmt = _parse_jsonl(path), "jsonl"
+        return parse_metadata_table(path, header, rows)
+    return parse_metadata_records(path, read_jsonl(path, SignalFileError))
+
+
+def parse_metadata_table(source, header: list[str], rows: list[tuple[int, dict]]) -> Parsed:
+    """The Open LLM Leaderboard v2 export's header and ``(line, row)`` cells."""
+    if not is_hf_v2(header):
+        raise SignalFileError(
+            source,
+            1,
+            "a metadata CSV must be the Open LLM Leaderboard v2 export; use JSONL for others",
+        )
+    return _parsed(source, _parse_v2(source, rows), "open-llm-leaderboard-v2")
+
+
+def parse_metadata_records(source, records) -> Parsed:
+    """``(line, object)`` records of the JSONL layout (a file's lines or a request's)."""
+    return _parsed(source, _parse_records(source, records), "jsonl")
+
+
+def _parsed(source, facts: dict[str, ModelFacts], fmt: str) -> Parsed:
     if not facts:
-        raise SignalFileError(path, None, "no models in the file")
+        raise SignalFileError(source, None, "no models in the file")
     return Parsed(list(facts.items()), fmt, [f"{len(facts)} models"])
 
 
 def write_metadata(engine: Engine, rows: list[tuple[str, ModelFacts]]) -> dict:
+    from arena.importers.common import upsert_counted
+    from arena.models import ModelMetadata
+
     data = [
         {
             "model": name,

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine
-
-from arena.importers.benchmarks import Parsed, SignalFileError, _require, is_hf_v2, number, read_csv
-from arena.importers.common import upsert_counted
-from arena.models import Popularity
+from arena.importers.benchmarks import (
+    Parsed,
+    SignalFileError,
+    _require,
+    fits,
+    is_hf_v2,
+    number,
+    read_csv,
+)
 from rating.composite.inputs import PopularityCounts
+
+if TYPE_CHECKING:  # the database layer is loaded only to write (arena rank reads files)
+    from sqlalchemy.engine import Engine
 
 
 def parse_date(path, line: int, column: str, text: str) -> date | None:
@@ -33,12 +41,17 @@ def parse_date(path, line: int, column: str, text: str) -> date | None:
 def parse_popularity(path: str | Path) -> Parsed:
     """``Parsed.rows`` is a list of ``(model, PopularityCounts)``."""
     header, rows = read_csv(path)
+    return parse_popularity_table(path, header, rows)
+
+
+def parse_popularity_table(path, header: list[str], rows: list[tuple[int, dict]]) -> Parsed:
+    """Parse a header and ``(line, row)`` cells (a file's or a request's); ``path`` names it."""
     out: dict[str, PopularityCounts] = {}
     seen: dict[str, int] = {}
     if is_hf_v2(header):
         _require(path, header, ["model_name", "metadata_hub_hearts"])
         for line, row in rows:
-            name = row["model_name"]
+            name = fits(path, line, "model_name", row["model_name"], "model")
             likes = number(
                 path,
                 line,
@@ -56,7 +69,7 @@ def parse_popularity(path: str | Path) -> Parsed:
         if "downloads" not in header and "likes" not in header:
             raise SignalFileError(path, 1, "need a 'downloads' or a 'likes' column")
         for line, row in rows:
-            name = row["model"]
+            name = fits(path, line, "model", row["model"])
             if not name:
                 raise SignalFileError(path, line, "column 'model' is empty")
             downloads = number(
@@ -87,6 +100,9 @@ def parse_popularity(path: str | Path) -> Parsed:
 
 
 def write_popularity(engine: Engine, rows: list[tuple[str, PopularityCounts]]) -> dict:
+    from arena.importers.common import upsert_counted
+    from arena.models import Popularity
+
     table = Popularity.__table__
     data = [
         {

@@ -236,7 +236,7 @@ def _summary(stored: snapshots.Stored) -> dict:
     }
 
 
-@bp.get("/snapshots/<int:snapshot_id>")
+@bp.get("/snapshots/<int(max=9223372036854775807):snapshot_id>")  # larger: 404, not overflow
 @limit("reads")
 def snapshot_json(snapshot_id: int):
     """One snapshot: its parameters (meta) and table.
@@ -254,6 +254,7 @@ def snapshot_json(snapshot_id: int):
             application/json: {schema: {$ref: '#/components/schemas/Leaderboard'}}
             text/csv: {schema: {type: string}}
         304: {description: not modified (If-None-Match)}
+        400: {$ref: '#/components/responses/Error'}
         404: {$ref: '#/components/responses/Error'}
     """
     from arena.web.leaderboard import LEADERBOARD_COLUMNS

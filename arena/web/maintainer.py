@@ -3,6 +3,9 @@
 ``POST /api/v1/maintainer/recompute``              enqueue a rating recompute (one waits at most)
 ``PUT  /api/v1/maintainer/models/<name>/state``    {"state": "active|provisional|retired"}
 ``GET  /api/v1/maintainer/votes.csv``              every vote, rater ids pseudonymized
+``GET  /api/v1/maintainer/votes.parquet``          the same as Parquet
+``POST /api/v1/maintainer/import/<kind>``          models, prompts, answers, signals
+                                                   (:mod:`arena.web.maintainer_import`)
 
 A token is sent as ``Authorization: Bearer arena_…`` (``arena token create``).
 No token or an unknown/revoked one: 401; a token whose role may not do this: 403;
@@ -17,6 +20,7 @@ import functools
 import hashlib
 import hmac
 import io
+from collections.abc import Iterator
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 from rq.exceptions import DuplicateJobError
@@ -172,27 +176,9 @@ def pseudonym(secret: str, rater_id: str | None) -> str:
     return hmac.new(secret.encode(), rater_id.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-@bp.get("/votes.csv")
-@require("maintainer")
-def export_votes():
-    """Every vote as CSV, rater ids pseudonymized.
-
-    ---
-    get:
-      summary: Export every vote as CSV (rater ids replaced by stable pseudonyms)
-      security: [{bearer: []}]
-      responses:
-        200:
-          description: the votes, oldest first
-          content:
-            text/csv: {schema: {type: string}}
-        401: {$ref: '#/components/responses/Error'}
-        403: {$ref: '#/components/responses/Error'}
-    """
-    runtime = rt()
-    secret = runtime.settings.secret_key
+def _export_statement():
     left, right = aliased(Model), aliased(Model)
-    stmt = (
+    return (
         select(
             Vote.id,
             Vote.created_at,
@@ -213,22 +199,101 @@ def export_votes():
         .order_by(Vote.id)
     )
 
+
+def export_rows(runtime) -> Iterator[list]:
+    """Every vote as a list of :data:`EXPORT_COLUMNS` values, oldest first.
+
+    ``created_at`` is ISO text (seconds), the rater a :func:`pseudonym`; the
+    CSV and the Parquet export both read these rows.
+    """
+    secret = runtime.settings.secret_key
+    with Session(runtime.engine) as s:
+        result = s.execute(_export_statement().execution_options(yield_per=5000))
+        for row in result:
+            *fields, rater = row
+            fields[1] = fields[1].isoformat(timespec="seconds") if fields[1] else ""
+            yield [*fields, pseudonym(secret, rater)]
+
+
+@bp.get("/votes.csv")
+@require("maintainer")
+def export_votes():
+    """Every vote as CSV, rater ids pseudonymized.
+
+    ---
+    get:
+      summary: Export every vote as CSV (rater ids replaced by stable pseudonyms)
+      security: [{bearer: []}]
+      responses:
+        200:
+          description: the votes, oldest first
+          content:
+            text/csv: {schema: {type: string}}
+        401: {$ref: '#/components/responses/Error'}
+        403: {$ref: '#/components/responses/Error'}
+    """
+    runtime = rt()
+
     def rows():
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(EXPORT_COLUMNS)
-        with Session(runtime.engine) as s:
-            result = s.execute(stmt.execution_options(yield_per=5000))
-            for k, row in enumerate(result):
-                *fields, rater = row
-                fields[1] = fields[1].isoformat(timespec="seconds") if fields[1] else ""
-                writer.writerow([*fields, pseudonym(secret, rater)])
-                if k % 1000 == 999:
-                    yield out.getvalue()
-                    out.seek(0)
-                    out.truncate()
+        for k, row in enumerate(export_rows(runtime)):
+            writer.writerow(row)
+            if k % 1000 == 999:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
         yield out.getvalue()
 
     response = Response(stream_with_context(rows()), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="votes.csv"'
+    return response
+
+
+#: Parquet column types of the export (polars), in :data:`EXPORT_COLUMNS` order.
+PARQUET_TYPES = (
+    "Int64",
+    "String",
+    "Int64",
+    "String",
+    "String",
+    "String",
+    "String",
+    "String",
+    "String",
+    "String",
+    "String",
+)
+
+
+@bp.get("/votes.parquet")
+@require("maintainer")
+def export_votes_parquet():
+    """Every vote as Parquet, rater ids pseudonymized (the CSV export's columns).
+
+    ---
+    get:
+      summary: Export every vote as Parquet (the CSV export's columns and pseudonyms)
+      security: [{bearer: []}]
+      responses:
+        200:
+          description: the votes, oldest first, one Parquet file (zstd)
+          content:
+            application/vnd.apache.parquet: {schema: {type: string, format: binary}}
+        401: {$ref: '#/components/responses/Error'}
+        403: {$ref: '#/components/responses/Error'}
+    """
+    import polars as pl
+
+    schema = {name: getattr(pl, kind) for name, kind in zip(EXPORT_COLUMNS, PARQUET_TYPES)}
+    columns: list[list] = [[] for _ in EXPORT_COLUMNS]
+    for row in export_rows(rt()):
+        for column, value in zip(columns, row):
+            column.append(value)
+    frame = pl.DataFrame(dict(zip(EXPORT_COLUMNS, columns)), schema=schema)
+    out = io.BytesIO()
+    frame.write_parquet(out, compression="zstd")
+    response = Response(out.getvalue(), mimetype="application/vnd.apache.parquet")
+    response.headers["Content-Disposition"] = 'attachment; filename="votes.parquet"'
     return response

@@ -34,6 +34,8 @@ DESCRIBED = (
     "maintainer.recompute",
     "maintainer.set_model_state",
     "maintainer.export_votes",
+    "maintainer.export_votes_parquet",
+    "maintainer_import.import_kind",
 )
 
 NUM = {"type": ["number", "null"]}
@@ -304,6 +306,22 @@ SCHEMAS = {
         "required": ["job", "queue"],
         "properties": {"job": STR, "queue": STR},
     },
+    "ImportResult": {
+        "type": "object",
+        "required": ["kind", "inserted", "updated"],
+        "properties": {
+            "kind": STR,
+            "inserted": INT,
+            "updated": INT,
+            "format": STR,
+            "notes": {"type": "array", "items": STR},
+        },
+    },
+    "ImportError": {
+        "type": "object",
+        "required": ["error", "reason"],
+        "properties": {"error": STR, "reason": STR, "row": INT},
+    },
     "ModelState": {
         "type": "object",
         "required": ["model", "state", "previous"],
@@ -365,6 +383,15 @@ def build(app) -> dict:
         {
             "description": "an error with its reason",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        },
+    )
+    spec.components.response(
+        "ImportError",
+        {
+            "description": "a body that cannot be imported: the row (when known) and why",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ImportError"}}
+            },
         },
     )
     rules = {rule.endpoint: rule for rule in app.url_map.iter_rules()}

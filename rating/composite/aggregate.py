@@ -17,9 +17,9 @@ share of the total weight it has values for.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
 from rating.composite.normalize import against, normalize, percentile
+from rating.composite.ranks import rankdata
 
 AGGREGATORS = ("mean", "winrate", "borda")
 
@@ -28,7 +28,7 @@ def borda_points(values: np.ndarray) -> np.ndarray:
     """Models beaten on one signal (ties half) over ``pool size - 1``, along the last axis."""
     x = np.asarray(values, dtype=float)
     present = ~np.isnan(x)
-    ranks = rankdata(np.where(present, x, np.inf), method="average", axis=-1)
+    ranks = rankdata(np.where(present, x, np.inf), "average")
     n_pool = x.shape[-1]
     out = (ranks - 1.0) / max(n_pool - 1, 1)
     return np.where(present, out, np.nan)

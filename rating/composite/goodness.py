@@ -27,9 +27,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
-from rating.composite.openllm import baseline, canonical_task, normalize_score
+from rating.composite.openllm import (
+    baseline,
+    canonical_task,
+    mean_of_two_scale,
+    normalize_score,
+)
 from rating.composite.uncertainty import beta_draws
 
 #: Default subdomain of each benchmark (goodness level 3); others are their own domain.
@@ -133,8 +137,18 @@ def normalized_points(leaves: Leaves) -> np.ndarray:
 
 
 def normalized_draws(leaves: Leaves, replicates: int, rng: np.random.Generator) -> np.ndarray:
-    """Beta-posterior draws of every leaf on the 0-100 scale, ``(replicates, L)``."""
-    acc = beta_draws(raw_accuracy(leaves), leaves.n_items, replicates, rng)
+    """Beta-posterior draws of every leaf on the 0-100 scale, ``(replicates, L)``.
+
+    A score that is the mean of two accuracies (IFEval, task level) is drawn as that
+    mean: its Beta draw over the first count is scaled about the point by
+    :func:`rating.composite.openllm.mean_of_two_scale`.
+    """
+    point = raw_accuracy(leaves)
+    acc = beta_draws(point, leaves.n_items, replicates, rng)
+    scale = np.array([mean_of_two_scale(b, s) for b, s in zip(leaves.benchmark, leaves.subtask)])
+    if (scale != 1.0).any():
+        two = np.flatnonzero(scale != 1.0)
+        acc[:, two] = np.clip(point[two] + (acc[:, two] - point[two]) * scale[two], 0.0, 1.0)
     out = normalize_score(acc, leaves.baselines[None, :])
     fixed = ~(np.isfinite(leaves.n_items) & (leaves.n_items > 0))
     out[:, fixed] = normalized_points(leaves)[fixed]
@@ -142,18 +156,24 @@ def normalized_draws(leaves: Leaves, replicates: int, rng: np.random.Generator) 
 
 
 def _group_mean(values: np.ndarray, keys: list) -> tuple[np.ndarray, list]:
-    """Mean of ``values[..., L]`` over leaves sharing a key; returns (means[..., G], keys)."""
+    """Mean of ``values[..., L]`` over leaves sharing a key; returns (means[..., G], keys).
+
+    Keys all distinct (one leaf per benchmark, as in v2 data): the values as they
+    are. Else the leaves are put in group order once and each group's block of rows
+    summed by ``np.add.reduceat`` over all replicates at once (no sparse matrix).
+    """
     uniq = list(dict.fromkeys(keys))
+    values = np.asarray(values, dtype=float)
+    if len(uniq) == len(keys):
+        return values, uniq
     index = {k: i for i, k in enumerate(uniq)}
     cols = np.array([index[k] for k in keys], dtype=int)
-    counts = np.bincount(cols, minlength=len(uniq)).astype(float)
-    mat = sparse.csr_matrix(
-        (1.0 / counts[cols], (np.arange(len(keys)), cols)), shape=(len(keys), len(uniq))
-    )
-    values = np.asarray(values, dtype=float)
+    order = np.argsort(cols, kind="stable")
+    starts = np.flatnonzero(np.r_[True, cols[order][1:] != cols[order][:-1]])
+    counts = np.diff(np.r_[starts, cols.size]).astype(float)
     flat = values.reshape(-1, values.shape[-1])
-    out = np.asarray((mat.T @ flat.T).T)
-    return out.reshape(values.shape[:-1] + (len(uniq),)), uniq
+    sums = np.add.reduceat(np.ascontiguousarray(flat.T[order]), starts, axis=0).T
+    return (sums / counts).reshape(values.shape[:-1] + (len(uniq),)), uniq
 
 
 def _to_pool(values: np.ndarray, model_of_group: np.ndarray, n_models: int) -> np.ndarray:

@@ -22,7 +22,8 @@ every replicate, and the interval shows the data's spread.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
+
+from rating.composite.ranks import rankdata
 
 METHODS = ("minmax", "percentile", "zscore")
 
@@ -58,7 +59,7 @@ def percentile(values: np.ndarray) -> np.ndarray:
     x = np.asarray(values, dtype=float)
     present = ~np.isnan(x)
     # rankdata ranks NaN last when told to keep them; mask them out afterwards.
-    ranks = rankdata(np.where(present, x, np.inf), method="average", axis=-1)
+    ranks = rankdata(np.where(present, x, np.inf), "average")
     n = present.sum(axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(n > 1, (ranks - 1.0) / np.maximum(n - 1, 1), 0.5)

@@ -15,6 +15,8 @@ one baseline are exact).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 #: Number of choices per BBH subtask (a baseline of 1 / choices).
@@ -62,6 +64,36 @@ TASK_BASELINES = {
 #: Item counts of the v2 test sets (public sizes), used for Beta posteriors.
 V2_ITEMS = {"ifeval": 541, "bbh": 5761, "math": 1324, "gpqa": 1192, "musr": 756, "mmlu_pro": 12032}
 
+#: Benchmarks whose published score is the mean of two accuracies measured on the same
+#: items over different counts: the second count per item of the first. IFEval's is the
+#: mean of prompt-level strict accuracy (541 prompts) and instruction-level strict accuracy
+#: (834 instructions in those prompts).
+MEAN_OF_TWO = {"ifeval": 834 / 541}
+
+
+@lru_cache(maxsize=4096)
+def mean_of_two_scale(benchmark: str, subtask: str = "") -> float:
+    """How much wider a draw of the benchmark's score is than a draw of one accuracy over
+    its item count (1 for ordinary benchmarks).
+
+    The score ``s = (a1 + a2) / 2`` of two accuracies over ``n1`` and ``n2 = r n1`` items,
+    each centred on ``s`` (the export gives only the mean) and fully correlated (the same
+    responses are scored both ways), has the standard deviation of one accuracy over
+    ``n1`` items times ``(1 + 1 / sqrt(r)) / 2``: 0.903 for IFEval.
+
+    Examples
+    --------
+    >>> round(mean_of_two_scale("IFEval"), 4)
+    0.9027
+    >>> mean_of_two_scale("gpqa"), mean_of_two_scale("ifeval", "prompt_level_strict")
+    (1.0, 1.0)
+    """
+    ratio = MEAN_OF_TWO.get(canonical_task(benchmark))
+    if ratio is None or subtask.strip():
+        return 1.0
+    return (1.0 + 1.0 / float(np.sqrt(ratio))) / 2.0
+
+
 _TASK_NAMES = {
     "ifeval": "ifeval",
     "bbh": "bbh",
@@ -77,6 +109,7 @@ _TASK_NAMES = {
 }
 
 
+@lru_cache(maxsize=4096)  # called per benchmark leaf, with a handful of distinct names
 def canonical_task(name: str) -> str:
     """The v2 task key for a benchmark name (``"MMLU-PRO"`` -> ``"mmlu_pro"``), else the
     lower-cased name unchanged."""
@@ -85,6 +118,7 @@ def canonical_task(name: str) -> str:
     return _TASK_NAMES.get(key, key)
 
 
+@lru_cache(maxsize=4096)
 def baseline(benchmark: str, subtask: str = "") -> float:
     """Random-guess baseline for a benchmark or one of its subtasks (0 when unknown).
 

@@ -21,10 +21,10 @@ def normal_replicates(
     ``(ci_high - ci_low) / (2 z)`` with ``z`` the normal quantile of the
     two-sided ``confidence`` level (1.96 for 95%).
     """
-    from scipy.stats import norm
+    from statistics import NormalDist
 
     rating = np.asarray(rating, dtype=float)
-    z = float(norm.ppf(0.5 + confidence / 2))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
     sd = (np.asarray(ci_high, dtype=float) - np.asarray(ci_low, dtype=float)) / (2 * z)
     sd = np.where(np.isfinite(sd) & (sd > 0), sd, 0.0)
     return rating + rng.standard_normal((replicates, rating.size)) * sd
@@ -87,10 +87,10 @@ def replicate_ranks(draws: np.ndarray) -> np.ndarray:
     >>> replicate_ranks(np.array([[3.0, 1.0, 2.0], [1.0, 3.0, 3.0]])).tolist()
     [[1, 3, 2], [3, 1, 1]]
     """
-    from scipy.stats import rankdata
+    from rating.composite.ranks import rankdata
 
     d = np.asarray(draws, dtype=float)
-    return rankdata(-np.where(np.isnan(d), -np.inf, d), method="min", axis=-1).astype(int)
+    return rankdata(-np.where(np.isnan(d), -np.inf, d), "min")
 
 
 def rank_interval(

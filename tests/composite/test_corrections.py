@@ -271,3 +271,45 @@ def test_rank_api_ranks_by_goodness(tmp_path, sqlite_url, redis_url):
 def test_an_unknown_subdomain_names_the_ones_there_are():
     with pytest.raises(ValueError, match=r"subdomain .coding.*instruction_following, knowledge"):
         rank_models(merged_inputs(), options(weights={"arena": 1}, by="goodness.coding"))
+
+
+def test_ifeval_is_drawn_as_the_mean_of_its_two_accuracies():
+    """IFEval's v2 score averages prompt-level (541 prompts) and instruction-level (834
+    instructions) accuracy: its draws are 0.903 as wide as one 541-item accuracy's, and
+    the other tasks' are unchanged; the points are the export's."""
+    from rating.composite.goodness import Leaves, normalized_draws, normalized_points
+    from rating.composite.openllm import V2_ITEMS
+
+    path = shared_data(LB, "huggingface_v2.csv")
+    rows = [r for r in parse_benchmarks(path).rows if r.benchmark in ("ifeval", "gpqa")][:400]
+    leaves = Leaves(
+        model=np.arange(len(rows)),
+        benchmark=[r.benchmark for r in rows],
+        subtask=["" for _ in rows],
+        score=[r.score for r in rows],
+        n_items=[r.n_items for r in rows],
+        normalized=[r.normalized for r in rows],
+    )
+    # the same leaves as plain accuracies over 541 items (IFEval as it was drawn before)
+    plain = Leaves(
+        leaves.model,
+        ["ifeval_as_one_accuracy" if b == "ifeval" else b for b in leaves.benchmark],
+        leaves.subtask,
+        leaves.score,
+        leaves.n_items,
+        leaves.normalized,
+    )
+    draws = normalized_draws(leaves, 4000, np.random.default_rng(1))
+    before = normalized_draws(plain, 4000, np.random.default_rng(1))
+    ifeval = np.array([b == "ifeval" for b in leaves.benchmark])
+    assert ifeval.sum() > 100 and (~ifeval).sum() > 100
+    assert set(leaves.n_items[ifeval]) == {V2_ITEMS["ifeval"]}
+    np.testing.assert_allclose(normalized_points(leaves), normalized_points(plain))
+    inner = ifeval & (normalized_points(leaves) > 5) & (normalized_points(leaves) < 95)
+    ratio = draws[:, inner].std(axis=0) / before[:, inner].std(axis=0)
+    np.testing.assert_allclose(ratio, (1 + np.sqrt(541 / 834)) / 2, rtol=1e-9)
+    np.testing.assert_array_equal(draws[:, ~ifeval], before[:, ~ifeval])
+    # the centre stays the export's score (posterior mean within Monte Carlo error)
+    np.testing.assert_allclose(
+        draws[:, inner].mean(axis=0), normalized_points(leaves)[inner], atol=0.25
+    )
