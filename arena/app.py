@@ -41,9 +41,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         health,
         inputs,
         leaderboard,
+        live,
         maintainer,
         models_page,
         openapi,
+        render,
         security,
     )
     from arena.web.sessions import RaterSessionInterface
@@ -64,10 +66,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(models_page.bp)
     app.register_blueprint(maintainer.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(live.bp)
+    app.register_blueprint(render.bp)
     app.before_request(maintainer.guard_reads)
     extensions.csrf.exempt(api.bp)
     extensions.csrf.exempt(leaderboard.api)
     extensions.csrf.exempt(api_read.bp)
     extensions.csrf.exempt(maintainer.bp)
+    extensions.csrf.exempt(live.bp)  # JSON bodies only, like the API (see api.create_vote)
 
     return app
