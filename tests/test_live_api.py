@@ -120,7 +120,7 @@ def finish_turn(rt, redis, battle_id: int, texts: dict, turn=1, attempt=0, statu
         ({"prompt": "   \n"}, "bad_prompt"),
         ({"prompt": 5}, "bad_prompt"),
         ({"prompt": "x" * 8001}, "too_long"),
-        ({"prompt": "hi", "category": "poetry"}, "bad_category"),
+        ({"prompt": "hi", "category": "poetry"}, "bad_prompt"),
         ({"prompt": "a\x00b"}, "bad_text"),
     ],
 )
@@ -214,10 +214,10 @@ def test_vote_is_refused_while_streaming_then_accepted_and_names_revealed(client
     assert res.status_code == 202, res.get_json()
     names = res.get_json()
     assert {names["left_model"], names["right_model"]} == set(MODELS)
+    work(rt)  # the vote is stored: now the speeds can be shown too
     reveal = client.get(f"/api/v1/live/{battle_id}/reveal", query_string={"token": token})
     assert reveal.status_code == 200
     assert reveal.get_json()["left"]["model"] == names["left_model"]
-    work(rt)
     with Session(rt.engine) as s:
         assert s.get(Battle, battle_id).status == "voted"
     again = client.post("/api/v1/votes", json={"battle_token": token, "choice": "right"})

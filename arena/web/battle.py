@@ -15,7 +15,6 @@ from arena import live
 from arena.web.common import issue_battle, rt
 from arena.web.errors import ApiError
 from arena.web.extensions import limit
-from arena.web.live import CATEGORIES
 from arena.web.render import markdown
 
 bp = Blueprint("battle", __name__)
@@ -40,7 +39,7 @@ def index():
             notice=cfg["notice"],
             max_turns=cfg["max_turns"],
             max_prompt_chars=cfg["max_prompt_chars"],
-            categories=CATEGORIES,
+            categories=live.CATEGORIES,
         )
     category = request.args.get("category") or None
     try:

@@ -36,8 +36,8 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 from sqlalchemy import select
 from sqlmodel import Session
 
-from arena import battles, live, votes
-from arena.models import Battle, BattleMessage, Vote
+from arena import battles, live
+from arena.models import Battle, BattleMessage
 from arena.web.common import rater_id, rt, tokens
 from arena.web.errors import ApiError
 from arena.web.extensions import limit
@@ -51,7 +51,6 @@ HEARTBEAT_SECONDS = 15.0
 MAX_RELAY_SECONDS = 300.0
 RETRY_MS = 2000  # the browser's wait before reconnecting
 BATCH = 256  # stream entries read per XREAD
-CATEGORIES = ("general", "coding", "math")
 _ENTRY_ID = re.compile(r"^(0|\d{1,20}-\d{1,20})$")
 
 
@@ -77,10 +76,9 @@ def _enabled() -> None:
 
 
 def public_view(session: Session, battle_id: int) -> dict:
-    """:func:`arena.live.view` plus, for each finished answer, its sanitized ``html``, and
-    whether the battle is flagged for a leaked identity."""
+    """:func:`arena.live.view` plus, for each finished answer, its sanitized ``html``."""
     try:
-        view = live.view(session, battle_id)
+        view = live.view(session, battle_id, rt().settings)
     except live.LiveError as exc:
         raise _live_error(exc) from None
     for turn in view.get("turns", []):
@@ -88,9 +86,6 @@ def public_view(session: Session, battle_id: int) -> dict:
             pane = turn.get(side)
             if pane and pane.get("status") == "done":
                 pane["html"] = str(markdown(pane.get("text") or ""))
-    if "identity_leak" not in view:
-        battle = session.get(Battle, battle_id)
-        view["identity_leak"] = bool(battle and battle.identity_leak)
     return view
 
 
@@ -99,6 +94,12 @@ def _text(body: dict, name: str) -> str:
     if not isinstance(value, str):
         raise ApiError(400, f"{name} must be a string", "bad_prompt")
     return value
+
+
+def _not_claimed(battle_id: int) -> None:
+    """Refuse to change a battle whose vote is accepted but not stored yet."""
+    if live.vote_claimed(rt().redis, battle_id):
+        raise ApiError(409, "this battle has a vote; start a new one", "already_voted")
 
 
 def _generate(battle_id: int, turn: int, attempt: int) -> None:
@@ -117,9 +118,7 @@ def start():
     _enabled()
     body = json_body(required=True)
     text = _text(body, "prompt")
-    category = body.get("category")
-    if category is not None and category not in CATEGORIES:
-        raise ApiError(400, f"category must be one of {', '.join(CATEGORIES)}", "bad_category")
+    category = body.get("category")  # checked by live.start
     runtime = rt()
     with Session(runtime.engine) as s:
         try:
@@ -155,6 +154,7 @@ def add_turn(battle_id: int):
     _enabled()
     body = json_body(required=True)
     _check_token(battle_id, body.get("battle_token"))
+    _not_claimed(battle_id)
     text = _text(body, "text")
     runtime = rt()
     with Session(runtime.engine) as s:
@@ -176,6 +176,7 @@ def regenerate(battle_id: int):
     _enabled()
     body = json_body(required=True)
     _check_token(battle_id, body.get("battle_token"))
+    _not_claimed(battle_id)
     runtime = rt()
     with Session(runtime.engine) as s:
         try:
@@ -197,20 +198,12 @@ def show(battle_id: int):
         return jsonify(public_view(s, battle_id))
 
 
-def _voted(session: Session, battle_id: int) -> bool:
-    """A vote on the battle is stored, or accepted and waiting in the queue (its claim)."""
-    if session.execute(select(Vote.id).where(Vote.battle_id == battle_id)).first():
-        return True
-    return bool(rt().redis.exists(f"{votes.CLAIM_KEY}vote-{battle_id}"))
-
-
 @bp.get("/<int:battle_id>/reveal")
 def reveal(battle_id: int):
-    """After the vote: each side's model, time to first token and tokens per second."""
+    """After the vote is stored: each side's model, time to first token and tokens per second
+    (409 ``not_voted`` before; the vote's own answer names the models at once)."""
     _check_token(battle_id, request.args.get("token"))
     with Session(rt().engine) as s:
-        if not _voted(s, battle_id):
-            raise ApiError(409, "the names are shown after the vote", "not_voted")
         try:
             return jsonify(live.reveal(s, battle_id))
         except live.LiveError as exc:
@@ -322,8 +315,9 @@ def events(battle_id: int):
         )
     runtime = rt()
     with Session(runtime.engine) as s:
-        if s.get(Battle, battle_id) is None:
-            raise ApiError(404, f"battle {battle_id} does not exist", "no_battle")
+        battle = s.get(Battle, battle_id)
+        if battle is None or battle.origin != live.ORIGIN:
+            raise ApiError(404, f"there is no live battle {battle_id}", "no_battle")
     body = relay(
         runtime.engine,
         runtime.redis,

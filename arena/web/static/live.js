@@ -59,7 +59,9 @@
     ["left", "right"].forEach(function (side) {
       var article = el("article", "answer pane-" + side);
       article.dataset.side = side;
-      article.appendChild(el("h2", null, side === "left" ? "Model A" : "Model B"));
+      var title = el("h2", "pane-title", side === "left" ? "Model A" : "Model B");
+      title.appendChild(el("span", "model-name"));
+      article.appendChild(title);
       var body = el("div", "answer-text");
       article.appendChild(body);
       var message = el("p", "pane-error");
@@ -304,11 +306,23 @@
       if (info.tokens_per_second !== null && info.tokens_per_second !== undefined) {
         parts.push(info.tokens_per_second.toFixed(1) + " tokens/s");
       }
-      document.querySelectorAll(".pane-" + side + " h2").forEach(function (h) {
-        var span = h.querySelector(".model-name") || h.appendChild(el("span", "model-name"));
-        span.textContent = " — " + parts.join(", ");
-      });
+      document.querySelectorAll(".pane-" + side + " .pane-title .model-name").forEach(
+        function (span) { span.textContent = " — " + parts.join(", "); });
     });
+  }
+
+  // The names with speeds, once a worker has stored the vote (409 until then: ask again).
+  function fetchReveal(tries) {
+    fetch(battle.base + "/reveal?token=" + encodeURIComponent(battle.token),
+          {credentials: "same-origin"}).then(function (r) {
+      if (r.status === 409 && tries < 40) {
+        setTimeout(function () { fetchReveal(tries + 1); }, 250 + 50 * tries);
+        return null;
+      }
+      return r.ok ? r.json() : null;
+    }).then(function (names) {
+      if (names) { reveal(names); root.dataset.revealed = "1"; }
+    }, function () { /* the names from the vote stay */ });
   }
 
   function vote(choice) {
@@ -327,10 +341,7 @@
       setState("voted");
       statusLine.textContent = "Thanks! Your vote is recorded.";
       document.getElementById("new-battle").focus();
-      fetch(battle.base + "/reveal?token=" + encodeURIComponent(battle.token),
-            {credentials: "same-origin"})
-        .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (names) { if (names) { reveal(names); root.dataset.revealed = "1"; } });
+      fetchReveal(0);
     }, function () {
       statusLine.textContent = "Network error: vote not sent. Try again.";
       setVoting(true);
