@@ -182,7 +182,7 @@ def start(tmp: Path, url: str, redis_url: str, standin_url: str, args) -> list[s
     return [web, generator]
 
 
-GENERATE_COMMAND = [sys.executable, "-m", "arena", "generate"]
+GENERATE_COMMAND = [sys.executable, "-m", "arena", "worker", "--generate"]
 
 
 def percentiles(values: list[float]) -> tuple[float, float]:

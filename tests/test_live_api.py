@@ -322,3 +322,56 @@ def test_relay_of_an_expired_stream_sends_the_stored_view(client, rt):
     view = evts[0][2]
     assert view["status"] == "ready"
     assert "<strong>bold</strong>" in view["turns"][0]["left"]["html"]
+
+
+# --- follow-ups and regenerate ---------------------------------------------------------------
+
+
+def test_follow_up_and_regenerate_are_requested_and_refused_when_not_ready(client, rt):
+    started = start(client)
+    battle_id, token = started["battle_id"], started["battle_token"]
+    base = f"/api/v1/live/{battle_id}"
+    res = client.post(base + "/turns", json={"battle_token": token, "text": "and then?"})
+    assert res.status_code == 409 and res.get_json()["error"] == "not_ready"
+    res = client.post(base + "/regenerate", json={"battle_token": token})
+    assert res.status_code == 409 and res.get_json()["error"] == "not_ready"
+
+    finish_turn(rt, rt.redis, battle_id, {"left": "a", "right": "b"})
+    res = client.post(base + "/regenerate", json={"battle_token": token})
+    assert res.status_code == 201, res.get_json()
+    assert (res.get_json()["turn"], res.get_json()["attempt"]) == (1, 1)
+    sides = res.get_json()["view"]["turns"][0]
+    assert sides["left"]["attempt"] == 1 and sides["left"]["status"] == "streaming"
+    entries = rt.redis.xrange(live.stream_key(battle_id))
+    assert entries[-1][1][b"kind"] == b"turn" and entries[-1][1][b"attempt"] == b"1"
+
+    finish_turn(rt, rt.redis, battle_id, {"left": "c", "right": "d"}, attempt=1)
+    res = client.post(base + "/turns", json={"battle_token": token, "text": "   "})
+    assert res.status_code == 400 and res.get_json()["error"] == "bad_prompt"
+    res = client.post(base + "/turns", json={"battle_token": token, "text": "and then?"})
+    assert res.status_code == 201 and res.get_json()["turn"] == 2
+    assert [t["user"] for t in res.get_json()["view"]["turns"]] == ["What is 2 + 2?", "and then?"]
+
+
+def test_no_more_turns_than_max_turns(tmp_path, database_url, redis_url, redis_conn, standin):
+    from arena import runtime
+    from arena.app import create_app
+
+    settings = live_settings(tmp_path, database_url, redis_url, standin.url, live={"max_turns": 1})
+    rt = runtime.configure(settings)
+    client = create_app(settings).test_client()
+    started = start(client)
+    finish_turn(rt, rt.redis, started["battle_id"], {"left": "a", "right": "b"})
+    res = client.post(
+        f"/api/v1/live/{started['battle_id']}/turns",
+        json={"battle_token": started["battle_token"], "text": "more"},
+    )
+    assert res.status_code == 409 and res.get_json()["error"] == "max_turns"
+
+
+def test_page_offers_the_prompt_box_only_with_live_models(client, rt, app):
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="prompt-text"' in page and "stored and may be published" in page
+    assert "/highlight-" in page  # the highlight stylesheet is linked
+    curated = client.get("/?mode=curated")
+    assert 'id="prompt-text"' not in curated.get_data(as_text=True)

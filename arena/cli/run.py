@@ -174,7 +174,7 @@ def _child_env(rt, redis_url: str) -> dict:
 
 
 # The generation worker's command (workers/generate.py), started by the demo.
-GENERATE_COMMAND = [sys.executable, "-m", "arena", "generate"]
+GENERATE_COMMAND = [sys.executable, "-m", "arena", "worker", "--generate"]
 DEMO_MODELS = ("demo-model-a", "demo-model-b", "demo-model-c")
 
 
