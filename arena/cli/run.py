@@ -3,7 +3,7 @@
 Each stops cleanly on SIGTERM (what systemd and docker send) as on Ctrl-C (SIGINT):
 ``serve`` stops listening and exits 0; ``worker`` lets the batch in hand finish
 (rq's warm shutdown; a second signal stops it at once) and exits 0; ``demo`` stops its
-workers, and the embedded redis-server when the demo started it, and exits 0. None of
+workers (the generation worker too) and its stand-in models, and the embedded redis-server when the demo started it, and exits 0. None of
 them stops an embedded redis-server it did not start itself (``arena redis stop``).
 """
 
@@ -191,7 +191,9 @@ def parse_model_spec(spec: str) -> tuple[str, dict]:
     name, sep, url = spec.partition("=")
     url, _, served = url.partition("#")
     if not sep or not name.strip() or not url.strip():
-        raise click.BadParameter(f"{spec!r}: expected NAME=URL or NAME=URL#served-name")
+        raise click.BadParameter(
+            f"{spec!r}: expected NAME=URL or NAME=URL#served-name", param_hint="--model"
+        )
     table = {"base_url": url.strip()}
     if served.strip():
         table["model"] = served.strip()
@@ -235,12 +237,12 @@ def load_config_models(source: Path | None) -> dict:
         return tomllib.load(f).get("models", {})
 
 
-def demo_endpoints(rt, specs: tuple[str, ...]):
-    """The live models of the demo: ``--model`` specs (with any configured ``[models.*]``),
+def demo_endpoints(rt, tables: dict[str, dict]):
+    """The live models of the demo: ``--model`` tables (with any configured ``[models.*]``),
     else the configured ones, else labelled local stand-in models started here (no network,
     no weights). Returns (settings, the stand-in server or None)."""
-    if specs:
-        return rt.settings.replace(models=dict(parse_model_spec(s) for s in specs)), None
+    if tables:
+        return rt.settings.replace(models=tables), None
     if rt.settings.models:
         return rt.settings, None
     from arena.demo_models import Behaviour, StandinModels
@@ -283,12 +285,18 @@ def demo(host: str, port: int, n_workers: int, model_specs: tuple[str, ...], rt)
     instance folder) unless a database or Redis URL is configured. Ctrl-C or
     SIGTERM stops everything the demo started, the embedded redis-server too
     when the demo started it.
+
+    Live battles: with no [models.*] configured and no --model given, the demo
+    starts labelled local stand-in models (arena.demo_models: STAND-IN MODEL,
+    NOT A MODEL; no network, no weights) and a generation worker, so / offers
+    a prompt box; --model NAME=URL (repeatable) uses real endpoints instead.
     """
     from werkzeug.serving import make_server
 
     from arena.app import create_app
     from arena.importers import demo_set
 
+    tables = dict(parse_model_spec(spec) for spec in model_specs)
     db.upgrade(rt.settings.database_url)
     loaded = demo_set.load(rt.engine)
     click.echo(
@@ -300,7 +308,7 @@ def demo(host: str, port: int, n_workers: int, model_specs: tuple[str, ...], rt)
     # Listen before any worker starts: on a taken port make_server exits at once
     # (with werkzeug's message), which must leave no worker running.
     try:
-        rt.settings, standin = demo_endpoints(rt, model_specs)
+        rt.settings, standin = demo_endpoints(rt, tables)
         server = make_server(host, port, create_app(rt.settings), threaded=True)
     except BaseException:
         if standin is not None:
