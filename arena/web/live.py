@@ -9,7 +9,7 @@
 ``GET  /api/v1/live/<id>/events?token=``     the battle's answers as server-sent events
 
 The three POSTs start generation, which costs money: they share the ``[limits]
-generate`` budget per client. Every endpoint takes the battle's token (the stored-battle
+generate`` budget per client; the GETs count against ``[limits] reads``. Every endpoint takes the battle's token (the stored-battle
 token the vote uses), so one rater cannot read another's conversation by its number.
 
 The relay (:func:`events`) reads the battle's Redis stream (written by the generation
@@ -191,6 +191,7 @@ def regenerate(battle_id: int):
 
 
 @bp.get("/<int:battle_id>")
+@limit("reads")
 def show(battle_id: int):
     """The battle's public view: turns, texts so far, statuses; no model names."""
     _check_token(battle_id, request.args.get("token"))
@@ -199,6 +200,7 @@ def show(battle_id: int):
 
 
 @bp.get("/<int:battle_id>/reveal")
+@limit("reads")
 def reveal(battle_id: int):
     """After the vote is stored: each side's model, time to first token and tokens per second
     (409 ``not_voted`` before; the vote's own answer names the models at once)."""
@@ -305,6 +307,7 @@ def relay(engine, redis, battle_id: int, last_id: str, heartbeat: float, max_sec
 
 
 @bp.get("/<int:battle_id>/events")
+@limit("reads")
 def events(battle_id: int):
     """The battle's answers as server-sent events (``text/event-stream``)."""
     _check_token(battle_id, request.args.get("token"))

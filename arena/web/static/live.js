@@ -239,7 +239,14 @@
     source.addEventListener("delta", onDelta);
     source.addEventListener("done", onDone);
     source.addEventListener("error", function (e) {
-      if (e.data !== undefined) { onError(e); }  // an "error" entry; else a network error
+      if (e.data !== undefined) { onError(e); return; }  // an "error" entry of a side
+      // A network error: EventSource reconnects by itself (sending Last-Event-ID) unless
+      // the server refused the stream outright.
+      if (source && source.readyState === EventSource.CLOSED) {
+        statusLine.textContent = "Lost the connection to the answers. Reload the page or "
+          + "start a new battle.";
+        next.hidden = false;
+      }
     });
     source.addEventListener("turn", onTurn);
     source.addEventListener("status", onStatus);
