@@ -117,7 +117,12 @@ def test_live_battle_streams_follows_up_votes_and_is_stored(page, live_server, r
     page.click("#send")
     watch_stream(page, 2)
     page.wait_for_selector("#vote-left:enabled")
-    page.locator("body").click()  # focus out of the prompt box: shortcuts are not for typing
+    page.focus("#prompt-text")
+    page.keyboard.type("1")  # typing a digit in the prompt box is typing, not voting
+    assert page.locator("#vote-form").get_attribute("data-voted") is None
+    assert page.input_value("#prompt-text") == "1"
+    page.fill("#prompt-text", "")
+    page.locator("#live-notice").click()  # focus out of the prompt box
     page.keyboard.press("2")  # B is better
     page.wait_for_selector("#next:not([hidden])")
     # The vote's answer names the models; the speeds follow once a worker stored the vote.

@@ -199,6 +199,7 @@
   function setState(status, failure) {
     state = status;
     voteForm.hidden = false;
+    regenButton.hidden = status === "voted" || status === "failed";
     if (status === "ready") {
       setVoting(true);
       var left = maxTurns - turnCount();
