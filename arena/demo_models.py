@@ -125,6 +125,7 @@ def default_answer(model: str, messages: list[dict]) -> str:
 
     The same model, prompt and turn always give the same text; different models give
     different openings and points. A prompt asking for code gets a fenced code block.
+    The text never names the model (that would be an identity leak in a live battle).
     """
     turns = _user_turns(messages)
     prompt = turns[-1] if turns else ""
@@ -134,7 +135,7 @@ def default_answer(model: str, messages: list[dict]) -> str:
         quoted = quoted[:77] + "..."
     points = [_POINTS[(digest[i] + i) % len(_POINTS)] for i in range(3)]
     lines = [
-        f"*{LABEL}: `{model}` answers by a fixed rule (turn {max(len(turns), 1)}).*",
+        f"*{LABEL}: this answer is made by a fixed rule (turn {max(len(turns), 1)}).*",
         "",
         _OPENERS[digest[3] % len(_OPENERS)],
         "",
@@ -168,7 +169,7 @@ def default_answer(model: str, messages: list[dict]) -> str:
         "",
         f"- The prompt had {len(prompt.split())} words and {sum(c.isdigit() for c in prompt)} "
         "digits.",
-        f"- This reply is made by `{model}`, a stand-in: it does not understand the question.",
+        "- This reply comes from a stand-in: it does not understand the question.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -107,6 +107,29 @@ def categorize(text: str) -> str:
     return "general"
 
 
+def leaks_identity(text: str, names: Sequence[str]) -> bool:
+    """Whether ``text`` names any of ``names`` (case-insensitive, as a whole word).
+
+    A name matches where it is not part of a longer word: "GPT-4" is found in
+    "As GPT-4, I..." but "alpha" is not found in "alphabet".
+    """
+    for name in names:
+        name = name.strip()
+        if name and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE):
+            return True
+    return False
+
+
+def identity_names(settings, models: Sequence[str]) -> tuple[str, ...]:
+    """The names that give ``models`` away: each one's name, served name and aliases."""
+    eps = endpoints(settings)
+    out: list[str] = []
+    for model in models:
+        ep = eps.get(model)
+        out.extend(ep.identity_names() if ep is not None else (model,))
+    return tuple(out)
+
+
 # -- models ---------------------------------------------------------------------------------
 
 

@@ -109,6 +109,12 @@ def make_worker(rt, names: list[str], fork: bool, log_level: str):
     default=None,
     help="Override [rating] recompute_every: recompute ratings after N new votes.",
 )
+@click.option(
+    "--generate",
+    is_flag=True,
+    help="Run the generation worker instead: stream live battles' answers from the "
+    "models' endpoints ([models.NAME]), up to [live] max_streams at once.",
+)
 @config_option
 def worker(
     queues: tuple[str, ...],
@@ -116,6 +122,7 @@ def worker(
     fork: bool,
     log_level: str,
     recompute_every: int | None,
+    generate: bool,
     rt,
 ) -> None:
     """Run an rq worker on Arena's queues (every queue unless --queue is given).
@@ -128,7 +135,19 @@ def worker(
     The worker waits out a database or Redis outage and carries on; it stops only
     on SIGTERM or Ctrl-C (after the batch in hand), or with --burst when the
     queues are empty.
+
+    With --generate it runs the generation worker of live battles instead (one
+    asyncio process holding many streams; see docs/operations.md); SIGTERM or
+    Ctrl-C lets the streams in hand finish (10 s at most).
     """
+    if generate:
+        if queues or burst or fork:
+            raise click.UsageError("--generate takes no --queue, --burst or --fork")
+        from workers import generate as generation
+
+        logging.basicConfig(level=log_level, format="%(asctime)s %(message)s")
+        generation.run(rt.settings)
+        return
     from workers import worker_loop
 
     if recompute_every is not None:

@@ -163,3 +163,8 @@ def test_set_changes_a_behaviour_and_bad_modes_are_refused():
         chunks, _ = _stream(s.url, "m")
     assert _content(chunks) == "two"
     assert len(s.requests_for("m")) == 1
+
+
+def test_the_default_answer_never_names_its_model():
+    msgs = [{"role": "user", "content": "Who are you? Write some code."}]
+    assert "standin-zeta" not in default_answer("standin-zeta", msgs).lower()
