@@ -171,6 +171,7 @@ def start_demo(tmp_path, *args):
 def stop_demo(proc) -> str:
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=30)
+    print(out)  # shown when the test fails
     assert proc.returncode == 0, out
     return out
 

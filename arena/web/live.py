@@ -9,8 +9,9 @@
 ``GET  /api/v1/live/<id>/events?token=``     the battle's answers as server-sent events
 
 The three POSTs start generation, which costs money: they share the ``[limits]
-generate`` budget per client; the GETs count against ``[limits] reads``. Every endpoint takes the battle's token (the stored-battle
-token the vote uses), so one rater cannot read another's conversation by its number.
+generate`` budget per client; the GETs count against ``[limits] reads``. Every endpoint
+takes the battle's token (the stored-battle token the vote uses), so one rater cannot read
+another's conversation by its number.
 
 The relay (:func:`events`) reads the battle's Redis stream (written by the generation
 worker, :mod:`workers.generate`) from the entry after ``Last-Event-ID`` (the header a
@@ -28,6 +29,7 @@ one ``view`` event built from the database and ends.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 
@@ -45,6 +47,7 @@ from arena.web.inputs import json_body
 from arena.web.render import markdown
 
 bp = Blueprint("live", __name__, url_prefix="/api/v1/live")
+log = logging.getLogger(__name__)
 
 # Defaults; the app config keys LIVE_HEARTBEAT_SECONDS and LIVE_MAX_RELAY_SECONDS override them.
 HEARTBEAT_SECONDS = 15.0
@@ -280,9 +283,20 @@ def _gone(engine, battle_id: int) -> str:
 
 
 def relay(engine, redis, battle_id: int, last_id: str, heartbeat: float, max_seconds: float):
-    """The SSE body: frames from the stream after ``last_id`` (see the module docstring)."""
+    """The SSE body: frames from the stream after ``last_id`` (see the module docstring).
+
+    A failure while streaming (Redis or the database gone) ends the body cleanly after a
+    logged warning: the browser reconnects and resumes after the last event it got.
+    """
     key = live.stream_key(battle_id)
     yield f"retry: {RETRY_MS}\n\n"
+    try:
+        yield from _relay(engine, redis, battle_id, key, last_id, heartbeat, max_seconds)
+    except Exception as exc:  # the response has begun: end it, the client resumes
+        log.warning("live relay of battle %s stopped: %s: %s", battle_id, type(exc).__name__, exc)
+
+
+def _relay(engine, redis, battle_id, key, last_id, heartbeat, max_seconds):
     if not redis.exists(key):
         yield _gone(engine, battle_id)
         return
