@@ -4,7 +4,8 @@ Each stops cleanly on SIGTERM (what systemd and docker send) as on Ctrl-C (SIGIN
 ``serve`` stops listening and exits 0; ``worker`` lets the batch in hand finish
 (rq's warm shutdown; a second signal stops it at once) and exits 0; ``demo`` stops its
 workers (the generation worker too), its stand-in models, and the embedded redis-server
-when the demo started it, and exits 0. None of them stops an embedded redis-server it did not start itself (``arena redis stop``).
+when the demo started it, and exits 0. None of them stops an embedded redis-server it
+did not start itself (``arena redis stop``).
 """
 
 from __future__ import annotations
