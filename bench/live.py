@@ -86,6 +86,7 @@ def run_battle(client: httpx.Client, base: str, prompt: str, t0: float | None = 
     res = client.post(base + "/api/v1/live", json={"prompt": prompt})
     res.raise_for_status()
     started = res.json()
+    post_seconds = time.perf_counter() - t0
     texts = {"left": [], "right": []}
     first: dict[str, float] = {}
     status = None
@@ -104,6 +105,7 @@ def run_battle(client: httpx.Client, base: str, prompt: str, t0: float | None = 
         "texts": {side: "".join(parts) for side, parts in texts.items()},
         "first": first,
         "status": status,
+        "post": post_seconds,
     }
 
 
@@ -178,7 +180,10 @@ def start(tmp: Path, url: str, redis_url: str, standin_url: str, args) -> list[s
         env=env,
         cwd=tmp,
     )
-    generator = subprocess.Popen(GENERATE_COMMAND, env=env, cwd=tmp)
+    with open(tmp / "generate.log", "wb") as log:  # its INFO lines would drown the figures
+        generator = subprocess.Popen(
+            GENERATE_COMMAND, env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT
+        )
     return [web, generator]
 
 
@@ -221,7 +226,13 @@ def run(args, tmp: Path, url: str) -> int:
             procs = start(tmp, url, redis_url, standin.url, args)
             base = f"http://127.0.0.1:{args.port}"
             wait_http(base + "/healthz")
-            return measure(args, base, standin)
+            code = measure(args, base, standin)
+            if code:
+                log = (tmp / "generate.log").read_text(errors="replace").splitlines()
+                print("the generation worker's log, last error:")
+                first = max((k for k, line in enumerate(log) if "Traceback" in line), default=0)
+                print("\n".join(log[first : first + 40]))
+            return code
         finally:
             stop_processes(procs)
             redis_server.stop()
@@ -235,12 +246,13 @@ def measure(args, base: str, standin) -> int:
     idle: list[float] = []
     health_latencies(base, threading.Event(), args.health, idle)
 
-    arena, direct = [], []
+    arena, direct, posts = [], [], []
     for k in range(args.ttft):
         prompt = f"ttft {k}"
         direct.append(direct_ttft(client, standin.url, prompt))
         result = run_battle(client, base, prompt)
         arena += list(result["first"].values())
+        posts.append(result["post"])
 
     expected_mismatch = 0
     results: list[dict | BaseException] = [None] * args.battles  # type: ignore[list-item]
@@ -281,6 +293,8 @@ def measure(args, base: str, standin) -> int:
     print(f"web workers x threads    {args.web_workers} x {args.threads} (gthread)")
     print(f"ttft through arena       p50 {a50:.1f} ms, p99 {a99:.1f} ms ({len(arena)} streams)")
     print(f"ttft direct              p50 {d50:.1f} ms, p99 {d99:.1f} ms ({len(direct)} requests)")
+    p50, p99 = percentiles(posts)
+    print(f"  of which POST /live    p50 {p50:.1f} ms, p99 {p99:.1f} ms (start, answered 201)")
     print(
         f"ttft arena - direct      p50 {a50 - d50:.1f} ms (target < 15), "
         f"p99 {a99 - d99:.1f} ms (target < 60)"
