@@ -20,13 +20,17 @@ from arena.demo_models import Behaviour, StandinModels
 from arena.models import Battle
 
 
-def write_config(path, *, models: dict, database_url="sqlite://", redis_url="", **sections):
+def write_config(
+    path, *, models: dict, database_url="sqlite://", redis_url="", judges=None, **sections
+):
+    """An Arena config file with these ``[models.NAME]`` (and ``[judges.NAME]``) tables."""
     sections = {
         "arena": {"instance": str(path.parent / "instance"), "secret_key": "t"},
         "database": {"url": database_url},
         "redis": {"url": redis_url},
         **sections,
         **{f"models.{json.dumps(name)}": table for name, table in models.items()},
+        **{f"judges.{json.dumps(name)}": table for name, table in (judges or {}).items()},
     }
     lines = []
     for section, values in sections.items():
