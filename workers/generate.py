@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import httpx
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from arena import db, live, queue
 from arena.config import ConfigError, Settings
@@ -51,6 +51,14 @@ from workers import generate_store as store
 from workers.chat_stream import Outcome
 
 GROUP = "generate"
+# The "status" entry of a turn, written once however many workers finish it (a repeated or
+# taken-over request finishes a turn again): SET NX a marker, then XADD and EXPIRE.
+_STATUS_ONCE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return 1
+"""
 log = logging.getLogger("arena.generate")
 
 
@@ -166,16 +174,20 @@ class GenerationWorker:
                 free = self.live.max_streams - len(tasks)
                 if free <= 0:
                     await asyncio.wait(tasks, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
-                    tasks = {t for t in tasks if not t.done()}
                     continue
                 requests: list[Request] = []
-                now = time.monotonic()
-                if now >= next_reclaim:
-                    next_reclaim = now + reclaim_every
-                    await self._refresh_in_hand()
-                    requests += await self._reclaim(free)
-                if not requests:
-                    requests += await self._read(free, block_ms=200)
+                try:
+                    now = time.monotonic()
+                    if now >= next_reclaim:
+                        next_reclaim = now + reclaim_every
+                        await self._refresh_in_hand()
+                        requests += await self._reclaim(free)
+                    if not requests:
+                        requests += await self._read(free, block_ms=200)
+                except RedisError as exc:  # an outage: wait it out
+                    log.warning("Redis: %s; retrying in 1 s", exc)
+                    await asyncio.sleep(1)
+                    continue
                 for req in requests:
                     self._in_hand[req.entry_id] = req
                     task = asyncio.create_task(self.handle(req))
@@ -230,7 +242,12 @@ class GenerationWorker:
 
     # -- one request ------------------------------------------------------------------------
     async def handle(self, req: Request) -> None:
-        """Generate one side's answer for one request, store it, and report it."""
+        """Generate one side's answer for one request, store it, and report it.
+
+        The request is acknowledged once its answer is stored (or it needs none). When
+        the database or Redis fails on the way it stays pending, and a worker takes it
+        over after ``[live] reclaim_after_seconds``.
+        """
         job = None
         try:
             job = await asyncio.to_thread(
@@ -241,11 +258,10 @@ class GenerationWorker:
             elif job.status != "streaming":
                 # finished before (a reclaimed or repeated request): make sure the turn is
                 await self._finish_turn(job)
+            elif not await self._claim(req) and not req.reclaimed:
+                log.warning("request %s is a repeat of one in hand; dropped", req.entry_id)
             elif req.reclaimed and await self._has_deltas(req):
-                await self._report(
-                    job,
-                    _failed("the generation worker stopped mid-answer"),
-                )
+                await self._report(job, _failed("the generation worker stopped mid-answer"))
             else:
                 await self._report(job, await self.generate(job))
         except asyncio.CancelledError:
@@ -255,12 +271,24 @@ class GenerationWorker:
             raise
         except Exception:
             log.exception("request %s of battle %s failed", req.entry_id, req.battle_id)
-            if job is not None and job.status == "streaming":
-                with contextlib.suppress(Exception):
-                    await self._report(job, _failed("the generation worker failed"))
+            if job is None or job.status != "streaming":
+                return  # left pending: taken over later
+            try:
+                await self._report(job, _failed("the generation worker failed"))
+            except Exception:
+                return
         finally:
             self._in_hand.pop(req.entry_id, None)
-        await self._ack(req)
+        with contextlib.suppress(RedisError):
+            await self._ack(req)
+
+    async def _claim(self, req: Request) -> bool:
+        """Whether this is the first request for this answer (a repeat must not stream it
+        a second time)."""
+        key = f"{live.stream_key(req.battle_id)}:generating:{req.turn}:{req.attempt}:{req.side}"
+        return bool(
+            await self.redis.set(key, self.consumer, nx=True, ex=self.live.stream_ttl_seconds)
+        )
 
     async def _has_deltas(self, req: Request) -> bool:
         want = {
@@ -324,7 +352,16 @@ class GenerationWorker:
         }
         if state["failure"]:
             entry["failure"] = state["failure"]
-        await self._append(job.battle_id, entry)
+        once = f"{live.stream_key(job.battle_id)}:status:{job.turn}:{job.attempt}"
+        fields = [x for kv in entry.items() for x in kv]
+        await self.redis.eval(
+            _STATUS_ONCE,
+            2,
+            once,
+            live.stream_key(job.battle_id),
+            self.live.stream_ttl_seconds,
+            *fields,
+        )
 
     # -- the HTTP stream --------------------------------------------------------------------
     async def generate(self, job: store.Job) -> Outcome:

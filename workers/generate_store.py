@@ -125,20 +125,24 @@ def finish_turn(engine: Engine, battle_id: int, turn: int, attempt: int) -> dict
     """Set the battle's status once both answers of the turn are finished.
 
     Returns ``{"status", "identity_leak", "failure"}`` as stored, or None when an
-    answer of the turn is still streaming. Only an "open" battle moves: a battle
+    answer of the turn is still streaming or the turn is no longer the battle's last
+    (a later turn or attempt was asked for). Only an "open" battle moves: a battle
     voted on meanwhile keeps "voted".
     """
     table = BattleMessage.__table__
     with engine.begin() as conn:
         rows = conn.execute(
-            select(table.c.side, table.c.status, table.c.error).where(
+            select(
+                table.c.side, table.c.status, table.c.error, table.c.turn, table.c.attempt
+            ).where(
                 table.c.battle_id == battle_id,
-                table.c.turn == turn,
-                table.c.attempt == attempt,
+                table.c.turn >= turn,
                 table.c.side.in_(SIDES),
             )
         ).all()
-        if len(rows) < 2 or any(r.status == "streaming" for r in rows):
+        newer = [r for r in rows if (r.turn, r.attempt) > (turn, attempt)]
+        rows = [r for r in rows if (r.turn, r.attempt) == (turn, attempt)]
+        if newer or len(rows) != 2 or any(r.status == "streaming" for r in rows):
             return None
         errors = sorted((r.side, r.error or "failed") for r in rows if r.status == "error")
         status = "failed" if errors else "ready"

@@ -345,3 +345,36 @@ def test_stopping_ends_the_streams_in_hand_with_an_error(configure, worker, stan
     thread.join(30)
     b = wait_for(rt, battle_id, timeout=5)
     assert b.status == "failed" and "the generation worker stopped" in b.failure
+
+
+def test_a_repeated_request_does_not_stream_an_answer_twice(configure, worker, standin):
+    rt = configure()
+    standin.set("alpha", Behaviour(chunks=8, delay=0.02))
+    standin.set("beta", Behaviour(chunks=8, delay=0.02))
+    battle_id = begin(rt)
+    live.request_generation(rt.redis, rt.settings, battle_id, 1, 0)  # a double submit
+    worker(rt)
+    assert wait_for(rt, battle_id).status == "ready"
+    time.sleep(0.3)  # the repeats are dropped, not streamed late
+    assert len(standin.requests) == 2
+    kinds = [e["kind"] for e in entries(rt, battle_id)]
+    assert kinds.count("delta") == 16 and kinds.count("done") == 2 and kinds.count("status") == 1
+    for side in ("left", "right"):
+        assert answers(rt, battle_id)[(1, side)].text == streamed(rt, battle_id, side)
+    assert rt.redis.xlen("arena:generate") == 0
+
+
+def test_an_old_attempt_finishing_again_does_not_settle_a_newer_one(configure, worker, standin):
+    from workers import generate_store
+
+    rt = configure()
+    worker(rt)
+    battle_id = begin(rt)
+    wait_for(rt, battle_id)
+    with Session(rt.engine) as s:
+        live.regenerate(s, rt.settings, battle_id)
+        s.commit()
+    # the answers of attempt 1 were not asked for yet: they stay "streaming"
+    assert generate_store.finish_turn(rt.engine, battle_id, 1, 0) is None
+    with Session(rt.engine) as s:
+        assert s.get(Battle, battle_id).status == "open"

