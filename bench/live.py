@@ -44,6 +44,7 @@ from arena import db  # noqa: E402 (after sys.path names the repository)
 from arena.cli.run import stop_processes  # noqa: E402 (after sys.path names the repository)
 from arena.demo_models import Behaviour, StandinModels  # noqa: E402 (after sys.path names the repository)
 from arena.redis_server import EmbeddedRedis, free_port  # noqa: E402 (after sys.path names the repository)
+from bench import cputime  # noqa: E402 (after sys.path names the repository)
 from bench.ingest import wait_http  # noqa: E402 (after sys.path names the repository)
 from bench.scratch import scratch_database  # noqa: E402 (after sys.path names the repository)
 
@@ -226,7 +227,12 @@ def run(args, tmp: Path, url: str) -> int:
             procs = start(tmp, url, redis_url, standin.url, args)
             base = f"http://127.0.0.1:{args.port}"
             wait_http(base + "/healthz")
-            code = measure(args, base, standin)
+            groups = {
+                "web": [procs[0].pid],
+                "generate": [procs[1].pid],
+                "redis": [redis_server.process.pid],
+            }
+            code = measure(args, base, standin, groups)
             if code:
                 log = (tmp / "generate.log").read_text(errors="replace").splitlines()
                 print("the generation worker's log, last error:")
@@ -238,7 +244,7 @@ def run(args, tmp: Path, url: str) -> int:
             redis_server.stop()
 
 
-def measure(args, base: str, standin) -> int:
+def measure(args, base: str, standin, groups: dict) -> int:
     client = httpx.Client(timeout=120)
     # Warm up: the web workers, the generation worker's connections.
     for k in range(4):
@@ -268,6 +274,7 @@ def measure(args, base: str, standin) -> int:
     stop = threading.Event()
     busy: list[float] = []
     checker = threading.Thread(target=health_latencies, args=(base, stop, 10**9, busy))
+    before = cputime.snapshot(groups) if cputime.available() else None
     t0 = time.perf_counter()
     for t in threads:
         t.start()
@@ -278,6 +285,7 @@ def measure(args, base: str, standin) -> int:
     stop.set()
     checker.join()
     wall = time.perf_counter() - t0
+    cpu = cputime.used(before, cputime.snapshot(groups)) if before else {}
     failures = [r for r in results if isinstance(r, BaseException)]
     for k, r in enumerate(results):
         if isinstance(r, dict):
@@ -309,6 +317,15 @@ def measure(args, base: str, standin) -> int:
         f"healthz during streams   p50 {b50:.1f} ms, p99 {b99:.1f} ms ({len(busy)} requests); "
         f"ratio p99 {b99 / i99:.2f} (target < 3)"
     )
+    if cpu:
+        print(
+            "cpu s while streaming    "
+            + ", ".join(
+                f"{'bench (clients, stand-in)' if k == 'this' else k} {v:.2f}"
+                for k, v in cpu.items()
+            )
+            + f" (wall {wall:.2f} s, 2 cores)"
+        )
     for failure in failures[:3]:
         print(f"failure: {failure!r}")
     ok = not failures and expected_mismatch == 0

@@ -52,6 +52,10 @@ log = logging.getLogger(__name__)
 # Defaults; the app config keys LIVE_HEARTBEAT_SECONDS and LIVE_MAX_RELAY_SECONDS override them.
 HEARTBEAT_SECONDS = 15.0
 MAX_RELAY_SECONDS = 300.0
+# After sending a batch the relay waits this long before reading again, so one event carries
+# the chunks of that time (the first chunk after a quiet spell goes out at once): ~20 events
+# a second per battle at most, whatever the models' chunk rate (bench/live.py).
+BATCH_SECONDS = 0.05
 RETRY_MS = 2000  # the browser's wait before reconnecting
 BATCH = 256  # stream entries read per XREAD
 _ENTRY_ID = re.compile(r"^(0|\d{1,20}-\d{1,20})$")
@@ -282,7 +286,15 @@ def _gone(engine, battle_id: int) -> str:
         return _frame("view", None, public_view(s, battle_id))
 
 
-def relay(engine, redis, battle_id: int, last_id: str, heartbeat: float, max_seconds: float):
+def relay(
+    engine,
+    redis,
+    battle_id: int,
+    last_id: str,
+    heartbeat: float,
+    max_seconds: float,
+    batch_seconds: float = BATCH_SECONDS,
+):
     """The SSE body: frames from the stream after ``last_id`` (see the module docstring).
 
     A failure while streaming (Redis or the database gone) ends the body cleanly after a
@@ -291,12 +303,14 @@ def relay(engine, redis, battle_id: int, last_id: str, heartbeat: float, max_sec
     key = live.stream_key(battle_id)
     yield f"retry: {RETRY_MS}\n\n"
     try:
-        yield from _relay(engine, redis, battle_id, key, last_id, heartbeat, max_seconds)
+        yield from _relay(
+            engine, redis, battle_id, key, last_id, heartbeat, max_seconds, batch_seconds
+        )
     except Exception as exc:  # the response has begun: end it, the client resumes
         log.warning("live relay of battle %s stopped: %s: %s", battle_id, type(exc).__name__, exc)
 
 
-def _relay(engine, redis, battle_id, key, last_id, heartbeat, max_seconds):
+def _relay(engine, redis, battle_id, key, last_id, heartbeat, max_seconds, batch_seconds):
     if not redis.exists(key):
         yield _gone(engine, battle_id)
         return
@@ -318,6 +332,8 @@ def _relay(engine, redis, battle_id, key, last_id, heartbeat, max_seconds):
             newest = redis.xrevrange(key, count=1)
             if not newest or newest[0][0].decode() == last_id:
                 return
+        if batch_seconds > 0:
+            time.sleep(batch_seconds)
 
 
 @bp.get("/<int:battle_id>/events")
