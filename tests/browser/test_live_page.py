@@ -99,6 +99,17 @@ def watch_stream(page, turn: int) -> list[int]:
 
 
 def test_live_battle_streams_follows_up_votes_and_is_stored(page, live_server, rt, generating):
+    errors = []
+    # (a 409 from asking for the names before the worker stored the vote is expected)
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and "Failed to load resource" not in m.text
+            else None
+        ),
+    )
+    page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(live_server + "/")
     assert "stored and may be published" in page.locator("#live-notice").inner_text()
     page.fill("#prompt-text", "Write a Python function that sorts numbers")
@@ -128,6 +139,7 @@ def test_live_battle_streams_follows_up_votes_and_is_stored(page, live_server, r
     # The vote's answer names the models; the speeds follow once a worker stored the vote.
     work(rt)
     page.wait_for_selector('#live[data-revealed="1"]')
+    assert not errors, errors  # no script error, nothing the Content-Security-Policy refused
     names = page.locator(".pane-right .pane-title .model-name").first.inner_text()
     assert "tokens/s" in names and "first token" in names
     right_name = names.strip(" —").split(",")[0]
