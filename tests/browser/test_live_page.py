@@ -233,3 +233,27 @@ def test_curated_mode_stays_available(page, live_server, rt):
     assert page.locator("#answer-left .answer-text").inner_text().startswith("model-")
     page.goto(live_server + "/")
     assert page.locator("#prompt-text").count() == 1
+
+
+def test_regenerate_replaces_the_answers_and_is_recorded(page, live_server, rt, generating):
+    page.goto(live_server + "/")
+    page.fill("#prompt-text", "Tell me about rivers")
+    page.click("#send")
+    watch_stream(page, 1)
+    page.wait_for_selector("#regenerate:enabled")
+    page.click("#regenerate")
+    page.wait_for_selector("#turn-1 .pane-left.streaming")  # emptied, answering again
+    lengths = watch_stream(page, 1)
+    assert lengths[0] < lengths[-1]  # and filled again
+    page.wait_for_selector("#vote-left:enabled")
+    with Session(rt.engine) as s:
+        rows = (
+            s.execute(select(BattleMessage).where(BattleMessage.side != "user")).scalars().all()
+        )
+    assert sorted((m.attempt, m.side) for m in rows) == [
+        (0, "left"),
+        (0, "right"),
+        (1, "left"),
+        (1, "right"),
+    ]
+    assert all(m.status == "done" for m in rows)
