@@ -247,9 +247,7 @@ def test_regenerate_replaces_the_answers_and_is_recorded(page, live_server, rt, 
     assert lengths[0] < lengths[-1]  # and filled again
     page.wait_for_selector("#vote-left:enabled")
     with Session(rt.engine) as s:
-        rows = (
-            s.execute(select(BattleMessage).where(BattleMessage.side != "user")).scalars().all()
-        )
+        rows = s.execute(select(BattleMessage).where(BattleMessage.side != "user")).scalars().all()
     assert sorted((m.attempt, m.side) for m in rows) == [
         (0, "left"),
         (0, "right"),
