@@ -49,8 +49,10 @@ from arena.endpoints import endpoints
 from workers import chat_stream
 from workers import generate_store as store
 from workers.chat_stream import Outcome
+from workers.stream_writer import StreamWriter
 
 GROUP = "generate"
+REDIS_CONNECTIONS = 32  # per worker process; writes are one short round trip each
 # The "status" entry of a turn, written once however many workers finish it (a repeated or
 # taken-over request finishes a turn again): SET NX a marker, then XADD and EXPIRE.
 _STATUS_ONCE = """
@@ -125,13 +127,21 @@ class GenerationWorker:
         self._semaphores = {n: asyncio.Semaphore(e.concurrency) for n, e in self.endpoints.items()}
         self._in_hand: dict[str, Request] = {}
         self.redis: aioredis.Redis | None = None
+        self.writer: StreamWriter | None = None
         self.client: httpx.AsyncClient | None = None
         self.finished = 0  # answers finished (done or error), for tests and logs
 
     # -- plumbing ---------------------------------------------------------------------------
     async def _setup(self) -> None:
         url = await asyncio.to_thread(queue.resolve_redis_url, self.settings)
-        self.redis = aioredis.Redis.from_url(url)
+        # Streams share a bounded pool: a task waits for a free connection (at most
+        # REDIS_CONNECTIONS) instead of failing with "Too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=REDIS_CONNECTIONS, timeout=None
+        )
+        self.redis = aioredis.Redis(connection_pool=pool)
+        self.writer = StreamWriter(self.redis, self.live.stream_ttl_seconds)
+        self.writer.start()
         with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists
             # id 0: requests written before any worker ever ran are served too
             await self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
@@ -142,18 +152,19 @@ class GenerationWorker:
         )
 
     async def _teardown(self) -> None:
+        if self.writer is not None:
+            with contextlib.suppress(RedisError, TimeoutError):
+                await asyncio.wait_for(self.writer.stop(), 10)
         if self.client is not None:
             await self.client.aclose()
         if self.redis is not None:
             await self.redis.aclose()
+            await self.redis.connection_pool.disconnect()
 
-    async def _append(self, battle_id: int, fields: dict) -> None:
-        """XADD one entry to the battle's stream and refresh its expiry (one round trip)."""
-        key = live.stream_key(battle_id)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.xadd(key, fields)
-        pipe.expire(key, self.live.stream_ttl_seconds)
-        await pipe.execute()
+    def _append(self, battle_id: int, fields: dict) -> None:
+        """Queue one entry for the battle's stream (written in order, batched: the
+        stream's expiry is refreshed with it)."""
+        self.writer.append(live.stream_key(battle_id), fields)
 
     async def _ack(self, req: Request) -> None:
         pipe = self.redis.pipeline(transaction=False)
@@ -317,7 +328,7 @@ class GenerationWorker:
             }
         else:
             entry = {"kind": "error", **base, "reason": outcome.error or "failed"}
-        await self._append(job.battle_id, entry)
+        self._append(job.battle_id, entry)
         self.finished += 1
         log.info(
             "battle %s turn %s %s: %s",
@@ -352,6 +363,7 @@ class GenerationWorker:
         }
         if state["failure"]:
             entry["failure"] = state["failure"]
+        await self.writer.sync()  # both sides' "done"/"error" entries come first
         once = f"{live.stream_key(job.battle_id)}:status:{job.turn}:{job.attempt}"
         fields = [x for kv in entry.items() for x in kv]
         await self.redis.eval(
@@ -382,7 +394,7 @@ class GenerationWorker:
         base["attempt"] = str(job.attempt)
 
         async def on_delta(text: str) -> None:
-            await self._append(job.battle_id, {**base, "text": text})
+            self._append(job.battle_id, {**base, "text": text})
 
         async with self._semaphores[job.model]:
             await chat_stream.stream_chat(
