@@ -375,3 +375,25 @@ def test_page_offers_the_prompt_box_only_with_live_models(client, rt, app):
     assert "/highlight-" in page  # the highlight stylesheet is linked
     curated = client.get("/?mode=curated")
     assert 'id="prompt-text"' not in curated.get_data(as_text=True)
+
+
+def test_relay_waits_longer_than_the_redis_socket_timeout(client, app, rt):
+    """redis-py ends a read after 5 s by default: the relay must still deliver a chunk that
+    comes after a longer quiet spell (a slow model's first token)."""
+    import threading
+
+    app.config.update(LIVE_HEARTBEAT_SECONDS=6.0, LIVE_MAX_RELAY_SECONDS=7.0)
+    started = start(client)
+    battle_id = started["battle_id"]
+    timer = threading.Timer(
+        5.6,
+        lambda: xadd(
+            rt.redis, battle_id, kind="delta", side="left", turn=1, attempt=0, text="late"
+        ),
+    )
+    timer.start()
+    try:
+        evts = events(client, battle_id, started["battle_token"])
+    finally:
+        timer.cancel()
+    assert text_of(evts, "left") == "late"

@@ -52,12 +52,13 @@ log = logging.getLogger(__name__)
 # Defaults; the app config keys LIVE_HEARTBEAT_SECONDS and LIVE_MAX_RELAY_SECONDS override them.
 HEARTBEAT_SECONDS = 15.0
 MAX_RELAY_SECONDS = 300.0
-# After sending a batch the relay waits this long before reading again, so one event carries
+# After sending chunks the relay waits this long before reading again, so one event carries
 # the chunks of that time (the first chunk after a quiet spell goes out at once): ~20 events
 # a second per battle at most, whatever the models' chunk rate (bench/live.py).
 BATCH_SECONDS = 0.05
 RETRY_MS = 2000  # the browser's wait before reconnecting
 BATCH = 256  # stream entries read per XREAD
+BLOCK_SECONDS = 2.0  # longest XREAD BLOCK (below redis-py's socket timeout)
 _ENTRY_ID = re.compile(r"^(0|\d{1,20}-\d{1,20})$")
 
 
@@ -315,15 +316,21 @@ def _relay(engine, redis, battle_id, key, last_id, heartbeat, max_seconds, batch
         yield _gone(engine, battle_id)
         return
     deadline = time.monotonic() + max_seconds
+    begun: set[tuple] = set()  # the answers (side, turn, attempt) this relay has sent chunks of
+    sent = time.monotonic()
     while time.monotonic() < deadline:
-        wait = max(1, int(min(heartbeat, deadline - time.monotonic()) * 1000))
+        # Block in short reads: redis-py's socket timeout (5 s by default) ends longer ones.
+        wait = max(1, int(min(BLOCK_SECONDS, heartbeat, deadline - time.monotonic()) * 1000))
         got = redis.xread({key: last_id}, count=BATCH, block=wait)
         if not got:
             if not redis.exists(key):
                 yield _gone(engine, battle_id)
                 return
-            yield ": keep-alive\n\n"
+            if time.monotonic() - sent >= heartbeat:
+                sent = time.monotonic()
+                yield ": keep-alive\n\n"
             continue
+        sent = time.monotonic()
         entries = got[0][1]
         out, ends_with_status = frames(engine, redis, battle_id, entries)
         last_id = entries[-1][0].decode()
@@ -332,8 +339,16 @@ def _relay(engine, redis, battle_id, key, last_id, heartbeat, max_seconds, batch
             newest = redis.xrevrange(key, count=1)
             if not newest or newest[0][0].decode() == last_id:
                 return
-        if batch_seconds > 0:
+        # While answers stream, gather the next chunks for a while, unless this batch began
+        # an answer (the other side's first chunk must not wait).
+        answers = {
+            (f.get(b"side"), f.get(b"turn"), f.get(b"attempt"))
+            for _, f in entries
+            if f.get(b"kind") == b"delta"
+        }
+        if batch_seconds > 0 and answers and answers <= begun:
             time.sleep(batch_seconds)
+        begun |= answers
 
 
 @bp.get("/<int:battle_id>/events")
