@@ -121,7 +121,7 @@ def leaks_identity(text: str, names: Sequence[str]) -> bool:
 
 
 def identity_names(settings, models: Sequence[str]) -> tuple[str, ...]:
-    """The names that give ``models`` away: each one's name, served name and aliases."""
+    """The names that give ``models`` away: each one's name in Arena and its aliases."""
     eps = endpoints(settings)
     out: list[str] = []
     for model in models:

@@ -53,6 +53,7 @@ from workers.stream_writer import StreamWriter
 
 GROUP = "generate"
 REDIS_CONNECTIONS = 32  # per worker process; writes are one short round trip each
+DB_THREADS = 8  # database calls at once (SQLAlchemy's pool holds 5 + 10 connections)
 # The "status" entry of a turn, written once however many workers finish it (a repeated or
 # taken-over request finishes a turn again): SET NX a marker, then XADD and EXPIRE.
 _STATUS_ONCE = """
@@ -421,9 +422,11 @@ def run(settings: Settings, stop_event: threading.Event | None = None, **options
 
 async def _main(settings: Settings, stop_event: threading.Event | None, options: dict) -> None:
     import signal
+    from concurrent.futures import ThreadPoolExecutor
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(DB_THREADS, thread_name_prefix="generate-db"))
     watcher = None
     if stop_event is None:
         for sig in (signal.SIGTERM, signal.SIGINT):
