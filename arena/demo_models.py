@@ -196,6 +196,13 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 512  # benchmarks open hundreds of streams at once
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        """Quiet about clients that hang up (a timeout, a closed keep-alive connection)."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class StandinModels:
     """The stand-in on a loopback port: ``with StandinModels({"a": Behaviour()}) as s: s.url``.
