@@ -399,6 +399,7 @@ def _handler(standin: StandinModels) -> type[BaseHTTPRequestHandler]:
                 "path": self.path,
                 "authorization": self.headers.get("Authorization"),
                 "time": time.time(),
+                "client_port": self.client_address[1],  # the same port: a reused connection
             }
             standin._record(self.entry)
             try:

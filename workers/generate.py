@@ -264,15 +264,19 @@ class GenerationWorker:
         """
         job, stored = None, False
         try:
-            job = await asyncio.to_thread(
-                store.load_job, self.engine, req.battle_id, req.turn, req.attempt, req.side
+            # the database read and the claim in Redis at once: both precede the first token
+            job, first_claim = await asyncio.gather(
+                asyncio.to_thread(
+                    store.load_job, self.engine, req.battle_id, req.turn, req.attempt, req.side
+                ),
+                self._retrying(self._claim, req),
             )
             if job is None:
                 log.warning("request %s names no answer row; dropped", req.entry_id)
             elif job.status != "streaming":
                 # finished before (a reclaimed or repeated request): make sure the turn is
                 await self._retrying(self._finish_turn, job)
-            elif not await self._retrying(self._claim, req) and not req.reclaimed:
+            elif not first_claim and not req.reclaimed:
                 log.warning("request %s is a repeat of one in hand; dropped", req.entry_id)
             else:
                 if req.reclaimed and await self._retrying(self._has_deltas, req):

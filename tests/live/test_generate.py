@@ -404,3 +404,12 @@ def test_two_workers_share_the_requests_each_answered_once(configure, worker, st
         assert kinds.count("delta") == 10 and kinds.count("status") == 1
     assert len(standin.requests) == 12  # every answer asked for once
     assert rt.redis.xpending("arena:generate", generate.GROUP)["pending"] == 0
+
+
+def test_connections_to_an_endpoint_are_reused(configure, worker, standin):
+    rt = configure()
+    worker(rt)
+    for i in range(3):
+        assert wait_for(rt, begin(rt, f"q{i}", seed=i)).status == "ready"
+    ports = {r["client_port"] for r in standin.requests}
+    assert len(standin.requests) == 6 and len(ports) <= 2  # keep-alive, not a connect each
