@@ -96,6 +96,23 @@ def _s(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _log_timing(req: Request, taken: float, asked: float, outcome: Outcome) -> None:
+    """DEBUG: where the time to first token went (the request's entry id holds the time,
+    in ms, it was written)."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    written = int(req.entry_id.split("-", 1)[0]) / 1000
+    log.debug(
+        "battle %s %s: taken %.1f ms after the request, endpoint asked after %.1f ms, "
+        "first token %s ms after that",
+        req.battle_id,
+        req.side,
+        (taken - written) * 1000,
+        (asked - written) * 1000,
+        outcome.ttft_ms,
+    )
+
+
 def _failed(reason: str) -> Outcome:
     return Outcome(status="error", error=reason)
 
@@ -263,6 +280,7 @@ class GenerationWorker:
         over after ``[live] reclaim_after_seconds``.
         """
         job, stored = None, False
+        taken = time.time()
         try:
             # the database read and the claim in Redis at once: both precede the first token
             job, first_claim = await asyncio.gather(
@@ -282,7 +300,9 @@ class GenerationWorker:
                 if req.reclaimed and await self._retrying(self._has_deltas, req):
                     outcome = _failed("the generation worker stopped mid-answer")
                 else:
+                    asked = time.time()
                     outcome = await self.generate(job)
+                    _log_timing(req, taken, asked, outcome)
                 await self._store(job, outcome)
                 stored = True
                 await self._retrying(self._finish_turn, job)
