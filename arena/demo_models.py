@@ -196,6 +196,13 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 512  # benchmarks open hundreds of streams at once
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        """Quiet about clients that hang up (a timeout, a closed keep-alive connection)."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class StandinModels:
     """The stand-in on a loopback port: ``with StandinModels({"a": Behaviour()}) as s: s.url``.
@@ -298,9 +305,13 @@ class StandinModels:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
-    def _finished(self) -> None:
+    def _finished(self, entry: dict) -> None:
+        """The request ``entry`` is answered (counted once, before the answer's last bytes
+        go out: a client that saw the end of an answer sees it counted)."""
         with self._lock:
-            self.in_flight -= 1
+            if not entry.get("answered"):
+                entry["answered"] = True
+                self.in_flight -= 1
 
     def _sleep(self, seconds: float) -> bool:
         """Sleep; False when the server is stopping."""
@@ -382,19 +393,19 @@ def _handler(standin: StandinModels) -> type[BaseHTTPRequestHandler]:
                     raise ValueError
             except ValueError:
                 return self._error(400, "the body is not a JSON object", "invalid_request_error")
-            standin._record(
-                {
-                    "body": body,
-                    "raw": raw,
-                    "path": self.path,
-                    "authorization": self.headers.get("Authorization"),
-                    "time": time.time(),
-                }
-            )
+            self.entry = {
+                "body": body,
+                "raw": raw,
+                "path": self.path,
+                "authorization": self.headers.get("Authorization"),
+                "time": time.time(),
+                "client_port": self.client_address[1],  # the same port: a reused connection
+            }
+            standin._record(self.entry)
             try:
                 self._chat(body)
             finally:
-                standin._finished()
+                standin._finished(self.entry)
             return None
 
         def _chat(self, body: dict) -> None:
@@ -436,6 +447,7 @@ def _handler(standin: StandinModels) -> type[BaseHTTPRequestHandler]:
                 if behaviour.mode == "drop":
                     self.close_connection = True
                     return None
+                standin._finished(self.entry)
                 return self._json(
                     200,
                     {
@@ -497,6 +509,7 @@ def _handler(standin: StandinModels) -> type[BaseHTTPRequestHandler]:
             if behaviour.mode == "drop":
                 self.close_connection = True
                 return
+            standin._finished(self.entry)
             self._event(chunk({}, finish))
             if usage is not None:
                 self._event({**chunk({}), "choices": [], "usage": usage})

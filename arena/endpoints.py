@@ -61,8 +61,12 @@ class ModelEndpoint:
         return key
 
     def identity_names(self) -> tuple[str, ...]:
-        """Names that give this model away: its name, its served name and its aliases."""
-        names = [self.name, self.served_model, *self.aliases]
+        """Names that give this model away: its name in Arena and its aliases.
+
+        The served name is not among them (servers are often given a placeholder such
+        as "default"); list it in ``aliases`` when it would give the model away.
+        """
+        names = [self.name, *self.aliases]
         out: list[str] = []
         for n in names:
             n = n.strip()

@@ -78,9 +78,10 @@ class LiveError(ValueError):
 
 _CODE = re.compile(
     r"```|^\s{4}\S|\b(code|coding|python|javascript|typescript|java|rust|golang|c\+\+|c#|sql|"
-    r"regex|html|css|bash|shell|function|def|class|method|compile[rd]?|bug|debug|script|"
-    r"program(?:ming)?|algorithm|api|json|yaml|stack ?trace|exception|refactor|"
-    r"unit tests?)\b|[{};]\s*$|=>|\w+\(\)",
+    r"regex|html|css|bash|shell script|compiler?|compile[sd]?|debug(?:ging)?|script|"
+    r"program(?:ming)?|algorithm|json|yaml|stack ?trace|exception|refactor|unit tests?|"
+    r"functions? (?:that|which|to|in|for)|def|async|lambda|null pointer)\b|[{};]\s*$|=>|"
+    r"\w\(\)",
     re.IGNORECASE | re.MULTILINE,
 )
 _MATH = re.compile(
@@ -121,7 +122,7 @@ def leaks_identity(text: str, names: Sequence[str]) -> bool:
 
 
 def identity_names(settings, models: Sequence[str]) -> tuple[str, ...]:
-    """The names that give ``models`` away: each one's name, served name and aliases."""
+    """The names that give ``models`` away: each one's name in Arena and its aliases."""
     eps = endpoints(settings)
     out: list[str] = []
     for model in models:

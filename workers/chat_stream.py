@@ -22,6 +22,7 @@ Used by the generation worker (:mod:`workers.generate`) and ``arena models check
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -169,7 +170,10 @@ async def stream_chat(
             ):
                 if res.status_code >= 400:
                     raise EndpointError(_http_reason(res.status_code, await res.aread()))
-                await _consume(res, got, first, out, on_delta)
+                events = _sse_data(res)
+                await _consume(events, got, first, out, on_delta)
+                if got.finished:
+                    await _drain(events)
         if not got.finished and out.finish_reason is None:
             raise StreamBroke
     except TimeoutError:
@@ -192,9 +196,9 @@ async def stream_chat(
     return out
 
 
-async def _consume(res: httpx.Response, got: _Progress, first, out: Outcome, on_delta) -> None:
+async def _consume(events, got: _Progress, first, out: Outcome, on_delta) -> None:
     """Read the chunks, handing each content delta to ``on_delta`` as it comes."""
-    async for data in _sse_data(res):
+    async for data in events:
         if data == "[DONE]":
             got.finished = True
             return
@@ -216,6 +220,16 @@ async def _consume(res: httpx.Response, got: _Progress, first, out: Outcome, on_
             await on_delta(text)
         if choice.get("finish_reason"):
             out.finish_reason = str(choice["finish_reason"])
+
+
+async def _drain(events, limit: float = 0.5) -> None:
+    """Read what follows ``[DONE]`` (the end of the chunked body, normally at once), so the
+    connection goes back to the pool instead of being closed: the next answer to this
+    endpoint skips the connect (and a thread-per-connection server its thread start)."""
+    with contextlib.suppress(TimeoutError, httpx.HTTPError):
+        async with asyncio.timeout(limit):
+            async for _ in events:
+                pass
 
 
 async def _sse_data(res: httpx.Response):

@@ -53,6 +53,8 @@ from workers.stream_writer import StreamWriter
 
 GROUP = "generate"
 REDIS_CONNECTIONS = 32  # per worker process; writes are one short round trip each
+REDIS_RETRIES = 30  # a Redis call in a request is tried this often, 1 s apart
+DB_THREADS = 8  # database calls at once (SQLAlchemy's pool holds 5 + 10 connections)
 # The "status" entry of a turn, written once however many workers finish it (a repeated or
 # taken-over request finishes a turn again): SET NX a marker, then XADD and EXPIRE.
 _STATUS_ONCE = """
@@ -92,6 +94,23 @@ def parse_request(entry_id, fields: dict, reclaimed: bool = False) -> Request | 
 
 def _s(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _log_timing(req: Request, taken: float, asked: float, outcome: Outcome) -> None:
+    """DEBUG: where the time to first token went (the request's entry id holds the time,
+    in ms, it was written)."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    written = int(req.entry_id.split("-", 1)[0]) / 1000
+    log.debug(
+        "battle %s %s: taken %.1f ms after the request, endpoint asked after %.1f ms, "
+        "first token %s ms after that",
+        req.battle_id,
+        req.side,
+        (taken - written) * 1000,
+        (asked - written) * 1000,
+        outcome.ttft_ms,
+    )
 
 
 def _failed(reason: str) -> Outcome:
@@ -255,43 +274,69 @@ class GenerationWorker:
     async def handle(self, req: Request) -> None:
         """Generate one side's answer for one request, store it, and report it.
 
-        The request is acknowledged once its answer is stored (or it needs none). When
-        the database or Redis fails on the way it stays pending, and a worker takes it
+        The request is acknowledged once its answer is stored and its turn settled (or
+        it needs nothing). Redis calls are retried through a short outage; when the
+        database or Redis stays away the request stays pending, and a worker takes it
         over after ``[live] reclaim_after_seconds``.
         """
-        job = None
+        job, stored = None, False
+        taken = time.time()
         try:
-            job = await asyncio.to_thread(
-                store.load_job, self.engine, req.battle_id, req.turn, req.attempt, req.side
+            # the database read and the claim in Redis at once: both precede the first token
+            job, first_claim = await asyncio.gather(
+                asyncio.to_thread(
+                    store.load_job, self.engine, req.battle_id, req.turn, req.attempt, req.side
+                ),
+                self._retrying(self._claim, req),
             )
             if job is None:
                 log.warning("request %s names no answer row; dropped", req.entry_id)
             elif job.status != "streaming":
                 # finished before (a reclaimed or repeated request): make sure the turn is
-                await self._finish_turn(job)
-            elif not await self._claim(req) and not req.reclaimed:
+                await self._retrying(self._finish_turn, job)
+            elif not first_claim and not req.reclaimed:
                 log.warning("request %s is a repeat of one in hand; dropped", req.entry_id)
-            elif req.reclaimed and await self._has_deltas(req):
-                await self._report(job, _failed("the generation worker stopped mid-answer"))
             else:
-                await self._report(job, await self.generate(job))
+                if req.reclaimed and await self._retrying(self._has_deltas, req):
+                    outcome = _failed("the generation worker stopped mid-answer")
+                else:
+                    asked = time.time()
+                    outcome = await self.generate(job)
+                    _log_timing(req, taken, asked, outcome)
+                await self._store(job, outcome)
+                stored = True
+                await self._retrying(self._finish_turn, job)
         except asyncio.CancelledError:
-            if job is not None and job.status == "streaming":
+            if job is not None and job.status == "streaming" and not stored:
                 with contextlib.suppress(Exception):
-                    await self._report(job, _failed("the generation worker stopped"))
+                    await self._store(job, _failed("the generation worker stopped"))
+                    await self._finish_turn(job)
             raise
         except Exception:
             log.exception("request %s of battle %s failed", req.entry_id, req.battle_id)
-            if job is None or job.status != "streaming":
+            if job is None or job.status != "streaming" or stored:
                 return  # left pending: taken over later
             try:
-                await self._report(job, _failed("the generation worker failed"))
+                await self._store(job, _failed("the generation worker failed"))
+                await self._retrying(self._finish_turn, job)
             except Exception:
                 return
         finally:
             self._in_hand.pop(req.entry_id, None)
         with contextlib.suppress(RedisError):
             await self._ack(req)
+
+    async def _retrying(self, call, *args):
+        """``await call(*args)``, again after 1 s while Redis is away (REDIS_RETRIES times)."""
+        for attempt in range(REDIS_RETRIES):
+            try:
+                return await call(*args)
+            except RedisError as exc:
+                if attempt == REDIS_RETRIES - 1:
+                    raise
+                log.warning("Redis: %s; retrying in 1 s", exc)
+                await asyncio.sleep(1)
+        return None  # pragma: no cover (the loop returns or raises)
 
     async def _claim(self, req: Request) -> bool:
         """Whether this is the first request for this answer (a repeat must not stream it
@@ -313,8 +358,8 @@ class GenerationWorker:
                 return True
         return False
 
-    async def _report(self, job: store.Job, outcome: Outcome) -> None:
-        """Store the answer, write "done"/"error", and settle the turn when it is complete."""
+    async def _store(self, job: store.Job, outcome: Outcome) -> None:
+        """Store the answer, then queue its "done" (or "error") entry."""
         await asyncio.to_thread(store.finish_answer, self.engine, job, outcome)
         base = {"side": job.side, "turn": str(job.turn), "attempt": str(job.attempt)}
         if outcome.status == "done":
@@ -337,7 +382,6 @@ class GenerationWorker:
             job.side,
             outcome.error or f"{len(outcome.text)} characters",
         )
-        await self._finish_turn(job)
 
     async def _finish_turn(self, job: store.Job) -> None:
         """The worker that finishes a turn's second side sets the battle's status."""
@@ -421,9 +465,11 @@ def run(settings: Settings, stop_event: threading.Event | None = None, **options
 
 async def _main(settings: Settings, stop_event: threading.Event | None, options: dict) -> None:
     import signal
+    from concurrent.futures import ThreadPoolExecutor
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(DB_THREADS, thread_name_prefix="generate-db"))
     watcher = None
     if stop_event is None:
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlalchemy.orm import aliased
 
-from arena.live import SIDES, current_messages
+from arena.live import SIDES
 from arena.models import Battle, BattleMessage, Model
 from arena.style_store import style_columns
 from workers.chat_stream import Outcome
@@ -44,49 +44,54 @@ class Job:
     conversation: tuple[tuple[str, str], ...]  # (role, text): user / assistant, oldest first
 
 
+_Left, _Right = aliased(Model), aliased(Model)
+
+
 def load_job(engine: Engine, battle_id: int, turn: int, attempt: int, side: str) -> Job | None:
-    """The job of one request, or None when its battle or answer row does not exist."""
-    with Session(engine) as s:
-        battle = s.get(Battle, battle_id)
-        if battle is None or side not in SIDES:
+    """The job of one request, or None when its battle or answer row does not exist.
+
+    Two queries: the battle with its models' names, and the battle's messages.
+    """
+    if side not in SIDES:
+        return None
+    with engine.connect() as conn:
+        battle = conn.execute(
+            select(Battle.turns, _Left.name, _Right.name)
+            .join(_Left, _Left.id == Battle.left_model_id)
+            .join(_Right, _Right.id == Battle.right_model_id)
+            .where(Battle.id == battle_id)
+        ).first()
+        if battle is None:
             return None
-        row = s.execute(
-            select(BattleMessage).where(
-                BattleMessage.battle_id == battle_id,
-                BattleMessage.turn == turn,
-                BattleMessage.side == side,
-                BattleMessage.attempt == attempt,
-            )
-        ).scalar_one_or_none()
-        if row is None:
-            return None
-        names = dict(
-            s.execute(
-                select(Model.id, Model.name).where(
-                    Model.id.in_([battle.left_model_id, battle.right_model_id])
-                )
-            ).all()
-        )
-        counted = current_messages(s, battle_id)
-        conversation: list[tuple[str, str]] = []
-        for k in range(1, turn + 1):
-            user = counted.get((k, "user"))
-            conversation.append(("user", user.text if user else ""))
-            if k < turn:
-                answer = counted.get((k, side))
-                conversation.append(("assistant", answer.text if answer else ""))
-        left, right = names[battle.left_model_id], names[battle.right_model_id]
-        return Job(
-            battle_id=battle_id,
-            turn=turn,
-            attempt=attempt,
-            side=side,
-            message_id=row.id,
-            status=row.status,
-            model=left if side == "left" else right,
-            models=(left, right),
-            conversation=tuple(conversation),
-        )
+        t = BattleMessage.__table__
+        rows = conn.execute(
+            select(t.c.id, t.c.turn, t.c.side, t.c.attempt, t.c.status, t.c.text)
+            .where(t.c.battle_id == battle_id, t.c.turn <= turn)
+            .order_by(t.c.turn, t.c.side, t.c.attempt)
+        ).all()
+    row = next((r for r in rows if (r.turn, r.side, r.attempt) == (turn, side, attempt)), None)
+    if row is None:
+        return None
+    counted = {(r.turn, r.side): r for r in rows}  # the highest attempt of each turn and side
+    conversation: list[tuple[str, str]] = []
+    for k in range(1, turn + 1):
+        user = counted.get((k, "user"))
+        conversation.append(("user", user.text if user else ""))
+        if k < turn:
+            answer = counted.get((k, side))
+            conversation.append(("assistant", answer.text if answer else ""))
+    _, left, right = battle
+    return Job(
+        battle_id=battle_id,
+        turn=turn,
+        attempt=attempt,
+        side=side,
+        message_id=row.id,
+        status=row.status,
+        model=left if side == "left" else right,
+        models=(left, right),
+        conversation=tuple(conversation),
+    )
 
 
 def finish_answer(engine: Engine, job: Job, outcome: Outcome) -> None:

@@ -3,12 +3,14 @@ real HTTP, real Redis and the real database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 
 import numpy as np
 import pytest
+import redis as redis_lib
 from sqlmodel import Session
 
 from arena import live, votes
@@ -378,3 +380,36 @@ def test_an_old_attempt_finishing_again_does_not_settle_a_newer_one(configure, w
     assert generate_store.finish_turn(rt.engine, battle_id, 1, 0) is None
     with Session(rt.engine) as s:
         assert s.get(Battle, battle_id).status == "open"
+
+
+def test_two_workers_share_the_requests_each_answered_once(configure, worker, standin):
+    rt = configure()
+    standin.set("alpha", Behaviour(chunks=5, delay=0.02))
+    standin.set("beta", Behaviour(chunks=5, delay=0.02))
+    worker(rt, consumer="one")
+    worker(rt, consumer="two")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # both are reading (a consumer exists once it reads)
+        with contextlib.suppress(redis_lib.ResponseError):
+            if len(rt.redis.xinfo_consumers("arena:generate", generate.GROUP)) == 2:
+                break
+        time.sleep(0.05)
+    ids = []
+    for i in range(6):
+        ids.append(begin(rt, f"question {i}", seed=i))
+        time.sleep(0.05)
+    for battle_id in ids:
+        assert wait_for(rt, battle_id).status == "ready"
+        kinds = [e["kind"] for e in entries(rt, battle_id)]
+        assert kinds.count("delta") == 10 and kinds.count("status") == 1
+    assert len(standin.requests) == 12  # every answer asked for once
+    assert rt.redis.xpending("arena:generate", generate.GROUP)["pending"] == 0
+
+
+def test_connections_to_an_endpoint_are_reused(configure, worker, standin):
+    rt = configure()
+    worker(rt)
+    for i in range(3):
+        assert wait_for(rt, begin(rt, f"q{i}", seed=i)).status == "ready"
+    ports = {r["client_port"] for r in standin.requests}
+    assert len(standin.requests) == 6 and len(ports) <= 2  # keep-alive, not a connect each

@@ -56,6 +56,10 @@ def _finish(rt, battle_id, turn, attempt=0, status="ready", texts=("L", "R")):
         ("Tell me a story about a lighthouse", "general"),
         ("I was born in 1990; what happened that year?", "general"),
         ("How much sleep do people need?", "general"),
+        ("What is the function of the liver?", "general"),
+        ("My class visited a museum; what should we see?", "general"),
+        ("Write a function that checks for palindromes", "coding"),
+        ("Why does fetch() hang in my page?", "coding"),
     ],
 )
 def test_categorize(text, category):
