@@ -397,3 +397,19 @@ def test_relay_waits_longer_than_the_redis_socket_timeout(client, app, rt):
     finally:
         timer.cancel()
     assert text_of(evts, "left") == "late"
+
+
+def test_live_battles_turned_off(tmp_path, database_url, redis_url, redis_conn, standin):
+    from arena import runtime
+    from arena.app import create_app
+    from tests.conftest import seed
+
+    settings = live_settings(
+        tmp_path, database_url, redis_url, standin.url, live={"enabled": False}
+    )
+    seed(runtime.configure(settings).engine)
+    client = create_app(settings).test_client()
+    res = client.post("/api/v1/live", json={"prompt": "hi"})
+    assert res.status_code == 404 and res.get_json()["error"] == "live_disabled"
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="prompt-text"' not in page and 'id="vote-form"' in page  # the curated battle
