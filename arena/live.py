@@ -440,17 +440,25 @@ def _side(m: BattleMessage | None) -> dict:
     }
 
 
-def view(session: Session, battle_id: int, settings=None) -> dict:
+def _voted(session: Session, battle: Battle, redis) -> bool:
+    """Stored as voted, or (with ``redis``) a vote accepted and still in the queue."""
+    if battle.status == "voted" or _has_vote(session, battle.id):
+        return True
+    return redis is not None and vote_claimed(redis, battle.id)
+
+
+def view(session: Session, battle_id: int, settings=None, redis=None) -> dict:
     """A live battle as the rater may see it: the conversation, no model names.
 
-    ``max_turns`` comes from ``settings`` when given, else the default. Raises
+    ``max_turns`` comes from ``settings`` when given, else the default. With ``redis``
+    a vote accepted but not stored yet counts as the vote (status "voted"). Raises
     :class:`LiveError` ``no_battle`` for an unknown (or not live) battle.
     """
     from arena.config import LiveSettings
 
     battle = _live_battle(session, battle_id)
     messages = current_messages(session, battle_id)
-    voted = battle.status == "voted" or _has_vote(session, battle_id)
+    voted = _voted(session, battle, redis)
     max_turns = (settings.live if settings is not None else LiveSettings()).max_turns
     prompt = session.get(Prompt, battle.prompt_id) if battle.prompt_id else None
     turns = []
@@ -483,14 +491,15 @@ def _mean(values: list[float | None]) -> float | None:
     return round(sum(kept) / len(kept), 1) if kept else None
 
 
-def reveal(session: Session, battle_id: int) -> dict:
+def reveal(session: Session, battle_id: int, redis=None) -> dict:
     """The models' names and speeds, once the battle has a vote.
 
     Per side: ``model``, and the mean ``ttft_ms`` and ``tokens_per_second`` of its
-    answers that count. Raises :class:`LiveError` ``not_voted`` before the vote.
+    answers that count. With ``redis`` a vote accepted but still in the queue counts
+    as the vote. Raises :class:`LiveError` ``not_voted`` before the vote.
     """
     battle = _live_battle(session, battle_id)
-    if not (battle.status == "voted" or _has_vote(session, battle_id)):
+    if not _voted(session, battle, redis):
         raise LiveError("not_voted", "the models are named after the vote")
     names = dict(
         session.execute(

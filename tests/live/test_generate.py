@@ -413,3 +413,26 @@ def test_connections_to_an_endpoint_are_reused(configure, worker, standin):
         assert wait_for(rt, begin(rt, f"q{i}", seed=i)).status == "ready"
     ports = {r["client_port"] for r in standin.requests}
     assert len(standin.requests) == 6 and len(ports) <= 2  # keep-alive, not a connect each
+
+
+def test_a_follow_up_after_regenerate_sends_the_answer_that_counts(configure, worker, standin):
+    rt = configure()
+    worker(rt)
+    battle_id = begin(rt, "First")
+    wait_for(rt, battle_id)
+    standin.set("alpha", Behaviour(text="alpha again"))
+    standin.set("beta", Behaviour(text="beta again"))
+    with Session(rt.engine) as s:
+        turn, attempt = live.regenerate(s, rt.settings, battle_id)
+        s.commit()
+    live.request_generation(rt.redis, rt.settings, battle_id, turn, attempt)
+    wait_for(rt, battle_id)
+    follow_up(rt, battle_id, "Second")
+    wait_for(rt, battle_id)
+    for model in ("alpha", "beta"):
+        history = standin.requests_for(model)[-1]["body"]["messages"]
+        assert history == [
+            {"role": "user", "content": "First"},
+            {"role": "assistant", "content": f"{model} again"},
+            {"role": "user", "content": "Second"},
+        ]

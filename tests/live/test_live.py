@@ -257,3 +257,22 @@ def test_request_generation_writes_the_turn_and_two_requests(configure, redis_co
     assert all(r[b"battle_id"] == str(battle_id).encode() for r in requests)
     assert live.stream_key(7) == "arena:live:7"
     assert not live.vote_claimed(rt.redis, battle_id)
+
+
+def test_a_queued_vote_counts_for_view_and_reveal_when_redis_is_given(configure, redis_conn):
+    rt = configure()
+    battle_id = _start(rt)
+    _finish(rt, battle_id, 1)
+    with Session(rt.engine) as s:
+        payload = votes.payload_for(s, battle_id, "left")
+    votes.enqueue(rt.queue("votes"), payload)  # accepted, not stored yet
+    with Session(rt.engine) as s:
+        assert live.view(s, battle_id)["can_vote"]  # without Redis: only what is stored
+        v = live.view(s, battle_id, rt.settings, rt.redis)
+        assert v["status"] == "voted" and not v["can_vote"]
+        assert {live.reveal(s, battle_id, rt.redis)[k]["model"] for k in ("left", "right")} == {
+            "alpha",
+            "beta",
+        }
+        with pytest.raises(live.LiveError):
+            live.reveal(s, battle_id)
