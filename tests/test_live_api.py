@@ -214,10 +214,13 @@ def test_vote_is_refused_while_streaming_then_accepted_and_names_revealed(client
     assert res.status_code == 202, res.get_json()
     names = res.get_json()
     assert {names["left_model"], names["right_model"]} == set(MODELS)
-    work(rt)  # the vote is stored: now the speeds can be shown too
+    # The vote is accepted (queued, not stored yet): the names and speeds can be shown.
     reveal = client.get(f"/api/v1/live/{battle_id}/reveal", query_string={"token": token})
     assert reveal.status_code == 200
     assert reveal.get_json()["left"]["model"] == names["left_model"]
+    view = client.get(f"/api/v1/live/{battle_id}", query_string={"token": token}).get_json()
+    assert view["status"] == "voted" and view["can_vote"] is False
+    work(rt)
     with Session(rt.engine) as s:
         assert s.get(Battle, battle_id).status == "voted"
     again = client.post("/api/v1/votes", json={"battle_token": token, "choice": "right"})

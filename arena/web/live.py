@@ -86,7 +86,7 @@ def _enabled() -> None:
 def public_view(session: Session, battle_id: int) -> dict:
     """:func:`arena.live.view` plus, for each finished answer, its sanitized ``html``."""
     try:
-        view = live.view(session, battle_id, rt().settings)
+        view = live.view(session, battle_id, rt().settings, redis=rt().redis)
     except live.LiveError as exc:
         raise _live_error(exc) from None
     for turn in view.get("turns", []):
@@ -210,12 +210,12 @@ def show(battle_id: int):
 @bp.get("/<int:battle_id>/reveal")
 @limit("reads")
 def reveal(battle_id: int):
-    """After the vote is stored: each side's model, time to first token and tokens per second
-    (409 ``not_voted`` before; the vote's own answer names the models at once)."""
+    """After the vote (accepted, queued or stored): each side's model, time to first token
+    and tokens per second (409 ``not_voted`` before)."""
     _check_token(battle_id, request.args.get("token"))
     with Session(rt().engine) as s:
         try:
-            return jsonify(live.reveal(s, battle_id))
+            return jsonify(live.reveal(s, battle_id, redis=rt().redis))
         except live.LiveError as exc:
             raise _live_error(exc) from None
 
