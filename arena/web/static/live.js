@@ -319,7 +319,7 @@
     });
   }
 
-  // The names with speeds, once a worker has stored the vote (409 until then: ask again).
+  // The names with speeds, once the vote is accepted (409 until then: ask again).
   function fetchReveal(tries) {
     fetch(battle.base + "/reveal?token=" + encodeURIComponent(battle.token),
           {credentials: "same-origin"}).then(function (r) {
