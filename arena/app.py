@@ -43,10 +43,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         inputs,
         judges_page,
         leaderboard,
+        live,
         maintainer,
         maintainer_import,
         models_page,
         openapi,
+        render,
         security,
     )
     from arena.web.sessions import RaterSessionInterface
@@ -71,11 +73,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(maintainer.bp)
     app.register_blueprint(maintainer_import.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(live.bp)
+    app.register_blueprint(render.bp)
     app.before_request(maintainer.guard_reads)
     extensions.csrf.exempt(api.bp)
     extensions.csrf.exempt(leaderboard.api)
     extensions.csrf.exempt(api_read.bp)
     extensions.csrf.exempt(maintainer.bp)
     extensions.csrf.exempt(maintainer_import.bp)
+    extensions.csrf.exempt(live.bp)  # JSON bodies only, like the API (see api.create_vote)
 
     return app

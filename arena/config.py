@@ -20,6 +20,8 @@ Redis URL means an embedded redis-server (see :mod:`arena.redis_server`).
 
 ``[judges.NAME]`` tables are kept as tables here and checked, key by key,
 by :mod:`workers.judge_config` (the judge layer knows its own formats).
+``[models.NAME]`` tables (models with an OpenAI-compatible endpoint: live
+models) are checked here, key by key, by :func:`arena.endpoints.endpoint_from_table`.
 """
 
 from __future__ import annotations
@@ -154,6 +156,42 @@ class LimitsSettings(Section):
     votes: str = "120 per minute"
     #: Read endpoints (pages and GET /api/v1/...); one budget per client for all of them.
     reads: str = "300 per minute"
+    #: Live generation requests (new live battle, follow-up turn, regenerate) per rater/client.
+    generate: str = "20 per minute"
+
+
+def _positive(v) -> bool:
+    return v > 0
+
+
+@dataclass(frozen=True)
+class LiveSettings(Section):
+    """Live battles: raters' own prompts answered by models with endpoints ([models.NAME])."""
+
+    #: Offer live battles when live models are configured.
+    enabled: bool = True
+    #: Turns (prompt + two answers) per battle, the first included.
+    max_turns: int = field(default=5, metadata=_check(at_least(1)))
+    #: The longest prompt (and follow-up) accepted, in characters.
+    max_prompt_chars: int = field(default=8000, metadata=_check(at_least(1)))
+    #: Shown to raters next to the prompt box.
+    notice: str = (
+        "Your prompts and the answers are stored and may be published. "
+        "Do not share personal or confidential information."
+    )
+    #: Seconds a battle's Redis stream lives after its last entry.
+    stream_ttl_seconds: int = field(default=3600, metadata=_check(at_least(1)))
+    #: The Redis stream generation requests go on (consumer group "generate").
+    request_stream: str = field(default="arena:generate", metadata=_check((bool, "non-empty")))
+    #: Concurrent streams one generation worker process holds.
+    max_streams: int = field(default=256, metadata=_check(at_least(1)))
+    #: Seconds to wait for the first token (0: only the endpoint's timeout applies).
+    first_token_timeout: float = field(default=30.0, metadata=_check(at_least(0)))
+    #: Seconds to connect to an endpoint.
+    connect_timeout: float = field(default=10.0, metadata=_check((_positive, "above 0")))
+    #: A request a worker took and did not finish within this many seconds is taken over
+    #: by another worker (XAUTOCLAIM): longer than the longest answer may take.
+    reclaim_after_seconds: int = field(default=600, metadata=_check(at_least(1)))
 
 
 NORMALIZERS = ("minmax", "percentile", "zscore")
@@ -212,12 +250,13 @@ SECTIONS: dict[str, type[Section]] = {
     "worker": WorkerSettings,
     "rating": RatingSettings,
     "limits": LimitsSettings,
+    "live": LiveSettings,
     "rank": RankSettings,
     "api": ApiSettings,
     "web": WebSettings,
 }
 #: Sections that are tables of named tables, checked by their own layer.
-TABLE_SECTIONS = ("judges",)
+TABLE_SECTIONS = ("judges", "models")
 
 ENV_KEYS = {
     "ARENA_DATABASE_URL": ("database", "url"),
@@ -246,6 +285,7 @@ def defaults() -> dict[str, Any]:
             if getattr(cls(), f.name) is not None
         }
     out["judges"] = {}
+    out["models"] = {}
     return out
 
 
@@ -352,11 +392,14 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     rating: RatingSettings = field(default_factory=RatingSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
+    live: LiveSettings = field(default_factory=LiveSettings)
     rank: RankSettings = field(default_factory=RankSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     web: WebSettings = field(default_factory=WebSettings)
     #: ``[judges.NAME]`` tables, as given (checked by workers.judge_config).
     judges: dict[str, dict] = field(default_factory=dict)
+    #: ``[models.NAME]`` tables, as given and checked (arena.endpoints reads them).
+    models: dict[str, dict] = field(default_factory=dict)
     source: Path | None = None
     _instance_key: str | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -369,6 +412,7 @@ class Settings:
         """New settings with some keys changed: ``replace(rating={"bootstrap": 20})``."""
         data = {name: dict(getattr(self, name)) for name in SECTIONS}
         data["judges"] = dict(self.judges)
+        data["models"] = {k: dict(v) for k, v in self.models.items()}
         _merge(data, sections)
         new = _from_data(data, self.source)
         new._instance_key = self._instance_key
@@ -451,7 +495,14 @@ def _from_data(data: dict, source: Path | None) -> Settings:
     judges = data.get("judges", {})
     if not isinstance(judges, dict) or not all(isinstance(t, dict) for t in judges.values()):
         raise ConfigError("judges must be a table of [judges.NAME] tables")
-    return Settings(**sections, judges=dict(judges), source=source)
+    models = data.get("models", {})
+    if not isinstance(models, dict) or not all(isinstance(t, dict) for t in models.values()):
+        raise ConfigError("models must be a table of [models.NAME] tables")
+    from arena.endpoints import endpoint_from_table  # it uses ConfigError from here
+
+    for name, table in models.items():
+        endpoint_from_table(name, table)
+    return Settings(**sections, judges=dict(judges), models=dict(models), source=source)
 
 
 def load(

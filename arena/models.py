@@ -14,11 +14,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 CHOICES = ("left", "right", "tie", "both_bad")
 MODEL_STATES = ("active", "provisional", "retired")
+#: A live battle's status: "open" while its answers stream, "ready" to vote on, "failed"
+#: (a side could not answer: ``failure`` says why), "voted". NULL for other battles.
+BATTLE_STATUSES = ("open", "ready", "failed", "voted")
+MESSAGE_SIDES = ("user", "left", "right")
+MESSAGE_STATUSES = ("streaming", "done", "error")
 
 
 def utcnow() -> datetime:
@@ -96,6 +101,15 @@ class Battle(SQLModel, table=True):
     # with their vote), so a repeated import, a retried job or a vote run twice finds its
     # battle.
     external_key: str | None = Field(default=None, unique=True, max_length=200)
+    # Live battles (migration 0008): their status (BATTLE_STATUSES; NULL for other battles),
+    # why one failed, whether an answer gave a model's identity away, and how many turns.
+    status: str | None = Field(default=None, max_length=20)
+    failure: str | None = Field(default=None, sa_column=Column(Text))
+    identity_leak: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, default=False, server_default=false()),
+    )
+    turns: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Vote(SQLModel, table=True):
@@ -108,6 +122,48 @@ class Vote(SQLModel, table=True):
     source: str = Field(default="human", index=True, max_length=100)  # human | judge:<name>
     rater_id: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow, index=True)
+    # Cast after the models' names were shown (imported data can say so): stored, but not
+    # counted in pair_counts, so default ratings leave it out (arena rate --include-leaked).
+    after_reveal: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, default=False, server_default=false()),
+    )
+
+
+class BattleMessage(SQLModel, table=True):
+    """One message of a live battle's conversation: the user's turn, or one side's answer.
+
+    Regenerating a turn adds answers with the next ``attempt``; only the highest attempt
+    of a turn counts. ``settings`` holds the exact generation settings used (JSON).
+    """
+
+    __tablename__ = "battle_messages"
+    __table_args__ = (
+        UniqueConstraint("battle_id", "turn", "side", "attempt", name="uq_battle_message"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    battle_id: int = Field(foreign_key="battles.id", index=True)
+    turn: int  # 1-based
+    side: str = Field(max_length=10)  # user | left | right
+    attempt: int = 0
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    status: str = Field(default="done", max_length=20)  # streaming | done | error
+    finish_reason: str | None = Field(default=None, max_length=40)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    ttft_ms: float | None = None
+    latency_ms: float | None = None
+    tokens_per_second: float | None = None
+    settings: str | None = Field(default=None, sa_column=Column(Text))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    # Style counts of a finished answer, as for answers (rating.style_features).
+    style_tokens: int | None = None
+    style_headers: int | None = None
+    style_lists: int | None = None
+    style_bold: int | None = None
 
 
 class PairCount(SQLModel, table=True):

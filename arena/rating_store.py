@@ -14,6 +14,12 @@
   ``[rating] keep_snapshots`` rows per method and scope (a payload with 1,000
   replicates of 129 models is about 1 MB); :func:`latest_snapshot` (one
   method, one scope) is what pages and the API read.
+
+Votes on battles whose answers gave a model's identity away (``identity_leak``)
+and votes cast after the reveal (``after_reveal``) are stored but not counted in
+``pair_counts``; :func:`read_votes` leaves them out too, unless
+``include_leaked`` (``arena rate --include-leaked``) asks for them, and
+:func:`load_table` then adds them from the votes.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import json
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, func, or_, select
 from sqlalchemy.engine import Engine
 
 from arena.db import session_scope
@@ -43,8 +49,38 @@ def _codes(values):
     return np.array([index[v] for v in values], np.int64), labels
 
 
-def load_table(engine: Engine) -> CountTable:
-    """Every ``pair_counts`` row, as one :class:`CountTable` (model names from ``models``)."""
+#: A vote that is not counted by default: its battle leaked an identity, or it was cast
+#: after the reveal.
+NOT_COUNTED = or_(Battle.identity_leak, Vote.after_reveal)
+
+
+def _uncounted_rows(session) -> list:
+    """The votes kept out of ``pair_counts``, aggregated as its rows are."""
+    choice = {c: func.sum(case((Vote.choice == c, 1), else_=0)) for c in CHOICE_CODES}
+    keys = (Prompt.category, Vote.source, Rater.group, Battle.left_model_id, Battle.right_model_id)
+    rows = session.execute(
+        select(
+            *keys,
+            choice["left"],
+            choice["right"],
+            choice["tie"],
+            choice["both_bad"],
+        )
+        .join(Battle, Battle.id == Vote.battle_id)
+        .outerjoin(Prompt, Prompt.id == Battle.prompt_id)
+        .outerjoin(Rater, Rater.id == Vote.rater_id)
+        .where(NOT_COUNTED)
+        .group_by(*keys)
+    ).all()
+    return [(r[0] or DEFAULT_CATEGORY, r[1], r[2] or "", *r[3:]) for r in rows]
+
+
+def load_table(engine: Engine, include_leaked: bool = False) -> CountTable:
+    """Every ``pair_counts`` row, as one :class:`CountTable` (model names from ``models``).
+
+    ``include_leaked`` adds the votes kept out of the counts (leaked identity, cast
+    after the reveal), read from the votes.
+    """
     with session_scope(engine) as session:
         rows = session.execute(
             select(
@@ -59,6 +95,8 @@ def load_table(engine: Engine) -> CountTable:
                 PairCount.both_bad,
             )
         ).all()
+        if include_leaked:
+            rows = list(rows) + list(_uncounted_rows(session))
         names = dict(session.execute(select(Model.id, Model.name)).all())
     if not rows:
         return CountTable(
@@ -82,8 +120,11 @@ def load_table(engine: Engine) -> CountTable:
     return CountTable(models, cats, srcs, grps, cc, sc, gc, left, right, counts, True)
 
 
-def read_votes(engine: Engine, source: str | None = None) -> tuple[list, dict]:
-    """Every vote (of one source, or all) in ``created_at`` order, and the model names by id.
+def read_votes(
+    engine: Engine, source: str | None = None, include_leaked: bool = False
+) -> tuple[list, dict]:
+    """Every counted vote (of one source, or all) in ``created_at`` order, and the model
+    names by id; ``include_leaked``: the votes left out of the counts too.
 
     Rows are (left model id, right model id, choice, source, category, rater group).
     """
@@ -103,6 +144,8 @@ def read_votes(engine: Engine, source: str | None = None) -> tuple[list, dict]:
     )
     if source is not None:
         stmt = stmt.where(Vote.source == source)
+    if not include_leaked:
+        stmt = stmt.where(~NOT_COUNTED)
     with session_scope(engine) as session:
         rows = session.execute(stmt).all()
         names = dict(session.execute(select(Model.id, Model.name)).all())
@@ -146,6 +189,7 @@ def compute(
     table: CountTable | None = None,
     elo_k: float | None = None,
     votes: tuple[list, dict] | None = None,
+    include_leaked: bool = False,
     **options,
 ) -> Result:
     """Rate one scope from the database, named as :meth:`arena.scope.Scope.of` takes it:
@@ -153,18 +197,21 @@ def compute(
     another (``judge:NAME``) or ``all``.
 
     ``table`` (:func:`load_table`) and, for Elo, ``votes`` (:func:`read_votes`)
-    spare the reads when many scopes are rated.
+    spare the reads when many scopes are rated. ``include_leaked`` counts the votes
+    left out by default (leaked identity, cast after the reveal) when it reads.
     """
     chosen = Scope.of(category, source, rater_group)
     category, source, rater_group = chosen.filters
     scope = chosen.stored()
     if method == "elo":
+        if votes is None:
+            votes = read_votes(engine, source, include_leaked)
         left, right, outcome, models = load_sequence(engine, category, source, rater_group, votes)
         if left.size == 0:
             raise RatingError("no votes in this scope")
         k = {} if elo_k is None else {"k": elo_k}
         return rate_elo(left, right, outcome, models, scope=scope, **k, **elo_options(options))
-    table = load_table(engine) if table is None else table
+    table = load_table(engine, include_leaked) if table is None else table
     pairs = table.select(category, source, rater_group)
     if pairs.total == 0:
         raise RatingError("no votes in this scope")

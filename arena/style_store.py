@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
 from arena.db import session_scope
-from arena.models import Answer, Battle, Model, Prompt, Vote
+from arena.models import Answer, Battle, BattleMessage, Model, Prompt, Vote
 from arena.scope import HUMAN, Scope
 from arena.style_rating import Options, VoteColumns, rate_battles
 from arena.votes import DEFAULT_CATEGORY
@@ -59,12 +59,49 @@ def fill_missing(engine: Engine) -> int:
             return done
 
 
-def load_battles(engine: Engine, category: str | None = None, source: str | None = None):
-    """Every vote (of one prompt category and vote source, or all) as style battles,
-    ``a`` = the left model.
+def _live_counts(engine: Engine, battle_ids: list[int]) -> dict[tuple[int, str], list[int]]:
+    """(battle id, side) -> style counts summed over the answers that count (the
+    highest attempt of each turn) of live battles, as for a multi-turn conversation."""
+    from arena.live import SIDES
+
+    table = BattleMessage.__table__
+    out: dict[tuple[int, str], list[int]] = {}
+    for start in range(0, len(battle_ids), BATCH):
+        chunk = battle_ids[start : start + BATCH]
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    table.c.battle_id,
+                    table.c.turn,
+                    table.c.side,
+                    table.c.attempt,
+                    *(table.c[c] for c in COLUMNS),
+                )
+                .where(table.c.battle_id.in_(chunk), table.c.side.in_(SIDES))
+                .order_by(table.c.battle_id, table.c.turn, table.c.side, table.c.attempt)
+            ).all()
+        latest = {(r[0], r[1], r[2]): r[4:] for r in rows}  # the highest attempt wins
+        for (battle_id, _, side), counts in latest.items():
+            total = out.setdefault((battle_id, side), [0] * len(COLUMNS))
+            for k, v in enumerate(counts):
+                total[k] += v or 0
+    return out
+
+
+def load_battles(
+    engine: Engine,
+    category: str | None = None,
+    source: str | None = None,
+    include_leaked: bool = False,
+):
+    """Every counted vote (of one prompt category and vote source, or all) as style
+    battles, ``a`` = the left model.
 
     A battle whose prompt has no stored answer for one side gets zero style
-    features (counted in the returned ``source["without_answers"]``).
+    features (counted in the returned ``source["without_answers"]``); a live
+    battle's features are those of its conversation (the answers' counts summed
+    over its turns). Votes left out of the counts by default (leaked identity,
+    cast after the reveal) are left out here too unless ``include_leaked``.
 
     Returns
     -------
@@ -88,6 +125,8 @@ def load_battles(engine: Engine, category: str | None = None, source: str | None
             Prompt.category,
             *(getattr(left, c) for c in COLUMNS),
             *(getattr(right, c) for c in COLUMNS),
+            Battle.id,
+            Battle.status,
         )
         .join(Battle, Battle.id == Vote.battle_id)
         .outerjoin(Prompt, Prompt.id == Battle.prompt_id)
@@ -107,12 +146,27 @@ def load_battles(engine: Engine, category: str | None = None, source: str | None
         stmt = stmt.where(cond)
     if source:
         stmt = stmt.where(Vote.source == source)
+    if not include_leaked:
+        stmt = stmt.where(~or_(Battle.identity_leak, Vote.after_reveal))
     with session_scope(engine) as session:
         rows = session.execute(stmt).all()
         names = dict(session.execute(select(Model.id, Model.name)).all())
     if not rows:
         raise RatingError("no votes in this scope")
     k = len(COLUMNS)
+    live = _live_counts(engine, sorted({r[-2] for r in rows if r[-1] is not None}))
+    if live:
+        rows = [
+            r
+            if r[-1] is None
+            else (
+                *r[:7],
+                *live.get((r[-2], "left"), [None] * k),
+                *live.get((r[-2], "right"), [None] * k),
+                *r[-2:],
+            )
+            for r in rows
+        ]
     ids = sorted({r[0] for r in rows} | {r[1] for r in rows}, key=lambda i: names[i])
     index = {model_id: n for n, model_id in enumerate(ids)}
     a = np.array([index[r[0]] for r in rows])

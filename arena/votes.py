@@ -11,6 +11,14 @@ unstored battle (``ON CONFLICT (external_key) DO NOTHING``), inserts the vote
 with ``ON CONFLICT (battle_id) DO NOTHING`` and, only when the row was new,
 adds it to ``pair_counts``, all in one transaction. A job that runs twice
 therefore stores one battle and one vote and counts it once.
+
+Live battles (:mod:`arena.live`) take a vote only when their answers are all in
+(status "ready": :class:`BattleNotReady` otherwise), and storing it sets their
+status "voted". A vote on a battle whose answers gave a model's identity away
+(``identity_leak``), or one cast after the names were shown (``after_reveal``,
+from imported data), is stored but not added to ``pair_counts``: ratings read
+from the counts leave it out; ``arena rate --include-leaked`` reads it from the
+votes.
 """
 
 from __future__ import annotations
@@ -58,6 +66,15 @@ class AlreadyVoted(VoteError):
     """The battle already has a stored vote."""
 
 
+class BattleNotReady(VoteError):
+    """A live battle whose answers are still streaming (``code`` "not_ready") or that
+    failed (``code`` "battle_failed"): it cannot be voted on."""
+
+    def __init__(self, message: str, code: str = "not_ready"):
+        super().__init__(message)
+        self.code = code
+
+
 def winner_of(choice: str, left: str, right: str) -> str:
     """The winner as stored: the model's name, ``tie`` or ``both_bad``."""
     if choice not in CHOICES:
@@ -79,6 +96,8 @@ _PAYLOAD_QUERY = (
         _BattleRater.group,
         _Voter.group,
         Vote.id,
+        Battle.status,
+        Battle.identity_leak,
     )
     .join(_LeftModel, _LeftModel.id == Battle.left_model_id)
     .join(_RightModel, _RightModel.id == Battle.right_model_id)
@@ -108,8 +127,9 @@ def payload_for(
     Raises
     ------
     VoteError
-        For an unknown choice; :class:`NoSuchBattle` and :class:`AlreadyVoted`
-        are its subclasses.
+        For an unknown choice; :class:`NoSuchBattle`, :class:`AlreadyVoted` and
+        :class:`BattleNotReady` (a live battle still streaming, or failed) are its
+        subclasses.
     """
     winner_of(choice, "", "")
     conn = db if isinstance(db, Connection) else db.connection()
@@ -127,9 +147,15 @@ def payload_for(
         group,
         voter_group,
         vote_id,
+        status,
+        identity_leak,
     ) = row
-    if vote_id is not None:
+    if vote_id is not None or status == "voted":
         raise AlreadyVoted(f"battle {battle_id} already has a vote")
+    if status == "failed":
+        raise BattleNotReady(f"battle {battle_id} failed: it cannot be voted on", "battle_failed")
+    if status is not None and status != "ready":
+        raise BattleNotReady(f"battle {battle_id} is still answering: vote when it is done")
     if rater_id is None:
         rater_id = battle_rater
     elif rater_id != battle_rater:
@@ -147,6 +173,8 @@ def payload_for(
         "rater_id": rater_id,
         "rater_group": group or "",
         "created_at": (created_at or utcnow()).isoformat(),
+        "identity_leak": bool(identity_leak),
+        "live": status is not None,
     }
 
 
@@ -290,6 +318,9 @@ _COUNT_VOTES = text(
     + ", ".join(f"{c} = pair_counts.{c} + excluded.{c}" for c in _COUNT_COLUMNS)
 )  # plain SQL that SQLite (3.35+) and PostgreSQL both run, compiled once
 _insert_votes: dict[str, object] = {}
+_MARK_VOTED = text(
+    "UPDATE battles SET status = 'voted' WHERE id = :battle_id AND status IS NOT NULL"
+)  # live battles only: other battles keep status NULL
 
 
 def _insert_votes_for(conn: Connection):
@@ -317,7 +348,9 @@ def store_in(conn: Connection, payloads: Iterable[dict]) -> int:
     on one battle in ``payloads`` only the first counts. Battles that are not
     stored yet (``battle_id`` None, the battle under ``"battle"``) are stored
     first, in one multi-row insert. All votes go in one multi-row insert, and
-    the new ones are added to ``pair_counts`` with one upsert per scope and pair.
+    the new ones are added to ``pair_counts`` with one upsert per scope and pair,
+    except those with ``identity_leak`` or ``after_reveal`` set (stored, not
+    counted). Live battles among them get status "voted".
     """
     payloads = list(payloads)
     if any(p.get("battle_id") is None for p in payloads):
@@ -339,12 +372,18 @@ def store_in(conn: Connection, payloads: Iterable[dict]) -> int:
                 "source": p["source"],
                 "rater_id": p.get("rater_id"),
                 "created_at": created or utcnow(),
+                "after_reveal": bool(p.get("after_reveal")),
             }
         )
     new = set(conn.execute(_insert_votes_for(conn), rows).scalars())
+    live = sorted(b for b in new if first[b].get("live"))
+    if live:
+        conn.execute(_MARK_VOTED, [{"battle_id": b} for b in live])
     counts: dict[tuple, dict[str, int]] = {}
     for battle_id in new:
         p = first[battle_id]
+        if p.get("identity_leak") or p.get("after_reveal"):
+            continue  # stored, not counted: default ratings leave it out
         key = (
             p["category"],
             p["source"],

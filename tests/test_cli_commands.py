@@ -14,6 +14,7 @@ EXPECTED = {
     "demo",
     "import",
     "judge",
+    "models",
     "queue",
     "rank",
     "rate",

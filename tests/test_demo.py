@@ -146,3 +146,101 @@ def test_demo_stopped_by_sigterm_leaves_a_redis_it_did_not_start(tmp_path):
             proc.kill()
         subprocess.run([sys.executable, "-m", "arena", "redis", "stop"], env=env, check=True)
     assert not answers(url)
+
+
+def start_demo(tmp_path, *args):
+    """``arena demo`` on a free port with ``args``; (process, base URL, output lines so far)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
+    env["ARENA_INSTANCE"] = str(tmp_path / "instance")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "arena", "demo", "--port", str(port), *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = [""]
+    while "running at" not in lines[-1]:
+        assert proc.poll() is None, "".join(lines)
+        lines.append(proc.stdout.readline())
+    return proc, f"http://127.0.0.1:{port}", "".join(lines)
+
+
+def stop_demo(proc) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    print(out)  # shown when the test fails
+    assert proc.returncode == 0, out
+    return out
+
+
+def live_battle(client: httpx.Client, prompt: str) -> dict:
+    """Start a live battle and read its events to the end: {side: text}, and the status."""
+    from tests.test_live_api import parse_events
+
+    res = client.post("/api/v1/live", json={"prompt": prompt})
+    assert res.status_code == 201, res.text
+    started = res.json()
+    events = parse_events(client.get(started["stream_url"], timeout=60).text)
+    texts = {
+        side: "".join(d["text"] for e, _, d in events if e == "delta" and d["side"] == side)
+        for side in ("left", "right")
+    }
+    status = [d["status"] for e, _, d in events if e == "status"]
+    return {"texts": texts, "status": status, "started": started}
+
+
+def test_demo_runs_live_battles_on_labelled_stand_in_models(tmp_path):
+    proc, base, out = start_demo(tmp_path)
+    try:
+        assert "live models: demo-model-a, demo-model-b, demo-model-c" in out
+        assert "STAND-IN MODEL, NOT A MODEL" in out
+        with httpx.Client(base_url=base, timeout=30) as client:
+            assert 'id="prompt-text"' in client.get("/").text
+            battle = live_battle(client, "Write a Python function that reverses a list")
+            assert battle["status"] == ["ready"]
+            for text in battle["texts"].values():
+                assert "STAND-IN MODEL, NOT A MODEL" in text and "```python" in text
+            token = battle["started"]["battle_token"]
+            res = client.post("/api/v1/votes", json={"battle_token": token, "choice": "left"})
+            assert res.status_code == 202
+            assert res.json()["left_model"].startswith("demo-model-")
+    finally:
+        out = stop_demo(proc)
+    assert "demo stopped" in out
+
+
+def test_demo_with_model_options_uses_those_endpoints(tmp_path):
+    from arena.demo_models import Behaviour, StandinModels
+
+    with StandinModels({"served-x": Behaviour(text="X says hi"), "y": Behaviour(text="Y!")}) as s:
+        proc, base, out = start_demo(
+            tmp_path, "--model", f"x={s.url}#served-x", "--model", f"y={s.url}"
+        )
+        try:
+            assert "live models: x, y" in out and "STAND-IN" not in out
+            with httpx.Client(base_url=base, timeout=30) as client:
+                battle = live_battle(client, "Hello")
+            assert battle["status"] == ["ready"]
+            assert sorted(battle["texts"].values()) == ["X says hi", "Y!"]
+            assert {r["body"]["model"] for r in s.requests} == {"served-x", "y"}
+        finally:
+            stop_demo(proc)
+
+
+def test_demo_refuses_a_malformed_model_option(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
+    env["ARENA_INSTANCE"] = str(tmp_path / "instance")
+    proc = subprocess.run(
+        [sys.executable, "-m", "arena", "demo", "--port", str(free_port()), "--model", "nourl"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "NAME=URL" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "instance" / "redis" / "redis.url").exists()

@@ -6,7 +6,9 @@
    page (:func:`arena.battles.issue`, origin ``judge:NAME``), or, when rq runs
    the job again after a failure or a timeout, finds the battle this job drew
    before: the battle's ``external_key`` is ``judge:NAME:<rq job id>``, stored
-   in the same transaction as the battle, so a retry never draws a second one;
+   in the same transaction as the battle, so a retry never draws a second one.
+   A job given a live battle (``arena judge run --live``) replays that stored
+   conversation instead, every turn of it (:mod:`workers.judge_live`);
 2. skips the battle (no call, no vote) when a contestant is of the judge's own
    ``family``; the report counts these battles;
 3. calls the judge in both orders at once, ``ab`` (the left answer shown
@@ -148,6 +150,10 @@ def _battle_key(judge: JudgeSettings, job) -> str | None:
 
 
 def _view(session: Session, battle: Battle) -> BattleView:
+    from workers import judge_live
+
+    if judge_live.has_conversation(session, battle):
+        return judge_live.conversation_view(session, battle)
     prompt = session.get(Prompt, battle.prompt_id)
 
     def answer(model_id: int) -> tuple[str, str | None]:
@@ -322,14 +328,22 @@ def choice_of(judge: JudgeSettings, verdicts: dict[str, Verdict | None]) -> str 
     return combine(ab and ab.verdict, ba and ba.verdict, judge.on_disagreement)
 
 
-def judge_battle(judge_name: str, category: str | None = None) -> dict:
-    """The rq job: have judge ``judge_name`` vote on one battle (see the module doc)."""
+def judge_battle(
+    judge_name: str, category: str | None = None, live_battle: int | None = None
+) -> dict:
+    """The rq job: have judge ``judge_name`` vote on one battle (see the module doc);
+    ``live_battle``: replay that live battle's conversation."""
+    from workers import judge_live
+
     rt = runtime.current()
     judge = get_judge(rt.settings, judge_name)
     job = get_current_job()
     try:
-        view, fresh = draw_or_reuse(rt, judge, _battle_key(judge, job), category)
-    except NoBattleAvailable as exc:
+        if live_battle is not None:
+            view, fresh = judge_live.replay(rt.engine, judge, live_battle)
+        else:
+            view, fresh = draw_or_reuse(rt, judge, _battle_key(judge, job), category)
+    except (NoBattleAvailable, judge_live.NotReplayable) as exc:
         return {"status": "no-battle", "reason": str(exc)}
     result = {"battle_id": view.battle_id, "judge": judge.name}
     if own_family(judge, view):

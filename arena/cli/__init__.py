@@ -70,6 +70,7 @@ _COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("arena.cli.rank",),
         "Rank models by a composite of arena rating, benchmarks, popularity, recency, efficiency.",
     ),
+    "models": (("arena.cli.models",), "Live models: the [models.NAME] endpoints."),
     "queue": (("arena.cli.queues",), "See Arena's rq queues and put failed jobs back."),
     "rate": (("arena.cli.rate",), "Rate models from battles, from the database or a file."),
     "redis": (

@@ -56,16 +56,26 @@ def judge_group() -> None:
     type=click.IntRange(min=1),
     help="How many judge jobs (one battle each) to enqueue.",
 )
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Replay finished live battles (oldest first, each once per judge), "
+    "every turn of their conversation, instead of drawing battles.",
+)
 @config_option
-def run(name: str, category: str | None, n: int, rt) -> None:
+def run(name: str, category: str | None, n: int, live: bool, rt) -> None:
     """Enqueue N judge jobs; `arena worker` processes run them.
 
     Each job draws a battle like the battle page does, has the judge compare
     the answers in both orders and enqueues the vote with source judge:NAME.
+    With --live each job replays a stored live battle's conversation instead.
     """
     from workers.judge import enqueue_jobs
 
     judge = _judge(rt, name)
+    if live:
+        _run_live(rt, judge, category, n)
+        return
     _check_battles(rt, category)
     judge_queue = rt.queue_for("judge")
     jobs = enqueue_jobs(judge_queue, judge, n, category)
@@ -73,6 +83,27 @@ def run(name: str, category: str | None, n: int, rt) -> None:
     click.echo(
         f"enqueued {len(jobs)} judge job(s) for {judge.name} ({judge.format}, "
         f"{judge.base_url}){where} on queue {judge_queue.name!r}"
+    )
+
+
+def _run_live(rt, judge, category: str | None, n: int) -> None:
+    from sqlmodel import Session
+
+    from workers.judge_live import enqueue_live_jobs, live_battles_to_judge
+
+    with Session(rt.engine) as s:
+        ids = live_battles_to_judge(s, judge, n, category)
+    where = f" in category {category!r}" if category else ""
+    if not ids:
+        raise click.ClickException(
+            f"no finished live battle{where} is left for {judge.name} to replay; nothing enqueued"
+        )
+    judge_queue = rt.queue_for("judge")
+    jobs = enqueue_live_jobs(judge_queue, judge, ids)
+    fewer = f" (only {len(ids)} left to replay)" if len(ids) < n else ""
+    click.echo(
+        f"enqueued {len(jobs)} judge job(s) replaying live battles{where} for {judge.name} "
+        f"({judge.format}, {judge.base_url}) on queue {judge_queue.name!r}{fewer}"
     )
 
 

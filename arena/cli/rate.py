@@ -222,6 +222,7 @@ def _rate_battles(
     group,
     progress,
     out,
+    include_leaked=False,
 ) -> None:
     """Rate per battle (style control, reweighting, de-duplication, rater caps, robustness:
     :mod:`arena.cli.rate_style`) and write the result as ``out`` (format, replicates,
@@ -243,6 +244,7 @@ def _rate_battles(
             method,
             category,
             source,
+            include_leaked=include_leaked,
             progress=tick,
             rounds=rounds,
             ci=ci,
@@ -506,6 +508,12 @@ def _store(rt, settings, method, options, elo_k, scope, progress, style_control)
     help="Votes whose removal would swap each model with the next (a column and "
     'JSON "meta.robustness"; the top 10 pairs checked by exact refits).',
 )
+@click.option(
+    "--include-leaked",
+    is_flag=True,
+    help="Database: also count the votes left out by default: on live battles whose "
+    "answers gave a model's identity away, and votes cast after the reveal.",
+)
 @settings_option
 def rate_command(
     input_path,
@@ -537,12 +545,14 @@ def rate_command(
     dedup,
     max_votes_per_rater_day,
     robustness,
+    include_leaked,
     settings,
 ):
     """Rate models from battles: exact Bradley-Terry (ties = half a win), Davidson or Elo,
     with bootstrap or sandwich intervals, rank (UB) and tiers.
 
-    Without --input it reads the aggregated pair counts from the database.
+    Without --input it reads the aggregated pair counts from the database (and, with
+    --include-leaked, the votes kept out of them).
     """
     config, settings = settings, settings["rating"]
     method = method or settings["method"]
@@ -563,6 +573,11 @@ def rate_command(
             "style-controlled snapshots; --reweight, --dedup, --max-votes-per-rater-day and "
             "--robustness are not stored yet: run them without --store"
         )
+    if include_leaked and (input_path or store):
+        raise click.UsageError(
+            "--include-leaked reads the votes in the database; it does not apply to "
+            "--input files or to the stored snapshots (--store)"
+        )
     if rate_style.needs_battles(style_opts) and not store:
         _rate_battles(
             config,
@@ -580,6 +595,7 @@ def rate_command(
             group,
             progress,
             (fmt, replicates, matrices, timestamp, output),
+            include_leaked,
         )
         return
     ci = ci or "bootstrap"
@@ -618,6 +634,7 @@ def rate_command(
                     group,
                     elo_k=elo_k,
                     progress=tick,
+                    include_leaked=include_leaked,
                     **options,
                 )
         except RatingError as exc:

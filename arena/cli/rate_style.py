@@ -17,7 +17,14 @@ __all__ = ["Options", "needs_battles", "rate_from_source", "table_text"]
 
 
 def rate_from_source(
-    input_path, engine, opts: Options, method, category, source=None, **options
+    input_path,
+    engine,
+    opts: Options,
+    method,
+    category,
+    source=None,
+    include_leaked: bool = False,
+    **options,
 ) -> Result:
     """Rate a file's or the database's battles with ``opts``; click errors for bad input."""
     if method != "bt":
@@ -64,7 +71,10 @@ def rate_from_source(
         scope = chosen.stored()
         try:
             battles, cols, origin = load_battles(
-                engine, category=chosen.filters[0], source=chosen.filters[1]
+                engine,
+                category=chosen.filters[0],
+                source=chosen.filters[1],
+                include_leaked=include_leaked,
             )
         except RatingError as exc:
             raise click.ClickException(str(exc)) from None

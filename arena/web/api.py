@@ -60,6 +60,8 @@ def create_vote():
             raise ApiError(404, "battle no longer exists", "no_battle") from None
         except votes.AlreadyVoted:
             raise ApiError(409, "this battle already has a vote", "already_voted") from None
+        except votes.VoteError as exc:  # a live battle still streaming, or failed
+            raise ApiError(409, str(exc), getattr(exc, "code", None) or "not_ready") from None
         # End the read with COMMIT: psycopg forgets its prepared statements on the
         # ROLLBACK the pool would send, and PostgreSQL would plan the query anew
         # for every vote.

@@ -16,7 +16,21 @@ These settings hand as many of them as possible to Flask, which answers in JSON 
   ``limit_request_fields`` (100) of them, and bytes that are not HTTP at all, are
   refused by gunicorn with its own 400, which Flask cannot change.
 
-Everything else here is gunicorn's default; pass ``-w``, ``-b`` and the rest as usual.
+Long-lived connections (live battles, :mod:`arena.web.live`): each browser watching a live
+battle holds one server-sent-events connection while the answers stream, and that connection
+holds a worker *thread* (waiting in Redis's ``XREAD BLOCK``, not on the CPU). gunicorn's default
+``sync`` worker serves one request at a time per process, so a few streams would block every
+other request. ``gthread`` workers with :data:`threads` threads each serve that many requests at
+once per process; ``bench/live.py`` runs 64 battles at once through 2 such workers and measures
+``/healthz`` during the streams against idle (docs/benchmarks.md). The relay ends each stream
+after its turn (and after 5 minutes at most), so idle browsers do not keep threads.
+
+Everything else here is gunicorn's default; pass ``-w``, ``-b`` and the rest as usual
+(``--threads`` overrides :data:`threads`).
 """
 
 limit_request_line = 8190
+
+worker_class = "gthread"
+#: Requests served at once per worker process (a live battle's event stream is one of them).
+threads = 64

@@ -8,14 +8,14 @@ battles, imported, judge and live battles are untouched. There is nothing to res
 downgrade (the rows held no vote).
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0008_live_battles
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0008_live_battles"
 branch_labels = None
 depends_on = None
 

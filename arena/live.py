@@ -1,0 +1,520 @@
+"""Live battles: a rater's own prompt, answered by two live models, turn by turn.
+
+A *live* model has an endpoint (``[models.NAME]``, :mod:`arena.endpoints`). A live
+battle is stored when it starts (unlike a battle drawn from imported answers,
+whose token carries it until the vote), because its conversation is stored turn
+by turn:
+
+* :func:`start` checks the prompt, draws two live models with the pair policy of
+  ``[battle] sampler``, flips the side coin, and stores the prompt
+  (``prompt_set`` "live", key ``live:<battle key>``), the battle (origin "live",
+  status "open", ``external_key`` ``live:<key>``), the user's message of turn 1
+  and one "streaming" answer row per side. The caller commits, then calls
+  :func:`request_generation`, which puts one request per side on the request
+  stream (``[live] request_stream``) for :mod:`workers.generate`.
+* :func:`add_turn` (a follow-up) and :func:`regenerate` (the last turn's answers
+  again, with the next ``attempt``; only the highest attempt of a turn counts)
+  move a "ready" battle back to "open" with one compare-and-set UPDATE, so two
+  requests at once cannot both succeed.
+* The generation worker stores each finished answer and, when both sides of a
+  turn are finished, sets the battle "ready" (or "failed", with the reason in
+  ``failure``). A vote is accepted only on a "ready" battle
+  (:func:`arena.votes.payload_for`); storing it sets "voted".
+* :func:`view` is what a rater may see (no model names before the vote);
+  :func:`reveal` adds the names and speeds once the vote is stored.
+
+Every refusal is a :class:`LiveError` carrying an HTTP status and a machine code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Sequence
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from arena import sampling
+from arena.battles import ensure_rater
+from arena.db import dialect_insert
+from arena.endpoints import ModelEndpoint, endpoints
+from arena.models import Battle, BattleMessage, Model, Prompt, Vote
+
+ORIGIN = "live"
+PROMPT_SET = "live"
+STREAM_PREFIX = "arena:live:"
+CATEGORIES = ("general", "coding", "math")
+SIDES = ("left", "right")
+#: The vote's claim in Redis (arena.votes.enqueue): ``arena:vote-claim:vote-<battle id>``.
+_VOTE_CLAIM = "arena:vote-claim:vote-"
+
+#: Machine code -> HTTP status of a refusal.
+CODES = {
+    "bad_prompt": 400,
+    "too_long": 400,
+    "no_live_models": 503,
+    "max_turns": 409,
+    "not_ready": 409,
+    "battle_failed": 409,
+    "already_voted": 409,
+    "not_voted": 409,
+    "no_battle": 404,
+}
+
+
+class LiveError(ValueError):
+    """A live battle request that cannot be done: ``.status`` (HTTP) and ``.code``."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.status = CODES[code]
+
+
+# -- categories ---------------------------------------------------------------------------
+
+_CODE = re.compile(
+    r"```|^\s{4}\S|\b(code|coding|python|javascript|typescript|java|rust|golang|c\+\+|c#|sql|"
+    r"regex|html|css|bash|shell script|compiler?|compile[sd]?|debug(?:ging)?|script|"
+    r"program(?:ming)?|algorithm|json|yaml|stack ?trace|exception|refactor|unit tests?|"
+    r"functions? (?:that|which|to|in|for)|def|async|lambda|null pointer)\b|[{};]\s*$|=>|"
+    r"\w\(\)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_MATH = re.compile(
+    r"\b(solve|equation|integral|integrate|derivative|differentiate|sum|product|calculate|"
+    r"compute|prove|proof|probability|percent(?:age)?|divided?|multipl(?:y|ied)|plus|minus|"
+    r"times|sqrt|square root|root|prime|factor(?:ial|ize)?|fraction|ratio|average|mean|"
+    r"median|algebra|geometry|triangle|circle|area|volume|angle|log(?:arithm)?|matrix|"
+    r"vector|limit|math|arithmetic|how many|how much)\b|\d\s*[-+*/^=×÷<>]\s*\d|%",
+    re.IGNORECASE,
+)
+
+
+def categorize(text: str) -> str:
+    """The category of a live prompt by simple rules.
+
+    Code fences or code keywords make "coding"; digits together with a math word
+    (or an arithmetic expression such as ``3 * 4``) make "math"; anything else is
+    "general".
+    """
+    if _CODE.search(text):
+        return "coding"
+    if re.search(r"\d", text) and _MATH.search(text):
+        return "math"
+    return "general"
+
+
+def leaks_identity(text: str, names: Sequence[str]) -> bool:
+    """Whether ``text`` names any of ``names`` (case-insensitive, as a whole word).
+
+    A name matches where it is not part of a longer word: "GPT-4" is found in
+    "As GPT-4, I..." but "alpha" is not found in "alphabet".
+    """
+    for name in names:
+        name = name.strip()
+        if name and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE):
+            return True
+    return False
+
+
+def identity_names(settings, models: Sequence[str]) -> tuple[str, ...]:
+    """The names that give ``models`` away: each one's name in Arena and its aliases."""
+    eps = endpoints(settings)
+    out: list[str] = []
+    for model in models:
+        ep = eps.get(model)
+        out.extend(ep.identity_names() if ep is not None else (model,))
+    return tuple(out)
+
+
+# -- models ---------------------------------------------------------------------------------
+
+
+def live_model_names(settings, session: Session) -> list[str]:
+    """The live models raters can meet: configured endpoints whose model is not retired.
+
+    A configured model with no row yet counts (:func:`start` adds its row). Empty
+    when ``[live] enabled`` is false.
+    """
+    if not settings.live.enabled:
+        return []
+    names = list(endpoints(settings))
+    if not names:
+        return []
+    states = dict(
+        session.execute(select(Model.name, Model.state).where(Model.name.in_(names))).all()
+    )
+    return [n for n in names if states.get(n, "active") in sampling.ELIGIBLE_STATES]
+
+
+def _model_ids(session: Session, names: Sequence[str]) -> dict[str, int]:
+    """The ids of ``names``, inserting the rows that do not exist yet."""
+    insert = dialect_insert(session.get_bind())
+    session.execute(
+        insert(Model.__table__).on_conflict_do_nothing(index_elements=["name"]),
+        [{"name": n, "state": "active"} for n in names],
+    )
+    return dict(session.execute(select(Model.name, Model.id).where(Model.name.in_(names))).all())
+
+
+# -- checks -----------------------------------------------------------------------------------
+
+
+def check_text(settings, text: object) -> str:
+    """``text`` when it is a usable prompt, else :class:`LiveError` saying why."""
+    if not isinstance(text, str) or not text.strip():
+        raise LiveError("bad_prompt", "the prompt is empty")
+    if "\x00" in text:
+        raise LiveError("bad_prompt", "the prompt contains a NUL character")
+    limit = settings.live.max_prompt_chars
+    if len(text) > limit:
+        raise LiveError(
+            "too_long", f"the prompt has {len(text)} characters; at most {limit} are accepted"
+        )
+    return text
+
+
+def _check_category(session: Session, category: object) -> str | None:
+    if category is None or category == "":
+        return None
+    if isinstance(category, str):
+        if category in CATEGORIES:
+            return category
+        known = session.execute(
+            select(Prompt.id).where(Prompt.category == category).limit(1)
+        ).first()
+        if known is not None:
+            return category
+    raise LiveError(
+        "bad_prompt",
+        f"unknown category {category!r}; use {', '.join(CATEGORIES)} or a category "
+        "the arena's prompts have",
+    )
+
+
+def _settings_json(endpoint: ModelEndpoint | None) -> str | None:
+    return None if endpoint is None else json.dumps(endpoint.generation_settings())
+
+
+def _add_answers(session: Session, settings, battle: Battle, turn: int, attempt: int) -> None:
+    """The two "streaming" answer rows of a turn (the worker fills them)."""
+    eps = endpoints(settings)
+    names = dict(
+        session.execute(
+            select(Model.id, Model.name).where(
+                Model.id.in_([battle.left_model_id, battle.right_model_id])
+            )
+        ).all()
+    )
+    for side, model_id in (("left", battle.left_model_id), ("right", battle.right_model_id)):
+        session.add(
+            BattleMessage(
+                battle_id=battle.id,
+                turn=turn,
+                side=side,
+                attempt=attempt,
+                status="streaming",
+                settings=_settings_json(eps.get(names.get(model_id))),
+            )
+        )
+
+
+# -- starting and continuing --------------------------------------------------------------------
+
+
+def start(
+    session: Session,
+    settings,
+    rng: np.random.Generator,
+    *,
+    text: str,
+    rater_id: str | None,
+    category: str | None = None,
+) -> int:
+    """Store a new live battle on ``text`` and return its id (the caller commits).
+
+    Raises
+    ------
+    LiveError
+        ``bad_prompt`` / ``too_long`` for the text or an unknown category,
+        ``no_live_models`` when fewer than two live models are configured.
+    sampling.UnknownPolicy
+        When ``[battle] sampler`` names no registered policy.
+    """
+    text = check_text(settings, text)
+    chosen = _check_category(session, category)
+    names = live_model_names(settings, session)
+    if len(names) < 2:
+        why = (
+            "live battles are turned off"
+            if not settings.live.enabled
+            else (
+                f"{len(names)} live model{'s are' if len(names) != 1 else ' is'} configured; "
+                "two are needed"
+            )
+        )
+        raise LiveError("no_live_models", why)
+    policy_name = settings.battle.sampler
+    policy = sampling.get_policy(policy_name)
+    ids = _model_ids(session, names)
+    a, b = policy([ids[n] for n in names], rng)
+    left, right = (b, a) if rng.random() < 0.5 else (a, b)
+    key = secrets.token_urlsafe(12)
+    prompt = Prompt(
+        key=f"live:{key}",
+        text=text,
+        category=chosen or categorize(text),
+        prompt_set=PROMPT_SET,
+    )
+    session.add(prompt)
+    session.flush()
+    if rater_id:
+        ensure_rater(session, rater_id)
+    battle = Battle(
+        prompt_id=prompt.id,
+        left_model_id=int(left),
+        right_model_id=int(right),
+        rater_id=rater_id,
+        origin=ORIGIN,
+        sampler=policy_name,
+        external_key=f"live:{key}",
+        status="open",
+        turns=1,
+    )
+    session.add(battle)
+    session.flush()
+    session.add(BattleMessage(battle_id=battle.id, turn=1, side="user", text=text, status="done"))
+    _add_answers(session, settings, battle, 1, 0)
+    session.flush()
+    return battle.id
+
+
+def _live_battle(session: Session, battle_id: int) -> Battle:
+    battle = session.get(Battle, battle_id) if isinstance(battle_id, int) else None
+    if battle is None or battle.origin != ORIGIN:
+        raise LiveError("no_battle", f"there is no live battle {battle_id!r}")
+    return battle
+
+
+def _has_vote(session: Session, battle_id: int) -> bool:
+    return session.execute(select(Vote.id).where(Vote.battle_id == battle_id)).first() is not None
+
+
+def _refuse_unless_ready(session: Session, battle: Battle) -> None:
+    if battle.status == "voted" or _has_vote(session, battle.id):
+        raise LiveError("already_voted", "this battle has a vote; start a new one")
+    if battle.status == "failed":
+        raise LiveError("battle_failed", f"this battle failed ({battle.failure}); start a new one")
+    if battle.status != "ready":
+        raise LiveError("not_ready", "the answers are still coming; wait for them to finish")
+
+
+def _reopen(session: Session, battle: Battle, turns: int) -> None:
+    """ready -> open (and the new turn count), or LiveError when someone else moved first."""
+    done = session.execute(
+        update(Battle)
+        .where(Battle.id == battle.id, Battle.status == "ready", Battle.turns == battle.turns)
+        .values(status="open", turns=turns)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:
+        session.refresh(battle)
+        _refuse_unless_ready(session, battle)
+        raise LiveError("not_ready", "the battle changed meanwhile; reload it")
+    session.expire(battle)
+
+
+def add_turn(session: Session, settings, battle_id: int, text: str) -> int:
+    """Add a follow-up turn to a ready battle; returns the new turn number (caller commits).
+
+    Raises
+    ------
+    LiveError
+        ``no_battle``, ``already_voted``, ``battle_failed``, ``not_ready``,
+        ``max_turns``, or ``bad_prompt`` / ``too_long`` for the text.
+    """
+    battle = _live_battle(session, battle_id)
+    _refuse_unless_ready(session, battle)
+    text = check_text(settings, text)
+    if battle.turns >= settings.live.max_turns:
+        raise LiveError(
+            "max_turns", f"this battle has its {settings.live.max_turns} turns; vote on it"
+        )
+    turn = battle.turns + 1
+    _reopen(session, battle, turn)
+    session.add(BattleMessage(battle_id=battle_id, turn=turn, side="user", text=text))
+    _add_answers(session, settings, session.get(Battle, battle_id), turn, 0)
+    session.flush()
+    return turn
+
+
+def regenerate(session: Session, settings, battle_id: int) -> tuple[int, int]:
+    """Answer the last turn again (both sides, the next attempt); returns (turn, attempt).
+
+    The earlier attempts stay stored; only the highest attempt of a turn counts.
+    The caller commits.
+    """
+    battle = _live_battle(session, battle_id)
+    _refuse_unless_ready(session, battle)
+    turn = battle.turns
+    attempt = (
+        1
+        + session.execute(
+            select(func.max(BattleMessage.attempt)).where(
+                BattleMessage.battle_id == battle_id,
+                BattleMessage.turn == turn,
+                BattleMessage.side.in_(SIDES),
+            )
+        ).scalar_one()
+    )
+    _reopen(session, battle, turn)
+    _add_answers(session, settings, session.get(Battle, battle_id), turn, attempt)
+    session.flush()
+    return turn, attempt
+
+
+# -- Redis ------------------------------------------------------------------------------------
+
+
+def stream_key(battle_id: int) -> str:
+    """The battle's Redis stream of answer chunks: ``arena:live:<battle_id>``."""
+    return f"{STREAM_PREFIX}{battle_id}"
+
+
+def request_generation(redis, settings, battle_id: int, turn: int, attempt: int) -> None:
+    """Ask the generation workers for both answers of ``turn`` (attempt ``attempt``).
+
+    Writes a "turn" entry on the battle's stream and one request per side on
+    ``[live] request_stream``, in one round trip. Call it after the commit that
+    stored the answer rows.
+    """
+    key = stream_key(battle_id)
+    pipe = redis.pipeline(transaction=False)
+    pipe.xadd(key, {"kind": "turn", "turn": str(turn), "attempt": str(attempt)})
+    pipe.expire(key, settings.live.stream_ttl_seconds)
+    for side in SIDES:
+        pipe.xadd(
+            settings.live.request_stream,
+            {"battle_id": str(battle_id), "turn": str(turn), "attempt": str(attempt), "side": side},
+        )
+    pipe.execute()
+
+
+def vote_claimed(redis, battle_id: int) -> bool:
+    """Whether a vote on the battle was accepted (queued or stored): refuse to regenerate."""
+    return bool(redis.exists(f"{_VOTE_CLAIM}{battle_id}"))
+
+
+# -- what raters see --------------------------------------------------------------------------
+
+
+def current_messages(session: Session, battle_id: int) -> dict[tuple[int, str], BattleMessage]:
+    """(turn, side) -> the message that counts: the highest attempt of each side's turn."""
+    rows = session.execute(
+        select(BattleMessage)
+        .where(BattleMessage.battle_id == battle_id)
+        .order_by(BattleMessage.turn, BattleMessage.side, BattleMessage.attempt)
+    ).scalars()
+    return {(m.turn, m.side): m for m in rows}
+
+
+def _side(m: BattleMessage | None) -> dict:
+    if m is None:
+        return {
+            "text": "",
+            "status": "streaming",
+            "error": None,
+            "attempt": 0,
+            "finish_reason": None,
+        }
+    return {
+        "text": m.text,
+        "status": m.status,
+        "error": m.error,
+        "attempt": m.attempt,
+        "finish_reason": m.finish_reason,
+    }
+
+
+def _voted(session: Session, battle: Battle, redis) -> bool:
+    """Stored as voted, or (with ``redis``) a vote accepted and still in the queue."""
+    if battle.status == "voted" or _has_vote(session, battle.id):
+        return True
+    return redis is not None and vote_claimed(redis, battle.id)
+
+
+def view(session: Session, battle_id: int, settings=None, redis=None) -> dict:
+    """A live battle as the rater may see it: the conversation, no model names.
+
+    ``max_turns`` comes from ``settings`` when given, else the default. With ``redis``
+    a vote accepted but not stored yet counts as the vote (status "voted"). Raises
+    :class:`LiveError` ``no_battle`` for an unknown (or not live) battle.
+    """
+    from arena.config import LiveSettings
+
+    battle = _live_battle(session, battle_id)
+    messages = current_messages(session, battle_id)
+    voted = _voted(session, battle, redis)
+    max_turns = (settings.live if settings is not None else LiveSettings()).max_turns
+    prompt = session.get(Prompt, battle.prompt_id) if battle.prompt_id else None
+    turns = []
+    for turn in range(1, battle.turns + 1):
+        user = messages.get((turn, "user"))
+        turns.append(
+            {
+                "turn": turn,
+                "user": user.text if user else "",
+                "left": _side(messages.get((turn, "left"))),
+                "right": _side(messages.get((turn, "right"))),
+            }
+        )
+    status = "voted" if voted else battle.status
+    return {
+        "battle_id": battle.id,
+        "status": status,
+        "turns": turns,
+        "failure": battle.failure,
+        "max_turns": max_turns,
+        "can_vote": status == "ready",
+        "can_continue": status == "ready" and battle.turns < max_turns,
+        "identity_leak": bool(battle.identity_leak),
+        "category": prompt.category if prompt else None,
+    }
+
+
+def _mean(values: list[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return round(sum(kept) / len(kept), 1) if kept else None
+
+
+def reveal(session: Session, battle_id: int, redis=None) -> dict:
+    """The models' names and speeds, once the battle has a vote.
+
+    Per side: ``model``, and the mean ``ttft_ms`` and ``tokens_per_second`` of its
+    answers that count. With ``redis`` a vote accepted but still in the queue counts
+    as the vote. Raises :class:`LiveError` ``not_voted`` before the vote.
+    """
+    battle = _live_battle(session, battle_id)
+    if not _voted(session, battle, redis):
+        raise LiveError("not_voted", "the models are named after the vote")
+    names = dict(
+        session.execute(
+            select(Model.id, Model.name).where(
+                Model.id.in_([battle.left_model_id, battle.right_model_id])
+            )
+        ).all()
+    )
+    answers = current_messages(session, battle_id)
+    out: dict = {"identity_leak": bool(battle.identity_leak)}
+    for side, model_id in (("left", battle.left_model_id), ("right", battle.right_model_id)):
+        mine = [m for (_, s), m in answers.items() if s == side and m.status == "done"]
+        out[side] = {
+            "model": names[model_id],
+            "ttft_ms": _mean([m.ttft_ms for m in mine]),
+            "tokens_per_second": _mean([m.tokens_per_second for m in mine]),
+        }
+    return out

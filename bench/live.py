@@ -1,0 +1,384 @@
+"""Live battles benchmark: gunicorn, the generation worker and the stand-in models, in one run.
+
+Measures, on loopback, against the stand-in (``arena.demo_models``, no model):
+
+* time to first token through Arena minus calling the stand-in directly: for each of
+  ``--ttft`` battles, one at a time, the time from ``POST /api/v1/live`` to the first
+  ``delta`` event of each side on the battle's SSE stream, against the time from a direct
+  streaming request to the stand-in to its first content chunk (targets: p50 of the
+  difference under 15 ms, p99 under 60 ms);
+* ``--battles`` battles at once (2 streams each, ``--chunks`` chunks per stream): every text
+  relayed over SSE must be byte-identical to what the stand-in sent;
+* ``GET /healthz`` latency p99 while those streams run, against idle (target: under 3x).
+
+The web app runs under gunicorn with ``arena/web/gunicorn_conf.py`` (gthread workers) and
+``--web-workers`` processes; one generation worker process.
+
+Usage::
+
+    .venv/bin/python bench/live.py [--battles 64] [--chunks 200] [--delay 0.01]
+                                   [--ttft 50] [--health 400] [--web-workers 2]
+                                   [--threads 64] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import redis
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from arena import db  # noqa: E402 (after sys.path names the repository)
+from arena.cli.run import stop_processes  # noqa: E402 (after sys.path names the repository)
+from arena.demo_models import Behaviour, StandinModels  # noqa: E402 (after sys.path names the repository)
+from arena.redis_server import EmbeddedRedis, free_port  # noqa: E402 (after sys.path names the repository)
+from bench import cputime  # noqa: E402 (after sys.path names the repository)
+from bench.ingest import wait_http  # noqa: E402 (after sys.path names the repository)
+from bench.scratch import scratch_database  # noqa: E402 (after sys.path names the repository)
+
+MODELS = ("standin-a", "standin-b")
+
+
+def answer_rule(model: str, messages: list[dict]) -> str:
+    """The stand-in's answer: the same for both models, long, with characters that SSE and
+    JSON must carry untouched (line breaks of three kinds, a ``data:`` line, non-ASCII)."""
+    prompt = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+    lines = [f"Answer to {prompt!r} (stand-in)\r\n", "data: not an event\n\n"]
+    lines += [f"word{i} é 漢字 🙂 <b>{i}</b>\r" if i % 7 == 0 else f"word{i} " for i in range(400)]
+    return "".join(lines)
+
+
+def read_events(response: httpx.Response):
+    """Server-sent events from a streaming response: ``(event, id, data)``."""
+    event, entry_id, data = "message", None, []
+    for line in response.iter_lines():
+        if line == "":
+            if data:
+                yield event, entry_id, "\n".join(data)
+            event, data = "message", []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "event":
+            event = value
+        elif name == "data":
+            data.append(value)
+        elif name == "id":
+            entry_id = value
+
+
+def read_battle(client: httpx.Client, base: str, prompt: str) -> dict[str, str]:
+    """Start one live battle, read its whole event stream (the relay ends it after the
+    turn's status), then parse it: each side's text. The load generator spends no CPU per
+    event while the streams run, which would compete with the servers measured."""
+    res = client.post(base + "/api/v1/live", json={"prompt": prompt})
+    res.raise_for_status()
+    with client.stream("GET", base + res.json()["stream_url"]) as stream:
+        body = b"".join(stream.iter_raw()).decode()
+    texts = {"left": [], "right": []}
+    status = None
+    for block in body.split("\n\n"):
+        event = data = None
+        for line in block.split("\n"):
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                data = line[6:]
+        if event == "delta":
+            fields = json.loads(data)
+            texts[fields["side"]].append(fields["text"])
+        elif event == "status":
+            status = json.loads(data)["status"]
+        elif event == "error":
+            raise RuntimeError(f"{json.loads(data)['side']}: {json.loads(data)['reason']}")
+    if status != "ready":
+        raise RuntimeError(f"the battle ended {status!r}")
+    return {side: "".join(parts) for side, parts in texts.items()}
+
+
+def run_battle(client: httpx.Client, base: str, prompt: str, t0: float | None = None) -> dict:
+    """Start one live battle and read its stream event by event: texts and first-delta times."""
+    t0 = time.perf_counter() if t0 is None else t0
+    wall0 = time.time()
+    res = client.post(base + "/api/v1/live", json={"prompt": prompt})
+    res.raise_for_status()
+    started = res.json()
+    post_seconds = time.perf_counter() - t0
+    texts = {"left": [], "right": []}
+    first: dict[str, float] = {}
+    status = None
+    with client.stream("GET", base + started["stream_url"]) as stream:
+        for event, _, data in read_events(stream):
+            fields = json.loads(data)
+            if event == "delta":
+                first.setdefault(fields["side"], time.perf_counter() - t0)
+                texts[fields["side"]].append(fields["text"])
+            elif event == "status":
+                status = fields["status"]
+                break
+            elif event == "error":
+                raise RuntimeError(f"{fields['side']}: {fields['reason']}")
+    return {
+        "texts": {side: "".join(parts) for side, parts in texts.items()},
+        "first": first,
+        "status": status,
+        "post": post_seconds,
+        "wall0": wall0,
+        "battle_id": started["battle_id"],
+    }
+
+
+def first_chunk_written(conn, result: dict) -> list[float]:
+    """Seconds from the start request to each side's first chunk in the battle's Redis stream
+    (its entry id is the Redis server's clock, the same machine's), the rest of the time to
+    first token being the relay's."""
+    firsts: dict[bytes, float] = {}
+    for entry_id, fields in conn.xrange(f"arena:live:{result['battle_id']}"):
+        if fields.get(b"kind") == b"delta" and fields[b"side"] not in firsts:
+            firsts[fields[b"side"]] = int(entry_id.split(b"-")[0]) / 1000 - result["wall0"]
+    return list(firsts.values())
+
+
+def direct_ttft(client: httpx.Client, url: str, prompt: str) -> float:
+    """Seconds from a streaming request to the stand-in to its first content chunk."""
+    body = {
+        "model": MODELS[0],
+        "stream": True,
+        "messages": [{"role": "user", "content": prompt}],
+    }
+    t0 = time.perf_counter()
+    with client.stream("POST", url + "/chat/completions", json=body) as res:
+        for line in res.iter_lines():
+            if line.startswith("data: ") and line != "data: [DONE]":
+                chunk = json.loads(line[6:])
+                if chunk["choices"] and chunk["choices"][0]["delta"].get("content"):
+                    return time.perf_counter() - t0
+    raise RuntimeError("the stand-in sent no content")
+
+
+def health_latencies(base: str, stop: threading.Event, n: int, out: list[float]) -> None:
+    """Up to ``n`` ``/healthz`` requests in a row (until ``stop``); seconds each."""
+    with httpx.Client(timeout=30) as client:
+        for _ in range(n):
+            if stop.is_set():
+                return
+            t0 = time.perf_counter()
+            assert client.get(base + "/healthz").status_code == 200
+            out.append(time.perf_counter() - t0)
+
+
+def write_config(path: Path, standin_url: str, concurrency: int) -> None:
+    tables = "".join(
+        f'[models.{name}]\nbase_url = "{standin_url}"\nconcurrency = {concurrency}\n'
+        f"max_tokens = 100000\ntimeout = 300.0\n"
+        for name in MODELS
+    )
+    path.write_text(
+        "[limits]\nenabled = false\n[rating]\nrecompute_every = 0\n"
+        "[live]\nmax_streams = 512\n" + tables
+    )
+
+
+def start(tmp: Path, url: str, redis_url: str, standin_url: str, args) -> list[subprocess.Popen]:
+    """gunicorn (gthread, ``arena/web/gunicorn_conf.py``) and one generation worker."""
+    config = tmp / "c.toml"
+    write_config(config, standin_url, concurrency=2 * args.battles)
+    env = dict(
+        os.environ,
+        ARENA_DATABASE_URL=url,
+        ARENA_REDIS_URL=redis_url,
+        ARENA_INSTANCE=str(tmp),
+        ARENA_SECRET_KEY="bench",
+        ARENA_CONFIG=str(config),
+    )
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    web = subprocess.Popen(
+        [
+            gunicorn,
+            "-c",
+            "python:arena.web.gunicorn_conf",
+            "-w",
+            str(args.web_workers),
+            "--threads",
+            str(args.threads),
+            "-b",
+            f"127.0.0.1:{args.port}",
+            "--log-level",
+            "warning",
+            "arena.app:create_app()",
+        ],
+        env=env,
+        cwd=tmp,
+    )
+    with open(tmp / "generate.log", "wb") as log:  # its INFO lines would drown the figures
+        generator = subprocess.Popen(
+            GENERATE_COMMAND, env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT
+        )
+    return [web, generator]
+
+
+GENERATE_COMMAND = [sys.executable, "-m", "arena", "worker", "--generate"]
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    arr = np.array(values) * 1000
+    return float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--battles", type=int, default=64)
+    ap.add_argument("--chunks", type=int, default=200)
+    ap.add_argument("--delay", type=float, default=0.01, help="seconds between chunks")
+    ap.add_argument("--ttft", type=int, default=50, help="battles, one at a time, for TTFT")
+    ap.add_argument("--health", type=int, default=400, help="/healthz requests per phase")
+    ap.add_argument("--web-workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=64, help="gunicorn threads per worker")
+    ap.add_argument("--database-url", default=os.environ.get("ARENA_BENCH_DATABASE_URL", ""))
+    args = ap.parse_args()
+    args.port = free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="arena-bench-live-"))
+    try:
+        with scratch_database(args.database_url or f"sqlite:///{tmp / 'arena.db'}") as url:
+            return run(args, tmp, url)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args, tmp: Path, url: str) -> int:
+    db.upgrade(url)
+    behaviour = Behaviour(text=answer_rule, chunks=args.chunks, delay=args.delay)
+    redis_server = EmbeddedRedis(tmp / "redis")
+    procs: list[subprocess.Popen] = []
+    with StandinModels(dict.fromkeys(MODELS, behaviour)) as standin:
+        try:
+            redis_url = redis_server.start()
+            procs = start(tmp, url, redis_url, standin.url, args)
+            base = f"http://127.0.0.1:{args.port}"
+            wait_http(base + "/healthz")
+            groups = {
+                "web": [procs[0].pid],
+                "generate": [procs[1].pid],
+                "redis": [redis_server.process.pid],
+            }
+            args.redis = redis.Redis.from_url(redis_url)
+            code = measure(args, base, standin, groups)
+            if code:
+                log = (tmp / "generate.log").read_text(errors="replace").splitlines()
+                print("the generation worker's log, last error:")
+                first = max((k for k, line in enumerate(log) if "Traceback" in line), default=0)
+                print("\n".join(log[first : first + 40]))
+            return code
+        finally:
+            stop_processes(procs)
+            redis_server.stop()
+
+
+def measure(args, base: str, standin, groups: dict) -> int:
+    client = httpx.Client(timeout=120)
+    # Warm up: the web workers, the generation worker's connections.
+    for k in range(4):
+        run_battle(client, base, f"warm-up {k}")
+    idle: list[float] = []
+    health_latencies(base, threading.Event(), args.health, idle)
+
+    arena, direct, posts, stored = [], [], [], []
+    for k in range(args.ttft):
+        prompt = f"ttft {k}"
+        direct.append(direct_ttft(client, standin.url, prompt))
+        result = run_battle(client, base, prompt)
+        arena += list(result["first"].values())
+        posts.append(result["post"])
+        stored += first_chunk_written(args.redis, result)
+
+    expected_mismatch = 0
+    results: list[dict | BaseException] = [None] * args.battles  # type: ignore[list-item]
+
+    def one(k: int) -> None:
+        try:
+            with httpx.Client(timeout=300) as c:
+                results[k] = read_battle(c, base, f"concurrent battle {k}")
+        except BaseException as exc:  # reported below
+            results[k] = exc
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(args.battles)]
+    stop = threading.Event()
+    busy: list[float] = []
+    checker = threading.Thread(target=health_latencies, args=(base, stop, 10**9, busy))
+    before = cputime.snapshot(groups) if cputime.available() else None
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    time.sleep(0.2)  # the streams are under way
+    checker.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    checker.join()
+    wall = time.perf_counter() - t0
+    cpu = cputime.used(before, cputime.snapshot(groups)) if before else {}
+    failures = [r for r in results if isinstance(r, BaseException)]
+    for k, r in enumerate(results):
+        if isinstance(r, dict):
+            want = answer_rule(MODELS[0], [{"role": "user", "content": f"concurrent battle {k}"}])
+            expected_mismatch += sum(r[side] != want for side in ("left", "right"))
+    client.close()
+
+    a50, a99 = percentiles(arena)
+    d50, d99 = percentiles(direct)
+    i50, i99 = percentiles(idle)
+    b50, b99 = percentiles(busy) if busy else (float("nan"), float("nan"))
+    streams = 2 * (args.battles - len(failures))
+    print(f"web workers x threads    {args.web_workers} x {args.threads} (gthread)")
+    print(f"ttft through arena       p50 {a50:.1f} ms, p99 {a99:.1f} ms ({len(arena)} streams)")
+    print(f"ttft direct              p50 {d50:.1f} ms, p99 {d99:.1f} ms ({len(direct)} requests)")
+    p50, p99 = percentiles(posts)
+    print(f"  of which POST /live    p50 {p50:.1f} ms, p99 {p99:.1f} ms (start, answered 201)")
+    p50, p99 = percentiles(stored)
+    print(f"  first chunk in Redis   p50 {p50:.1f} ms, p99 {p99:.1f} ms (from the start request)")
+    print(
+        f"ttft arena - direct      p50 {a50 - d50:.1f} ms (target < 15), "
+        f"p99 {a99 - d99:.1f} ms (target < 60)"
+    )
+    print(
+        f"concurrent               {args.battles} battles, {streams} streams x {args.chunks} "
+        f"chunks in {wall:.2f} s; {len(failures)} failed; "
+        f"{expected_mismatch} texts not byte-identical"
+    )
+    print(f"healthz idle             p50 {i50:.1f} ms, p99 {i99:.1f} ms ({len(idle)} requests)")
+    print(
+        f"healthz during streams   p50 {b50:.1f} ms, p99 {b99:.1f} ms ({len(busy)} requests); "
+        f"ratio p99 {b99 / i99:.2f} (target < 3)"
+    )
+    if cpu:
+        print(
+            "cpu s while streaming    "
+            + ", ".join(
+                f"{'bench (clients, stand-in)' if k == 'this' else k} {v:.2f}"
+                for k, v in cpu.items()
+            )
+            + f" (wall {wall:.2f} s, 2 cores)"
+        )
+    for failure in failures[:3]:
+        print(f"failure: {failure!r}")
+    ok = not failures and expected_mismatch == 0
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
