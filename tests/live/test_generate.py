@@ -44,12 +44,17 @@ def worker():
 
 
 def wait_for(rt, battle_id, statuses=("ready", "failed"), timeout=30.0) -> Battle:
+    """The battle once its status is one of ``statuses`` in the database AND its stream has
+    the "status" entry of the last turn asked for (the database is written first)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with Session(rt.engine) as s:
             b = s.get(Battle, battle_id)
-            if b.status in statuses:
-                return b
+        es = entries(rt, battle_id)
+        asked = [(e["turn"], e["attempt"]) for e in es if e["kind"] == "turn"]
+        settled = {(e["turn"], e["attempt"]) for e in es if e["kind"] == "status"}
+        if b.status in statuses and (not asked or asked[-1] in settled):
+            return b
         time.sleep(0.05)
     raise AssertionError(f"battle {battle_id} is still {b.status}")
 
