@@ -16,8 +16,11 @@ def database_url(sqlite_url):
     return sqlite_url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    # Package scope, not session: playwright's sync API keeps an asyncio loop running in
+    # this thread while it is open, and tests outside tests/browser/ that run their own
+    # loop (asyncio.run) in the same process would fail (pytest-xdist mixes the files).
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"no Chromium at {CHROMIUM} (scripts/test installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
