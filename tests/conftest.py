@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 import pytest
@@ -107,25 +108,40 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """An empty SQLite database migrated to head once per run (and xdist worker); each test
+    gets a copy, which is what migrating anew would give, in a fraction of the time."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "arena.db"
+    url = f"sqlite:///{path}"
+    db.upgrade(url)
+    db.get_engine(url).dispose()  # the last connection's close folds the WAL into the file
+    return path
+
+
+def _fresh_sqlite(tmp_path: Path, template: Path) -> str:
+    path = tmp_path / "arena.db"
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     """An empty database, migrated to head: SQLite, and PostgreSQL when configured."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'arena.db'}"
+        url = _fresh_sqlite(tmp_path, request.getfixturevalue("sqlite_template"))
     else:
         url = request.getfixturevalue("postgres_url")
         _reset_postgres(url)
-    db.upgrade(url)
+        db.upgrade(url)
     yield url
     db.get_engine(url).dispose()
 
 
 @pytest.fixture
-def sqlite_url(tmp_path):
+def sqlite_url(tmp_path, sqlite_template):
     """An empty SQLite database migrated to head (for tests that need only one backend)."""
-    url = f"sqlite:///{tmp_path / 'arena.db'}"
-    db.upgrade(url)
-    return url
+    return _fresh_sqlite(tmp_path, sqlite_template)
 
 
 def make_settings(tmp_path, database_url, redis_url, **overrides):
