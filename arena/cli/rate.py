@@ -556,17 +556,9 @@ def rate_command(
     """
     config, settings = settings, settings["rating"]
     method = method or settings["method"]
-    from arena.cli import rate_style
-
-    style_opts = rate_style.Options(
-        style_control=style_control,
-        reweight=reweight,
-        min_pair_count=min_pair_count,
-        dedup=dedup,
-        max_votes_per_rater_day=max_votes_per_rater_day,
-        robustness=robustness,
-        **({} if style_penalty is None else {"penalty": style_penalty}),
-    )
+    per_battle = bool(
+        style_control or reweight or dedup or max_votes_per_rater_day or robustness
+    )  # rate_style.needs_battles, without importing the style engine when it is not asked
     if store and (reweight or dedup or max_votes_per_rater_day or robustness):
         raise click.UsageError(
             "--store stores plain and (with --style-control or [rating] style_control) "
@@ -578,7 +570,18 @@ def rate_command(
             "--include-leaked reads the votes in the database; it does not apply to "
             "--input files or to the stored snapshots (--store)"
         )
-    if rate_style.needs_battles(style_opts) and not store:
+    if per_battle and not store:
+        from arena.cli import rate_style
+
+        style_opts = rate_style.Options(
+            style_control=style_control,
+            reweight=reweight,
+            min_pair_count=min_pair_count,
+            dedup=dedup,
+            max_votes_per_rater_day=max_votes_per_rater_day,
+            robustness=robustness,
+            **({} if style_penalty is None else {"penalty": style_penalty}),
+        )
         _rate_battles(
             config,
             style_opts,
