@@ -402,13 +402,14 @@ def _from_frame(path: Path, fmt: str, frame) -> Battles:
         ib,
         outcome,
         left=is_left,
-        weight=weight,
+        weight=weight if "weight" in frame.columns else None,  # unweighted: faster counts
         category=labels[0],
         source=labels[1],
         group=labels[2],
         models=models,
     )
-    order = np.argsort(stamp, kind="stable") if time_ordered else np.arange(n)
+    # In file order a slice: views, not copies of every column.
+    order = np.argsort(stamp, kind="stable") if time_ordered else slice(None)
     seq = {
         "left": np.where(is_left, ia, ib)[order],
         "right": np.where(is_left, ib, ia)[order],
