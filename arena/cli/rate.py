@@ -153,11 +153,14 @@ def _read_while_importing(path, time_order: bool):
     """The battle file, read while another thread imports the rating engine.
 
     polars reads the file in native code without the GIL, so the engine's imports
-    (scipy: about half a second) overlap the read instead of following it. Returns
-    ``(battles, rating.engine)``.
+    (scipy: about half a second) overlap the read instead of following it. polars is
+    imported first: imports hold the GIL, so importing both at once would only delay
+    the start of the read. Returns ``(battles, rating.engine)``.
     """
     import importlib
     from concurrent.futures import ThreadPoolExecutor
+
+    import polars  # noqa: F401 (before the engine's imports start: see above)
 
     from arena.battle_files import BattleFileError, read
 
