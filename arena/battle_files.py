@@ -157,6 +157,8 @@ class Battles:
 
 
 TIME_COLUMNS = ("tstamp", "timestamp")
+#: Columns of few distinct strings that the CSV reader reads as categoricals (see _factor).
+CODED_COLUMNS = ("model_a", "model_b", "winner", "left", *LABELS, "language")
 #: A battle's ``language`` as a category: ``language:English``.
 LANGUAGE_PREFIX = "language:"
 
@@ -216,8 +218,17 @@ def _read_csv(path: Path, skip=()):
         _bad_bytes(path)
         raise
     wanted = [c for c in header if c in _wanted(skip)]
+    # Names and labels are read as categoricals: each distinct string is hashed once, while
+    # parsing, instead of kept per row and hashed again by _factor.
+    coded = {c: pl.Categorical for c in wanted if c in CODED_COLUMNS}
     try:
-        return pl.read_csv(path, columns=wanted, infer_schema=False, raise_if_empty=False)
+        return pl.read_csv(
+            path,
+            columns=wanted,
+            infer_schema=False,
+            schema_overrides=coded,
+            raise_if_empty=False,
+        )
     except pl.exceptions.ComputeError as exc:
         _bad_bytes(path)
         _bad_csv_row(path, len(header))
@@ -391,13 +402,14 @@ def _from_frame(path: Path, fmt: str, frame) -> Battles:
         ib,
         outcome,
         left=is_left,
-        weight=weight,
+        weight=weight if "weight" in frame.columns else None,  # unweighted: faster counts
         category=labels[0],
         source=labels[1],
         group=labels[2],
         models=models,
     )
-    order = np.argsort(stamp, kind="stable") if time_ordered else np.arange(n)
+    # In file order a slice: views, not copies of every column.
+    order = np.argsort(stamp, kind="stable") if time_ordered else slice(None)
     seq = {
         "left": np.where(is_left, ia, ib)[order],
         "right": np.where(is_left, ib, ia)[order],
@@ -552,15 +564,33 @@ def _factor(pl, frame, name) -> _Labels | None:
     if name not in frame.columns:
         return None
     col = frame[name]
-    if col.dtype != pl.String:
-        col = col.cast(pl.String, strict=False)
-    col = col.fill_null("")
-    values = col.unique().to_list()
-    codes = col.cast(pl.Enum(values)).to_physical().to_numpy().astype(np.int64)
+    if col.dtype == pl.Categorical:
+        values, codes = _categorical_codes(pl, col)
+    else:
+        if col.dtype != pl.String:
+            col = col.cast(pl.String, strict=False)
+        col = col.fill_null("")
+        values = col.unique().to_list()
+        codes = col.cast(pl.Enum(values)).to_physical().to_numpy().astype(np.int64)
     stripped = [v.strip() for v in values]
     labels = tuple(sorted(set(stripped)))
     index = {v: k for k, v in enumerate(labels)}
     return _Labels(np.array([index[v] for v in stripped], np.int64)[codes], labels)
+
+
+def _categorical_codes(pl, col) -> tuple[list[str], np.ndarray]:
+    """A categorical column's distinct values ("" for missing) and each row's index into them.
+
+    The physical ids of a categorical are global to the process, so they are mapped to
+    positions in the column's own distinct values through a small look-up table.
+    """
+    distinct = col.unique()
+    ids = distinct.to_physical()
+    missing = int(ids.max() or 0) + 1  # the id given to a missing value
+    table = np.zeros(missing + 1, np.int64)
+    table[ids.fill_null(missing).to_numpy()] = np.arange(distinct.len())
+    values = distinct.cast(pl.String).fill_null("").to_list()
+    return values, table[col.to_physical().fill_null(missing).to_numpy()]
 
 
 def _structs(pl, col):

@@ -281,7 +281,7 @@ def aggregate(
         out = np.where(~shown_left & (out < 2), 1 - out, out)
     else:
         lm, rm = ia, ib
-    w = np.ones(n) if weight is None else np.asarray(weight, float)
+    w = None if weight is None else np.asarray(weight, float)  # None: one battle each
     labels = []
     for values in (category, source, group):
         if values is None:
@@ -292,8 +292,10 @@ def aggregate(
             labels.append(_codes(np.asarray(values).astype(str)))
     (cc, cats), (sc, srcs), (gc, grps) = labels
     m = len(vocab)
-    key = (((cc * len(srcs) + sc) * len(grps) + gc) * m + lm) * m + rm
     space = len(cats) * len(srcs) * len(grps) * m * m
+    key = lm * m + rm
+    if space > m * m:  # more than one scope: (((cc * S + sc) * G + gc) * m + lm) * m + rm
+        key += ((cc * len(srcs) + sc) * len(grps) + gc) * (m * m)
     if space <= DENSE_KEYS:  # count into every possible key: O(battles), no sort
         present = np.bincount(key, minlength=space) > 0
         uniq = np.flatnonzero(present)
@@ -302,6 +304,7 @@ def aggregate(
         uniq, inv = np.unique(key, return_inverse=True)
         q = uniq.size
         counts = np.bincount(inv * 4 + out, w, q * 4).reshape(q, 4)
+    counts = counts.astype(float, copy=False)  # whole numbers (exact) when unweighted
     rm_, rest = uniq % m, uniq // m
     lm_, rest = rest % m, rest // m
     gc_, rest = rest % len(grps), rest // len(grps)

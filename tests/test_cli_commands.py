@@ -73,15 +73,16 @@ def test_help_and_version_import_no_command_module():
 
 
 def test_arena_rate_on_a_file_loads_no_database_or_redis_client():
-    """`arena rate --input` needs neither: SQLAlchemy, SQLModel, Redis and rq stay unloaded."""
+    """`arena rate --input` needs neither: SQLAlchemy, SQLModel, Redis and rq stay unloaded;
+    nor, without a per-battle option, the style engine (arena.style_rating)."""
     from tests.conftest import shared_data
 
     path = shared_data("llmfao", "crowd-comparisons.csv")
     code = (
         "import sys; from click.testing import CliRunner; from arena.cli import main; "
         f"r = CliRunner().invoke(main, ['rate', '--input', {str(path)!r}, '--ci', 'none']); "
-        "print(r.exit_code, sorted(m for m in ('sqlalchemy', 'sqlmodel', 'redis', 'rq') "
-        "if m in sys.modules))"
+        "print(r.exit_code, sorted(m for m in ('sqlalchemy', 'sqlmodel', 'redis', 'rq', "
+        "'arena.style_rating', 'arena.cli.rate_style') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

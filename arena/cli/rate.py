@@ -153,11 +153,14 @@ def _read_while_importing(path, time_order: bool):
     """The battle file, read while another thread imports the rating engine.
 
     polars reads the file in native code without the GIL, so the engine's imports
-    (scipy: about half a second) overlap the read instead of following it. Returns
-    ``(battles, rating.engine)``.
+    (scipy: about half a second) overlap the read instead of following it. polars is
+    imported first: imports hold the GIL, so importing both at once would only delay
+    the start of the read. Returns ``(battles, rating.engine)``.
     """
     import importlib
     from concurrent.futures import ThreadPoolExecutor
+
+    import polars  # noqa: F401 (before the engine's imports start: see above)
 
     from arena.battle_files import BattleFileError, read
 
@@ -556,17 +559,9 @@ def rate_command(
     """
     config, settings = settings, settings["rating"]
     method = method or settings["method"]
-    from arena.cli import rate_style
-
-    style_opts = rate_style.Options(
-        style_control=style_control,
-        reweight=reweight,
-        min_pair_count=min_pair_count,
-        dedup=dedup,
-        max_votes_per_rater_day=max_votes_per_rater_day,
-        robustness=robustness,
-        **({} if style_penalty is None else {"penalty": style_penalty}),
-    )
+    per_battle = bool(
+        style_control or reweight or dedup or max_votes_per_rater_day or robustness
+    )  # rate_style.needs_battles, without importing the style engine when it is not asked
     if store and (reweight or dedup or max_votes_per_rater_day or robustness):
         raise click.UsageError(
             "--store stores plain and (with --style-control or [rating] style_control) "
@@ -578,7 +573,18 @@ def rate_command(
             "--include-leaked reads the votes in the database; it does not apply to "
             "--input files or to the stored snapshots (--store)"
         )
-    if rate_style.needs_battles(style_opts) and not store:
+    if per_battle and not store:
+        from arena.cli import rate_style
+
+        style_opts = rate_style.Options(
+            style_control=style_control,
+            reweight=reweight,
+            min_pair_count=min_pair_count,
+            dedup=dedup,
+            max_votes_per_rater_day=max_votes_per_rater_day,
+            robustness=robustness,
+            **({} if style_penalty is None else {"penalty": style_penalty}),
+        )
         _rate_battles(
             config,
             style_opts,

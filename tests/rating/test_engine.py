@@ -92,6 +92,25 @@ def test_aggregate_positions_and_scopes():
     assert list(stats["battles"]) == [4, 3, 1]
 
 
+@pytest.mark.parametrize("scoped", [False, True])
+def test_aggregate_unweighted_equals_weights_of_one(scoped):
+    """Without weights the counts are the same floats as with a weight of 1 per battle, in one
+    scope (the key skips the scope codes) and in several."""
+    rng = np.random.default_rng(3)
+    n, m = 500, 6
+    a = rng.integers(0, m, n)
+    b = (a + rng.integers(1, m, n)) % m
+    out = rng.integers(0, 4, n)
+    scope = {"category": rng.choice(["x", "y"], n), "source": rng.choice(["h", "j"], n)}
+    kw = {"models": [f"m{k}" for k in range(m)], **(scope if scoped else {})}
+    plain = counts.aggregate(a, b, out, **kw)
+    ones = counts.aggregate(a, b, out, weight=np.ones(n), **kw)
+    assert plain.counts.dtype == ones.counts.dtype == np.float64
+    for name in ("category", "source", "group", "left", "right", "counts"):
+        assert np.array_equal(getattr(plain, name), getattr(ones, name))
+    assert plain.counts.sum() == n and len(plain.categories) == (2 if scoped else 1)
+
+
 def test_play_itself_rejected():
     with pytest.raises(ValueError, match="plays itself"):
         counts.aggregate(["a"], ["a"], [0])

@@ -56,3 +56,27 @@ def test_replicate_priors_check_rounds_that_lost_a_tree_edge():
     priors = intervals.replicate_priors(i, j, cells, draw, 3, 0.0, trees)
     assert list(priors) == [0.0, 0.0, bt.DEFAULT_PRIOR]
     assert list(intervals.replicate_priors(i, j, cells, draw, 3, 0.0, None)) == list(priors)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_searches_agree_with_scipy_csgraph(seed):
+    """Components and strong connectivity as scipy.sparse.csgraph finds them (random sparse
+    graphs, some with isolated models and several components)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(1, 15))
+    i, j, w_ij, w_ji = _random_pairs(rng, m, rng.uniform(0.05, 0.6))
+    met = (w_ij + w_ji) > 0
+    i, j, w_ij, w_ji = i[met], j[met], w_ij[met], w_ji[met]
+    n, labels = connected_components(coo_matrix((np.ones(i.size), (i, j)), (m, m)), False)
+    ours = graph.components(i, j, m)
+    assert ours.max() + 1 == n
+    same = labels[:, None] == labels[None, :]
+    assert np.array_equal(same, ours[:, None] == ours[None, :])
+    src = np.r_[i[w_ij > 0], j[w_ji > 0]]
+    dst = np.r_[j[w_ij > 0], i[w_ji > 0]]
+    strong = coo_matrix((np.ones(src.size), (src, dst)), (m, m))
+    expected = connected_components(strong, directed=True, connection="strong")[0] == 1
+    assert graph.mle_exists(i, j, w_ij, w_ji, m) == expected
