@@ -50,15 +50,7 @@ class ModelEndpoint:
 
     def api_key(self) -> str | None:
         """The API key from ``api_key_env`` (ConfigError when that variable is unset)."""
-        if not self.api_key_env:
-            return None
-        key = os.environ.get(self.api_key_env)
-        if not key:
-            raise ConfigError(
-                f"models.{self.name}.api_key_env: environment variable "
-                f"{self.api_key_env} is not set"
-            )
-        return key
+        return key_from_env(f"models.{self.name}", self.api_key_env)
 
     def identity_names(self) -> tuple[str, ...]:
         """Names that give this model away: its name in Arena and its aliases.
@@ -156,3 +148,17 @@ def endpoint_from_table(name: str, table: Any) -> ModelEndpoint:
 def endpoints(settings) -> dict[str, ModelEndpoint]:
     """Every configured live model by its Arena name, in the order the file gives them."""
     return {name: endpoint_from_table(name, table) for name, table in settings.models.items()}
+
+
+def key_from_env(table: str, env: str | None, error: type[Exception] = ConfigError) -> str | None:
+    """The API key held by environment variable ``env`` (None when no variable is named).
+
+    Keys are never written in ``config.toml``: a table names the variable (``api_key_env``).
+    A named variable that is unset or empty raises ``error`` naming ``<table>.api_key_env``.
+    """
+    if not env:
+        return None
+    key = os.environ.get(env)
+    if not key:
+        raise error(f"{table}.api_key_env: environment variable {env} is not set")
+    return key

@@ -10,10 +10,10 @@ judge, the key and the nearest known key (``[judges.x] has no key 'temprature'
 from __future__ import annotations
 
 import difflib
-import os
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any
 
+from arena.endpoints import key_from_env
 from workers import judges
 
 FORMATS = tuple(judges.FORMATS)
@@ -71,15 +71,7 @@ class JudgeSettings:
         return judges.get_format(self.format).default_mode if self.mode == "default" else self.mode
 
     def api_key(self) -> str | None:
-        if not self.api_key_env:
-            return None
-        key = os.environ.get(self.api_key_env)
-        if not key:
-            raise JudgeConfigError(
-                f"judges.{self.name}.api_key_env: environment variable "
-                f"{self.api_key_env} is not set"
-            )
-        return key
+        return key_from_env(f"judges.{self.name}", self.api_key_env, JudgeConfigError)
 
     def effective_job_timeout(self) -> int:
         """rq's job timeout: the configured one, else room for every retry of both calls."""
