@@ -125,24 +125,29 @@ def client_for(judge: JudgeSettings, connection) -> JudgeClient:
 
 def enqueue_jobs(queue, judge: JudgeSettings, n: int, category: str | None = None) -> list:
     """Put ``n`` judge jobs for ``judge`` on ``queue``; returns the jobs."""
+    description = f"judge {judge.name}" + (f" ({category})" if category else "")
+    specs = [job_spec(queue, judge, category, description=description) for _ in range(n)]
+    return queue.enqueue_many(specs)
+
+
+def job_spec(queue, judge: JudgeSettings, category: str | None, *, description: str, **kwargs):
+    """One judge job for ``queue.enqueue_many``, with the judge's timeout and retries;
+    ``kwargs`` go to the job (e.g. ``live_battle``)."""
     retry = (
         Retry(max=judge.job_retries, interval=judge.job_retry_interval)
         if judge.job_retries
         else None
     )
-    specs = [
-        queue.prepare_data(
-            JUDGE_JOB,
-            args=(judge.name, category),
-            timeout=judge.effective_job_timeout(),
-            result_ttl=3600,
-            failure_ttl=30 * 86400,
-            retry=retry,
-            description=f"judge {judge.name}" + (f" ({category})" if category else ""),
-        )
-        for _ in range(n)
-    ]
-    return queue.enqueue_many(specs)
+    return queue.prepare_data(
+        JUDGE_JOB,
+        args=(judge.name, category),
+        kwargs=kwargs or None,
+        timeout=judge.effective_job_timeout(),
+        result_ttl=3600,
+        failure_ttl=30 * 86400,
+        retry=retry,
+        description=description,
+    )
 
 
 def _battle_key(judge: JudgeSettings, job) -> str | None:

@@ -19,7 +19,6 @@ others record a refusal and make no vote, as for any battle of several turns.
 
 from __future__ import annotations
 
-from rq import Retry
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -65,22 +64,14 @@ def live_battles_to_judge(
 
 def enqueue_live_jobs(queue, judge: JudgeSettings, battle_ids: list[int]) -> list:
     """One judge job per live battle in ``battle_ids``; returns the jobs."""
-    from workers.judge import JUDGE_JOB
+    from workers.judge import job_spec
 
-    retry = (
-        Retry(max=judge.job_retries, interval=judge.job_retry_interval)
-        if judge.job_retries
-        else None
-    )
     specs = [
-        queue.prepare_data(
-            JUDGE_JOB,
-            args=(judge.name, None),
-            kwargs={"live_battle": battle_id},
-            timeout=judge.effective_job_timeout(),
-            result_ttl=3600,
-            failure_ttl=30 * 86400,
-            retry=retry,
+        job_spec(
+            queue,
+            judge,
+            None,
+            live_battle=battle_id,
             description=f"judge {judge.name} replays live battle {battle_id}",
         )
         for battle_id in battle_ids
