@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -327,16 +328,21 @@ class GenerationWorker:
         """
         job, stored, early = None, False, None
         taken = asked = time.time()
-        loading = asyncio.ensure_future(
-            asyncio.to_thread(
-                store.load_job, self.engine, req.battle_id, req.turn, req.attempt, req.side
-            )
-        )
         try:
-            first_claim = await self._retrying(self._claim, req)
-            if first_claim and not req.reclaimed and req.model and req.conversation:
-                asked = time.time()
-                early = asyncio.create_task(self.generate(_hinted_job(req), gate=loading))
+            if req.model and req.conversation and not req.reclaimed:
+                # The claim, then the model's request on its way, then the database read
+                # (its thread would hold up the event loop in front of the request).
+                first_claim = await self._retrying(self._claim, req)
+                gate = asyncio.get_running_loop().create_future()
+                if first_claim:
+                    asked = time.time()
+                    early = asyncio.create_task(self.generate(_hinted_job(req), gate=gate))
+                    await asyncio.sleep(0)
+                loading = self._load(req)
+                loading.add_done_callback(functools.partial(_settle, gate))
+            else:  # the database read and the claim at once: both precede the model's request
+                loading = self._load(req)
+                first_claim = await self._retrying(self._claim, req)
             job = await asyncio.shield(loading)
             if job is None:
                 log.warning("request %s names no answer row; dropped", req.entry_id)
@@ -391,6 +397,14 @@ class GenerationWorker:
                 await asyncio.gather(early, return_exceptions=True)
         with contextlib.suppress(RedisError):
             await self._ack(req)
+
+    def _load(self, req: Request) -> asyncio.Future:
+        """The request's :class:`~workers.generate_store.Job`, read in a thread."""
+        return asyncio.ensure_future(
+            asyncio.to_thread(
+                store.load_job, self.engine, req.battle_id, req.turn, req.attempt, req.side
+            )
+        )
 
     async def _retrying(self, call, *args):
         """``await call(*args)``, again after 1 s while Redis is away (REDIS_RETRIES times)."""
@@ -531,6 +545,18 @@ class GenerationWorker:
                 connect_timeout=self.live.connect_timeout,
             )
         return outcome
+
+
+def _settle(gate: asyncio.Future, loaded: asyncio.Future) -> None:
+    """Pass the database read's result (or failure) on to an early stream's gate."""
+    if gate.done():
+        return
+    if loaded.cancelled():
+        gate.cancel()
+    elif loaded.exception() is not None:
+        gate.set_exception(loaded.exception())
+    else:
+        gate.set_result(loaded.result())
 
 
 def _hinted_job(req: Request) -> store.Job:
