@@ -451,7 +451,9 @@ def request_generation(
     match is not used). :meth:`Started.conversations` gives them for a new battle.
     """
     key = stream_key(battle_id)
-    pipe = redis.pipeline(transaction=False)
+    # MULTI/EXEC: a worker waiting on the request stream is woken once, with both requests
+    # (so it claims and starts both answers together), not once per request.
+    pipe = redis.pipeline(transaction=True)
     pipe.xadd(key, {"kind": "turn", "turn": str(turn), "attempt": str(attempt)})
     pipe.expire(key, settings.live.stream_ttl_seconds)
     for k, side in enumerate(SIDES):
