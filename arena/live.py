@@ -32,6 +32,7 @@ import json
 import re
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import func, select, update
@@ -200,17 +201,27 @@ def _settings_json(endpoint: ModelEndpoint | None) -> str | None:
     return None if endpoint is None else json.dumps(endpoint.generation_settings())
 
 
-def _add_answers(session: Session, settings, battle: Battle, turn: int, attempt: int) -> None:
-    """The two "streaming" answer rows of a turn (the worker fills them)."""
+def _add_answers(
+    session: Session,
+    settings,
+    battle: Battle,
+    turn: int,
+    attempt: int,
+    models: tuple[str, str] | None = None,
+) -> None:
+    """The two "streaming" answer rows of a turn (the worker fills them); ``models`` are
+    the (left, right) names when the caller knows them (else they are read)."""
     eps = endpoints(settings)
-    names = dict(
-        session.execute(
-            select(Model.id, Model.name).where(
-                Model.id.in_([battle.left_model_id, battle.right_model_id])
-            )
-        ).all()
-    )
-    for side, model_id in (("left", battle.left_model_id), ("right", battle.right_model_id)):
+    if models is None:
+        names = dict(
+            session.execute(
+                select(Model.id, Model.name).where(
+                    Model.id.in_([battle.left_model_id, battle.right_model_id])
+                )
+            ).all()
+        )
+        models = (names.get(battle.left_model_id), names.get(battle.right_model_id))
+    for side, name in zip(SIDES, models, strict=True):
         session.add(
             BattleMessage(
                 battle_id=battle.id,
@@ -218,12 +229,27 @@ def _add_answers(session: Session, settings, battle: Battle, turn: int, attempt:
                 side=side,
                 attempt=attempt,
                 status="streaming",
-                settings=_settings_json(eps.get(names.get(model_id))),
+                settings=_settings_json(eps.get(name)),
             )
         )
 
 
 # -- starting and continuing --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    """A live battle just stored by :func:`begin`: what the caller needs without reading it
+    back (the models stay the server's: never show them to the rater)."""
+
+    battle_id: int
+    models: tuple[str, str]  # (left, right) names in Arena
+    text: str
+    category: str
+
+    def conversations(self) -> dict[str, list[tuple[str, str]]]:
+        """Each side's conversation of turn 1, for :func:`request_generation`."""
+        return {side: [("user", self.text)] for side in SIDES}
 
 
 def start(
@@ -236,6 +262,22 @@ def start(
     category: str | None = None,
 ) -> int:
     """Store a new live battle on ``text`` and return its id (the caller commits).
+
+    :func:`begin` with the same arguments; see there.
+    """
+    return begin(session, settings, rng, text=text, rater_id=rater_id, category=category).battle_id
+
+
+def begin(
+    session: Session,
+    settings,
+    rng: np.random.Generator,
+    *,
+    text: str,
+    rater_id: str | None,
+    category: str | None = None,
+) -> Started:
+    """Store a new live battle on ``text`` (the caller commits); what was stored.
 
     Raises
     ------
@@ -288,9 +330,11 @@ def start(
     session.add(battle)
     session.flush()
     session.add(BattleMessage(battle_id=battle.id, turn=1, side="user", text=text, status="done"))
-    _add_answers(session, settings, battle, 1, 0)
+    by_id = {v: k for k, v in ids.items()}
+    models = (by_id[int(left)], by_id[int(right)])
+    _add_answers(session, settings, battle, 1, 0, models)
     session.flush()
-    return battle.id
+    return Started(battle.id, models, text, prompt.category)
 
 
 def _live_battle(session: Session, battle_id: int) -> Battle:
@@ -385,22 +429,44 @@ def stream_key(battle_id: int) -> str:
     return f"{STREAM_PREFIX}{battle_id}"
 
 
-def request_generation(redis, settings, battle_id: int, turn: int, attempt: int) -> None:
+def request_generation(
+    redis,
+    settings,
+    battle_id: int,
+    turn: int,
+    attempt: int,
+    *,
+    models: Sequence[str] | None = None,
+    conversations: dict[str, Sequence[tuple[str, str]]] | None = None,
+) -> None:
     """Ask the generation workers for both answers of ``turn`` (attempt ``attempt``).
 
     Writes a "turn" entry on the battle's stream and one request per side on
     ``[live] request_stream``, in one round trip. Call it after the commit that
     stored the answer rows.
+
+    ``models`` ((left, right) names) with ``conversations`` (side -> ``(role, text)``
+    pairs, oldest first) go in the requests as a hint: the worker calls the model with
+    them at once and checks them against the database meanwhile (a hint that does not
+    match is not used). :meth:`Started.conversations` gives them for a new battle.
     """
     key = stream_key(battle_id)
-    pipe = redis.pipeline(transaction=False)
+    # MULTI/EXEC: a worker waiting on the request stream is woken once, with both requests
+    # (so it claims and starts both answers together), not once per request.
+    pipe = redis.pipeline(transaction=True)
     pipe.xadd(key, {"kind": "turn", "turn": str(turn), "attempt": str(attempt)})
     pipe.expire(key, settings.live.stream_ttl_seconds)
-    for side in SIDES:
-        pipe.xadd(
-            settings.live.request_stream,
-            {"battle_id": str(battle_id), "turn": str(turn), "attempt": str(attempt), "side": side},
-        )
+    for k, side in enumerate(SIDES):
+        fields = {
+            "battle_id": str(battle_id),
+            "turn": str(turn),
+            "attempt": str(attempt),
+            "side": side,
+        }
+        if models is not None and conversations is not None and side in conversations:
+            fields["model"] = models[k]
+            fields["conversation"] = json.dumps([list(p) for p in conversations[side]])
+        pipe.xadd(settings.live.request_stream, fields)
     pipe.execute()
 
 
@@ -483,6 +549,25 @@ def view(session: Session, battle_id: int, settings=None, redis=None) -> dict:
         "can_continue": status == "ready" and battle.turns < max_turns,
         "identity_leak": bool(battle.identity_leak),
         "category": prompt.category if prompt else None,
+    }
+
+
+def started_view(started: Started, settings=None) -> dict:
+    """:func:`view` of a battle :func:`begin` just stored, built without reading it back:
+    turn 1 with the rater's text, both answers "streaming", no vote."""
+    from arena.config import LiveSettings
+
+    max_turns = (settings.live if settings is not None else LiveSettings()).max_turns
+    return {
+        "battle_id": started.battle_id,
+        "status": "open",
+        "turns": [{"turn": 1, "user": started.text, "left": _side(None), "right": _side(None)}],
+        "failure": None,
+        "max_turns": max_turns,
+        "can_vote": False,
+        "can_continue": False,
+        "identity_leak": False,
+        "category": started.category,
     }
 
 

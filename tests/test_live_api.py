@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from arena import live
 from arena.demo_models import Behaviour, StandinModels
-from arena.models import Battle, BattleMessage, Prompt
+from arena.models import Battle, BattleMessage, Model, Prompt
 from tests.conftest import make_settings, work
 
 MODELS = ("live-a", "live-b")
@@ -192,9 +192,24 @@ def test_started_battle_is_stored_hidden_and_requested(client, rt):
         battle = s.get(Battle, started["battle_id"])
         prompt = s.get(Prompt, battle.prompt_id)
         assert battle.origin == "live" and prompt.category == "coding"
-    # One generation request per side on the request stream.
+    # One generation request per side on the request stream, carrying that side's model
+    # and conversation (the worker calls the model before it reads the battle back).
     requests = rt.redis.xrange(rt.settings["live"]["request_stream"])
     assert len(requests) == 2
+    with Session(rt.engine) as s:
+        names = dict(s.execute(select(Model.id, Model.name)).all())
+    for (_, fields), side, model_id in zip(
+        requests, ("left", "right"), (battle.left_model_id, battle.right_model_id), strict=True
+    ):
+        assert fields[b"side"].decode() == side and fields[b"model"].decode() == names[model_id]
+        assert json.loads(fields[b"conversation"]) == [
+            ["user", "Write a Python function that adds two numbers"]
+        ]
+    # The view in the answer is the one the battle's own endpoint gives.
+    shown = client.get(
+        f"/api/v1/live/{started['battle_id']}", query_string={"token": started["battle_token"]}
+    )
+    assert shown.get_json() == view
 
 
 # --- the vote ------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -37,7 +38,7 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 import redis.asyncio as aioredis
@@ -74,13 +75,22 @@ class Request:
     attempt: int
     side: str
     reclaimed: bool = False
+    # What the web app knew when it asked (optional): the answering model and the
+    # conversation to send. The worker calls the model with them at once and checks
+    # them against the database while the model thinks (see GenerationWorker.handle).
+    model: str | None = None
+    conversation: tuple[tuple[str, str], ...] | None = None
 
 
 def parse_request(entry_id, fields: dict, reclaimed: bool = False) -> Request | None:
-    """A request entry, or None when it is malformed (it is acknowledged and dropped)."""
+    """A request entry, or None when it is malformed (it is acknowledged and dropped).
+
+    A ``model`` / ``conversation`` hint that cannot be read is ignored (the worker then
+    reads the conversation from the database first, as without a hint).
+    """
     f = {_s(k): _s(v) for k, v in fields.items()}
     try:
-        return Request(
+        req = Request(
             _s(entry_id),
             int(f["battle_id"]),
             int(f["turn"]),
@@ -90,6 +100,34 @@ def parse_request(entry_id, fields: dict, reclaimed: bool = False) -> Request | 
         )
     except (KeyError, ValueError):
         return None
+    conversation = _conversation(f.get("conversation"))
+    if f.get("model") and conversation is not None:
+        req = replace(req, model=f["model"], conversation=conversation)
+    return req
+
+
+def _conversation(raw: str | None) -> tuple[tuple[str, str], ...] | None:
+    """``[[role, text], ...]`` (JSON) as pairs, or None when absent or not that shape."""
+    if not raw:
+        return None
+    try:
+        pairs = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(pairs, list) or not pairs:
+        return None
+    out = []
+    for pair in pairs:
+        if not (
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
+        ):
+            return None
+        out.append((pair[0], pair[1]))
+    return tuple(out)
+
+
+class _NotThisJob(Exception):
+    """An early stream's request does not match the database: nothing of it is written."""
 
 
 def _s(value) -> str:
@@ -274,21 +312,38 @@ class GenerationWorker:
     async def handle(self, req: Request) -> None:
         """Generate one side's answer for one request, store it, and report it.
 
+        The answer's row is read from the database while the request is claimed in
+        Redis. When the request carries the model and the conversation (a new battle's
+        first turn: :func:`arena.live.request_generation` with ``conversations``), the
+        model is called as soon as the claim is won, before the row is read: the time to
+        first token is then the longer of the two, not their sum. That early stream writes
+        nothing until the row is read and matches (its answer still "streaming", the same
+        model and conversation); when it does not, the early stream is dropped unwritten
+        and the row decides, as for a request without a hint.
+
         The request is acknowledged once its answer is stored and its turn settled (or
         it needs nothing). Redis calls are retried through a short outage; when the
         database or Redis stays away the request stays pending, and a worker takes it
         over after ``[live] reclaim_after_seconds``.
         """
-        job, stored = None, False
-        taken = time.time()
+        job, stored, early = None, False, None
+        taken = asked = time.time()
         try:
-            # the database read and the claim in Redis at once: both precede the first token
-            job, first_claim = await asyncio.gather(
-                asyncio.to_thread(
-                    store.load_job, self.engine, req.battle_id, req.turn, req.attempt, req.side
-                ),
-                self._retrying(self._claim, req),
-            )
+            if req.model and req.conversation and not req.reclaimed:
+                # The claim, then the model's request on its way, then the database read
+                # (its thread would hold up the event loop in front of the request).
+                first_claim = await self._retrying(self._claim, req)
+                gate = asyncio.get_running_loop().create_future()
+                if first_claim:
+                    asked = time.time()
+                    early = asyncio.create_task(self.generate(_hinted_job(req), gate=gate))
+                    await asyncio.sleep(0)
+                loading = self._load(req)
+                loading.add_done_callback(functools.partial(_settle, gate))
+            else:  # the database read and the claim at once: both precede the model's request
+                loading = self._load(req)
+                first_claim = await self._retrying(self._claim, req)
+            job = await asyncio.shield(loading)
             if job is None:
                 log.warning("request %s names no answer row; dropped", req.entry_id)
             elif job.status != "streaming":
@@ -297,12 +352,26 @@ class GenerationWorker:
             elif not first_claim and not req.reclaimed:
                 log.warning("request %s is a repeat of one in hand; dropped", req.entry_id)
             else:
-                if req.reclaimed and await self._retrying(self._has_deltas, req):
+                outcome = None
+                if early is not None:
+                    if _matches(job, req):
+                        outcome = await early
+                    else:
+                        log.warning("request %s does not match its answer row", req.entry_id)
+                    early = None
+                if (
+                    outcome is None
+                    and req.reclaimed
+                    and await self._retrying(self._has_deltas, req)
+                ):
                     outcome = _failed("the generation worker stopped mid-answer")
-                else:
+                if outcome is None:
                     asked = time.time()
                     outcome = await self.generate(job)
-                    _log_timing(req, taken, asked, outcome)
+                _log_timing(req, taken, asked, outcome)
+                outcome.identity_leak = live.leaks_identity(
+                    outcome.text, live.identity_names(self.settings, job.models)
+                )
                 await self._store(job, outcome)
                 stored = True
                 await self._retrying(self._finish_turn, job)
@@ -323,8 +392,19 @@ class GenerationWorker:
                 return
         finally:
             self._in_hand.pop(req.entry_id, None)
+            if early is not None and not early.done():
+                early.cancel()
+                await asyncio.gather(early, return_exceptions=True)
         with contextlib.suppress(RedisError):
             await self._ack(req)
+
+    def _load(self, req: Request) -> asyncio.Future:
+        """The request's :class:`~workers.generate_store.Job`, read in a thread."""
+        return asyncio.ensure_future(
+            asyncio.to_thread(
+                store.load_job, self.engine, req.battle_id, req.turn, req.attempt, req.side
+            )
+        )
 
     async def _retrying(self, call, *args):
         """``await call(*args)``, again after 1 s while Redis is away (REDIS_RETRIES times)."""
@@ -420,8 +500,13 @@ class GenerationWorker:
         )
 
     # -- the HTTP stream --------------------------------------------------------------------
-    async def generate(self, job: store.Job) -> Outcome:
-        """Stream one answer from the model's endpoint to the battle's stream."""
+    async def generate(self, job: store.Job, gate: asyncio.Future | None = None) -> Outcome:
+        """Stream one answer from the model's endpoint to the battle's stream.
+
+        With ``gate`` (the database's :class:`~workers.generate_store.Job` to come, for a
+        ``job`` built from the request), the first chunk waits for it and is written only
+        when it matches: otherwise the stream ends with :class:`_NotThisJob`, nothing written.
+        """
         endpoint = self.endpoints.get(job.model)
         if endpoint is None:
             return _failed(f"no endpoint is configured for {job.model}")
@@ -437,7 +522,15 @@ class GenerationWorker:
         base = {"kind": "delta", "side": job.side, "turn": str(job.turn)}
         base["attempt"] = str(job.attempt)
 
+        checked = gate is None
+
         async def on_delta(text: str) -> None:
+            nonlocal checked
+            if not checked:
+                stored = await asyncio.shield(gate)
+                if stored is None or stored.status != "streaming" or not _matches(stored, job):
+                    raise _NotThisJob
+                checked = True
             self._append(job.battle_id, {**base, "text": text})
 
         async with self._semaphores[job.model]:
@@ -451,10 +544,39 @@ class GenerationWorker:
                 first_token_timeout=self.live.first_token_timeout,
                 connect_timeout=self.live.connect_timeout,
             )
-        outcome.identity_leak = live.leaks_identity(
-            outcome.text, live.identity_names(self.settings, job.models)
-        )
         return outcome
+
+
+def _settle(gate: asyncio.Future, loaded: asyncio.Future) -> None:
+    """Pass the database read's result (or failure) on to an early stream's gate."""
+    if gate.done():
+        return
+    if loaded.cancelled():
+        gate.cancel()
+    elif loaded.exception() is not None:
+        gate.set_exception(loaded.exception())
+    else:
+        gate.set_result(loaded.result())
+
+
+def _hinted_job(req: Request) -> store.Job:
+    """The job a request's hint describes (its row id and the models come from the database)."""
+    return store.Job(
+        battle_id=req.battle_id,
+        turn=req.turn,
+        attempt=req.attempt,
+        side=req.side,
+        message_id=0,
+        status="streaming",
+        model=req.model,
+        models=(),
+        conversation=req.conversation,
+    )
+
+
+def _matches(job: store.Job, hinted) -> bool:
+    """Whether the database's job asks the same model the same conversation as ``hinted``."""
+    return job.model == hinted.model and tuple(job.conversation) == tuple(hinted.conversation)
 
 
 def run(settings: Settings, stop_event: threading.Event | None = None, **options) -> None:

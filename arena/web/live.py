@@ -130,7 +130,7 @@ def start():
     runtime = rt()
     with Session(runtime.engine) as s:
         try:
-            battle_id = live.start(
+            started = live.begin(
                 s,
                 runtime.settings,
                 np.random.default_rng(),
@@ -141,16 +141,25 @@ def start():
         except live.LiveError as exc:
             raise _live_error(exc) from None
         s.commit()
-    _generate(battle_id, 1, 0)
+    battle_id = started.battle_id
+    # The requests carry the conversation: the worker calls the models before it reads
+    # the battle back (the first token comes sooner).
+    live.request_generation(
+        runtime.redis,
+        runtime.settings,
+        battle_id,
+        1,
+        0,
+        models=started.models,
+        conversations=started.conversations(),
+    )
     token = tokens().sign(battle_id)
-    with Session(runtime.engine) as s:
-        view = public_view(s, battle_id)
     return jsonify(
         {
             "battle_token": token,
             "battle_id": battle_id,
             "stream_url": _stream_url(battle_id, token),
-            "view": view,
+            "view": live.started_view(started, runtime.settings),
         }
     ), 201
 

@@ -59,14 +59,15 @@ def wait_for(rt, battle_id, statuses=("ready", "failed"), timeout=30.0) -> Battl
     raise AssertionError(f"battle {battle_id} is still {b.status}")
 
 
-def begin(rt, text="Tell me about rivers", seed=0) -> int:
+def begin(rt, text="Tell me about rivers", seed=0, hint=True) -> int:
+    """Start a battle as the web app does: its requests carry the models and the
+    conversation (``hint=False``: the bare requests, the worker reads the database first)."""
     with Session(rt.engine) as s:
-        battle_id = live.start(
-            s, rt.settings, np.random.default_rng(seed), text=text, rater_id=None
-        )
+        started = live.begin(s, rt.settings, np.random.default_rng(seed), text=text, rater_id=None)
         s.commit()
-    live.request_generation(rt.redis, rt.settings, battle_id, 1, 0)
-    return battle_id
+    carried = {"models": started.models, "conversations": started.conversations()} if hint else {}
+    live.request_generation(rt.redis, rt.settings, started.battle_id, 1, 0, **carried)
+    return started.battle_id
 
 
 def follow_up(rt, battle_id, text) -> int:
@@ -441,3 +442,63 @@ def test_a_follow_up_after_regenerate_sends_the_answer_that_counts(configure, wo
             {"role": "assistant", "content": f"{model} again"},
             {"role": "user", "content": "Second"},
         ]
+
+
+@pytest.mark.parametrize("hint", [False, True])
+def test_requests_with_and_without_the_conversation_stream_the_same(
+    configure, worker, standin, hint
+):
+    rt = configure()
+    worker(rt)
+    battle_id = begin(rt, "Name three rivers", hint=hint)
+    assert wait_for(rt, battle_id).status == "ready"
+    requests = [r for _, r in rt.redis.xrange(live.stream_key(battle_id))]
+    assert requests[0][b"kind"] == b"turn"
+    shown = sides(rt, battle_id)
+    msgs = [{"role": "user", "content": "Name three rivers"}]
+    for side in ("left", "right"):
+        text = answers(rt, battle_id)[(1, side)].text
+        assert text == default_answer(shown[side], msgs) == streamed(rt, battle_id, side)
+        assert standin.requests_for(shown[side])[0]["body"]["messages"] == msgs
+    assert len(standin.requests) == 2
+
+
+def test_a_request_whose_conversation_is_not_the_stored_one_streams_the_stored_one(
+    configure, worker, standin
+):
+    """A hint that does not match the database (another prompt, the models swapped) is
+    dropped before anything of it is written; the stored conversation is answered."""
+    rt = configure()
+    standin.set("alpha", Behaviour(chunks=8, delay=0.01))
+    standin.set("beta", Behaviour(chunks=8, delay=0.01))
+    with Session(rt.engine) as s:
+        started = live.begin(s, rt.settings, np.random.default_rng(0), text="real", rater_id=None)
+        s.commit()
+    battle_id = started.battle_id
+    wrong = {side: [("user", "not what was stored")] for side in ("left", "right")}
+    live.request_generation(
+        rt.redis, rt.settings, battle_id, 1, 0, models=started.models[::-1], conversations=wrong
+    )
+    worker(rt)
+    assert wait_for(rt, battle_id).status == "ready"
+    shown = sides(rt, battle_id)
+    assert (shown["left"], shown["right"]) == started.models
+    msgs = [{"role": "user", "content": "real"}]
+    for side in ("left", "right"):
+        text = answers(rt, battle_id)[(1, side)].text
+        assert text == default_answer(shown[side], msgs) == streamed(rt, battle_id, side)
+        assert standin.requests_for(shown[side])[-1]["body"]["messages"] == msgs
+    kinds = [e["kind"] for e in entries(rt, battle_id)]
+    assert kinds.count("delta") == 16 and kinds.count("done") == 2
+
+
+def test_parse_request_reads_the_conversation_and_ignores_a_bad_one():
+    base = {"battle_id": "3", "turn": "1", "attempt": "0", "side": "left"}
+    good = {**base, "model": "alpha", "conversation": json.dumps([["user", "hi"]])}
+    req = generate.parse_request("1-0", good)
+    assert (req.model, req.conversation) == ("alpha", (("user", "hi"),))
+    for bad in ("not json", json.dumps([["user"]]), json.dumps({"a": 1}), json.dumps([])):
+        req = generate.parse_request("1-0", {**base, "model": "alpha", "conversation": bad})
+        assert req is not None and req.model is None and req.conversation is None
+    assert generate.parse_request("1-0", {**base, "conversation": json.dumps([["u", "x"]])})
+    assert generate.parse_request("1-0", {"turn": "1"}) is None
