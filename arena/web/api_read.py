@@ -217,23 +217,7 @@ def snapshots_json():
                 stmt = stmt.where(getattr(RatingSnapshot, key) == stored[key])
     with Session(rt().engine) as s:
         rows = [snapshots.Stored(*r) for r in s.execute(stmt.limit(1000)).all()]
-    return jsonify({"snapshots": [_summary(r) for r in rows]})
-
-
-def _summary(stored: snapshots.Stored) -> dict:
-    return {
-        "id": stored.id,
-        "created_at": stored.created_at.isoformat(timespec="seconds"),
-        "method": stored.method,
-        "scope": {
-            "category": stored.category,
-            "source": stored.scope.source,
-            "rater_group": stored.rater_group,
-        },
-        "digest": stored.digest,
-        "votes": stored.votes,
-        "url": f"/api/v1/snapshots/{stored.id}",
-    }
+    return jsonify({"snapshots": [snapshots.summary(r) for r in rows]})
 
 
 @bp.get("/snapshots/<int(max=9223372036854775807):snapshot_id>")  # larger: 404, not overflow

@@ -205,9 +205,8 @@ def every_scope() -> list[dict]:
     ]
 
 
-def citation(stored: Stored) -> dict:
-    """What a reader cites: the snapshot's id, time, method, scope, digest, votes and models."""
-    meta = stored.payload().get("meta", {})
+def summary(stored: Stored) -> dict:
+    """A snapshot as listed (no payload read): id, time, method, scope, digest, votes, URL."""
     return {
         "id": stored.id,
         "created_at": stored.created_at.isoformat(timespec="seconds"),
@@ -219,11 +218,20 @@ def citation(stored: Stored) -> dict:
         },
         "digest": stored.digest,
         "votes": stored.votes,
-        "models": len(stored.payload().get("models", [])),
-        "confidence": meta.get("confidence"),
-        "ci": meta.get("ci"),
         "url": f"/api/v1/snapshots/{stored.id}",
     }
+
+
+def citation(stored: Stored) -> dict:
+    """What a reader cites: the snapshot's id, time, method, scope, digest, votes and models."""
+    meta = stored.payload().get("meta", {})
+    out = summary(stored)
+    url = out.pop("url")
+    out["models"] = len(stored.payload().get("models", []))
+    out["confidence"] = meta.get("confidence")
+    out["ci"] = meta.get("ci")
+    out["url"] = url
+    return out
 
 
 def cached_json(stored: Stored, build, *variant) -> Response:
