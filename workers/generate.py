@@ -218,10 +218,10 @@ class GenerationWorker:
             await self.redis.aclose()
             await self.redis.connection_pool.disconnect()
 
-    def _append(self, battle_id: int, fields: dict) -> None:
+    def _append(self, battle_id: int, fields: dict, urgent: bool = False) -> None:
         """Queue one entry for the battle's stream (written in order, batched: the
-        stream's expiry is refreshed with it)."""
-        self.writer.append(live.stream_key(battle_id), fields)
+        stream's expiry is refreshed with it); ``urgent`` for an answer's first chunk."""
+        self.writer.append(live.stream_key(battle_id), fields, urgent)
 
     async def _ack(self, req: Request) -> None:
         pipe = self.redis.pipeline(transaction=False)
@@ -358,6 +358,8 @@ class GenerationWorker:
                         outcome = await early
                     else:
                         log.warning("request %s does not match its answer row", req.entry_id)
+                        early.cancel()  # its model's stream is not wanted: end it now
+                        await asyncio.gather(early, return_exceptions=True)
                     early = None
                 if (
                     outcome is None
@@ -523,15 +525,17 @@ class GenerationWorker:
         base["attempt"] = str(job.attempt)
 
         checked = gate is None
+        first = True
 
         async def on_delta(text: str) -> None:
-            nonlocal checked
+            nonlocal checked, first
             if not checked:
                 stored = await asyncio.shield(gate)
                 if stored is None or stored.status != "streaming" or not _matches(stored, job):
                     raise _NotThisJob
                 checked = True
-            self._append(job.battle_id, {**base, "text": text})
+            self._append(job.battle_id, {**base, "text": text}, urgent=first)
+            first = False
 
         async with self._semaphores[job.model]:
             await chat_stream.stream_chat(
