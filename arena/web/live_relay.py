@@ -25,6 +25,7 @@ from sqlmodel import Session
 from arena import live
 from arena.models import BattleMessage
 from arena.web.render import markdown
+from arena.web.stream_hub import hub_for
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,7 @@ MAX_RELAY_SECONDS = 300.0
 # a second per battle at most, whatever the models' chunk rate (bench/live.py).
 BATCH_SECONDS = 0.05
 RETRY_MS = 2000  # the browser's wait before reconnecting
-BATCH = 256  # stream entries read per XREAD
-BLOCK_SECONDS = 2.0  # longest XREAD BLOCK (below redis-py's socket timeout)
+BLOCK_SECONDS = 2.0  # longest wait for an entry before checking that the stream still exists
 
 
 def _frame(kind: str, entry_id: str | None, data: dict) -> str:
@@ -136,15 +136,23 @@ def _relay(engine, redis, battle_id, key, last_id, view, heartbeat, max_seconds,
     if not redis.exists(key):
         yield _gone(view)
         return
+    sub = hub_for(redis).subscribe(key, last_id)
+    try:
+        yield from _follow(
+            engine, redis, battle_id, sub, view, heartbeat, max_seconds, batch_seconds
+        )
+    finally:
+        sub.close()
+
+
+def _follow(engine, redis, battle_id, sub, view, heartbeat, max_seconds, batch_seconds):
     deadline = time.monotonic() + max_seconds
     begun: set[tuple] = set()  # the answers (side, turn, attempt) this relay has sent chunks of
     sent = time.monotonic()
     while time.monotonic() < deadline:
-        # Block in short reads: redis-py's socket timeout (5 s by default) ends longer ones.
-        wait = max(1, int(min(BLOCK_SECONDS, heartbeat, deadline - time.monotonic()) * 1000))
-        got = redis.xread({key: last_id}, count=BATCH, block=wait)
-        if not got:
-            if not redis.exists(key):
+        entries = sub.get(min(BLOCK_SECONDS, heartbeat, deadline - time.monotonic()))
+        if not entries:
+            if not redis.exists(sub.key):
                 yield _gone(view)
                 return
             if time.monotonic() - sent >= heartbeat:
@@ -152,12 +160,11 @@ def _relay(engine, redis, battle_id, key, last_id, view, heartbeat, max_seconds,
                 yield ": keep-alive\n\n"
             continue
         sent = time.monotonic()
-        entries = got[0][1]
         out, ends_with_status = frames(engine, redis, battle_id, entries)
         last_id = entries[-1][0].decode()
         yield "".join(out)
         if ends_with_status:
-            newest = redis.xrevrange(key, count=1)
+            newest = redis.xrevrange(sub.key, count=1)
             if not newest or newest[0][0].decode() == last_id:
                 return
         # While answers stream, gather the next chunks for a while, unless this batch began
