@@ -142,7 +142,8 @@ def test_both_answers_stream_and_are_stored_exactly(configure, worker, standin):
         assert row.finished_at is not None
     kinds = [e["kind"] for e in entries(rt, battle_id)]
     assert kinds[0] == "turn" and kinds[-1] == "status"
-    assert kinds.count("done") == 2 and kinds.count("delta") == 16
+    # 8 chunks a side; the writer joins the chunks of one answer that it gathers together
+    assert kinds.count("done") == 2 and 2 <= kinds.count("delta") <= 16
     last = entries(rt, battle_id)[-1]
     assert (last["status"], last["identity_leak"], last["turn"]) == ("ready", "0", "1")
     done = [e for e in entries(rt, battle_id) if e["kind"] == "done"]
@@ -366,7 +367,8 @@ def test_a_repeated_request_does_not_stream_an_answer_twice(configure, worker, s
     time.sleep(0.3)  # the repeats are dropped, not streamed late
     assert len(standin.requests) == 2
     kinds = [e["kind"] for e in entries(rt, battle_id)]
-    assert kinds.count("delta") == 16 and kinds.count("done") == 2 and kinds.count("status") == 1
+    assert 2 <= kinds.count("delta") <= 16  # joined, never repeated (the texts below)
+    assert kinds.count("done") == 2 and kinds.count("status") == 1
     for side in ("left", "right"):
         assert answers(rt, battle_id)[(1, side)].text == streamed(rt, battle_id, side)
     assert rt.redis.xlen("arena:generate") == 0
@@ -407,7 +409,9 @@ def test_two_workers_share_the_requests_each_answered_once(configure, worker, st
     for battle_id in ids:
         assert wait_for(rt, battle_id).status == "ready"
         kinds = [e["kind"] for e in entries(rt, battle_id)]
-        assert kinds.count("delta") == 10 and kinds.count("status") == 1
+        assert 2 <= kinds.count("delta") <= 10 and kinds.count("status") == 1
+        for side in ("left", "right"):
+            assert answers(rt, battle_id)[(1, side)].text == streamed(rt, battle_id, side)
     assert len(standin.requests) == 12  # every answer asked for once
     assert rt.redis.xpending("arena:generate", generate.GROUP)["pending"] == 0
 
@@ -489,7 +493,7 @@ def test_a_request_whose_conversation_is_not_the_stored_one_streams_the_stored_o
         assert text == default_answer(shown[side], msgs) == streamed(rt, battle_id, side)
         assert standin.requests_for(shown[side])[-1]["body"]["messages"] == msgs
     kinds = [e["kind"] for e in entries(rt, battle_id)]
-    assert kinds.count("delta") == 16 and kinds.count("done") == 2
+    assert 2 <= kinds.count("delta") <= 16 and kinds.count("done") == 2
 
 
 def test_parse_request_reads_the_conversation_and_ignores_a_bad_one():

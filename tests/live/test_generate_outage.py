@@ -54,6 +54,6 @@ def test_a_redis_outage_mid_stream_loses_nothing(tmp_path, sqlite_url, private_r
             assert stored[(1, side)].status == "done"
             assert stored[(1, side)].text == streamed(rt, battle_id, side)
         kinds = [e["kind"] for e in entries(rt, battle_id)]
-        assert kinds.count("delta") == 80 and kinds.count("done") == 2
+        assert 2 <= kinds.count("delta") <= 80 and kinds.count("done") == 2
         assert kinds.count("status") == 1 and kinds[-1] == "status"
         assert len(standin.requests) == 2
