@@ -43,7 +43,6 @@ sys.path.insert(0, str(ROOT))
 
 from arena import db  # noqa: E402 (after sys.path names the repository)
 from arena.cli.run import stop_processes  # noqa: E402 (after sys.path names the repository)
-from arena.demo_models import Behaviour, StandinModels  # noqa: E402 (after sys.path names the repository)
 from arena.redis_server import EmbeddedRedis, free_port  # noqa: E402 (after sys.path names the repository)
 from bench import cputime  # noqa: E402 (after sys.path names the repository)
 from bench.ingest import wait_http  # noqa: E402 (after sys.path names the repository)
@@ -180,10 +179,11 @@ url, n = sys.argv[1], int(sys.argv[2])
 with httpx.Client(timeout=30) as client:
     client.get(url)
     print("ready", flush=True)
+    sys.stdin.readline()  # "go"
     for _ in range(n):
         t0 = time.perf_counter()
         assert client.get(url).status_code == 200
-        print(time.perf_counter() - t0, flush=True)
+        print(t0, time.perf_counter() - t0, flush=True)
 """
 
 
@@ -193,21 +193,72 @@ class HealthClient:
     def __init__(self, base: str, n: int):
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _HEALTH_CLIENT, base + "/healthz", str(n)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert self.proc.stdout is not None
+        assert self.proc.stdout is not None and self.proc.stdin is not None
         assert self.proc.stdout.readline().strip() == "ready"
+
+    def go(self) -> HealthClient:
+        """Start the requests (the process is started and connected before)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        return self
 
     def wait(self) -> list[float]:
         """Seconds of each request, once the client has made all ``n``."""
         out, _ = self.proc.communicate()
-        return [float(x) for x in out.split()]
+        self.timeline = [tuple(map(float, line.split())) for line in out.splitlines()]
+        return [seconds for _, seconds in self.timeline]
 
     def stop(self) -> list[float]:
         """Stop the client now; seconds of each request it made."""
         self.proc.terminate()
         return self.wait()
+
+
+# The stand-in models run in a process of their own, as a model server does (on another
+# machine, usually): in this process their 128 streaming threads would share a GIL with the
+# battle clients.
+_STANDIN = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from arena.demo_models import Behaviour, StandinModels
+from bench.live import MODELS, answer_rule
+behaviour = Behaviour(text=answer_rule, chunks=int(sys.argv[2]), delay=float(sys.argv[3]))
+with StandinModels(dict.fromkeys(MODELS, behaviour)) as standin:
+    print(standin.url, flush=True)
+    sys.stdin.read()  # until the benchmark closes it
+"""
+
+
+class StandinProcess:
+    """The stand-in models (:mod:`arena.demo_models`) in a process of their own."""
+
+    def __init__(self, chunks: int, delay: float, nice: int = 0):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _STANDIN, str(ROOT), str(chunks), str(delay)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        assert self.url.startswith("http"), "the stand-in did not start"
+
+    def __enter__(self) -> StandinProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
 
 def write_config(path: Path, standin_url: str, concurrency: int) -> None:
@@ -275,6 +326,12 @@ def main() -> int:
     ap.add_argument("--delay", type=float, default=0.01, help="seconds between chunks")
     ap.add_argument("--ttft", type=int, default=50, help="battles, one at a time, for TTFT")
     ap.add_argument("--health", type=int, default=400, help="/healthz requests per phase")
+    ap.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="run the battle clients and the stand-in at this niceness during the streams",
+    )
     ap.add_argument("--web-workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=64, help="gunicorn threads per worker")
     ap.add_argument("--database-url", default=os.environ.get("ARENA_BENCH_DATABASE_URL", ""))
@@ -290,10 +347,9 @@ def main() -> int:
 
 def run(args, tmp: Path, url: str) -> int:
     db.upgrade(url)
-    behaviour = Behaviour(text=answer_rule, chunks=args.chunks, delay=args.delay)
     redis_server = EmbeddedRedis(tmp / "redis")
     procs: list[subprocess.Popen] = []
-    with StandinModels(dict.fromkeys(MODELS, behaviour)) as standin:
+    with StandinProcess(args.chunks, args.delay, args.nice) as standin:
         try:
             redis_url = redis_server.start()
             procs = start(tmp, url, redis_url, standin.url, args)
@@ -303,6 +359,7 @@ def run(args, tmp: Path, url: str) -> int:
                 "web": [procs[0].pid],
                 "generate": [procs[1].pid],
                 "redis": [redis_server.process.pid],
+                "stand-in": [standin.proc.pid],
             }
             args.redis = redis.Redis.from_url(redis_url)
             code = measure(args, base, standin, groups)
@@ -322,7 +379,7 @@ def measure(args, base: str, standin, groups: dict) -> int:
     # Warm up: the web workers, the generation worker's connections.
     for k in range(4):
         run_battle(client, base, f"warm-up {k}")
-    idle = HealthClient(base, args.health).wait()
+    idle = HealthClient(base, args.health).go().wait()
 
     arena, direct, posts, stored = [], [], [], []
     for k in range(args.ttft):
@@ -344,15 +401,22 @@ def measure(args, base: str, standin, groups: dict) -> int:
             results[k] = exc
 
     threads = [threading.Thread(target=one, args=(k,)) for k in range(args.battles)]
+    checker = HealthClient(base, 10**9)
+    if args.nice:
+        os.nice(args.nice)  # the battle clients and the stand-in; not the servers, not the checker
     before = cputime.snapshot(groups) if cputime.available() else None
     t0 = time.perf_counter()
     for t in threads:
         t.start()
     time.sleep(0.2)  # the streams are under way
-    checker = HealthClient(base, 10**9)
+    checker.go()
     for t in threads:
         t.join()
     busy = checker.stop()
+    if os.environ.get("BENCH_TIMELINE"):
+        Path(os.environ["BENCH_TIMELINE"]).write_text(
+            json.dumps({"start": t0, "timeline": checker.timeline})
+        )
     wall = time.perf_counter() - t0
     cpu = cputime.used(before, cputime.snapshot(groups)) if before else {}
     failures = [r for r in results if isinstance(r, BaseException)]
@@ -392,7 +456,7 @@ def measure(args, base: str, standin, groups: dict) -> int:
         print(
             "cpu s while streaming    "
             + ", ".join(
-                f"{'bench (clients, stand-in)' if k == 'this' else k} {v:.2f}"
+                f"{'battle clients' if k == 'this' else k} {v:.2f}"
                 for k, v in cpu.items()
             )
             + f" (wall {wall:.2f} s, 2 cores)"
