@@ -101,7 +101,48 @@ def _stream_url(battle_id: int, token: str) -> str:
 @bp.post("")
 @limit("generate")
 def start():
-    """Start a live battle: two live models answer ``prompt``."""
+    """Start a live battle: two live models answer ``prompt``.
+
+    ---
+    post:
+      summary: Start a live battle on the rater's own prompt
+      description: >-
+        Stores the battle (two live models drawn, sides hidden) and asks the generation
+        workers for both answers; they stream on `stream_url`. Shares the
+        `[limits] generate` budget with follow-ups and regenerates.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [prompt]
+              properties:
+                prompt: {type: string, description: 'at most [live] max_prompt_chars'}
+                category:
+                  type: string
+                  description: general, coding, math or a category the prompts have; unnamed
+                    or empty, the prompt decides
+      responses:
+        201:
+          description: the battle, its token and its view (both answers "streaming")
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/LiveStarted'}}
+        400:
+          description: bad_prompt (empty, or an unknown category), too_long, bad_json, bad_text
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        404:
+          description: live_disabled ([live] enabled = false)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        413: {$ref: '#/components/responses/Error'}
+        429: {$ref: '#/components/responses/Error'}
+        503:
+          description: no_live_models (fewer than two), or unavailable (Redis or the database)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+    """
     _enabled()
     body = json_body(required=True)
     text = _text(body, "prompt")
@@ -146,7 +187,54 @@ def start():
 @bp.post("/<int:battle_id>/turns")
 @limit("generate")
 def add_turn(battle_id: int):
-    """A follow-up: both models answer ``text``, each with its own history."""
+    """A follow-up: both models answer ``text``, each with its own history.
+
+    ---
+    post:
+      summary: Ask a follow-up in a ready live battle
+      description: >-
+        Both models answer `text`, each with its own conversation so far (at most
+        [live] max_turns turns).
+      parameters: [battle_id]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [battle_token, text]
+              properties:
+                battle_token: {type: string}
+                text: {type: string, description: 'at most [live] max_prompt_chars'}
+      responses:
+        201:
+          description: the new turn (attempt 0) and the battle's view
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/LiveTurnStarted'}}
+        400:
+          description: bad_token, bad_prompt, too_long, bad_json, bad_text
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        403:
+          description: wrong_battle (the token is for another battle)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        404:
+          description: no_battle, live_disabled
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        409:
+          description: not_ready (still streaming), max_turns, battle_failed, already_voted
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        410:
+          description: token_expired
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        413: {$ref: '#/components/responses/Error'}
+        429: {$ref: '#/components/responses/Error'}
+        503: {$ref: '#/components/responses/Error'}
+    """
     _enabled()
     body = json_body(required=True)
     _check_token(battle_id, body.get("battle_token"))
@@ -168,7 +256,53 @@ def add_turn(battle_id: int):
 @bp.post("/<int:battle_id>/regenerate")
 @limit("generate")
 def regenerate(battle_id: int):
-    """Both models answer the last turn again (recorded; only the newest attempt counts)."""
+    """Both models answer the last turn again (recorded; only the newest attempt counts).
+
+    ---
+    post:
+      summary: Have the last turn of a ready live battle answered again
+      description: >-
+        Both models answer the last turn again (the next attempt); earlier attempts
+        stay stored, only the newest counts.
+      parameters: [battle_id]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [battle_token]
+              properties:
+                battle_token: {type: string}
+      responses:
+        201:
+          description: the turn, its new attempt and the battle's view
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/LiveTurnStarted'}}
+        400:
+          description: bad_token, bad_prompt, too_long, bad_json, bad_text
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        403:
+          description: wrong_battle (the token is for another battle)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        404:
+          description: no_battle, live_disabled
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        409:
+          description: not_ready (still streaming), max_turns, battle_failed, already_voted
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        410:
+          description: token_expired
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        413: {$ref: '#/components/responses/Error'}
+        429: {$ref: '#/components/responses/Error'}
+        503: {$ref: '#/components/responses/Error'}
+    """
     _enabled()
     body = json_body(required=True)
     _check_token(battle_id, body.get("battle_token"))
@@ -189,7 +323,36 @@ def regenerate(battle_id: int):
 @bp.get("/<int:battle_id>")
 @limit("reads")
 def show(battle_id: int):
-    """The battle's public view: turns, texts so far, statuses; no model names."""
+    """The battle's public view: turns, texts so far, statuses; no model names.
+
+    ---
+    get:
+      summary: A live battle as its rater sees it (no model names)
+      parameters: [battle_id, battle_token]
+      responses:
+        200:
+          description: the conversation so far
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/LiveView'}}
+        400:
+          description: bad_token
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        403:
+          description: wrong_battle (the token is for another battle)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        404:
+          description: no_battle
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        410:
+          description: token_expired
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        429: {$ref: '#/components/responses/Error'}
+        503: {$ref: '#/components/responses/Error'}
+    """
     _check_token(battle_id, request.args.get("token"))
     with Session(rt().engine) as s:
         return jsonify(public_view(s, battle_id))
@@ -199,7 +362,40 @@ def show(battle_id: int):
 @limit("reads")
 def reveal(battle_id: int):
     """After the vote (accepted, queued or stored): each side's model, time to first token
-    and tokens per second (409 ``not_voted`` before)."""
+    and tokens per second (409 ``not_voted`` before).
+
+    ---
+    get:
+      summary: The models of a voted live battle, with their speeds
+      parameters: [battle_id, battle_token]
+      responses:
+        200:
+          description: each side's model, time to first token and tokens per second
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/LiveReveal'}}
+        400:
+          description: bad_token
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        403:
+          description: wrong_battle (the token is for another battle)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        404:
+          description: no_battle
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        409:
+          description: not_voted (no vote accepted yet)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        410:
+          description: token_expired
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        429: {$ref: '#/components/responses/Error'}
+        503: {$ref: '#/components/responses/Error'}
+    """
     _check_token(battle_id, request.args.get("token"))
     with Session(rt().engine) as s:
         try:
@@ -211,7 +407,50 @@ def reveal(battle_id: int):
 @bp.get("/<int:battle_id>/events")
 @limit("reads")
 def events(battle_id: int):
-    """The battle's answers as server-sent events (``text/event-stream``)."""
+    """The battle's answers as server-sent events (``text/event-stream``).
+
+    ---
+    get:
+      summary: The live battle's answers as server-sent events
+      parameters: [battle_id, battle_token, last_event_id, Last-Event-ID]
+      responses:
+        200:
+          description: >-
+            Server-sent events (text/event-stream), one per entry of the battle's
+            stream; each event's `id` is the stream entry id (resume after it with
+            `Last-Event-ID` or `last_event_id`) and its `data` a JSON object with
+            `kind`, `side` ("left"/"right"), `turn` and `attempt` (strings). Event
+            kinds: `turn` (a turn or attempt began), `delta` (`text`: the next chunk of
+            a side's answer, several chunks of 50 ms joined), `done` (the answer is
+            stored: `finish_reason`, `ttft_ms`, `tokens_per_second`,
+            `completion_tokens`, and `html`, the answer rendered and sanitized),
+            `error` (`reason`: that side failed), `status` (both sides of the turn are
+            finished: `status` "ready" or "failed", `identity_leak` "1"/"0", `failure`),
+            and `view` (the stream has expired: the battle's view from the database,
+            a LiveView, without an id). The body begins with `retry:`, carries a
+            `: keep-alive` comment after 15 s without an event, and ends after the
+            turn's `status` or after at most 5 minutes (reconnect from the last id).
+          content:
+            text/event-stream: {schema: {type: string}}
+        400:
+          description: bad_token, bad_id (a malformed Last-Event-ID)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        403:
+          description: wrong_battle (the token is for another battle)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        404:
+          description: no_battle
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        410:
+          description: token_expired
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        429: {$ref: '#/components/responses/Error'}
+        503: {$ref: '#/components/responses/Error'}
+    """
     _check_token(battle_id, request.args.get("token"))
     last_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or "0"
     if not _ENTRY_ID.match(last_id):
