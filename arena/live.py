@@ -12,10 +12,12 @@ by turn:
   and one "streaming" answer row per side. The caller commits, then calls
   :func:`request_generation`, which puts one request per side on the request
   stream (``[live] request_stream``) for :mod:`workers.generate`.
-* :func:`add_turn` (a follow-up) and :func:`regenerate` (the last turn's answers
+* :func:`follow_up` (a new turn) and :func:`answer_again` (the last turn's answers
   again, with the next ``attempt``; only the highest attempt of a turn counts)
   move a "ready" battle back to "open" with one compare-and-set UPDATE, so two
-  requests at once cannot both succeed.
+  requests at once cannot both succeed. Like :func:`begin` they return what
+  :func:`request_generation` needs (the models and each side's conversation);
+  :func:`add_turn` and :func:`regenerate` return just the turn (and attempt).
 * The generation worker stores each finished answer and, when both sides of a
   turn are finished, sets the battle "ready" (or "failed", with the reason in
   ``failure``). A vote is accepted only on a "ready" battle
@@ -201,26 +203,24 @@ def _settings_json(endpoint: ModelEndpoint | None) -> str | None:
     return None if endpoint is None else json.dumps(endpoint.generation_settings())
 
 
+def _model_names(session: Session, battle: Battle) -> tuple[str, str]:
+    """The (left, right) model names of ``battle``."""
+    names = dict(
+        session.execute(
+            select(Model.id, Model.name).where(
+                Model.id.in_([battle.left_model_id, battle.right_model_id])
+            )
+        ).all()
+    )
+    return (names.get(battle.left_model_id), names.get(battle.right_model_id))
+
+
 def _add_answers(
-    session: Session,
-    settings,
-    battle: Battle,
-    turn: int,
-    attempt: int,
-    models: tuple[str, str] | None = None,
+    session: Session, settings, battle: Battle, turn: int, attempt: int, models: tuple[str, str]
 ) -> None:
     """The two "streaming" answer rows of a turn (the worker fills them); ``models`` are
-    the (left, right) names when the caller knows them (else they are read)."""
+    the (left, right) names."""
     eps = endpoints(settings)
-    if models is None:
-        names = dict(
-            session.execute(
-                select(Model.id, Model.name).where(
-                    Model.id.in_([battle.left_model_id, battle.right_model_id])
-                )
-            ).all()
-        )
-        models = (names.get(battle.left_model_id), names.get(battle.right_model_id))
     for side, name in zip(SIDES, models, strict=True):
         session.add(
             BattleMessage(
@@ -250,6 +250,23 @@ class Started:
     def conversations(self) -> dict[str, list[tuple[str, str]]]:
         """Each side's conversation of turn 1, for :func:`request_generation`."""
         return {side: [("user", self.text)] for side in SIDES}
+
+
+@dataclass(frozen=True)
+class Continued:
+    """A turn (:func:`follow_up`) or attempt (:func:`answer_again`) just stored: what
+    :func:`request_generation` needs, without reading it back (the models stay the
+    server's: never show them to the rater)."""
+
+    battle_id: int
+    turn: int
+    attempt: int
+    models: tuple[str, str]  # (left, right) names in Arena
+    history: dict[str, tuple[tuple[str, str], ...]]  # side -> its conversation, oldest first
+
+    def conversations(self) -> dict[str, list[tuple[str, str]]]:
+        """Each side's conversation for this turn, for :func:`request_generation`."""
+        return {side: list(pairs) for side, pairs in self.history.items()}
 
 
 def start(
@@ -375,6 +392,14 @@ def _reopen(session: Session, battle: Battle, turns: int) -> None:
 def add_turn(session: Session, settings, battle_id: int, text: str) -> int:
     """Add a follow-up turn to a ready battle; returns the new turn number (caller commits).
 
+    :func:`follow_up` with the same arguments; see there.
+    """
+    return follow_up(session, settings, battle_id, text).turn
+
+
+def follow_up(session: Session, settings, battle_id: int, text: str) -> Continued:
+    """Add a follow-up turn to a ready battle (the caller commits); what was stored.
+
     Raises
     ------
     LiveError
@@ -391,16 +416,24 @@ def add_turn(session: Session, settings, battle_id: int, text: str) -> int:
     turn = battle.turns + 1
     _reopen(session, battle, turn)
     session.add(BattleMessage(battle_id=battle_id, turn=turn, side="user", text=text))
-    _add_answers(session, settings, session.get(Battle, battle_id), turn, 0)
-    session.flush()
-    return turn
+    return _continued(session, settings, battle_id, turn, 0)
 
 
 def regenerate(session: Session, settings, battle_id: int) -> tuple[int, int]:
     """Answer the last turn again (both sides, the next attempt); returns (turn, attempt).
 
+    :func:`answer_again` with the same arguments; see there.
+    """
+    again = answer_again(session, settings, battle_id)
+    return again.turn, again.attempt
+
+
+def answer_again(session: Session, settings, battle_id: int) -> Continued:
+    """Answer the last turn again (both sides, the next attempt); what was stored.
+
     The earlier attempts stay stored; only the highest attempt of a turn counts.
-    The caller commits.
+    The caller commits. Raises :class:`LiveError` as :func:`follow_up` does (but for
+    the text and ``max_turns``).
     """
     battle = _live_battle(session, battle_id)
     _refuse_unless_ready(session, battle)
@@ -416,9 +449,30 @@ def regenerate(session: Session, settings, battle_id: int) -> tuple[int, int]:
         ).scalar_one()
     )
     _reopen(session, battle, turn)
-    _add_answers(session, settings, session.get(Battle, battle_id), turn, attempt)
+    return _continued(session, settings, battle_id, turn, attempt)
+
+
+def _continued(session: Session, settings, battle_id: int, turn: int, attempt: int) -> Continued:
+    """Add the answer rows of ``turn``/``attempt`` to a reopened battle; each side's
+    conversation for them, built as the generation worker builds it from the database
+    (:func:`workers.generate_store.load_job`: every turn's user text and, before this
+    turn, that side's answer that counts)."""
+    battle = session.get(Battle, battle_id)
+    models = _model_names(session, battle)
+    _add_answers(session, settings, battle, turn, attempt, models)
     session.flush()
-    return turn, attempt
+    messages = current_messages(session, battle_id)
+    history: dict[str, tuple[tuple[str, str], ...]] = {}
+    for side in SIDES:
+        pairs: list[tuple[str, str]] = []
+        for k in range(1, turn + 1):
+            user = messages.get((k, "user"))
+            pairs.append(("user", user.text if user else ""))
+            if k < turn:
+                answer = messages.get((k, side))
+                pairs.append(("assistant", answer.text if answer else ""))
+        history[side] = tuple(pairs)
+    return Continued(battle_id, turn, attempt, models, history)
 
 
 # -- Redis ------------------------------------------------------------------------------------
@@ -448,7 +502,8 @@ def request_generation(
     ``models`` ((left, right) names) with ``conversations`` (side -> ``(role, text)``
     pairs, oldest first) go in the requests as a hint: the worker calls the model with
     them at once and checks them against the database meanwhile (a hint that does not
-    match is not used). :meth:`Started.conversations` gives them for a new battle.
+    match is not used). :meth:`Started.conversations` gives them for a new battle,
+    :meth:`Continued.conversations` for a follow-up or a regenerate.
     """
     key = stream_key(battle_id)
     # MULTI/EXEC: a worker waiting on the request stream is woken once, with both requests

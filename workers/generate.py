@@ -313,8 +313,8 @@ class GenerationWorker:
         """Generate one side's answer for one request, store it, and report it.
 
         The answer's row is read from the database while the request is claimed in
-        Redis. When the request carries the model and the conversation (a new battle's
-        first turn: :func:`arena.live.request_generation` with ``conversations``), the
+        Redis. When the request carries the model and the conversation (as the web app's
+        requests do: :func:`arena.live.request_generation` with ``conversations``), the
         model is called as soon as the claim is won, before the row is read: the time to
         first token is then the longer of the two, not their sum. That early stream writes
         nothing until the row is read and matches (its answer still "streaming", the same
@@ -356,6 +356,7 @@ class GenerationWorker:
                 if early is not None:
                     if _matches(job, req):
                         outcome = await early
+                        log.debug("request %s was answered from its hint", req.entry_id)
                     else:
                         log.warning("request %s does not match its answer row", req.entry_id)
                     early = None

@@ -89,9 +89,19 @@ def _not_claimed(battle_id: int) -> None:
         raise ApiError(409, "this battle has a vote; start a new one", "already_voted")
 
 
-def _generate(battle_id: int, turn: int, attempt: int) -> None:
+def _generate(stored: live.Continued) -> None:
+    """Ask for both answers of what was just stored; the requests carry the models and
+    the conversations (the worker calls the models before it reads the battle back)."""
     runtime = rt()
-    live.request_generation(runtime.redis, runtime.settings, battle_id, turn, attempt)
+    live.request_generation(
+        runtime.redis,
+        runtime.settings,
+        stored.battle_id,
+        stored.turn,
+        stored.attempt,
+        models=stored.models,
+        conversations=stored.conversations(),
+    )
 
 
 def _stream_url(battle_id: int, token: str) -> str:
@@ -243,14 +253,14 @@ def add_turn(battle_id: int):
     runtime = rt()
     with Session(runtime.engine) as s:
         try:
-            turn = live.add_turn(s, runtime.settings, battle_id, text)
+            stored = live.follow_up(s, runtime.settings, battle_id, text)
         except live.LiveError as exc:
             raise _live_error(exc) from None
         s.commit()
-    _generate(battle_id, turn, 0)
+    _generate(stored)
     with Session(runtime.engine) as s:
         view = public_view(s, battle_id)
-    return jsonify({"turn": turn, "attempt": 0, "view": view}), 201
+    return jsonify({"turn": stored.turn, "attempt": 0, "view": view}), 201
 
 
 @bp.post("/<int:battle_id>/regenerate")
@@ -310,14 +320,14 @@ def regenerate(battle_id: int):
     runtime = rt()
     with Session(runtime.engine) as s:
         try:
-            turn, attempt = live.regenerate(s, runtime.settings, battle_id)
+            stored = live.answer_again(s, runtime.settings, battle_id)
         except live.LiveError as exc:
             raise _live_error(exc) from None
         s.commit()
-    _generate(battle_id, turn, attempt)
+    _generate(stored)
     with Session(runtime.engine) as s:
         view = public_view(s, battle_id)
-    return jsonify({"turn": turn, "attempt": attempt, "view": view}), 201
+    return jsonify({"turn": stored.turn, "attempt": stored.attempt, "view": view}), 201
 
 
 @bp.get("/<int:battle_id>")
