@@ -37,7 +37,7 @@ import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from arena import db, live, runtime  # noqa: E402 (after sys.path names the repository)
+from arena import db, live, live_view, runtime  # noqa: E402 (after sys.path names the repository)
 from arena.cli.run import stop_processes  # noqa: E402 (after sys.path names the repository)
 from arena.config import load  # noqa: E402 (after sys.path names the repository)
 from arena.demo_models import default_answer  # noqa: E402 (after sys.path names the repository)
@@ -134,7 +134,7 @@ def many_streams(rt, worker_pid: int, n: int, chunks: int) -> bool:
         for battle_id, i in prompts.items():
             stored = live.current_messages(s, battle_id)
             entries = rt.redis.xrange(live.stream_key(battle_id))
-            view = live.view(s, battle_id)
+            view = live_view.view(s, battle_id)
             names = {side: name for side, name in zip(("left", "right"), _names(s, battle_id))}
             for side in ("left", "right"):
                 deltas = [

@@ -26,7 +26,7 @@ import numpy as np
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context, url_for
 from sqlmodel import Session
 
-from arena import battles, live
+from arena import battles, live, live_view
 from arena.models import Battle
 from arena.web.common import rater_id, rt, tokens
 from arena.web.errors import ApiError
@@ -63,9 +63,9 @@ def _enabled() -> None:
 
 
 def public_view(session: Session, battle_id: int) -> dict:
-    """:func:`arena.live.view` plus, for each finished answer, its sanitized ``html``."""
+    """:func:`arena.live_view.view` plus, for each finished answer, its sanitized ``html``."""
     try:
-        view = live.view(session, battle_id, rt().settings, redis=rt().redis)
+        view = live_view.view(session, battle_id, rt().settings, redis=rt().redis)
     except live.LiveError as exc:
         raise _live_error(exc) from None
     for turn in view.get("turns", []):
@@ -189,7 +189,7 @@ def start():
             "battle_token": token,
             "battle_id": battle_id,
             "stream_url": _stream_url(battle_id, token),
-            "view": live.started_view(started, runtime.settings),
+            "view": live_view.started_view(started, runtime.settings),
         }
     ), 201
 
@@ -409,7 +409,7 @@ def reveal(battle_id: int):
     _check_token(battle_id, request.args.get("token"))
     with Session(rt().engine) as s:
         try:
-            return jsonify(live.reveal(s, battle_id, redis=rt().redis))
+            return jsonify(live_view.reveal(s, battle_id, redis=rt().redis))
         except live.LiveError as exc:
             raise _live_error(exc) from None
 

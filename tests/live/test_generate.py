@@ -14,7 +14,7 @@ import pytest
 import redis as redis_lib
 from sqlmodel import Session
 
-from arena import live, votes
+from arena import live, live_view, votes
 from arena.demo_models import Behaviour, default_answer
 from arena.models import Battle, BattleMessage, Model, PairCount, Vote
 from rating.style_features import answer_features
@@ -322,7 +322,7 @@ def test_regenerate_streams_a_new_attempt(configure, worker, standin):
     wait_for(rt, battle_id)
     shown = sides(rt, battle_id)
     with Session(rt.engine) as s:
-        v = live.view(s, battle_id)
+        v = live_view.view(s, battle_id)
     for side in ("left", "right"):
         assert v["turns"][0][side]["text"] == f"second try of {shown[side]}"
         assert v["turns"][0][side]["attempt"] == 1
