@@ -20,7 +20,7 @@ from arena.models import Battle, BattleMessage, Model, PairCount, Vote
 from rating.style_features import answer_features
 from tests.conftest import count
 from tests.live.conftest import model_tables
-from workers import generate
+from workers import generate, generate_request
 
 
 @pytest.fixture
@@ -515,13 +515,13 @@ def test_a_request_whose_conversation_is_not_the_stored_one_streams_the_stored_o
 def test_parse_request_reads_the_conversation_and_ignores_a_bad_one():
     base = {"battle_id": "3", "turn": "1", "attempt": "0", "side": "left"}
     good = {**base, "model": "alpha", "conversation": json.dumps([["user", "hi"]])}
-    req = generate.parse_request("1-0", good)
+    req = generate_request.parse_request("1-0", good)
     assert (req.model, req.conversation) == ("alpha", (("user", "hi"),))
     for bad in ("not json", json.dumps([["user"]]), json.dumps({"a": 1}), json.dumps([])):
-        req = generate.parse_request("1-0", {**base, "model": "alpha", "conversation": bad})
+        req = generate_request.parse_request("1-0", {**base, "model": "alpha", "conversation": bad})
         assert req is not None and req.model is None and req.conversation is None
-    assert generate.parse_request("1-0", {**base, "conversation": json.dumps([["u", "x"]])})
-    assert generate.parse_request("1-0", {"turn": "1"}) is None
+    assert generate_request.parse_request("1-0", {**base, "conversation": json.dumps([["u", "x"]])})
+    assert generate_request.parse_request("1-0", {"turn": "1"}) is None
 
 
 HINTED = "was answered from its hint"
