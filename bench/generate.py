@@ -20,7 +20,7 @@ one ``arena worker --generate`` process, an embedded redis-server and a scratch 
 Usage::
 
     .venv/bin/python bench/generate.py [--battles 64] [--chunks 200] [--delay 0.01]
-                                       [--sequential 20] [--database-url URL]
+                                       [--first-delay 0] [--sequential 20] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -211,6 +211,9 @@ def main() -> int:
     parser.add_argument("--battles", type=int, default=64)
     parser.add_argument("--chunks", type=int, default=200)
     parser.add_argument("--delay", type=float, default=0.01, help="seconds between chunks")
+    parser.add_argument(
+        "--first-delay", type=float, default=0.0, help="the stand-in's time to first token, s"
+    )
     parser.add_argument("--sequential", type=int, default=20)
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
@@ -236,6 +239,8 @@ def main() -> int:
                         str(args.chunks),
                         "--delay",
                         str(args.delay),
+                        "--first-delay",
+                        str(args.first_delay),
                     ],
                     cwd=ROOT,
                     stdout=subprocess.PIPE,
