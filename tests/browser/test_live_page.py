@@ -192,6 +192,11 @@ def test_a_failing_side_shows_its_reason_and_cannot_be_voted(page, live_server, 
         battle = s.execute(select(Battle)).scalar_one()
         assert battle.status == "failed" and "500" in (battle.failure or "")
     assert page.locator("#vote-form").get_attribute("data-voted") is None
+    page.reload()  # after a reload: the same failure, still no vote
+    page.wait_for_selector('#live[data-resumed="1"]')
+    assert "500" in page.locator(".pane-error:not([hidden])").inner_text()
+    assert page.locator("#vote-left").is_disabled()
+    assert "cannot be voted" in page.locator("#status").inner_text()
     page.click("#new-battle")
     page.wait_for_selector("#prompt-text")
     assert page.locator(".turn").count() == 0
@@ -348,9 +353,10 @@ def test_a_live_battle_survives_a_reload(page, live_server, rt, generating, stan
     assert page.locator("#vote-left").is_disabled()
     assert page.locator("#vote-form").get_attribute("data-voted") == "left"
     assert page.locator("#turn-1 .pane-left .answer-text h2").count() >= 1
-    page.click("#new-battle")  # a new battle: the kept one is forgotten
-    page.wait_for_selector("#prompt-text")
-    assert page.locator(".turn").count() == 0 and kept_battle(page) is None
+    # Coming back to the page anew (not a reload) starts a new battle.
+    page.goto(live_server + "/")
+    page.wait_for_function("window.sessionStorage.getItem('arena.live.battle') === null")
+    assert page.locator(".turn").count() == 0 and page.locator("#send").is_enabled()
     with Session(rt.engine) as s:
         assert len(s.execute(select(Vote)).all()) == 1
 

@@ -430,11 +430,12 @@
   });
   document.getElementById("new-battle").addEventListener("click", forget);
 
-  // How this page was reached: "reload", "back_forward", "navigate"...
-  function arrivedBy() {
+  // Whether this page was reloaded (or reached with back/forward), not opened anew.
+  function reloaded() {
     var entries = window.performance && performance.getEntriesByType
       ? performance.getEntriesByType("navigation") : [];
-    return entries.length ? entries[0].type : "navigate";
+    var how = entries.length ? entries[0].type : "navigate";
+    return how === "reload" || how === "back_forward";
   }
 
   // Whether any answer of the view's last turn is still streaming (the database holds no
@@ -445,12 +446,12 @@
   }
 
   // The battle this tab had before a reload: its view, then its stream; a battle the server
-  // no longer knows (expired token, another database) is dropped. A voted battle is shown
-  // again (with the names) after a reload only, not when the rater comes back to a new page.
+  // no longer knows (expired token, another database) is dropped. A finished battle (voted,
+  // or failed) is shown again after a reload only, not when the rater comes back to the page.
   function resume() {
     var was = kept();
     if (!was) { return; }
-    if (was.voted && arrivedBy() !== "reload" && arrivedBy() !== "back_forward") {
+    if (was.voted && !reloaded()) {
       forget();
       return;
     }
@@ -466,6 +467,7 @@
       return null;
     }).then(function (view) {
       if (!view) { dropped(); return; }
+      if (view.status === "failed" && !reloaded()) { forget(); dropped(); return; }
       root.dataset.battleId = String(battle.id);
       categoryBox.hidden = true;
       applyView(view);
