@@ -528,8 +528,12 @@ def main() -> None:  # pragma: no cover - manual use: python -m arena.demo_model
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--chunks", type=int, default=40)
     parser.add_argument("--delay", type=float, default=0.02)
+    parser.add_argument("--first-delay", type=float, default=0.0, help="time to first token, s")
     args = parser.parse_args()
-    models = {n: Behaviour(chunks=args.chunks, delay=args.delay) for n in args.names}
+    models = {
+        n: Behaviour(chunks=args.chunks, delay=args.delay, first_delay=args.first_delay)
+        for n in args.names
+    }
     with StandinModels(models, args.port) as standin:
         print(f"{LABEL}: {', '.join(models)} at {standin.url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):

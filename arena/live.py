@@ -12,16 +12,19 @@ by turn:
   and one "streaming" answer row per side. The caller commits, then calls
   :func:`request_generation`, which puts one request per side on the request
   stream (``[live] request_stream``) for :mod:`workers.generate`.
-* :func:`add_turn` (a follow-up) and :func:`regenerate` (the last turn's answers
+* :func:`follow_up` (a new turn) and :func:`answer_again` (the last turn's answers
   again, with the next ``attempt``; only the highest attempt of a turn counts)
   move a "ready" battle back to "open" with one compare-and-set UPDATE, so two
-  requests at once cannot both succeed.
+  requests at once cannot both succeed. Like :func:`begin` they return what
+  :func:`request_generation` needs (the models and each side's conversation);
+  :func:`add_turn` and :func:`regenerate` return just the turn (and attempt).
 * The generation worker stores each finished answer and, when both sides of a
   turn are finished, sets the battle "ready" (or "failed", with the reason in
   ``failure``). A vote is accepted only on a "ready" battle
   (:func:`arena.votes.payload_for`); storing it sets "voted".
-* :func:`view` is what a rater may see (no model names before the vote);
-  :func:`reveal` adds the names and speeds once the vote is stored.
+* :func:`current_messages` reads a battle's conversation (the answers that count);
+  what a rater may see of it, and the reveal after the vote, are in
+  :mod:`arena.live_view`.
 
 Every refusal is a :class:`LiveError` carrying an HTTP status and a machine code.
 """
@@ -201,26 +204,24 @@ def _settings_json(endpoint: ModelEndpoint | None) -> str | None:
     return None if endpoint is None else json.dumps(endpoint.generation_settings())
 
 
+def _model_names(session: Session, battle: Battle) -> tuple[str, str]:
+    """The (left, right) model names of ``battle``."""
+    names = dict(
+        session.execute(
+            select(Model.id, Model.name).where(
+                Model.id.in_([battle.left_model_id, battle.right_model_id])
+            )
+        ).all()
+    )
+    return (names.get(battle.left_model_id), names.get(battle.right_model_id))
+
+
 def _add_answers(
-    session: Session,
-    settings,
-    battle: Battle,
-    turn: int,
-    attempt: int,
-    models: tuple[str, str] | None = None,
+    session: Session, settings, battle: Battle, turn: int, attempt: int, models: tuple[str, str]
 ) -> None:
     """The two "streaming" answer rows of a turn (the worker fills them); ``models`` are
-    the (left, right) names when the caller knows them (else they are read)."""
+    the (left, right) names."""
     eps = endpoints(settings)
-    if models is None:
-        names = dict(
-            session.execute(
-                select(Model.id, Model.name).where(
-                    Model.id.in_([battle.left_model_id, battle.right_model_id])
-                )
-            ).all()
-        )
-        models = (names.get(battle.left_model_id), names.get(battle.right_model_id))
     for side, name in zip(SIDES, models, strict=True):
         session.add(
             BattleMessage(
@@ -250,6 +251,23 @@ class Started:
     def conversations(self) -> dict[str, list[tuple[str, str]]]:
         """Each side's conversation of turn 1, for :func:`request_generation`."""
         return {side: [("user", self.text)] for side in SIDES}
+
+
+@dataclass(frozen=True)
+class Continued:
+    """A turn (:func:`follow_up`) or attempt (:func:`answer_again`) just stored: what
+    :func:`request_generation` needs, without reading it back (the models stay the
+    server's: never show them to the rater)."""
+
+    battle_id: int
+    turn: int
+    attempt: int
+    models: tuple[str, str]  # (left, right) names in Arena
+    history: dict[str, tuple[tuple[str, str], ...]]  # side -> its conversation, oldest first
+
+    def conversations(self) -> dict[str, list[tuple[str, str]]]:
+        """Each side's conversation for this turn, for :func:`request_generation`."""
+        return {side: list(pairs) for side, pairs in self.history.items()}
 
 
 def start(
@@ -337,19 +355,19 @@ def begin(
     return Started(battle.id, models, text, prompt.category)
 
 
-def _live_battle(session: Session, battle_id: int) -> Battle:
+def live_battle(session: Session, battle_id: int) -> Battle:
     battle = session.get(Battle, battle_id) if isinstance(battle_id, int) else None
     if battle is None or battle.origin != ORIGIN:
         raise LiveError("no_battle", f"there is no live battle {battle_id!r}")
     return battle
 
 
-def _has_vote(session: Session, battle_id: int) -> bool:
+def has_vote(session: Session, battle_id: int) -> bool:
     return session.execute(select(Vote.id).where(Vote.battle_id == battle_id)).first() is not None
 
 
 def _refuse_unless_ready(session: Session, battle: Battle) -> None:
-    if battle.status == "voted" or _has_vote(session, battle.id):
+    if battle.status == "voted" or has_vote(session, battle.id):
         raise LiveError("already_voted", "this battle has a vote; start a new one")
     if battle.status == "failed":
         raise LiveError("battle_failed", f"this battle failed ({battle.failure}); start a new one")
@@ -375,13 +393,21 @@ def _reopen(session: Session, battle: Battle, turns: int) -> None:
 def add_turn(session: Session, settings, battle_id: int, text: str) -> int:
     """Add a follow-up turn to a ready battle; returns the new turn number (caller commits).
 
+    :func:`follow_up` with the same arguments; see there.
+    """
+    return follow_up(session, settings, battle_id, text).turn
+
+
+def follow_up(session: Session, settings, battle_id: int, text: str) -> Continued:
+    """Add a follow-up turn to a ready battle (the caller commits); what was stored.
+
     Raises
     ------
     LiveError
         ``no_battle``, ``already_voted``, ``battle_failed``, ``not_ready``,
         ``max_turns``, or ``bad_prompt`` / ``too_long`` for the text.
     """
-    battle = _live_battle(session, battle_id)
+    battle = live_battle(session, battle_id)
     _refuse_unless_ready(session, battle)
     text = check_text(settings, text)
     if battle.turns >= settings.live.max_turns:
@@ -391,18 +417,26 @@ def add_turn(session: Session, settings, battle_id: int, text: str) -> int:
     turn = battle.turns + 1
     _reopen(session, battle, turn)
     session.add(BattleMessage(battle_id=battle_id, turn=turn, side="user", text=text))
-    _add_answers(session, settings, session.get(Battle, battle_id), turn, 0)
-    session.flush()
-    return turn
+    return _continued(session, settings, battle_id, turn, 0)
 
 
 def regenerate(session: Session, settings, battle_id: int) -> tuple[int, int]:
     """Answer the last turn again (both sides, the next attempt); returns (turn, attempt).
 
-    The earlier attempts stay stored; only the highest attempt of a turn counts.
-    The caller commits.
+    :func:`answer_again` with the same arguments; see there.
     """
-    battle = _live_battle(session, battle_id)
+    again = answer_again(session, settings, battle_id)
+    return again.turn, again.attempt
+
+
+def answer_again(session: Session, settings, battle_id: int) -> Continued:
+    """Answer the last turn again (both sides, the next attempt); what was stored.
+
+    The earlier attempts stay stored; only the highest attempt of a turn counts.
+    The caller commits. Raises :class:`LiveError` as :func:`follow_up` does (but for
+    the text and ``max_turns``).
+    """
+    battle = live_battle(session, battle_id)
     _refuse_unless_ready(session, battle)
     turn = battle.turns
     attempt = (
@@ -416,9 +450,30 @@ def regenerate(session: Session, settings, battle_id: int) -> tuple[int, int]:
         ).scalar_one()
     )
     _reopen(session, battle, turn)
-    _add_answers(session, settings, session.get(Battle, battle_id), turn, attempt)
+    return _continued(session, settings, battle_id, turn, attempt)
+
+
+def _continued(session: Session, settings, battle_id: int, turn: int, attempt: int) -> Continued:
+    """Add the answer rows of ``turn``/``attempt`` to a reopened battle; each side's
+    conversation for them, built as the generation worker builds it from the database
+    (:func:`workers.generate_store.load_job`: every turn's user text and, before this
+    turn, that side's answer that counts)."""
+    battle = session.get(Battle, battle_id)
+    models = _model_names(session, battle)
+    _add_answers(session, settings, battle, turn, attempt, models)
     session.flush()
-    return turn, attempt
+    messages = current_messages(session, battle_id)
+    history: dict[str, tuple[tuple[str, str], ...]] = {}
+    for side in SIDES:
+        pairs: list[tuple[str, str]] = []
+        for k in range(1, turn + 1):
+            user = messages.get((k, "user"))
+            pairs.append(("user", user.text if user else ""))
+            if k < turn:
+                answer = messages.get((k, side))
+                pairs.append(("assistant", answer.text if answer else ""))
+        history[side] = tuple(pairs)
+    return Continued(battle_id, turn, attempt, models, history)
 
 
 # -- Redis ------------------------------------------------------------------------------------
@@ -448,7 +503,8 @@ def request_generation(
     ``models`` ((left, right) names) with ``conversations`` (side -> ``(role, text)``
     pairs, oldest first) go in the requests as a hint: the worker calls the model with
     them at once and checks them against the database meanwhile (a hint that does not
-    match is not used). :meth:`Started.conversations` gives them for a new battle.
+    match is not used). :meth:`Started.conversations` gives them for a new battle,
+    :meth:`Continued.conversations` for a follow-up or a regenerate.
     """
     key = stream_key(battle_id)
     # MULTI/EXEC: a worker waiting on the request stream is woken once, with both requests
@@ -475,7 +531,7 @@ def vote_claimed(redis, battle_id: int) -> bool:
     return bool(redis.exists(f"{_VOTE_CLAIM}{battle_id}"))
 
 
-# -- what raters see --------------------------------------------------------------------------
+# -- reading ---------------------------------------------------------------------------------
 
 
 def current_messages(session: Session, battle_id: int) -> dict[tuple[int, str], BattleMessage]:
@@ -486,120 +542,3 @@ def current_messages(session: Session, battle_id: int) -> dict[tuple[int, str], 
         .order_by(BattleMessage.turn, BattleMessage.side, BattleMessage.attempt)
     ).scalars()
     return {(m.turn, m.side): m for m in rows}
-
-
-def _side(m: BattleMessage | None) -> dict:
-    if m is None:
-        return {
-            "text": "",
-            "status": "streaming",
-            "error": None,
-            "attempt": 0,
-            "finish_reason": None,
-        }
-    return {
-        "text": m.text,
-        "status": m.status,
-        "error": m.error,
-        "attempt": m.attempt,
-        "finish_reason": m.finish_reason,
-    }
-
-
-def _voted(session: Session, battle: Battle, redis) -> bool:
-    """Stored as voted, or (with ``redis``) a vote accepted and still in the queue."""
-    if battle.status == "voted" or _has_vote(session, battle.id):
-        return True
-    return redis is not None and vote_claimed(redis, battle.id)
-
-
-def view(session: Session, battle_id: int, settings=None, redis=None) -> dict:
-    """A live battle as the rater may see it: the conversation, no model names.
-
-    ``max_turns`` comes from ``settings`` when given, else the default. With ``redis``
-    a vote accepted but not stored yet counts as the vote (status "voted"). Raises
-    :class:`LiveError` ``no_battle`` for an unknown (or not live) battle.
-    """
-    from arena.config import LiveSettings
-
-    battle = _live_battle(session, battle_id)
-    messages = current_messages(session, battle_id)
-    voted = _voted(session, battle, redis)
-    max_turns = (settings.live if settings is not None else LiveSettings()).max_turns
-    prompt = session.get(Prompt, battle.prompt_id) if battle.prompt_id else None
-    turns = []
-    for turn in range(1, battle.turns + 1):
-        user = messages.get((turn, "user"))
-        turns.append(
-            {
-                "turn": turn,
-                "user": user.text if user else "",
-                "left": _side(messages.get((turn, "left"))),
-                "right": _side(messages.get((turn, "right"))),
-            }
-        )
-    status = "voted" if voted else battle.status
-    return {
-        "battle_id": battle.id,
-        "status": status,
-        "turns": turns,
-        "failure": battle.failure,
-        "max_turns": max_turns,
-        "can_vote": status == "ready",
-        "can_continue": status == "ready" and battle.turns < max_turns,
-        "identity_leak": bool(battle.identity_leak),
-        "category": prompt.category if prompt else None,
-    }
-
-
-def started_view(started: Started, settings=None) -> dict:
-    """:func:`view` of a battle :func:`begin` just stored, built without reading it back:
-    turn 1 with the rater's text, both answers "streaming", no vote."""
-    from arena.config import LiveSettings
-
-    max_turns = (settings.live if settings is not None else LiveSettings()).max_turns
-    return {
-        "battle_id": started.battle_id,
-        "status": "open",
-        "turns": [{"turn": 1, "user": started.text, "left": _side(None), "right": _side(None)}],
-        "failure": None,
-        "max_turns": max_turns,
-        "can_vote": False,
-        "can_continue": False,
-        "identity_leak": False,
-        "category": started.category,
-    }
-
-
-def _mean(values: list[float | None]) -> float | None:
-    kept = [v for v in values if v is not None]
-    return round(sum(kept) / len(kept), 1) if kept else None
-
-
-def reveal(session: Session, battle_id: int, redis=None) -> dict:
-    """The models' names and speeds, once the battle has a vote.
-
-    Per side: ``model``, and the mean ``ttft_ms`` and ``tokens_per_second`` of its
-    answers that count. With ``redis`` a vote accepted but still in the queue counts
-    as the vote. Raises :class:`LiveError` ``not_voted`` before the vote.
-    """
-    battle = _live_battle(session, battle_id)
-    if not _voted(session, battle, redis):
-        raise LiveError("not_voted", "the models are named after the vote")
-    names = dict(
-        session.execute(
-            select(Model.id, Model.name).where(
-                Model.id.in_([battle.left_model_id, battle.right_model_id])
-            )
-        ).all()
-    )
-    answers = current_messages(session, battle_id)
-    out: dict = {"identity_leak": bool(battle.identity_leak)}
-    for side, model_id in (("left", battle.left_model_id), ("right", battle.right_model_id)):
-        mine = [m for (_, s), m in answers.items() if s == side and m.status == "done"]
-        out[side] = {
-            "model": names[model_id],
-            "ttft_ms": _mean([m.ttft_ms for m in mine]),
-            "tokens_per_second": _mean([m.tokens_per_second for m in mine]),
-        }
-    return out

@@ -7,7 +7,10 @@ one ``arena worker --generate`` process, an embedded redis-server and a scratch 
    stand-in directly (first content chunk over HTTP) and through the worker (from
    :func:`arena.live.request_generation` to the first ``delta`` entry in the battle's
    Redis Stream, read with a blocking XREAD). The web app's relay is not in this
-   figure (bench/live.py measures the whole path through gunicorn).
+   figure (bench/live.py measures the whole path through gunicorn). Then the same for
+   **follow-ups**, asked as the web app asks (the requests carry the models and the
+   conversation: the worker calls the model before it reads the database) and, as the
+   baseline in the same run, bare (the worker reads the database first), alternating.
 2. **Many streams at once**: ``--battles`` battles started together (two streams each,
    ``--chunks`` chunks, ``--delay`` s apart): wall time until every battle's ``status``
    entry is in, every side's streamed text byte-identical to the stored answer and to
@@ -17,7 +20,7 @@ one ``arena worker --generate`` process, an embedded redis-server and a scratch 
 Usage::
 
     .venv/bin/python bench/generate.py [--battles 64] [--chunks 200] [--delay 0.01]
-                                       [--sequential 20] [--database-url URL]
+                                       [--first-delay 0] [--sequential 20] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from arena import db, live, runtime  # noqa: E402 (after sys.path names the repository)
+from arena import db, live, live_view, runtime  # noqa: E402 (after sys.path names the repository)
 from arena.cli.run import stop_processes  # noqa: E402 (after sys.path names the repository)
 from arena.config import load  # noqa: E402 (after sys.path names the repository)
 from arena.demo_models import default_answer  # noqa: E402 (after sys.path names the repository)
@@ -63,9 +66,15 @@ def start_battle(rt, i: int, text: str) -> int:
     return battle_id
 
 
-def first_delta_after(rt, battle_id: int, t0: float) -> float:
-    """Seconds from ``t0`` until the battle's first delta entry (blocking XREAD)."""
-    key, last = live.stream_key(battle_id), "0"
+def last_entry(rt, battle_id: int) -> str:
+    """The id of the battle stream's newest entry."""
+    return rt.redis.xrevrange(live.stream_key(battle_id), count=1)[0][0].decode()
+
+
+def first_delta_after(rt, battle_id: int, t0: float, after: str = "0") -> float:
+    """Seconds from ``t0`` until the battle's first delta entry after ``after`` (blocking
+    XREAD)."""
+    key, last = live.stream_key(battle_id), after
     while True:
         for _, entries in rt.redis.xread({key: last}, block=5000) or []:
             for entry_id, fields in entries:
@@ -74,9 +83,9 @@ def first_delta_after(rt, battle_id: int, t0: float) -> float:
                     return time.perf_counter() - t0
 
 
-def settled(rt, battle_id: int) -> None:
-    """Wait for the battle's ``status`` entry."""
-    key, last = live.stream_key(battle_id), "0"
+def settled(rt, battle_id: int, after: str = "0") -> None:
+    """Wait for the battle's ``status`` entry after ``after``."""
+    key, last = live.stream_key(battle_id), after
     while True:
         for _, entries in rt.redis.xread({key: last}, block=5000) or []:
             for entry_id, fields in entries:
@@ -114,6 +123,34 @@ def time_to_first_token(rt, base_url: str, n: int) -> None:
     print(f"added by the worker (p50): {pct(via, 0.5) - pct(direct, 0.5):.1f} ms")
 
 
+def follow_up_ttft(rt, n: int) -> None:
+    """Time to first token of follow-ups with and without the conversation in the request:
+    each battle asks turn 2 one way and turn 3 the other (alternating which goes first)."""
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for i in range(n):
+        battle_id = start_battle(rt, 10_000 + i, "hi")
+        settled(rt, battle_id)
+        for k, hint in enumerate((i % 2 == 0, i % 2 == 1)):
+            with Session(rt.engine) as s:
+                stored = live.follow_up(s, rt.settings, battle_id, f"and then ({k})?")
+                s.commit()
+            after = last_entry(rt, battle_id)
+            carried = {"models": stored.models, "conversations": stored.conversations()}
+            t0 = time.perf_counter()
+            live.request_generation(
+                rt.redis, rt.settings, battle_id, stored.turn, 0, **(carried if hint else {})
+            )
+            times[hint].append(first_delta_after(rt, battle_id, t0, after))
+            settled(rt, battle_id, after)
+    for name, hint in (("conversation in the request", True), ("bare (baseline)", False)):
+        xs = times[hint]
+        print(
+            f"follow-up time to first token, {name:>27}: p50 {pct(xs, 0.5):5.1f} ms  "
+            f"p90 {pct(xs, 0.9):5.1f} ms  ({len(xs)} runs)"
+        )
+    print(f"ratio (p50, with / without): {pct(times[True], 0.5) / pct(times[False], 0.5):.2f}")
+
+
 def many_streams(rt, worker_pid: int, n: int, chunks: int) -> bool:
     before = cputime.snapshot({"worker": [worker_pid]})
     t0 = time.perf_counter()
@@ -134,7 +171,7 @@ def many_streams(rt, worker_pid: int, n: int, chunks: int) -> bool:
         for battle_id, i in prompts.items():
             stored = live.current_messages(s, battle_id)
             entries = rt.redis.xrange(live.stream_key(battle_id))
-            view = live.view(s, battle_id)
+            view = live_view.view(s, battle_id)
             names = {side: name for side, name in zip(("left", "right"), _names(s, battle_id))}
             for side in ("left", "right"):
                 deltas = [
@@ -174,6 +211,9 @@ def main() -> int:
     parser.add_argument("--battles", type=int, default=64)
     parser.add_argument("--chunks", type=int, default=200)
     parser.add_argument("--delay", type=float, default=0.01, help="seconds between chunks")
+    parser.add_argument(
+        "--first-delay", type=float, default=0.0, help="the stand-in's time to first token, s"
+    )
     parser.add_argument("--sequential", type=int, default=20)
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
@@ -199,6 +239,8 @@ def main() -> int:
                         str(args.chunks),
                         "--delay",
                         str(args.delay),
+                        "--first-delay",
+                        str(args.first_delay),
                     ],
                     cwd=ROOT,
                     stdout=subprocess.PIPE,
@@ -236,6 +278,7 @@ def main() -> int:
             start_battle(rt, 0, "warm-up")  # imports, connections
             time.sleep(2 + args.chunks * args.delay)
             time_to_first_token(rt, base_url, args.sequential)
+            follow_up_ttft(rt, args.sequential)
             ok = many_streams(rt, procs[1].pid, args.battles, args.chunks)
             stop_processes(procs, timeout=20)
             db.dispose_all()

@@ -109,6 +109,18 @@ def finish_turn(rt, redis, battle_id: int, texts: dict, turn=1, attempt=0, statu
     xadd(redis, battle_id, kind="status", status=status, identity_leak=0)
 
 
+def requested(rt, last: int) -> list[dict]:
+    """The ``last`` generation requests on the request stream, fields decoded (the
+    conversation parsed)."""
+    out = []
+    for _, fields in rt.redis.xrange(rt.settings["live"]["request_stream"])[-last:]:
+        request = {k.decode(): v.decode() for k, v in fields.items()}
+        if "conversation" in request:
+            request["conversation"] = json.loads(request["conversation"])
+        out.append(request)
+    return out
+
+
 # --- bad input -----------------------------------------------------------------------------
 
 
@@ -362,6 +374,11 @@ def test_follow_up_and_regenerate_are_requested_and_refused_when_not_ready(clien
     assert sides["left"]["attempt"] == 1 and sides["left"]["status"] == "streaming"
     entries = rt.redis.xrange(live.stream_key(battle_id))
     assert entries[-1][1][b"kind"] == b"turn" and entries[-1][1][b"attempt"] == b"1"
+    # The regenerate's requests carry each side's model and conversation, as the start's do.
+    asked = requested(rt, last=2)
+    assert [(r["turn"], r["attempt"]) for r in asked] == [("1", "1"), ("1", "1")]
+    assert [r["conversation"] for r in asked] == [[["user", "What is 2 + 2?"]]] * 2
+    assert {r["model"] for r in asked} == set(MODELS)
 
     finish_turn(rt, rt.redis, battle_id, {"left": "c", "right": "d"}, attempt=1)
     res = client.post(base + "/turns", json={"battle_token": token, "text": "   "})
@@ -369,6 +386,20 @@ def test_follow_up_and_regenerate_are_requested_and_refused_when_not_ready(clien
     res = client.post(base + "/turns", json={"battle_token": token, "text": "and then?"})
     assert res.status_code == 201 and res.get_json()["turn"] == 2
     assert [t["user"] for t in res.get_json()["view"]["turns"]] == ["What is 2 + 2?", "and then?"]
+    # Each side's request carries its own history: the answer that counts (attempt 1).
+    with Session(rt.engine) as s:
+        battle = s.get(Battle, battle_id)
+        names = {
+            "left": s.get(Model, battle.left_model_id).name,
+            "right": s.get(Model, battle.right_model_id).name,
+        }
+    for request, (side, answer) in zip(requested(rt, last=2), (("left", "c"), ("right", "d"))):
+        assert (request["side"], request["model"], request["turn"]) == (side, names[side], "2")
+        assert request["conversation"] == [
+            ["user", "What is 2 + 2?"],
+            ["assistant", answer],
+            ["user", "and then?"],
+        ]
 
 
 def test_no_more_turns_than_max_turns(tmp_path, database_url, redis_url, redis_conn, standin):

@@ -12,9 +12,11 @@ worker acknowledges it, and a request whose worker died is taken over by another
 (XAUTOCLAIM after ``[live] reclaim_after_seconds``; a live worker keeps its own
 requests fresh with XCLAIM while it streams them).
 
-For each request the worker reads the conversation from the database
-(:mod:`workers.generate_store`), calls ``POST {base_url}/chat/completions`` with
-``stream: true`` under the model's ``concurrency`` semaphore, and appends every
+For each request (:mod:`workers.generate_request`) the worker reads the conversation from
+the database (:mod:`workers.generate_store`), calls ``POST {base_url}/chat/completions`` with
+``stream: true`` under the model's ``concurrency`` semaphore (a request that carries the
+conversation as a hint calls the model first and checks the hint against the database
+meanwhile: :class:`~workers.generate_request.EarlyStream`), and appends every
 content chunk, exactly as received, to the battle's stream ``arena:live:<id>``
 (``kind`` "delta"). When the answer ends it stores the final row, then writes
 "done" (or "error" with a one-line reason). The worker that finishes the second
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import os
@@ -38,7 +39,6 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass, replace
 
 import httpx
 import redis.asyncio as aioredis
@@ -50,6 +50,7 @@ from arena.endpoints import endpoints
 from workers import chat_stream
 from workers import generate_store as store
 from workers.chat_stream import Outcome
+from workers.generate_request import EarlyStream, Request, confirm, decoded, parse_request
 from workers.stream_writer import StreamWriter
 
 GROUP = "generate"
@@ -65,73 +66,6 @@ redis.call('EXPIRE', KEYS[2], ARGV[1])
 return 1
 """
 log = logging.getLogger("arena.generate")
-
-
-@dataclass(frozen=True)
-class Request:
-    entry_id: str
-    battle_id: int
-    turn: int
-    attempt: int
-    side: str
-    reclaimed: bool = False
-    # What the web app knew when it asked (optional): the answering model and the
-    # conversation to send. The worker calls the model with them at once and checks
-    # them against the database while the model thinks (see GenerationWorker.handle).
-    model: str | None = None
-    conversation: tuple[tuple[str, str], ...] | None = None
-
-
-def parse_request(entry_id, fields: dict, reclaimed: bool = False) -> Request | None:
-    """A request entry, or None when it is malformed (it is acknowledged and dropped).
-
-    A ``model`` / ``conversation`` hint that cannot be read is ignored (the worker then
-    reads the conversation from the database first, as without a hint).
-    """
-    f = {_s(k): _s(v) for k, v in fields.items()}
-    try:
-        req = Request(
-            _s(entry_id),
-            int(f["battle_id"]),
-            int(f["turn"]),
-            int(f["attempt"]),
-            f["side"],
-            reclaimed,
-        )
-    except (KeyError, ValueError):
-        return None
-    conversation = _conversation(f.get("conversation"))
-    if f.get("model") and conversation is not None:
-        req = replace(req, model=f["model"], conversation=conversation)
-    return req
-
-
-def _conversation(raw: str | None) -> tuple[tuple[str, str], ...] | None:
-    """``[[role, text], ...]`` (JSON) as pairs, or None when absent or not that shape."""
-    if not raw:
-        return None
-    try:
-        pairs = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(pairs, list) or not pairs:
-        return None
-    out = []
-    for pair in pairs:
-        if not (
-            isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
-        ):
-            return None
-        out.append((pair[0], pair[1]))
-    return tuple(out)
-
-
-class _NotThisJob(Exception):
-    """An early stream's request does not match the database: nothing of it is written."""
-
-
-def _s(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _log_timing(req: Request, taken: float, asked: float, outcome: Outcome) -> None:
@@ -291,7 +225,7 @@ class GenerationWorker:
         )
         out = []
         for entry_id, fields in reply[1] if reply else []:
-            if fields is None or _s(entry_id) in self._in_hand:
+            if fields is None or decoded(entry_id) in self._in_hand:
                 continue
             req = parse_request(entry_id, fields, reclaimed=True)
             if req is None:
@@ -313,8 +247,8 @@ class GenerationWorker:
         """Generate one side's answer for one request, store it, and report it.
 
         The answer's row is read from the database while the request is claimed in
-        Redis. When the request carries the model and the conversation (a new battle's
-        first turn: :func:`arena.live.request_generation` with ``conversations``), the
+        Redis. When the request carries the model and the conversation (as the web app's
+        requests do: :func:`arena.live.request_generation` with ``conversations``), the
         model is called as soon as the claim is won, before the row is read: the time to
         first token is then the longer of the two, not their sum. That early stream writes
         nothing until the row is read and matches (its answer still "streaming", the same
@@ -333,13 +267,13 @@ class GenerationWorker:
                 # The claim, then the model's request on its way, then the database read
                 # (its thread would hold up the event loop in front of the request).
                 first_claim = await self._retrying(self._claim, req)
-                gate = asyncio.get_running_loop().create_future()
                 if first_claim:
                     asked = time.time()
-                    early = asyncio.create_task(self.generate(_hinted_job(req), gate=gate))
+                    early = EarlyStream(self.generate, req)
                     await asyncio.sleep(0)
                 loading = self._load(req)
-                loading.add_done_callback(functools.partial(_settle, gate))
+                if early is not None:
+                    early.follow(loading)
             else:  # the database read and the claim at once: both precede the model's request
                 loading = self._load(req)
                 first_claim = await self._retrying(self._claim, req)
@@ -354,8 +288,9 @@ class GenerationWorker:
             else:
                 outcome = None
                 if early is not None:
-                    if _matches(job, req):
-                        outcome = await early
+                    outcome = await early.outcome(job, req)
+                    if outcome is not None:
+                        log.debug("request %s was answered from its hint", req.entry_id)
                     else:
                         log.warning("request %s does not match its answer row", req.entry_id)
                         early.cancel()  # its model's stream is not wanted: end it now
@@ -394,9 +329,8 @@ class GenerationWorker:
                 return
         finally:
             self._in_hand.pop(req.entry_id, None)
-            if early is not None and not early.done():
-                early.cancel()
-                await asyncio.gather(early, return_exceptions=True)
+            if early is not None:
+                await early.cancel()
         with contextlib.suppress(RedisError):
             await self._ack(req)
 
@@ -507,7 +441,8 @@ class GenerationWorker:
 
         With ``gate`` (the database's :class:`~workers.generate_store.Job` to come, for a
         ``job`` built from the request), the first chunk waits for it and is written only
-        when it matches: otherwise the stream ends with :class:`_NotThisJob`, nothing written.
+        when it matches (:func:`~workers.generate_request.confirm`): otherwise the stream
+        ends with :class:`~workers.generate_request.NotThisJob`, nothing written.
         """
         endpoint = self.endpoints.get(job.model)
         if endpoint is None:
@@ -530,9 +465,7 @@ class GenerationWorker:
         async def on_delta(text: str) -> None:
             nonlocal checked, first
             if not checked:
-                stored = await asyncio.shield(gate)
-                if stored is None or stored.status != "streaming" or not _matches(stored, job):
-                    raise _NotThisJob
+                await confirm(gate, job)
                 checked = True
             self._append(job.battle_id, {**base, "text": text}, urgent=first)
             first = False
@@ -549,38 +482,6 @@ class GenerationWorker:
                 connect_timeout=self.live.connect_timeout,
             )
         return outcome
-
-
-def _settle(gate: asyncio.Future, loaded: asyncio.Future) -> None:
-    """Pass the database read's result (or failure) on to an early stream's gate."""
-    if gate.done():
-        return
-    if loaded.cancelled():
-        gate.cancel()
-    elif loaded.exception() is not None:
-        gate.set_exception(loaded.exception())
-    else:
-        gate.set_result(loaded.result())
-
-
-def _hinted_job(req: Request) -> store.Job:
-    """The job a request's hint describes (its row id and the models come from the database)."""
-    return store.Job(
-        battle_id=req.battle_id,
-        turn=req.turn,
-        attempt=req.attempt,
-        side=req.side,
-        message_id=0,
-        status="streaming",
-        model=req.model,
-        models=(),
-        conversation=req.conversation,
-    )
-
-
-def _matches(job: store.Job, hinted) -> bool:
-    """Whether the database's job asks the same model the same conversation as ``hinted``."""
-    return job.model == hinted.model and tuple(job.conversation) == tuple(hinted.conversation)
 
 
 def run(settings: Settings, stop_event: threading.Event | None = None, **options) -> None:

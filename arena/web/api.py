@@ -24,6 +24,45 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 @bp.post("/battles")
 @limit("battles")
 def create_battle():
+    """Draw a curated battle: a stored prompt and two stored answers, models hidden.
+
+    ---
+    post:
+      summary: Draw a curated battle (nothing is stored until the vote)
+      requestBody:
+        required: false
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                category: {type: string, description: keep to one prompt category}
+      responses:
+        201:
+          description: the prompt, the two answers and the battle's token
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Battle'}}
+        400:
+          description: bad_category, bad_json, bad_text
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        404:
+          description: no_battle (no prompt, in that category, has answers from two eligible models)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        413:
+          description: the body is longer than 64 KiB
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        429:
+          description: too_many_requests ([limits] battles)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        503:
+          description: unavailable (Redis or the database)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+    """
     body = json_body(required=False)
     category = body.get("category")
     if category is not None and (not isinstance(category, str) or not category.strip()):
@@ -34,6 +73,55 @@ def create_battle():
 @bp.post("/votes")
 @limit("votes")
 def create_vote():
+    """Vote on a battle (curated or live) with its token; the vote is queued.
+
+    ---
+    post:
+      summary: Vote on a battle; exactly one vote per battle is accepted
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [battle_token, choice]
+              properties:
+                battle_token: {type: string}
+                choice: {type: string, enum: [left, right, tie, both_bad]}
+      responses:
+        202:
+          description: the vote is queued; the models' names
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/VoteAccepted'}}
+        400:
+          description: bad_choice, bad_token (malformed or forged), bad_json, bad_text
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        404:
+          description: no_battle (its prompt or a model was deleted)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        409:
+          description: already_voted; for a live battle not_ready (still streaming) or battle_failed
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        410:
+          description: token_expired
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        413:
+          description: the body is longer than 64 KiB
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        429:
+          description: too_many_requests ([limits] votes)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        503:
+          description: unavailable (Redis or the database)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+    """
     body = json_body(required=True)
     choice = body.get("choice")
     if choice not in CHOICES:

@@ -26,7 +26,7 @@ import numpy as np
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context, url_for
 from sqlmodel import Session
 
-from arena import battles, live
+from arena import battles, live, live_view
 from arena.models import Battle
 from arena.web.common import rater_id, rt, tokens
 from arena.web.errors import ApiError
@@ -63,9 +63,9 @@ def _enabled() -> None:
 
 
 def public_view(session: Session, battle_id: int) -> dict:
-    """:func:`arena.live.view` plus, for each finished answer, its sanitized ``html``."""
+    """:func:`arena.live_view.view` plus, for each finished answer, its sanitized ``html``."""
     try:
-        view = live.view(session, battle_id, rt().settings, redis=rt().redis)
+        view = live_view.view(session, battle_id, rt().settings, redis=rt().redis)
     except live.LiveError as exc:
         raise _live_error(exc) from None
     for turn in view.get("turns", []):
@@ -89,9 +89,19 @@ def _not_claimed(battle_id: int) -> None:
         raise ApiError(409, "this battle has a vote; start a new one", "already_voted")
 
 
-def _generate(battle_id: int, turn: int, attempt: int) -> None:
+def _generate(stored: live.Continued) -> None:
+    """Ask for both answers of what was just stored; the requests carry the models and
+    the conversations (the worker calls the models before it reads the battle back)."""
     runtime = rt()
-    live.request_generation(runtime.redis, runtime.settings, battle_id, turn, attempt)
+    live.request_generation(
+        runtime.redis,
+        runtime.settings,
+        stored.battle_id,
+        stored.turn,
+        stored.attempt,
+        models=stored.models,
+        conversations=stored.conversations(),
+    )
 
 
 def _stream_url(battle_id: int, token: str) -> str:
@@ -101,7 +111,48 @@ def _stream_url(battle_id: int, token: str) -> str:
 @bp.post("")
 @limit("generate")
 def start():
-    """Start a live battle: two live models answer ``prompt``."""
+    """Start a live battle: two live models answer ``prompt``.
+
+    ---
+    post:
+      summary: Start a live battle on the rater's own prompt
+      description: >-
+        Stores the battle (two live models drawn, sides hidden) and asks the generation
+        workers for both answers; they stream on `stream_url`. Shares the
+        `[limits] generate` budget with follow-ups and regenerates.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [prompt]
+              properties:
+                prompt: {type: string, description: 'at most [live] max_prompt_chars'}
+                category:
+                  type: string
+                  description: general, coding, math or a category the prompts have; unnamed
+                    or empty, the prompt decides
+      responses:
+        201:
+          description: the battle, its token and its view (both answers "streaming")
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/LiveStarted'}}
+        400:
+          description: bad_prompt (empty, or an unknown category), too_long, bad_json, bad_text
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        404:
+          description: live_disabled ([live] enabled = false)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        413: {$ref: '#/components/responses/Error'}
+        429: {$ref: '#/components/responses/Error'}
+        503:
+          description: no_live_models (fewer than two), or unavailable (Redis or the database)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+    """
     _enabled()
     body = json_body(required=True)
     text = _text(body, "prompt")
@@ -138,7 +189,7 @@ def start():
             "battle_token": token,
             "battle_id": battle_id,
             "stream_url": _stream_url(battle_id, token),
-            "view": live.started_view(started, runtime.settings),
+            "view": live_view.started_view(started, runtime.settings),
         }
     ), 201
 
@@ -146,7 +197,54 @@ def start():
 @bp.post("/<int:battle_id>/turns")
 @limit("generate")
 def add_turn(battle_id: int):
-    """A follow-up: both models answer ``text``, each with its own history."""
+    """A follow-up: both models answer ``text``, each with its own history.
+
+    ---
+    post:
+      summary: Ask a follow-up in a ready live battle
+      description: >-
+        Both models answer `text`, each with its own conversation so far (at most
+        [live] max_turns turns).
+      parameters: [battle_id]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [battle_token, text]
+              properties:
+                battle_token: {type: string}
+                text: {type: string, description: 'at most [live] max_prompt_chars'}
+      responses:
+        201:
+          description: the new turn (attempt 0) and the battle's view
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/LiveTurnStarted'}}
+        400:
+          description: bad_token, bad_prompt, too_long, bad_json, bad_text
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        403:
+          description: wrong_battle (the token is for another battle)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        404:
+          description: no_battle, live_disabled
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        409:
+          description: not_ready (still streaming), max_turns, battle_failed, already_voted
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        410:
+          description: token_expired
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        413: {$ref: '#/components/responses/Error'}
+        429: {$ref: '#/components/responses/Error'}
+        503: {$ref: '#/components/responses/Error'}
+    """
     _enabled()
     body = json_body(required=True)
     _check_token(battle_id, body.get("battle_token"))
@@ -155,20 +253,66 @@ def add_turn(battle_id: int):
     runtime = rt()
     with Session(runtime.engine) as s:
         try:
-            turn = live.add_turn(s, runtime.settings, battle_id, text)
+            stored = live.follow_up(s, runtime.settings, battle_id, text)
         except live.LiveError as exc:
             raise _live_error(exc) from None
         s.commit()
-    _generate(battle_id, turn, 0)
+    _generate(stored)
     with Session(runtime.engine) as s:
         view = public_view(s, battle_id)
-    return jsonify({"turn": turn, "attempt": 0, "view": view}), 201
+    return jsonify({"turn": stored.turn, "attempt": 0, "view": view}), 201
 
 
 @bp.post("/<int:battle_id>/regenerate")
 @limit("generate")
 def regenerate(battle_id: int):
-    """Both models answer the last turn again (recorded; only the newest attempt counts)."""
+    """Both models answer the last turn again (recorded; only the newest attempt counts).
+
+    ---
+    post:
+      summary: Have the last turn of a ready live battle answered again
+      description: >-
+        Both models answer the last turn again (the next attempt); earlier attempts
+        stay stored, only the newest counts.
+      parameters: [battle_id]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [battle_token]
+              properties:
+                battle_token: {type: string}
+      responses:
+        201:
+          description: the turn, its new attempt and the battle's view
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/LiveTurnStarted'}}
+        400:
+          description: bad_token, bad_prompt, too_long, bad_json, bad_text
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        403:
+          description: wrong_battle (the token is for another battle)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        404:
+          description: no_battle, live_disabled
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        409:
+          description: not_ready (still streaming), max_turns, battle_failed, already_voted
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        410:
+          description: token_expired
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        413: {$ref: '#/components/responses/Error'}
+        429: {$ref: '#/components/responses/Error'}
+        503: {$ref: '#/components/responses/Error'}
+    """
     _enabled()
     body = json_body(required=True)
     _check_token(battle_id, body.get("battle_token"))
@@ -176,20 +320,49 @@ def regenerate(battle_id: int):
     runtime = rt()
     with Session(runtime.engine) as s:
         try:
-            turn, attempt = live.regenerate(s, runtime.settings, battle_id)
+            stored = live.answer_again(s, runtime.settings, battle_id)
         except live.LiveError as exc:
             raise _live_error(exc) from None
         s.commit()
-    _generate(battle_id, turn, attempt)
+    _generate(stored)
     with Session(runtime.engine) as s:
         view = public_view(s, battle_id)
-    return jsonify({"turn": turn, "attempt": attempt, "view": view}), 201
+    return jsonify({"turn": stored.turn, "attempt": stored.attempt, "view": view}), 201
 
 
 @bp.get("/<int:battle_id>")
 @limit("reads")
 def show(battle_id: int):
-    """The battle's public view: turns, texts so far, statuses; no model names."""
+    """The battle's public view: turns, texts so far, statuses; no model names.
+
+    ---
+    get:
+      summary: A live battle as its rater sees it (no model names)
+      parameters: [battle_id, battle_token]
+      responses:
+        200:
+          description: the conversation so far
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/LiveView'}}
+        400:
+          description: bad_token
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        403:
+          description: wrong_battle (the token is for another battle)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        404:
+          description: no_battle
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        410:
+          description: token_expired
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        429: {$ref: '#/components/responses/Error'}
+        503: {$ref: '#/components/responses/Error'}
+    """
     _check_token(battle_id, request.args.get("token"))
     with Session(rt().engine) as s:
         return jsonify(public_view(s, battle_id))
@@ -199,11 +372,44 @@ def show(battle_id: int):
 @limit("reads")
 def reveal(battle_id: int):
     """After the vote (accepted, queued or stored): each side's model, time to first token
-    and tokens per second (409 ``not_voted`` before)."""
+    and tokens per second (409 ``not_voted`` before).
+
+    ---
+    get:
+      summary: The models of a voted live battle, with their speeds
+      parameters: [battle_id, battle_token]
+      responses:
+        200:
+          description: each side's model, time to first token and tokens per second
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/LiveReveal'}}
+        400:
+          description: bad_token
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        403:
+          description: wrong_battle (the token is for another battle)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        404:
+          description: no_battle
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        409:
+          description: not_voted (no vote accepted yet)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        410:
+          description: token_expired
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        429: {$ref: '#/components/responses/Error'}
+        503: {$ref: '#/components/responses/Error'}
+    """
     _check_token(battle_id, request.args.get("token"))
     with Session(rt().engine) as s:
         try:
-            return jsonify(live.reveal(s, battle_id, redis=rt().redis))
+            return jsonify(live_view.reveal(s, battle_id, redis=rt().redis))
         except live.LiveError as exc:
             raise _live_error(exc) from None
 
@@ -211,7 +417,50 @@ def reveal(battle_id: int):
 @bp.get("/<int:battle_id>/events")
 @limit("reads")
 def events(battle_id: int):
-    """The battle's answers as server-sent events (``text/event-stream``)."""
+    """The battle's answers as server-sent events (``text/event-stream``).
+
+    ---
+    get:
+      summary: The live battle's answers as server-sent events
+      parameters: [battle_id, battle_token, last_event_id, Last-Event-ID]
+      responses:
+        200:
+          description: >-
+            Server-sent events (text/event-stream), one per entry of the battle's
+            stream; each event's `id` is the stream entry id (resume after it with
+            `Last-Event-ID` or `last_event_id`) and its `data` a JSON object with
+            `kind`, `side` ("left"/"right"), `turn` and `attempt` (strings). Event
+            kinds: `turn` (a turn or attempt began), `delta` (`text`: the next chunk of
+            a side's answer, several chunks of 50 ms joined), `done` (the answer is
+            stored: `finish_reason`, `ttft_ms`, `tokens_per_second`,
+            `completion_tokens`, and `html`, the answer rendered and sanitized),
+            `error` (`reason`: that side failed), `status` (both sides of the turn are
+            finished: `status` "ready" or "failed", `identity_leak` "1"/"0", `failure`),
+            and `view` (the stream has expired: the battle's view from the database,
+            a LiveView, without an id). The body begins with `retry:`, carries a
+            `: keep-alive` comment after 15 s without an event, and ends after the
+            turn's `status` or after at most 5 minutes (reconnect from the last id).
+          content:
+            text/event-stream: {schema: {type: string}}
+        400:
+          description: bad_token, bad_id (a malformed Last-Event-ID)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        403:
+          description: wrong_battle (the token is for another battle)
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        404:
+          description: no_battle
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        410:
+          description: token_expired
+          content:
+            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        429: {$ref: '#/components/responses/Error'}
+        503: {$ref: '#/components/responses/Error'}
+    """
     _check_token(battle_id, request.args.get("token"))
     last_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or "0"
     if not _ENTRY_ID.match(last_id):

@@ -36,6 +36,14 @@ DESCRIBED = (
     "maintainer.export_votes",
     "maintainer.export_votes_parquet",
     "maintainer_import.import_kind",
+    "api.create_battle",
+    "api.create_vote",
+    "live.start",
+    "live.add_turn",
+    "live.regenerate",
+    "live.show",
+    "live.reveal",
+    "live.events",
 )
 
 NUM = {"type": ["number", "null"]}
@@ -83,6 +91,66 @@ ROW = {
         "rank_plain": {"type": ["integer", "null"]},  # style_control=true
         "rank_change": {"type": ["integer", "null"]},
     },
+}
+BOOL = {"type": "boolean"}
+LIVE_SIDE = {
+    "type": "object",
+    "description": "One side's answer of a turn (the newest attempt); no model name.",
+    "required": ["text", "status", "error", "attempt", "finish_reason"],
+    "properties": {
+        "text": {"type": "string", "description": "the answer so far (all of it once done)"},
+        "status": {"type": "string", "enum": ["streaming", "done", "error"]},
+        "error": NSTR,
+        "attempt": INT,
+        "finish_reason": NSTR,
+        "html": {
+            "type": "string",
+            "description": "a done answer rendered from Markdown and sanitized (nh3)",
+        },
+    },
+}
+LIVE_VIEW = {
+    "type": "object",
+    "description": "A live battle as its rater may see it: no model names before the vote.",
+    "required": [
+        "battle_id",
+        "status",
+        "turns",
+        "failure",
+        "max_turns",
+        "can_vote",
+        "can_continue",
+        "identity_leak",
+        "category",
+    ],
+    "properties": {
+        "battle_id": INT,
+        "status": {"type": "string", "enum": ["open", "ready", "failed", "voted"]},
+        "turns": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["turn", "user", "left", "right"],
+                "properties": {
+                    "turn": INT,
+                    "user": STR,
+                    "left": {"$ref": "#/components/schemas/LiveSide"},
+                    "right": {"$ref": "#/components/schemas/LiveSide"},
+                },
+            },
+        },
+        "failure": NSTR,
+        "max_turns": INT,
+        "can_vote": BOOL,
+        "can_continue": BOOL,
+        "identity_leak": BOOL,
+        "category": NSTR,
+    },
+}
+REVEALED = {
+    "type": "object",
+    "required": ["model", "ttft_ms", "tokens_per_second"],
+    "properties": {"model": STR, "ttft_ms": NUM, "tokens_per_second": NUM},
 }
 SCHEMAS = {
     "Error": {
@@ -322,6 +390,55 @@ SCHEMAS = {
         "required": ["error", "reason"],
         "properties": {"error": STR, "reason": STR, "row": INT},
     },
+    "Battle": {
+        "type": "object",
+        "description": "A curated battle: the prompt and two answers, no model names.",
+        "required": ["battle_token", "prompt", "left", "right"],
+        "properties": {
+            "battle_token": STR,
+            "prompt": {
+                "type": "object",
+                "required": ["id", "text", "category"],
+                "properties": {"id": INT, "text": STR, "category": NSTR},
+            },
+            "left": {"type": "object", "required": ["text"], "properties": {"text": STR}},
+            "right": {"type": "object", "required": ["text"], "properties": {"text": STR}},
+        },
+    },
+    "VoteAccepted": {
+        "type": "object",
+        "description": "The vote is queued; the models' names, left and right.",
+        "required": ["left_model", "right_model"],
+        "properties": {"left_model": STR, "right_model": STR},
+    },
+    "LiveSide": LIVE_SIDE,
+    "LiveView": LIVE_VIEW,
+    "LiveStarted": {
+        "type": "object",
+        "required": ["battle_token", "battle_id", "stream_url", "view"],
+        "properties": {
+            "battle_token": STR,
+            "battle_id": INT,
+            "stream_url": {"type": "string", "description": "the battle's event stream"},
+            "view": {"$ref": "#/components/schemas/LiveView"},
+        },
+    },
+    "LiveTurnStarted": {
+        "type": "object",
+        "required": ["turn", "attempt", "view"],
+        "properties": {
+            "turn": INT,
+            "attempt": INT,
+            "view": {"$ref": "#/components/schemas/LiveView"},
+        },
+    },
+    "LiveReveal": {
+        "type": "object",
+        "description": "After the vote: each side's model, mean time to first token (ms) "
+        "and tokens per second of its answers that count.",
+        "required": ["identity_leak", "left", "right"],
+        "properties": {"identity_leak": BOOL, "left": REVEALED, "right": REVEALED},
+    },
     "ModelState": {
         "type": "object",
         "required": ["model", "state", "previous"],
@@ -352,6 +469,32 @@ PARAMETERS = {
         "in": "query",
         "schema": {"type": "string"},
         "description": "a rater group; unnamed: every group",
+    },
+    "battle_id": {
+        "name": "battle_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer"},
+        "description": "the live battle's id",
+    },
+    "battle_token": {
+        "name": "token",
+        "in": "query",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "the battle's token (battle_token of POST /api/v1/live)",
+    },
+    "last_event_id": {
+        "name": "last_event_id",
+        "in": "query",
+        "schema": {"type": "string", "pattern": r"^(0|\d{1,20}-\d{1,20})$"},
+        "description": "resume after this event id (the Last-Event-ID header wins)",
+    },
+    "Last-Event-ID": {
+        "name": "Last-Event-ID",
+        "in": "header",
+        "schema": {"type": "string", "pattern": r"^(0|\d{1,20}-\d{1,20})$"},
+        "description": "resume after this event id (sent by a reconnecting EventSource)",
     },
     "format": {
         "name": "format",

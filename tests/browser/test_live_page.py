@@ -6,6 +6,7 @@ its reason and no vote is possible; a leaked identity is flagged."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -191,6 +192,11 @@ def test_a_failing_side_shows_its_reason_and_cannot_be_voted(page, live_server, 
         battle = s.execute(select(Battle)).scalar_one()
         assert battle.status == "failed" and "500" in (battle.failure or "")
     assert page.locator("#vote-form").get_attribute("data-voted") is None
+    page.reload()  # after a reload: the same failure, still no vote
+    page.wait_for_selector('#live[data-resumed="1"]')
+    assert "500" in page.locator(".pane-error:not([hidden])").inner_text()
+    assert page.locator("#vote-left").is_disabled()
+    assert "cannot be voted" in page.locator("#status").inner_text()
     page.click("#new-battle")
     page.wait_for_selector("#prompt-text")
     assert page.locator(".turn").count() == 0
@@ -255,3 +261,113 @@ def test_regenerate_replaces_the_answers_and_is_recorded(page, live_server, rt, 
         (1, "right"),
     ]
     assert all(m.status == "done" for m in rows)
+
+
+def texts_until_done(page, turn: int) -> dict[str, list[str]]:
+    """Each pane's text while it streams, polled until both panes are finished."""
+    seen: dict[str, list[str]] = {"left": [], "right": []}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = page.evaluate(
+            """(turn) => [...document.querySelectorAll('#turn-' + turn + ' .answer')].map(p => ({
+                side: p.dataset.side,
+                text: p.querySelector('.answer-text').textContent,
+                streaming: !p.classList.contains('done') && !p.classList.contains('failed'),
+            }))""",
+            turn,
+        )
+        for pane_state in state:
+            if pane_state["streaming"] and pane_state["text"]:
+                seen[pane_state["side"]].append(pane_state["text"])
+        if len(state) == 2 and not any(p["streaming"] for p in state):
+            return seen
+        time.sleep(0.02)
+    raise AssertionError(f"turn {turn} did not finish")
+
+
+def kept_battle(page) -> str | None:
+    return page.evaluate("window.sessionStorage.getItem('arena.live.battle')")
+
+
+def test_a_live_battle_survives_a_reload(page, live_server, rt, generating, standin_models):
+    for name in ("live-a", "live-b"):  # slower: the reload comes well before the end
+        standin_models.set(name, Behaviour(text=answer, chunks=40, delay=0.08, alias="LiveBot"))
+    page.goto(live_server + "/")
+    page.fill("#prompt-text", "Tell me about rivers and lakes")
+    page.click("#send")
+    # Mid-stream: some of the left answer is shown, none of it finished.
+    page.wait_for_function(
+        """() => {
+            const p = document.querySelector('#turn-1 .pane-left');
+            return p && p.classList.contains('streaming') && !p.classList.contains('done')
+                && p.querySelector('.answer-text').textContent.length > 0;
+        }"""
+    )
+    raw = kept_battle(page)
+    kept = json.loads(raw)
+    assert set(kept) >= {"id", "token", "lastId", "turnFrom"} and kept["lastId"]
+    assert "live-a" not in raw and "live-b" not in raw  # never the model names
+
+    page.reload()
+    page.wait_for_selector('#live[data-resumed="1"]')
+    assert page.locator(".turn").count() == 1
+    assert page.locator("#turn-1 .user-text").inner_text() == "Tell me about rivers and lakes"
+    assert page.locator("#prompt-category").is_hidden()
+    streamed = texts_until_done(page, 1)
+    assert streamed["left"] or streamed["right"]  # some of it streamed after the reload
+    page.wait_for_selector("#vote-left:enabled")
+    assert page.locator("#turn-1 .pane-left .answer-text h2").count() >= 1  # rendered
+    with Session(rt.engine) as s:
+        battle = s.get(Battle, kept["id"])
+        rows = (
+            s.execute(select(BattleMessage).where(BattleMessage.battle_id == battle.id))
+            .scalars()
+            .all()
+        )
+        answers = {m.side: m for m in rows if m.side != "user"}
+        assert sorted(answers) == ["left", "right"] and len(rows) == 3
+        assert all(m.status == "done" and m.attempt == 0 for m in answers.values())
+        for side, texts in streamed.items():
+            # what the resumed stream showed is the stored answer's beginning: no chunk lost
+            # or repeated
+            assert all(answers[side].text.startswith(t) for t in texts), (side, texts[-1])
+        names = {
+            "left": s.get(Model, battle.left_model_id).name,
+            "right": s.get(Model, battle.right_model_id).name,
+        }
+
+    page.click("#vote-left")
+    page.wait_for_selector('#live[data-revealed="1"]')
+    work(rt)
+    with Session(rt.engine) as s:
+        vote = s.execute(select(Vote)).scalar_one()
+        assert vote.battle_id == kept["id"] and vote.choice == "left"
+        assert vote.winner == names["left"]
+        assert s.get(Battle, kept["id"]).status == "voted"
+
+    # After the vote a reload shows the battle, the vote and the names; nothing can be voted.
+    page.reload()
+    page.wait_for_selector('#live[data-revealed="1"]')
+    assert names["left"] in page.locator(".pane-left .model-name").inner_text()
+    assert names["right"] in page.locator(".pane-right .model-name").inner_text()
+    assert page.locator("#vote-left").is_disabled()
+    assert page.locator("#vote-form").get_attribute("data-voted") == "left"
+    assert page.locator("#turn-1 .pane-left .answer-text h2").count() >= 1
+    # Coming back to the page anew (not a reload) starts a new battle.
+    page.goto(live_server + "/")
+    page.wait_for_function("window.sessionStorage.getItem('arena.live.battle') === null")
+    assert page.locator(".turn").count() == 0 and page.locator("#send").is_enabled()
+    with Session(rt.engine) as s:
+        assert len(s.execute(select(Vote)).all()) == 1
+
+
+def test_a_stale_kept_battle_is_dropped(page, live_server, rt):
+    page.goto(live_server + "/")
+    page.evaluate(
+        """() => window.sessionStorage.setItem('arena.live.battle', JSON.stringify(
+            {id: 424242, token: 'not-a-token', lastId: '1-0', turnFrom: ''}))"""
+    )
+    page.reload()
+    page.wait_for_function("window.sessionStorage.getItem('arena.live.battle') === null")
+    assert page.locator(".turn").count() == 0
+    assert page.locator("#send").is_enabled() and page.locator("#status").inner_text() == ""

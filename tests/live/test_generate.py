@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 import time
 
@@ -13,13 +14,13 @@ import pytest
 import redis as redis_lib
 from sqlmodel import Session
 
-from arena import live, votes
+from arena import live, live_view, votes
 from arena.demo_models import Behaviour, default_answer
 from arena.models import Battle, BattleMessage, Model, PairCount, Vote
 from rating.style_features import answer_features
 from tests.conftest import count
 from tests.live.conftest import model_tables
-from workers import generate
+from workers import generate, generate_request
 
 
 @pytest.fixture
@@ -70,12 +71,31 @@ def begin(rt, text="Tell me about rivers", seed=0, hint=True) -> int:
     return started.battle_id
 
 
-def follow_up(rt, battle_id, text) -> int:
+def carried(stored, hint=True) -> dict:
+    """The hint the web app puts in its requests (none with ``hint=False``)."""
+    return {"models": stored.models, "conversations": stored.conversations()} if hint else {}
+
+
+def follow_up(rt, battle_id, text, hint=True) -> int:
+    """A follow-up as the web app asks for it (``hint=False``: the bare requests)."""
     with Session(rt.engine) as s:
-        turn = live.add_turn(s, rt.settings, battle_id, text)
+        stored = live.follow_up(s, rt.settings, battle_id, text)
         s.commit()
-    live.request_generation(rt.redis, rt.settings, battle_id, turn, 0)
-    return turn
+    live.request_generation(
+        rt.redis, rt.settings, battle_id, stored.turn, 0, **carried(stored, hint)
+    )
+    return stored.turn
+
+
+def answer_again(rt, battle_id, hint=True) -> tuple[int, int]:
+    """A regenerate as the web app asks for it (``hint=False``: the bare requests)."""
+    with Session(rt.engine) as s:
+        stored = live.answer_again(s, rt.settings, battle_id)
+        s.commit()
+    live.request_generation(
+        rt.redis, rt.settings, battle_id, stored.turn, stored.attempt, **carried(stored, hint)
+    )
+    return stored.turn, stored.attempt
 
 
 def entries(rt, battle_id) -> list[dict]:
@@ -303,7 +323,7 @@ def test_regenerate_streams_a_new_attempt(configure, worker, standin):
     wait_for(rt, battle_id)
     shown = sides(rt, battle_id)
     with Session(rt.engine) as s:
-        v = live.view(s, battle_id)
+        v = live_view.view(s, battle_id)
     for side in ("left", "right"):
         assert v["turns"][0][side]["text"] == f"second try of {shown[side]}"
         assert v["turns"][0][side]["attempt"] == 1
@@ -499,10 +519,101 @@ def test_a_request_whose_conversation_is_not_the_stored_one_streams_the_stored_o
 def test_parse_request_reads_the_conversation_and_ignores_a_bad_one():
     base = {"battle_id": "3", "turn": "1", "attempt": "0", "side": "left"}
     good = {**base, "model": "alpha", "conversation": json.dumps([["user", "hi"]])}
-    req = generate.parse_request("1-0", good)
+    req = generate_request.parse_request("1-0", good)
     assert (req.model, req.conversation) == ("alpha", (("user", "hi"),))
     for bad in ("not json", json.dumps([["user"]]), json.dumps({"a": 1}), json.dumps([])):
-        req = generate.parse_request("1-0", {**base, "model": "alpha", "conversation": bad})
+        req = generate_request.parse_request("1-0", {**base, "model": "alpha", "conversation": bad})
         assert req is not None and req.model is None and req.conversation is None
-    assert generate.parse_request("1-0", {**base, "conversation": json.dumps([["u", "x"]])})
-    assert generate.parse_request("1-0", {"turn": "1"}) is None
+    assert generate_request.parse_request("1-0", {**base, "conversation": json.dumps([["u", "x"]])})
+    assert generate_request.parse_request("1-0", {"turn": "1"}) is None
+
+
+HINTED = "was answered from its hint"
+MISMATCH = "does not match its answer row"
+
+
+def said(caplog, words: str) -> int:
+    return sum(1 for r in caplog.records if words in r.getMessage())
+
+
+@pytest.mark.parametrize("hint", [True, False])
+def test_follow_ups_and_regenerates_are_answered_from_their_hint(
+    configure, worker, standin, caplog, hint
+):
+    """The web app's follow-ups and regenerates carry the models and conversations: the
+    worker streams from that hint (each request says so at DEBUG); without a hint the same
+    answers come from the database."""
+    caplog.set_level(logging.DEBUG, logger="arena.generate")
+    rt = configure()
+    worker(rt)
+    battle_id = begin(rt, "First", hint=hint)
+    wait_for(rt, battle_id)
+    standin.set("alpha", Behaviour(text="alpha again"))
+    standin.set("beta", Behaviour(text="beta again"))
+    assert answer_again(rt, battle_id, hint=hint) == (1, 1)
+    wait_for(rt, battle_id)
+    assert follow_up(rt, battle_id, "Second", hint=hint) == 2
+    wait_for(rt, battle_id)
+    assert answer_again(rt, battle_id, hint=hint) == (2, 1)
+    assert wait_for(rt, battle_id).status == "ready"
+    expected = 8 if hint else 0  # both sides of two turns, two attempts each
+    assert said(caplog, HINTED) == expected
+    assert said(caplog, MISMATCH) == 0
+    shown = sides(rt, battle_id)
+    for side in ("left", "right"):
+        model = shown[side]
+        first = [{"role": "user", "content": "First"}]
+        second = [*first, {"role": "assistant", "content": f"{model} again"}]
+        second.append({"role": "user", "content": "Second"})
+        sent = [r["body"]["messages"] for r in standin.requests_for(model)]
+        assert sent == [first, first, second, second]  # the model was asked once each
+        assert answers(rt, battle_id)[(2, side)].text == f"{model} again"
+        assert streamed(rt, battle_id, side, turn=2, attempt=1) == f"{model} again"
+
+
+def test_a_follow_up_whose_hint_is_not_the_stored_conversation_is_answered_from_the_database(
+    configure, worker, standin, caplog
+):
+    """A follow-up's hint naming an answer that no longer counts (the one before a
+    regenerate) is dropped, nothing of its early stream written; the stored conversation
+    is answered."""
+    caplog.set_level(logging.DEBUG, logger="arena.generate")
+    rt = configure()
+    standin.set("alpha", Behaviour(text="first alpha"))
+    standin.set("beta", Behaviour(text="first beta"))
+    worker(rt)
+    battle_id = begin(rt, "First")
+    wait_for(rt, battle_id)
+    standin.set("alpha", Behaviour(text="alpha again"))
+    standin.set("beta", Behaviour(text="beta again"))
+    answer_again(rt, battle_id)
+    wait_for(rt, battle_id)
+    standin.set("alpha", Behaviour(chunks=8, delay=0.01))
+    standin.set("beta", Behaviour(chunks=8, delay=0.01))
+    hinted = said(caplog, HINTED)
+    with Session(rt.engine) as s:
+        stored = live.follow_up(s, rt.settings, battle_id, "Second")
+        s.commit()
+    shown = sides(rt, battle_id)
+    stale = {
+        side: [("user", "First"), ("assistant", f"first {shown[side]}"), ("user", "Second")]
+        for side in ("left", "right")
+    }
+    live.request_generation(
+        rt.redis, rt.settings, battle_id, 2, 0, models=stored.models, conversations=stale
+    )
+    assert wait_for(rt, battle_id).status == "ready"
+    assert said(caplog, MISMATCH) == 2
+    assert said(caplog, HINTED) == hinted
+    for side in ("left", "right"):
+        model = shown[side]
+        msgs = [
+            {"role": "user", "content": "First"},
+            {"role": "assistant", "content": f"{model} again"},
+            {"role": "user", "content": "Second"},
+        ]
+        assert standin.requests_for(model)[-1]["body"]["messages"] == msgs
+        text = answers(rt, battle_id)[(2, side)].text
+        assert text == default_answer(model, msgs) == streamed(rt, battle_id, side, turn=2)
+    deltas = [e for e in entries(rt, battle_id) if e["kind"] == "delta" and e["turn"] == "2"]
+    assert len(deltas) == 16  # 8 chunks a side, none of the dropped early streams

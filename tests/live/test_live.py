@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
-from arena import live, votes
+from arena import live, live_view, votes
 from arena.models import Battle, BattleMessage, Model, Prompt, Vote
 from tests.conftest import count
 
@@ -159,7 +159,7 @@ def test_turns_regenerate_view_vote_and_reveal(configure, redis_conn):
     rt = configure(live={"max_turns": 2})
     battle_id = _start(rt, "First question")
     with Session(rt.engine) as s:
-        v = live.view(s, battle_id, rt.settings)
+        v = live_view.view(s, battle_id, rt.settings)
         assert v["status"] == "open" and not v["can_vote"] and v["max_turns"] == 2
         assert "alpha" not in json.dumps(v) and "beta" not in json.dumps(v)
         for call in (
@@ -173,7 +173,7 @@ def test_turns_regenerate_view_vote_and_reveal(configure, redis_conn):
             votes.payload_for(s, battle_id, "left")
     _finish(rt, battle_id, 1)
     with Session(rt.engine) as s:
-        assert live.view(s, battle_id, rt.settings)["can_vote"]
+        assert live_view.view(s, battle_id, rt.settings)["can_vote"]
         assert live.add_turn(s, rt.settings, battle_id, "Second question") == 2
         s.commit()
     _finish(rt, battle_id, 2, texts=("L2", "R2"))
@@ -183,12 +183,12 @@ def test_turns_regenerate_view_vote_and_reveal(configure, redis_conn):
         assert err.value.code == "max_turns"
         assert live.regenerate(s, rt.settings, battle_id) == (2, 1)
         s.commit()
-        v = live.view(s, battle_id)
+        v = live_view.view(s, battle_id)
         assert v["turns"][1]["left"]["status"] == "streaming"
         assert v["turns"][1]["left"]["attempt"] == 1
     _finish(rt, battle_id, 2, attempt=1, texts=("L2b", "R2b"))
     with Session(rt.engine) as s:
-        v = live.view(s, battle_id, rt.settings)
+        v = live_view.view(s, battle_id, rt.settings)
         assert [t["user"] for t in v["turns"]] == ["First question", "Second question"]
         assert [(t["left"]["text"], t["right"]["text"]) for t in v["turns"]] == [
             ("L", "R"),
@@ -196,16 +196,16 @@ def test_turns_regenerate_view_vote_and_reveal(configure, redis_conn):
         ]
         assert v["can_vote"] and not v["can_continue"]
         with pytest.raises(live.LiveError) as err:
-            live.reveal(s, battle_id)
+            live_view.reveal(s, battle_id)
         assert err.value.code == "not_voted"
         payload = votes.payload_for(s, battle_id, "left")
         assert payload["live"] and not payload["identity_leak"]
     assert votes.store(rt.engine, [payload]) == 1
     with Session(rt.engine) as s:
         assert s.get(Battle, battle_id).status == "voted"
-        v = live.view(s, battle_id)
+        v = live_view.view(s, battle_id)
         assert v["status"] == "voted" and not v["can_vote"]
-        r = live.reveal(s, battle_id)
+        r = live_view.reveal(s, battle_id)
         assert {r["left"]["model"], r["right"]["model"]} == {"alpha", "beta"}
         assert r["left"]["ttft_ms"] == 10.0 and r["left"]["tokens_per_second"] == 50.0
         with pytest.raises(votes.AlreadyVoted):
@@ -226,7 +226,7 @@ def test_a_failed_battle_cannot_be_voted_or_continued(configure):
         with pytest.raises(live.LiveError) as err:
             live.add_turn(s, rt.settings, battle_id, "more")
         assert err.value.code == "battle_failed"
-        v = live.view(s, battle_id)
+        v = live_view.view(s, battle_id)
         assert v["status"] == "failed" and v["failure"] and not v["can_vote"]
     assert count(rt.engine, Vote) == 0
 
@@ -235,10 +235,10 @@ def test_unknown_battles(configure):
     rt = configure()
     with Session(rt.engine) as s:
         for call in (
-            lambda: live.view(s, 999),
+            lambda: live_view.view(s, 999),
             lambda: live.add_turn(s, rt.settings, 999, "x"),
             lambda: live.regenerate(s, rt.settings, 999),
-            lambda: live.reveal(s, 999),
+            lambda: live_view.reveal(s, 999),
         ):
             with pytest.raises(live.LiveError) as err:
                 call()
@@ -267,12 +267,14 @@ def test_a_queued_vote_counts_for_view_and_reveal_when_redis_is_given(configure,
         payload = votes.payload_for(s, battle_id, "left")
     votes.enqueue(rt.queue("votes"), payload)  # accepted, not stored yet
     with Session(rt.engine) as s:
-        assert live.view(s, battle_id)["can_vote"]  # without Redis: only what is stored
-        v = live.view(s, battle_id, rt.settings, rt.redis)
+        assert live_view.view(s, battle_id)["can_vote"]  # without Redis: only what is stored
+        v = live_view.view(s, battle_id, rt.settings, rt.redis)
         assert v["status"] == "voted" and not v["can_vote"]
-        assert {live.reveal(s, battle_id, rt.redis)[k]["model"] for k in ("left", "right")} == {
+        assert {
+            live_view.reveal(s, battle_id, rt.redis)[k]["model"] for k in ("left", "right")
+        } == {
             "alpha",
             "beta",
         }
         with pytest.raises(live.LiveError):
-            live.reveal(s, battle_id)
+            live_view.reveal(s, battle_id)

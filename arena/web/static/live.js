@@ -4,6 +4,11 @@
 // is done the server sends the answer rendered from Markdown and sanitized by nh3, which
 // replaces the plain text. The server-sent events carry the Redis stream's entry ids, so a
 // reconnecting EventSource resumes where it stopped (Last-Event-ID).
+//
+// The battle survives a reload: its id, token and stream positions are kept in sessionStorage
+// (this tab only; never the model names). On load a kept battle is read back from
+// ``GET /api/v1/live/<id>`` and its event stream reopened; one the server no longer knows is
+// dropped.
 (function () {
   "use strict";
   var root = document.getElementById("live");
@@ -27,6 +32,36 @@
   var turns = {};      // turn number -> {attempt, panes: {left, right}}
   var state = "idle";  // idle | open | ready | failed | voted
   var leaked = false;
+  var turnFrom = "";   // the entry id the current turn's events follow (its stream resumes there)
+  var KEPT = "arena.live.battle";  // sessionStorage key: {id, token, lastId, turnFrom, voted}
+
+  // sessionStorage may be missing or refuse writes (storage off, quota): then no reload survival.
+  function keep() {
+    if (!battle) { return; }
+    var kept = {id: battle.id, token: battle.token, lastId: lastId, turnFrom: turnFrom,
+                voted: voteForm.dataset.voted || null};
+    try { window.sessionStorage.setItem(KEPT, JSON.stringify(kept)); } catch (err) { /* none */ }
+  }
+
+  function kept() {
+    try {
+      var value = JSON.parse(window.sessionStorage.getItem(KEPT) || "null");
+      return value && typeof value.id === "number" && typeof value.token === "string"
+        ? value : null;
+    } catch (err) { return null; }
+  }
+
+  function forget() {
+    try { window.sessionStorage.removeItem(KEPT); } catch (err) { /* nothing kept */ }
+  }
+
+  // The id of an event seen: kept, so a reload resumes after it.
+  function seen(e) {
+    if (e.lastEventId) {
+      lastId = e.lastEventId;
+      keep();
+    }
+  }
 
   function post(url, body) {
     return fetch(url, {
@@ -116,7 +151,7 @@
   }
 
   function onDelta(e) {
-    lastId = e.lastEventId || lastId;
+    seen(e);
     var data = JSON.parse(e.data);
     var pane = paneFor(data);
     if (!pane || pane.state !== "streaming") { return; }
@@ -130,26 +165,26 @@
   }
 
   function onDone(e) {
-    lastId = e.lastEventId || lastId;
+    seen(e);
     var data = JSON.parse(e.data);
     var pane = paneFor(data);
     if (pane) { showDone(pane, data.html || ""); }
   }
 
   function onError(e) {
-    lastId = e.lastEventId || lastId;
+    seen(e);
     var data = JSON.parse(e.data);
     var pane = paneFor(data);
     if (pane) { showFailure(pane, data.reason || "no answer"); }
   }
 
   function onTurn(e) {
-    lastId = e.lastEventId || lastId;
+    seen(e);
     paneFor(JSON.parse(e.data));
   }
 
   function onStatus(e) {
-    lastId = e.lastEventId || lastId;
+    seen(e);
     var data = JSON.parse(e.data);
     leaked = leaked || data.identity_leak === "1" || data.identity_leak === true;
     closeStream();
@@ -232,7 +267,10 @@
     if (source) { source.close(); source = null; }
   }
 
-  function openStream() {
+  // The stream of the battle from ``lastId``; ``newTurn``: a turn or attempt begins after it.
+  function openStream(newTurn) {
+    if (newTurn) { turnFrom = lastId; }
+    keep();
     closeStream();
     var url = battle.base + "/events?token=" + encodeURIComponent(battle.token);
     if (lastId) { url += "&last_event_id=" + encodeURIComponent(lastId); }
@@ -275,7 +313,7 @@
         promptBox.value = "";
         applyView(res.body.view);
         setState("open");
-        openStream();
+        openStream(true);
       }, function () { refused({body: {reason: "network error"}}); });
       return;
     }
@@ -284,7 +322,7 @@
       promptBox.value = "";
       applyView(res.body.view);
       setState("open");
-      openStream();
+      openStream(true);
     }, function () { refused({body: {reason: "network error"}}); });
   }
 
@@ -300,7 +338,7 @@
         resetPane(block.panes.right);
       }
       setState("open");
-      openStream();
+      openStream(true);
     }, function () { refused({body: {reason: "network error"}}); });
   }
 
@@ -345,6 +383,7 @@
       }
       voteForm.querySelector('[data-choice="' + choice + '"]').classList.add("chosen");
       voteForm.dataset.voted = choice;
+      keep();
       reveal({left: {model: res.body.left_model}, right: {model: res.body.right_model}});
       setState("voted");
       statusLine.textContent = "Thanks! Your vote is recorded.";
@@ -385,7 +424,80 @@
       vote(KEYS[key]);
     } else if (key === "n") {
       e.preventDefault();
+      forget();
       window.location.href = document.getElementById("new-battle").href;
     }
   });
+  document.getElementById("new-battle").addEventListener("click", forget);
+
+  // Whether this page was reloaded (or reached with back/forward), not opened anew.
+  function reloaded() {
+    var entries = window.performance && performance.getEntriesByType
+      ? performance.getEntriesByType("navigation") : [];
+    var how = entries.length ? entries[0].type : "navigate";
+    return how === "reload" || how === "back_forward";
+  }
+
+  // Whether any answer of the view's last turn is still streaming (the database holds no
+  // partial text: its chunks come again from the stream, from where the turn began).
+  function streaming(view) {
+    var last = (view.turns || [])[(view.turns || []).length - 1];
+    return !!last && (last.left.status === "streaming" || last.right.status === "streaming");
+  }
+
+  // The battle this tab had before a reload: its view, then its stream; a battle the server
+  // no longer knows (expired token, another database) is dropped. A finished battle (voted,
+  // or failed) is shown again after a reload only, not when the rater comes back to the page.
+  function resume() {
+    var was = kept();
+    if (!was) { return; }
+    if (was.voted && !reloaded()) {
+      forget();
+      return;
+    }
+    battle = {id: was.id, token: was.token, base: root.dataset.start + "/" + was.id};
+    lastId = typeof was.lastId === "string" ? was.lastId : "";
+    turnFrom = typeof was.turnFrom === "string" ? was.turnFrom : "";
+    statusLine.textContent = "Loading your battle…";
+    sendButton.disabled = true;
+    fetch(battle.base + "?token=" + encodeURIComponent(battle.token),
+          {credentials: "same-origin"}).then(function (r) {
+      if (r.ok) { return r.json(); }
+      if (r.status >= 400 && r.status < 500) { forget(); }
+      return null;
+    }).then(function (view) {
+      if (!view) { dropped(); return; }
+      if (view.status === "failed" && !reloaded()) { forget(); dropped(); return; }
+      root.dataset.battleId = String(battle.id);
+      categoryBox.hidden = true;
+      applyView(view);
+      if (view.status === "voted") {
+        if (was.voted) {
+          voteForm.dataset.voted = was.voted;
+          var chosen = voteForm.querySelector('[data-choice="' + was.voted + '"]');
+          if (chosen) { chosen.classList.add("chosen"); }
+        }
+        setState("voted");
+        statusLine.textContent = "Your vote is recorded.";
+        fetchReveal(0);
+      } else if (view.status === "open") {
+        setState("open");
+        if (streaming(view)) { lastId = turnFrom; }
+        openStream(false);
+      } else {
+        setState(view.status, view.failure);
+      }
+      root.dataset.resumed = "1";
+    }, dropped);
+  }
+
+  function dropped() {
+    battle = null;
+    lastId = "";
+    turnFrom = "";
+    sendButton.disabled = false;
+    statusLine.textContent = "";
+  }
+
+  resume();
 })();
