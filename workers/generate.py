@@ -293,8 +293,6 @@ class GenerationWorker:
                         log.debug("request %s was answered from its hint", req.entry_id)
                     else:
                         log.warning("request %s does not match its answer row", req.entry_id)
-                        early.cancel()  # its model's stream is not wanted: end it now
-                        await asyncio.gather(early, return_exceptions=True)
                     early = None
                 if (
                     outcome is None
