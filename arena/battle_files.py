@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from arena.distinct_rows import DistinctRows, PerRow, distinct_rows
 from arena.files import FileError
 from rating.counts import Coded, CountTable, PairCounts, aggregate, pair_counts, table_from_pairs
 
@@ -341,6 +342,18 @@ class _Where:
         _fail(self.path, None, f"battle {k}: {message}")
 
 
+class _Bad(Exception):
+    """A check failed on a distinct row (:class:`_Recheck`)."""
+
+
+class _Recheck(_Where):
+    """For the checks on distinct rows: a failure only says that some row is bad (the
+    pass over every row then names the first one)."""
+
+    def fail(self, k: int, message: str):
+        raise _Bad(message)
+
+
 def _csv_line(path: Path, k: int) -> int:
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
@@ -379,7 +392,6 @@ def _first(mask) -> int | None:
 def _from_frame(path: Path, fmt: str, frame) -> Battles:
     """Check the columns and turn them into counts, a time-ordered sequence, flags and style."""
     pl = _polars()
-    where = _Where(path, fmt)
     frame = _one_hot_layout(pl, _positional_layout(pl, frame))
     missing = [c for c in ("model_a", "model_b", "winner") if c not in frame.columns]
     if missing:
@@ -389,20 +401,40 @@ def _from_frame(path: Path, fmt: str, frame) -> Battles:
             f"missing column(s) {', '.join(missing)}; the {'header' if fmt == 'csv' else 'file'}"
             f" has {', '.join(frame.columns) or 'nothing'}",
         )
-    n = frame.height
-    if n == 0:
+    if frame.height == 0:
         _fail(path, None, "no battles in the file")
+    distinct = distinct_rows(pl, frame)
+    if distinct is not None:
+        try:
+            return _battles(path, fmt, distinct.rows, _Recheck(path, fmt), distinct)
+        except _Bad:
+            pass  # a bad row: the pass over every row below names its line
+    return _battles(path, fmt, frame, _Where(path, fmt))
+
+
+def _battles(path: Path, fmt: str, frame, where, distinct: DistinctRows | None = None) -> Battles:
+    """The checks and the counts, per row of ``frame``, or per distinct row with
+    ``distinct`` (``frame`` is then ``distinct.rows``: the counts are weighted by how
+    often each row occurs, and the sequence's arrays are gathered on first use)."""
+    pl = _polars()
+    rows = frame.height
     models, ia, ib, outcome = _models_and_outcomes(pl, frame, where)
     is_left, left_recorded = _left_column(pl, frame, models, ia, ib, where)
     weight = _numbers(pl, frame, "weight", where, default=1.0, non_negative=True)
     stamp, time_ordered = _timestamps(pl, frame, where)
-    labels = [_factor(pl, frame, name) or _Labels(np.zeros(n, np.int64), ("",)) for name in LABELS]
+    labels = [
+        _factor(pl, frame, name) or _Labels(np.zeros(rows, np.int64), ("",)) for name in LABELS
+    ]
+    if distinct is not None:
+        counted = distinct.counts  # whole numbers: summed exactly, as counting rows would
+    else:
+        counted = weight if "weight" in frame.columns else None  # unweighted: faster counts
     table = aggregate(
         ia,
         ib,
         outcome,
         left=is_left,
-        weight=weight if "weight" in frame.columns else None,  # unweighted: faster counts
+        weight=counted,
         category=labels[0],
         source=labels[1],
         group=labels[2],
@@ -431,7 +463,13 @@ def _from_frame(path: Path, fmt: str, frame) -> Battles:
         for a_name, b_name in STYLE.items():
             a, b = style[a_name], style[b_name]
             style[a_name], style[b_name] = np.where(swap, b, a), np.where(swap, a, b)
-    return Battles(str(path), fmt, table, seq, n, flags, style, languages)
+    if distinct is None:
+        return Battles(str(path), fmt, table, seq, rows, flags, style, languages)
+    # Every column of a distinct-rows frame is coded: no time, flags or style columns.
+    if languages is not None:
+        languages = (languages[0][distinct.inverse()], languages[1])
+    sequence = PerRow(seq, distinct.inverse)
+    return Battles(str(path), fmt, table, sequence, distinct.total, languages=languages)
 
 
 def _models_and_outcomes(pl, frame, where):
