@@ -89,6 +89,17 @@ _COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
 class LazyArenaGroup(ArenaGroup):
     """Imports a subcommand's module the first time the command is asked for."""
 
+    def __call__(self, *args, **kwargs):
+        """The ``arena`` script (and ``python -m arena``); tests call :meth:`main`. When the
+        command returns, the process exits: its objects are frozen first, so the exit's
+        collections do not walk them (:mod:`arena.cli.collector`)."""
+        from arena.cli import collector
+
+        try:
+            return self.main(*args, **kwargs)
+        finally:
+            collector.leaving()
+
     def list_commands(self, ctx):
         return sorted(_COMMANDS)
 
@@ -97,7 +108,10 @@ class LazyArenaGroup(ArenaGroup):
             return None
         import importlib
 
-        modules = [importlib.import_module(m) for m in _COMMANDS[name][0]]
+        from arena.cli import collector
+
+        with collector.paused():  # numpy and friends: see arena.cli.collector
+            modules = [importlib.import_module(m) for m in _COMMANDS[name][0]]
         return next(c for c in modules[0].COMMANDS if c.name == name)
 
     def format_commands(self, ctx, formatter):
