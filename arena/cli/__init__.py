@@ -90,15 +90,12 @@ class LazyArenaGroup(ArenaGroup):
     """Imports a subcommand's module the first time the command is asked for."""
 
     def __call__(self, *args, **kwargs):
-        """The ``arena`` script (and ``python -m arena``); tests call :meth:`main`. When the
-        command returns, the process exits: its objects are frozen first, so the exit's
-        collections do not walk them (:mod:`arena.cli.collector`)."""
+        """The ``arena`` script (and ``python -m arena``); tests call :meth:`main`. The
+        process ends with the command: :func:`arena.cli.collector.script`."""
         from arena.cli import collector
 
-        try:
+        with collector.script():
             return self.main(*args, **kwargs)
-        finally:
-            collector.leaving()
 
     def list_commands(self, ctx):
         return sorted(_COMMANDS)
