@@ -23,13 +23,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import (
-    expit,
-    ndtri,  # the standard normal quantile (scipy.stats is slow to import)
-)
 
 from rating import bt, graph
 from rating.resample import MultinomialSampler
+from rating.special import expit
 
 CHUNK = 50  # rounds per batched fit; fixed so a seed always means the same draws
 REPLICATE_TOL = 1e-10  # a bootstrap fit stops when no strength moves more than this
@@ -272,6 +269,8 @@ def sandwich_bt(i, j, wins_i, wins_j, ties, m, theta, prior=0.0) -> np.ndarray:
 
 def normal_bounds(rating, cov_rating, confidence=0.95, anchor: int | None = None):
     """``rating ± z·se`` where se comes from the covariance (of contrasts with the anchor)."""
+    from scipy.special import ndtri  # the normal quantile (imported when asked: rating.special)
+
     z = ndtri(0.5 + confidence / 2.0)
     var = np.diag(cov_rating).copy()
     if anchor is not None:
