@@ -30,19 +30,34 @@ Only the columns used are read (a Parquet file's conversations stay on disk),
 and every check is an array operation; only when a file is bad is it read
 again line by line, to name the line. Every problem raises
 :class:`BattleFileError` naming the file and the line (Parquet: the row) and
-the column.
+the column. The readers, and the slow pass that names a line, are
+:mod:`arena.battle_readers`; the checks and counts are here.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from arena.files import FileError
+from arena.battle_readers import (
+    HEAD_BYTES,
+    LABELS,
+    ONE_HOT,
+    TIME_COLUMNS,
+    BattleFileError,
+    _Bad,
+    _fail,
+    _polars,
+    _read_csv,
+    _read_jsonl,
+    _read_parquet,
+    _Recheck,
+    _Where,
+)
+from arena.distinct_rows import DistinctRows, PerRow, distinct_rows
 from rating.counts import Coded, CountTable, PairCounts, aggregate, pair_counts, table_from_pairs
 
 WINNERS = {
@@ -54,8 +69,6 @@ WINNERS = {
     "tie (both bad)": 3,
 }
 POSITIONAL_WINNERS = {"left": "model_a", "right": "model_b"}
-ONE_HOT = ("winner_model_a", "winner_model_b", "winner_tie")  # LMArena's 55k release
-LABELS = ("category", "source", "rater_group")
 #: ``conv_metadata`` counts kept per battle, as LMArena names them: side a -> its side b twin.
 STYLE = {
     "sum_assistant_a_tokens": "sum_assistant_b_tokens",
@@ -63,11 +76,6 @@ STYLE = {
     "list_count_a": "list_count_b",
     "bold_count_a": "bold_count_b",
 }
-HEAD_BYTES = 1 << 16
-
-
-class BattleFileError(FileError):
-    """A battle file that cannot be read; the message names the file and line."""
 
 
 @dataclass
@@ -156,9 +164,6 @@ class Battles:
         return keep
 
 
-TIME_COLUMNS = ("tstamp", "timestamp")
-#: Columns of few distinct strings that the CSV reader reads as categoricals (see _factor).
-CODED_COLUMNS = ("model_a", "model_b", "winner", "left", *LABELS, "language")
 #: A battle's ``language`` as a category: ``language:English``.
 LANGUAGE_PREFIX = "language:"
 
@@ -195,66 +200,6 @@ def read(path: str | Path, *, time_order: bool = True) -> Battles:
     return _from_frame(path, "csv", _read_csv(path, skip))
 
 
-def _fail(path, line, message):
-    raise BattleFileError(path, line, message)
-
-
-# -- reading: polars, and on a failure a slow pass that names the line ---------------------------
-
-
-def _polars():
-    import polars as pl
-
-    return pl
-
-
-def _read_csv(path: Path, skip=()):
-    pl = _polars()
-    try:
-        header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
-    except pl.exceptions.NoDataError:
-        _fail(path, None, "the file is empty")
-    except pl.exceptions.ComputeError:
-        _bad_bytes(path)
-        raise
-    wanted = [c for c in header if c in _wanted(skip)]
-    # Names and labels are read as categoricals: each distinct string is hashed once, while
-    # parsing, instead of kept per row and hashed again by _factor.
-    coded = {c: pl.Categorical for c in wanted if c in CODED_COLUMNS}
-    try:
-        return pl.read_csv(
-            path,
-            columns=wanted,
-            infer_schema=False,
-            schema_overrides=coded,
-            raise_if_empty=False,
-        )
-    except pl.exceptions.ComputeError as exc:
-        _bad_bytes(path)
-        _bad_csv_row(path, len(header))
-        _fail(path, None, f"cannot read as CSV: {str(exc).splitlines()[0]}")
-
-
-def _read_jsonl(path: Path, skip=()):
-    pl = _polars()
-    try:
-        frame = pl.read_ndjson(path, infer_schema_length=None)
-    except pl.exceptions.ComputeError as exc:
-        _bad_bytes(path)
-        _bad_json_line(path)
-        _fail(path, None, f"cannot read as JSON Lines: {str(exc).splitlines()[0]}")
-    return frame.select([c for c in frame.columns if c in _wanted(skip)])
-
-
-def _read_parquet(path: Path, skip=()):
-    pl = _polars()
-    try:
-        names = pl.read_parquet_schema(path)
-        return pl.read_parquet(path, columns=[c for c in names if c in _wanted(skip)])
-    except (pl.exceptions.ComputeError, OSError) as exc:
-        _fail(path, None, f"cannot read as Parquet: {str(exc).splitlines()[0]}")
-
-
 def _read_json(path: Path, skip=()):
     try:
         text = path.read_bytes().decode("utf-8-sig")
@@ -283,82 +228,7 @@ def _read_json(path: Path, skip=()):
     return _from_frame(path, "fastchat-json", frame.drop(skip, strict=False))
 
 
-def _wanted(skip=()) -> set[str]:
-    """The columns the reader uses (all others stay on disk or are dropped)."""
-    base = {"model_a", "model_b", "winner", "left", "right", "weight", *TIME_COLUMNS}
-    extra = set(LABELS) | set(ONE_HOT) | {"conv_metadata", "category_tag", "is_code", "language"}
-    return (base | extra) - set(skip)
-
-
-def _bad_bytes(path: Path) -> None:
-    """Raise naming the line of the first byte that is not UTF-8, if there is one."""
-    data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        _fail(path, data.count(b"\n", 0, exc.start) + 1, "not UTF-8 text")
-
-
-def _bad_csv_row(path: Path, width: int) -> None:
-    """Raise naming the first line whose row has more cells than the header."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        for row in reader:
-            if len(row) > width:
-                _fail(path, reader.line_num, f"{len(row)} fields, the header has {width}")
-
-
-def _bad_json_line(path: Path) -> None:
-    """Raise naming the first line of a JSONL file that is not a JSON object."""
-    with open(path, encoding="utf-8-sig") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                _fail(path, line_no, f"broken JSON: {exc.msg} (column {exc.colno})")
-            if not isinstance(obj, dict):
-                _fail(path, line_no, "expected an object with model_a, model_b, winner")
-
-
 # -- from columns to battles --------------------------------------------------------------------
-
-
-class _Where:
-    """Names the place of row ``k`` (0-based, in file order) for an error message."""
-
-    def __init__(self, path: Path, fmt: str):
-        self.path, self.fmt = path, fmt
-
-    def fail(self, k: int, message: str):
-        if self.fmt == "csv":
-            _fail(self.path, _csv_line(self.path, k), message)
-        if self.fmt == "jsonl":
-            _fail(self.path, _jsonl_line(self.path, k), message)
-        if self.fmt == "parquet":
-            _fail(self.path, None, f"row {k + 1}: {message}")
-        _fail(self.path, None, f"battle {k}: {message}")
-
-
-def _csv_line(path: Path, k: int) -> int:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        next(reader)
-        for row_no, _ in enumerate(reader):
-            if row_no == k:
-                return reader.line_num
-    return 0
-
-
-def _jsonl_line(path: Path, k: int) -> int:
-    with open(path, encoding="utf-8-sig") as fh:
-        seen = -1
-        for line_no, line in enumerate(fh, start=1):
-            seen += bool(line.strip())
-            if seen == k:
-                return line_no
-    return 0
 
 
 def _text(pl, frame, name):
@@ -379,7 +249,6 @@ def _first(mask) -> int | None:
 def _from_frame(path: Path, fmt: str, frame) -> Battles:
     """Check the columns and turn them into counts, a time-ordered sequence, flags and style."""
     pl = _polars()
-    where = _Where(path, fmt)
     frame = _one_hot_layout(pl, _positional_layout(pl, frame))
     missing = [c for c in ("model_a", "model_b", "winner") if c not in frame.columns]
     if missing:
@@ -389,20 +258,40 @@ def _from_frame(path: Path, fmt: str, frame) -> Battles:
             f"missing column(s) {', '.join(missing)}; the {'header' if fmt == 'csv' else 'file'}"
             f" has {', '.join(frame.columns) or 'nothing'}",
         )
-    n = frame.height
-    if n == 0:
+    if frame.height == 0:
         _fail(path, None, "no battles in the file")
+    distinct = distinct_rows(pl, frame)
+    if distinct is not None:
+        try:
+            return _battles(path, fmt, distinct.rows, _Recheck(path, fmt), distinct)
+        except _Bad:
+            pass  # a bad row: the pass over every row below names its line
+    return _battles(path, fmt, frame, _Where(path, fmt))
+
+
+def _battles(path: Path, fmt: str, frame, where, distinct: DistinctRows | None = None) -> Battles:
+    """The checks and the counts, per row of ``frame``, or per distinct row with
+    ``distinct`` (``frame`` is then ``distinct.rows``: the counts are weighted by how
+    often each row occurs, and the sequence's arrays are gathered on first use)."""
+    pl = _polars()
+    rows = frame.height
     models, ia, ib, outcome = _models_and_outcomes(pl, frame, where)
     is_left, left_recorded = _left_column(pl, frame, models, ia, ib, where)
     weight = _numbers(pl, frame, "weight", where, default=1.0, non_negative=True)
     stamp, time_ordered = _timestamps(pl, frame, where)
-    labels = [_factor(pl, frame, name) or _Labels(np.zeros(n, np.int64), ("",)) for name in LABELS]
+    labels = [
+        _factor(pl, frame, name) or _Labels(np.zeros(rows, np.int64), ("",)) for name in LABELS
+    ]
+    if distinct is not None:
+        counted = distinct.counts  # whole numbers: summed exactly, as counting rows would
+    else:
+        counted = weight if "weight" in frame.columns else None  # unweighted: faster counts
     table = aggregate(
         ia,
         ib,
         outcome,
         left=is_left,
-        weight=weight if "weight" in frame.columns else None,  # unweighted: faster counts
+        weight=counted,
         category=labels[0],
         source=labels[1],
         group=labels[2],
@@ -431,7 +320,13 @@ def _from_frame(path: Path, fmt: str, frame) -> Battles:
         for a_name, b_name in STYLE.items():
             a, b = style[a_name], style[b_name]
             style[a_name], style[b_name] = np.where(swap, b, a), np.where(swap, a, b)
-    return Battles(str(path), fmt, table, seq, n, flags, style, languages)
+    if distinct is None:
+        return Battles(str(path), fmt, table, seq, rows, flags, style, languages)
+    # Every column of a distinct-rows frame is coded: no time, flags or style columns.
+    if languages is not None:
+        languages = (languages[0][distinct.inverse()], languages[1])
+    sequence = PerRow(seq, distinct.inverse)
+    return Battles(str(path), fmt, table, sequence, distinct.total, languages=languages)
 
 
 def _models_and_outcomes(pl, frame, where):

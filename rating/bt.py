@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.special import expit
 
 from rating import chord
+from rating.special import expit  # scipy's bits without importing scipy.special
 
 POINTS_PER_LOG_UNIT = 400.0 / np.log(10.0)  # rating points per natural-log unit of strength
 INIT_RATING = 1000.0

@@ -23,10 +23,21 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.special import logsumexp, softmax
 
 from rating import chord
 from rating.bt import newton_ascent
+
+
+def _logsumexp(a, axis):
+    from scipy.special import logsumexp  # when Davidson runs: rating.special says why
+
+    return logsumexp(a, axis=axis)
+
+
+def _softmax(a, axis):
+    from scipy.special import softmax
+
+    return softmax(a, axis=axis)
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,7 @@ class PositionalCounts:
         u = self._u(x)
         th = x[: self.m]
         return float(
-            np.sum(k * u) - np.sum(k.sum(1) * logsumexp(u, axis=1)) - 0.5 * prior * th @ th
+            np.sum(k * u) - np.sum(k.sum(1) * _logsumexp(u, axis=1)) - 0.5 * prior * th @ th
         )
 
     def _scatter(self, a_d, a_s):
@@ -97,7 +108,7 @@ class PositionalCounts:
     def _gradient(self, x, k, prior):
         """Penalised gradient, outcome probabilities and battles per row."""
         n = k.sum(axis=1)
-        p = softmax(self._u(x), axis=1)
+        p = _softmax(self._u(x), axis=1)
         res = k - n[:, None] * p
         g = self._scatter(0.5 * (res[:, 0] - res[:, 1]), res[:, 2])
         g[: self.m] -= prior * x[: self.m]
@@ -116,7 +127,7 @@ class PositionalCounts:
 
     def meat(self, x):
         """Sum over battles of the outer product of per-battle scores (sandwich meat)."""
-        p = softmax(self._u(x), axis=1)
+        p = _softmax(self._u(x), axis=1)
         sd = np.array([0.5, -0.5, 0.0])[None, :] - 0.5 * (p[:, [0]] - p[:, [1]])
         ss = np.array([0.0, 0.0, 1.0])[None, :] - p[:, [2]]
         return self._scatter_blocks(

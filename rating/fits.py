@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import ndtri  # the standard normal quantile (scipy.stats is slow to import)
 
 from rating import bt, graph, intervals
 from rating.counts import BOTH_BAD, LEFT_WIN, RIGHT_WIN, TIE, PairCounts
@@ -299,6 +298,8 @@ def _davidson_parameters(f: DavidsonFit, m, reps_x, cov, confidence) -> dict:
         if reps_x is not None:
             lo, hi = np.quantile(fn(reps_x[:, idx]), [a, 1 - a])
         elif cov is not None:
+            from scipy.special import ndtri  # imported when asked (rating.special)
+
             z = float(ndtri(0.5 + confidence / 2.0))
             se = np.sqrt(max(cov[idx, idx], 0.0))
             lo, hi = fn(x_hat[idx] - z * se), fn(x_hat[idx] + z * se)

@@ -17,17 +17,16 @@ the model is misspecified, e.g. when ties are not really half wins.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import (
-    expit,
-    ndtri,  # the standard normal quantile (scipy.stats is slow to import)
-)
 
 from rating import bt, graph
 from rating.resample import MultinomialSampler
+from rating.special import expit
 
 CHUNK = 50  # rounds per batched fit; fixed so a seed always means the same draws
 REPLICATE_TOL = 1e-10  # a bootstrap fit stops when no strength moves more than this
@@ -56,6 +55,57 @@ def multinomial_rounds(cells: np.ndarray, rounds: int, seed: int, chunk: int = C
         size = min(chunk, rounds - done)
         yield sampler.draw(rng, size)
         done += size
+
+
+def drawn_ahead(draws: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """The chunks of ``draws``, each drawn in another thread while the caller fits the one
+    before.
+
+    The chunks come from the same generator in the same order, so they are the same
+    chunks. numpy releases the GIL in a draw's large array operations, so drawing the
+    next chunk overlaps fitting this one when a second core is free. At most one drawn
+    chunk waits; an error in the drawing is raised here, and the drawing stops when the
+    caller stops reading.
+    """
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_over(item) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def produce():
+        try:
+            for draw in draws:
+                if not hand_over(draw):
+                    return
+            hand_over(_DONE)
+        except BaseException as exc:  # raised in the caller's thread
+            hand_over(_Failed(exc))
+
+    worker = threading.Thread(target=produce, name="bootstrap-draws", daemon=True)
+    worker.start()
+    try:
+        while (item := ready.get()) is not _DONE:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+_DONE = object()
+
+
+@dataclass
+class _Failed:
+    error: BaseException
 
 
 def replicate_priors(i, j, cells, draw, m, prior=0.0, trees=None) -> np.ndarray:
@@ -145,7 +195,7 @@ def bootstrap(
     """
     out = None
     done, prior_rounds, max_g = 0, 0, 0.0
-    for draw in multinomial_rounds(cells, rounds, seed):
+    for draw in drawn_ahead(multinomial_rounds(cells, rounds, seed)):
         params, gnorm, priors = fit_chunk(draw)
         if out is None:
             out = np.empty((rounds, params.shape[0]))
@@ -219,6 +269,8 @@ def sandwich_bt(i, j, wins_i, wins_j, ties, m, theta, prior=0.0) -> np.ndarray:
 
 def normal_bounds(rating, cov_rating, confidence=0.95, anchor: int | None = None):
     """``rating ± z·se`` where se comes from the covariance (of contrasts with the anchor)."""
+    from scipy.special import ndtri  # the normal quantile (imported when asked: rating.special)
+
     z = ndtri(0.5 + confidence / 2.0)
     var = np.diag(cov_rating).copy()
     if anchor is not None:

@@ -31,7 +31,8 @@ The same cells and generator state give the same draws.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import gammaln
+
+from rating.special import gammaln_whole
 
 TAIL = 1e-18  # probability left outside each side of a cell's Poisson window
 _A = 2.0 * np.log(1.0 / TAIL)  # exp(-A/2) = TAIL
@@ -289,8 +290,8 @@ def _tabulate(lam: np.ndarray):
     loglam = np.log(lam)
     step = loglam[seg]
     step -= np.log(np.maximum(x, 1.0))
-    step[first] = lo * loglam - lam - gammaln(lo + 1.0)
-    step[first[1:]] -= (hi * loglam - lam - gammaln(hi + 1.0))[:-1]
+    step[first] = lo * loglam - lam - gammaln_whole(lo + 1.0)
+    step[first[1:]] -= (hi * loglam - lam - gammaln_whole(hi + 1.0))[:-1]
     cdf = np.cumsum(step)
     np.exp(cdf, out=cdf)
     np.cumsum(cdf, out=cdf)

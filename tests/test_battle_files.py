@@ -257,3 +257,73 @@ def test_language_is_a_category(tmp_path, rows, writer):
     assert json.loads(elo.output)["meta"]["battles"] == sum(r["language"] == "German" for r in rows)
     bad = CliRunner().invoke(main, ["rate", "--input", str(path), "--category", "language:xx"])
     assert bad.exit_code == 1 and "no battles in this scope" in bad.output
+
+
+def coded_rows(n=400):
+    """Battles with only coded columns: names, winner, the left model (a name, a side or
+    nothing), padded and missing labels and languages."""
+    rng = np.random.default_rng(3)
+    names = ["gpt-4o", "claude-3-5", "llama-3-70b", "gemma-2", "qwen-2"]
+    rows = []
+    for _ in range(n):
+        a, b = rng.choice(len(names), 2, replace=False)
+        left = [names[a], names[b], "model_b", "model_a", None][rng.integers(5)]
+        rows.append(
+            {
+                "model_a": names[a],
+                "model_b": names[b],
+                "winner": ["model_a", "model_b", "tie", "tie (bothbad)"][rng.integers(4)],
+                "left": left,
+                "category": ["math", " math ", "coding", None][rng.integers(4)],
+                "source": ["human", "judge:x"][rng.integers(2)],
+                "rater_group": ["", "experts"][rng.integers(2)] or None,
+                "language": ["English", "German", None][rng.integers(3)],
+            }
+        )
+    return rows
+
+
+def test_coded_csv_is_counted_on_its_distinct_rows_as_every_row_would_be(tmp_path):
+    """A CSV of coded columns only is checked and counted on its distinct rows; the same
+    battles as JSON Lines go through every row: the two agree in every count and array."""
+    from arena.distinct_rows import PerRow
+
+    rows = coded_rows()
+    csv_path = tmp_path / "b.csv"
+    pl.DataFrame(rows).write_csv(csv_path)
+    fast, slow = read(csv_path), read(write_jsonl(tmp_path / "b.jsonl", rows))
+    assert isinstance(fast.sequence, PerRow) and isinstance(slow.sequence, dict)
+    assert fast.battles == slow.battles == len(rows)
+    for name in ("models", "categories", "sources", "groups", "positional"):
+        assert getattr(fast.table, name) == getattr(slow.table, name), name
+    for name in ("category", "source", "group", "left", "right", "counts"):
+        assert np.array_equal(getattr(fast.table, name), getattr(slow.table, name)), name
+    assert set(fast.sequence) == set(slow.sequence)
+    for key, value in slow.sequence.items():
+        got = fast.sequence[key]
+        if isinstance(value, np.ndarray):
+            assert got.dtype == value.dtype and np.array_equal(got, value), key
+        else:
+            assert got == value, key
+    assert fast.languages[1] == slow.languages[1]
+    assert np.array_equal(fast.languages[0], slow.languages[0])
+    for scope in ({"category": "math"}, {"source": "judge:x"}, {"category": "language:German"}):
+        a, b = fast.select(**scope), slow.select(**scope)
+        assert np.array_equal(a.counts, b.counts) and a.total > 0, scope
+
+
+def test_first_bad_row_of_a_coded_csv_is_named(tmp_path):
+    """A bad value found among the distinct rows is named at its first line, checks in the
+    order of the row-by-row pass (a missing name before a model playing itself)."""
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        "model_a,model_b,winner\na,b,tie\na,a,model_a\nb,c,bob\nc,,tie\na,b,tie\nc,,tie\n"
+    )
+    with pytest.raises(BattleFileError, match=r"line 5: missing model_b"):
+        read(path)
+    path.write_text("model_a,model_b,winner\na,b,tie\nb,c,bob\na,a,model_a\nb,c,bob\n")
+    with pytest.raises(BattleFileError, match=r"line 3: unknown winner 'bob'"):
+        read(path)
+    path.write_text("model_a,model_b,winner,left\nx,y,tie,x\ny,z,tie,y\ny,z,tie,x\n")
+    with pytest.raises(BattleFileError, match=r"line 4: left is 'x', neither 'y' nor 'z'"):
+        read(path)

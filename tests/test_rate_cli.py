@@ -590,3 +590,26 @@ def test_store_refuses_what_it_cannot_store(tmp_path, sqlite_url, args, message)
     assert res.exit_code == 2 and message in res.output
     with Session(engine) as s:
         assert s.exec(select(RatingSnapshot)).all() == []
+
+
+def test_collector_paused_and_frozen_only_for_the_script(tmp_path):
+    """In the test's own process the command leaves the garbage collector as it was; the
+    ``arena`` script (a new process) freezes what it made and gives the same output."""
+    import gc
+    import subprocess
+    import sys
+
+    path = _write_csv(tmp_path / "b.csv", _battles(200), keys=("model_a", "model_b", "winner"))
+    args = ["--input", str(path), "--bootstrap", "20", "--seed", "3", "--format", "json"]
+    frozen = gc.get_freeze_count()
+    res = run(args)
+    assert res.exit_code == 0, res.output
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    script = subprocess.run(
+        [sys.executable, "-m", "arena", "rate", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ARENA_CONFIG": ""},
+        check=True,
+    )
+    assert script.stdout == res.output

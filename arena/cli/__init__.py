@@ -89,6 +89,14 @@ _COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
 class LazyArenaGroup(ArenaGroup):
     """Imports a subcommand's module the first time the command is asked for."""
 
+    def __call__(self, *args, **kwargs):
+        """The ``arena`` script (and ``python -m arena``); tests call :meth:`main`. The
+        process ends with the command: :func:`arena.cli.collector.script`."""
+        from arena.cli import collector
+
+        with collector.script():
+            return self.main(*args, **kwargs)
+
     def list_commands(self, ctx):
         return sorted(_COMMANDS)
 
@@ -97,7 +105,10 @@ class LazyArenaGroup(ArenaGroup):
             return None
         import importlib
 
-        modules = [importlib.import_module(m) for m in _COMMANDS[name][0]]
+        from arena.cli import collector
+
+        with collector.paused():  # numpy and friends: see arena.cli.collector
+            modules = [importlib.import_module(m) for m in _COMMANDS[name][0]]
         return next(c for c in modules[0].COMMANDS if c.name == name)
 
     def format_commands(self, ctx, formatter):

@@ -160,17 +160,20 @@ def _read_while_importing(path, time_order: bool):
     import importlib
     from concurrent.futures import ThreadPoolExecutor
 
-    import polars  # noqa: F401 (before the engine's imports start: see above)
+    from arena.cli import collector
 
-    from arena.battle_files import BattleFileError, read
+    with collector.paused():  # imports and columns: no cyclic garbage to look for
+        import polars  # noqa: F401 (before the engine's imports start: see above)
 
-    with ThreadPoolExecutor(1) as pool:
-        engine = pool.submit(importlib.import_module, "rating.engine")
-        try:
-            battles = read(path, time_order=time_order)
-        except BattleFileError as exc:
-            raise click.ClickException(str(exc)) from None
-        return battles, engine.result()
+        from arena.battle_files import BattleFileError, read
+
+        with ThreadPoolExecutor(1) as pool:
+            engine = pool.submit(importlib.import_module, "rating.engine")
+            try:
+                battles = read(path, time_order=time_order)
+            except BattleFileError as exc:
+                raise click.ClickException(str(exc)) from None
+            return battles, engine.result()
 
 
 def _from_file(path, method, category, source, group, options, elo_k, progress):

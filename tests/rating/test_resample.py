@@ -118,3 +118,45 @@ def test_any_counts_give_valid_replicates(counts, rounds, seed):
     assert x.shape == (cells.size, rounds)
     assert np.all(x.sum(axis=0) == cells.sum())
     assert np.all(x[cells == 0] == 0) and x.min() >= 0
+
+
+def test_rounds_drawn_ahead_in_a_thread_are_the_same_rounds():
+    """The bootstrap draws the next chunk in a second thread: same generator, same order."""
+    from rating import intervals
+
+    cells = np.array([0.0, 3, 1, 0, 250, 7, 40, 0, 12, 9])
+    serial = list(intervals.multinomial_rounds(cells, 230, seed=5))
+    ahead = list(intervals.drawn_ahead(intervals.multinomial_rounds(cells, 230, seed=5)))
+    assert len(ahead) == len(serial) == 5
+    assert all(np.array_equal(a, b) for a, b in zip(ahead, serial, strict=True))
+
+
+def test_drawing_ahead_raises_its_error_and_stops_when_the_reader_stops():
+    import threading
+
+    from rating import intervals
+
+    def failing():
+        yield np.zeros((2, 3))
+        raise ValueError("bad draw")
+
+    got = []
+    with pytest.raises(ValueError, match="bad draw"):
+        for draw in intervals.drawn_ahead(failing()):
+            got.append(draw)
+    assert len(got) == 1
+
+    made = []
+
+    def endless():
+        while True:
+            made.append(1)
+            yield np.zeros(1)
+
+    before = threading.active_count()
+    draws = intervals.drawn_ahead(endless())
+    next(draws)
+    draws.close()  # the reader stops: the drawing thread ends, nothing more is drawn
+    assert threading.active_count() == before
+    count = len(made)
+    assert count <= 3 and len(made) == count
