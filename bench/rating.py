@@ -27,7 +27,8 @@ numpy's ``Generator.multinomial``.
 In the same run: (1) the whole ``arena rate --input`` (a new process, as a
 user runs it) on the dump written as a 1.67 M-line CSV with ``--rounds``
 bootstrap rounds, against the baseline reading the same CSV (polars, in this
-process) and running FastChat's method with ``--baseline-rounds`` rounds, plus
+process) and running FastChat's method with ``--baseline-rounds`` rounds (``--pairs``
+runs of each, alternating; the pair with the median ratio is reported, and every pair), plus
 polars against pyarrow reading that CSV; (3) ``--elo-rounds`` (default 100)
 Elo bootstrap rounds on the dump's battles in a shuffled order, and the old
 per-battle replay's cost per battle and round (measured on a slice). Peak
@@ -339,13 +340,24 @@ def elo_bench(data, rounds: int, seed: int) -> dict:
     return {"seconds": seconds, "old_per": per, "battles": a.size, "top": res.models[0]}
 
 
+def median_pair(pairs: list[tuple[dict, dict]]) -> tuple[dict, dict]:
+    """The pair with the median wall-time ratio (the lower middle one for an even count),
+    each side's dict given ``"pairs"``: every pair's seconds, for the report."""
+    ranked = sorted(pairs, key=lambda p: p[1]["seconds"] / p[0]["seconds"])
+    ours_, base = ranked[(len(ranked) - 1) // 2]
+    ours_ = {**ours_, "pairs": [(o["seconds"], b["seconds"]) for o, b in pairs]}
+    return ours_, base
+
+
 def print_end_to_end(args, n, read_times, e2e, base_e2e, elo):
     print(
         f"(1) arena rate --input on the dump as a CSV ({n:,} lines): ours {args.rounds} rounds "
         f"{e2e['seconds']:.2f} s end to end (new process, peak RSS {e2e['rss_mb']:.0f} MB); "
         f"baseline (FastChat's method, CSV read by polars in-process) {args.baseline_rounds} "
         f"rounds {base_e2e['seconds']:.2f} s: {base_e2e['seconds'] / e2e['seconds']:.2f}x "
-        "(target >= 2x)"
+        f"(target >= 2x; the median of {len(e2e['pairs'])} alternating pairs: "
+        + ", ".join(f"{o:.2f}/{b:.2f} s {b / o:.2f}x" for o, b in e2e["pairs"])
+        + ")"
     )
     print(
         f"    the same in CPU time (user + system, all threads; steadier on a shared machine): "
@@ -384,6 +396,12 @@ def main():
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--elo-rounds", type=int, default=100)
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=3,
+        help="end-to-end runs of ours and the baseline, alternating (the median ratio counts)",
+    )
     args = parser.parse_args()
 
     data = json.loads(DUMP.read_text())
@@ -391,8 +409,16 @@ def main():
         csv_path = Path(tmp) / "battles.csv"
         n = write_csv(data, csv_path, args.seed)
         read_times = readers(csv_path)
-        e2e = arena_rate(csv_path, args.rounds, args.seed)
-        base_e2e = baseline_end_to_end(csv_path, args.baseline_rounds, args.seed)
+        # Alternating pairs: this machine's speed drifts by half from one minute to the next
+        # (seen with nothing else running), so one run of each would compare two machines.
+        pairs = [
+            (
+                arena_rate(csv_path, args.rounds, args.seed),
+                baseline_end_to_end(csv_path, args.baseline_rounds, args.seed),
+            )
+            for _ in range(max(1, args.pairs))
+        ]
+        e2e, base_e2e = median_pair(pairs)
     elo = elo_bench(data, args.elo_rounds, args.seed)
     del data
 
