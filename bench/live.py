@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -182,8 +183,11 @@ with httpx.Client(timeout=30) as client:
     sys.stdin.readline()  # "go"
     for _ in range(n):
         t0 = time.perf_counter()
-        assert client.get(url).status_code == 200
-        print(t0, time.perf_counter() - t0, flush=True)
+        try:
+            status = client.get(url).status_code
+        except httpx.HTTPError as exc:
+            status = type(exc).__name__
+        print(t0, time.perf_counter() - t0, status, flush=True)
 """
 
 
@@ -210,7 +214,10 @@ class HealthClient:
     def wait(self) -> list[float]:
         """Seconds of each request, once the client has made all ``n``."""
         out, _ = self.proc.communicate()
-        self.timeline = [tuple(map(float, line.split())) for line in out.splitlines()]
+        rows = [line.split() for line in out.splitlines()]
+        self.timeline = [(float(t), float(seconds)) for t, seconds, _ in rows]
+        #: The answers other than 200 (a status, or the client's error), with their count.
+        self.failures = Counter(status for _, _, status in rows if status != "200")
         return [seconds for _, seconds in self.timeline]
 
     def stop(self) -> list[float]:
@@ -227,7 +234,12 @@ import sys
 sys.path.insert(0, sys.argv[1])
 from arena.demo_models import Behaviour, StandinModels
 from bench.live import MODELS, answer_rule
-behaviour = Behaviour(text=answer_rule, chunks=int(sys.argv[2]), delay=float(sys.argv[3]))
+behaviour = Behaviour(
+    text=answer_rule,
+    chunks=int(sys.argv[2]),
+    delay=float(sys.argv[3]),
+    first_delay=float(sys.argv[4]),
+)
 with StandinModels(dict.fromkeys(MODELS, behaviour)) as standin:
     print(standin.url, flush=True)
     sys.stdin.read()  # until the benchmark closes it
@@ -237,9 +249,9 @@ with StandinModels(dict.fromkeys(MODELS, behaviour)) as standin:
 class StandinProcess:
     """The stand-in models (:mod:`arena.demo_models`) in a process of their own."""
 
-    def __init__(self, chunks: int, delay: float, nice: int = 0):
+    def __init__(self, chunks: int, delay: float, nice: int = 0, first_delay: float = 0.0):
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _STANDIN, str(ROOT), str(chunks), str(delay)],
+            [sys.executable, "-c", _STANDIN, str(ROOT), str(chunks), str(delay), str(first_delay)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -305,8 +317,14 @@ def start(tmp: Path, url: str, redis_url: str, standin_url: str, args) -> list[s
         cwd=tmp,
     )
     with open(tmp / "generate.log", "wb") as log:  # its INFO lines would drown the figures
+        nice = int(os.environ.get("BENCH_NICE_WORKER", "0"))
         generator = subprocess.Popen(
-            GENERATE_COMMAND, env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT
+            GENERATE_COMMAND,
+            env=env,
+            cwd=tmp,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )
     return [web, generator]
 
@@ -324,6 +342,9 @@ def main() -> int:
     ap.add_argument("--battles", type=int, default=64)
     ap.add_argument("--chunks", type=int, default=200)
     ap.add_argument("--delay", type=float, default=0.01, help="seconds between chunks")
+    ap.add_argument(
+        "--first-delay", type=float, default=0.0, help="the stand-in's seconds to first token"
+    )
     ap.add_argument("--ttft", type=int, default=50, help="battles, one at a time, for TTFT")
     ap.add_argument("--health", type=int, default=400, help="/healthz requests per phase")
     ap.add_argument(
@@ -349,7 +370,7 @@ def run(args, tmp: Path, url: str) -> int:
     db.upgrade(url)
     redis_server = EmbeddedRedis(tmp / "redis")
     procs: list[subprocess.Popen] = []
-    with StandinProcess(args.chunks, args.delay, args.nice) as standin:
+    with StandinProcess(args.chunks, args.delay, args.nice, args.first_delay) as standin:
         try:
             redis_url = redis_server.start()
             procs = start(tmp, url, redis_url, standin.url, args)
@@ -379,7 +400,8 @@ def measure(args, base: str, standin, groups: dict) -> int:
     # Warm up: the web workers, the generation worker's connections.
     for k in range(4):
         run_battle(client, base, f"warm-up {k}")
-    idle = HealthClient(base, args.health).go().wait()
+    idle_client = HealthClient(base, args.health).go()
+    idle = idle_client.wait()
 
     arena, direct, posts, stored = [], [], [], []
     for k in range(args.ttft):
@@ -410,9 +432,13 @@ def measure(args, base: str, standin, groups: dict) -> int:
         t.start()
     time.sleep(0.2)  # the streams are under way
     checker.go()
+    time.sleep(1.0)  # every battle is streaming
+    clients = len(args.redis.client_list())  # Redis connections: web, worker, this
     for t in threads:
         t.join()
     busy = checker.stop()
+    keys = [k for k in args.redis.scan_iter("arena:live:*", count=1000) if k[11:].isdigit()]
+    entries = sum(args.redis.xlen(k) for k in keys) / max(1, len(keys))
     if os.environ.get("BENCH_TIMELINE"):
         Path(os.environ["BENCH_TIMELINE"]).write_text(
             json.dumps({"start": t0, "timeline": checker.timeline})
@@ -452,18 +478,23 @@ def measure(args, base: str, standin, groups: dict) -> int:
         f"healthz during streams   p50 {b50:.1f} ms, p99 {b99:.1f} ms ({len(busy)} requests); "
         f"ratio p99 {b99 / i99:.2f} (target < 3)"
     )
+    for phase, client_ in (("idle", idle_client), ("during the streams", checker)):
+        if client_.failures:
+            print(f"healthz answers other than 200 {phase}: {dict(client_.failures)}")
+    print(
+        f"redis                    {clients} connections while streaming; "
+        f"{entries:.0f} stream entries per battle (2 x {args.chunks} chunks)"
+    )
     if cpu:
         print(
             "cpu s while streaming    "
-            + ", ".join(
-                f"{'battle clients' if k == 'this' else k} {v:.2f}"
-                for k, v in cpu.items()
-            )
+            + ", ".join(f"{'battle clients' if k == 'this' else k} {v:.2f}" for k, v in cpu.items())
             + f" (wall {wall:.2f} s, 2 cores)"
         )
     for failure in failures[:3]:
         print(f"failure: {failure!r}")
     ok = not failures and expected_mismatch == 0
+    ok = ok and not checker.failures and not idle_client.failures
     return 0 if ok else 1
 
 
