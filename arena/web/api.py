@@ -50,18 +50,12 @@ def create_battle():
           description: no_battle (no prompt, in that category, has answers from two eligible models)
           content:
             application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        413:
-          description: the body is longer than 64 KiB
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        413: {$ref: '#/components/responses/BodyTooLong'}
         429:
           description: too_many_requests ([limits] battles)
           content:
             application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        503:
-          description: unavailable (Redis or the database)
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        503: {$ref: '#/components/responses/Unavailable'}
     """
     body = json_body(required=False)
     category = body.get("category")
@@ -105,22 +99,13 @@ def create_vote():
           description: already_voted; for a live battle not_ready (still streaming) or battle_failed
           content:
             application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        410:
-          description: token_expired
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        413:
-          description: the body is longer than 64 KiB
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        410: {$ref: '#/components/responses/TokenExpired'}
+        413: {$ref: '#/components/responses/BodyTooLong'}
         429:
           description: too_many_requests ([limits] votes)
           content:
             application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        503:
-          description: unavailable (Redis or the database)
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        503: {$ref: '#/components/responses/Unavailable'}
     """
     body = json_body(required=True)
     choice = body.get("choice")

@@ -221,26 +221,11 @@ def add_turn(battle_id: int):
           description: the new turn (attempt 0) and the battle's view
           content:
             application/json: {schema: {$ref: '#/components/schemas/LiveTurnStarted'}}
-        400:
-          description: bad_token, bad_prompt, too_long, bad_json, bad_text
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        403:
-          description: wrong_battle (the token is for another battle)
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        404:
-          description: no_battle, live_disabled
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        409:
-          description: not_ready (still streaming), max_turns, battle_failed, already_voted
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        410:
-          description: token_expired
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        400: {$ref: '#/components/responses/BadTurn'}
+        403: {$ref: '#/components/responses/WrongBattle'}
+        404: {$ref: '#/components/responses/NoLiveBattle'}
+        409: {$ref: '#/components/responses/TurnRefused'}
+        410: {$ref: '#/components/responses/TokenExpired'}
         413: {$ref: '#/components/responses/Error'}
         429: {$ref: '#/components/responses/Error'}
         503: {$ref: '#/components/responses/Error'}
@@ -289,26 +274,11 @@ def regenerate(battle_id: int):
           description: the turn, its new attempt and the battle's view
           content:
             application/json: {schema: {$ref: '#/components/schemas/LiveTurnStarted'}}
-        400:
-          description: bad_token, bad_prompt, too_long, bad_json, bad_text
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        403:
-          description: wrong_battle (the token is for another battle)
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        404:
-          description: no_battle, live_disabled
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        409:
-          description: not_ready (still streaming), max_turns, battle_failed, already_voted
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        410:
-          description: token_expired
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        400: {$ref: '#/components/responses/BadTurn'}
+        403: {$ref: '#/components/responses/WrongBattle'}
+        404: {$ref: '#/components/responses/NoLiveBattle'}
+        409: {$ref: '#/components/responses/TurnRefused'}
+        410: {$ref: '#/components/responses/TokenExpired'}
         413: {$ref: '#/components/responses/Error'}
         429: {$ref: '#/components/responses/Error'}
         503: {$ref: '#/components/responses/Error'}
@@ -344,22 +314,10 @@ def show(battle_id: int):
           description: the conversation so far
           content:
             application/json: {schema: {$ref: '#/components/schemas/LiveView'}}
-        400:
-          description: bad_token
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        403:
-          description: wrong_battle (the token is for another battle)
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        404:
-          description: no_battle
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        410:
-          description: token_expired
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        400: {$ref: '#/components/responses/BadToken'}
+        403: {$ref: '#/components/responses/WrongBattle'}
+        404: {$ref: '#/components/responses/NoBattle'}
+        410: {$ref: '#/components/responses/TokenExpired'}
         429: {$ref: '#/components/responses/Error'}
         503: {$ref: '#/components/responses/Error'}
     """
@@ -383,26 +341,14 @@ def reveal(battle_id: int):
           description: each side's model, time to first token and tokens per second
           content:
             application/json: {schema: {$ref: '#/components/schemas/LiveReveal'}}
-        400:
-          description: bad_token
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        403:
-          description: wrong_battle (the token is for another battle)
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        404:
-          description: no_battle
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        400: {$ref: '#/components/responses/BadToken'}
+        403: {$ref: '#/components/responses/WrongBattle'}
+        404: {$ref: '#/components/responses/NoBattle'}
         409:
           description: not_voted (no vote accepted yet)
           content:
             application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        410:
-          description: token_expired
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        410: {$ref: '#/components/responses/TokenExpired'}
         429: {$ref: '#/components/responses/Error'}
         503: {$ref: '#/components/responses/Error'}
     """
@@ -446,18 +392,9 @@ def events(battle_id: int):
           description: bad_token, bad_id (a malformed Last-Event-ID)
           content:
             application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        403:
-          description: wrong_battle (the token is for another battle)
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        404:
-          description: no_battle
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
-        410:
-          description: token_expired
-          content:
-            application/json: {schema: {$ref: '#/components/schemas/Error'}}
+        403: {$ref: '#/components/responses/WrongBattle'}
+        404: {$ref: '#/components/responses/NoBattle'}
+        410: {$ref: '#/components/responses/TokenExpired'}
         429: {$ref: '#/components/responses/Error'}
         503: {$ref: '#/components/responses/Error'}
     """

@@ -505,6 +505,21 @@ PARAMETERS = {
 }
 
 
+#: Refusals several operations share (``{$ref: '#/components/responses/NAME'}`` in a view's
+#: docstring): name -> the reasons, as each answer's ``reason`` field gives them.
+REFUSALS = {
+    "BadToken": "bad_token",
+    "BadTurn": "bad_token, bad_prompt, too_long, bad_json, bad_text",
+    "WrongBattle": "wrong_battle (the token is for another battle)",
+    "NoBattle": "no_battle",
+    "NoLiveBattle": "no_battle, live_disabled",
+    "TurnRefused": "not_ready (still streaming), max_turns, battle_failed, already_voted",
+    "TokenExpired": "token_expired",
+    "BodyTooLong": "the body is longer than 64 KiB",
+    "Unavailable": "unavailable (Redis or the database)",
+}
+
+
 def build(app) -> dict:
     """The OpenAPI 3.1 document for ``app`` (its URL map and view docstrings)."""
     spec = APISpec(
@@ -528,6 +543,14 @@ def build(app) -> dict:
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         },
     )
+    for name, reasons in REFUSALS.items():
+        spec.components.response(
+            name,
+            {
+                "description": reasons,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        )
     spec.components.response(
         "ImportError",
         {
