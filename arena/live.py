@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -463,17 +463,22 @@ def _continued(session: Session, settings, battle_id: int, turn: int, attempt: i
     _add_answers(session, settings, battle, turn, attempt, models)
     session.flush()
     messages = current_messages(session, battle_id)
-    history: dict[str, tuple[tuple[str, str], ...]] = {}
-    for side in SIDES:
-        pairs: list[tuple[str, str]] = []
-        for k in range(1, turn + 1):
-            user = messages.get((k, "user"))
-            pairs.append(("user", user.text if user else ""))
-            if k < turn:
-                answer = messages.get((k, side))
-                pairs.append(("assistant", answer.text if answer else ""))
-        history[side] = tuple(pairs)
+    history = {side: conversation(messages, side, turn) for side in SIDES}
     return Continued(battle_id, turn, attempt, models, history)
+
+
+def conversation(messages: Mapping, side: str, turn: int) -> tuple[tuple[str, str], ...]:
+    """What ``side``'s model is asked at ``turn``: ``(role, text)`` pairs, every turn's user
+    text and, before ``turn``, that side's answer. ``messages`` maps ``(turn, "user")`` and
+    ``(turn, side)`` to the row that counts (its highest attempt), each with a ``text``."""
+    pairs: list[tuple[str, str]] = []
+    for k in range(1, turn + 1):
+        user = messages.get((k, "user"))
+        pairs.append(("user", user.text if user else ""))
+        if k < turn:
+            answer = messages.get((k, side))
+            pairs.append(("assistant", answer.text if answer else ""))
+    return tuple(pairs)
 
 
 # -- Redis ------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
+from arena import live
 from arena.live import SIDES
 from arena.models import Battle, BattleMessage, Model
 from arena.style_store import style_columns
@@ -73,13 +74,7 @@ def load_job(engine: Engine, battle_id: int, turn: int, attempt: int, side: str)
     if row is None:
         return None
     counted = {(r.turn, r.side): r for r in rows}  # the highest attempt of each turn and side
-    conversation: list[tuple[str, str]] = []
-    for k in range(1, turn + 1):
-        user = counted.get((k, "user"))
-        conversation.append(("user", user.text if user else ""))
-        if k < turn:
-            answer = counted.get((k, side))
-            conversation.append(("assistant", answer.text if answer else ""))
+    asked = live.conversation(counted, side, turn)
     _, left, right = battle
     return Job(
         battle_id=battle_id,
@@ -90,7 +85,7 @@ def load_job(engine: Engine, battle_id: int, turn: int, attempt: int, side: str)
         status=row.status,
         model=left if side == "left" else right,
         models=(left, right),
-        conversation=tuple(conversation),
+        conversation=asked,
     )
 
 
