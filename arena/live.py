@@ -155,14 +155,32 @@ def live_model_names(settings, session: Session) -> list[str]:
     return [n for n in names if states.get(n, "active") in sampling.ELIGIBLE_STATES]
 
 
-def _model_ids(session: Session, names: Sequence[str]) -> dict[str, int]:
-    """The ids of ``names``, inserting the rows that do not exist yet."""
-    insert = dialect_insert(session.get_bind())
-    session.execute(
-        insert(Model.__table__).on_conflict_do_nothing(index_elements=["name"]),
-        [{"name": n, "state": "active"} for n in names],
-    )
-    return dict(session.execute(select(Model.name, Model.id).where(Model.name.in_(names))).all())
+def _eligible_ids(settings, session: Session) -> dict[str, int]:
+    """The ids of the live models raters can meet (:func:`live_model_names`), inserting the
+    rows of configured models that have none yet. One query when every row exists (every
+    battle after the first): no write, which on SQLite would take the database's lock."""
+    names = list(endpoints(settings)) if settings.live.enabled else []
+    if not names:
+        return {}
+
+    def rows():
+        query = select(Model.name, Model.id, Model.state).where(Model.name.in_(names))
+        return {name: (id_, state) for name, id_, state in session.execute(query).all()}
+
+    found = rows()
+    if len(found) < len(names):
+        insert = dialect_insert(session.get_bind())
+        session.execute(
+            insert(Model.__table__).on_conflict_do_nothing(index_elements=["name"]),
+            [{"name": n, "state": "active"} for n in names if n not in found],
+        )
+        found = rows()
+    return {
+        name: id_
+        for name in names
+        for id_, state in [found[name]]
+        if state in sampling.ELIGIBLE_STATES
+    }
 
 
 # -- checks -----------------------------------------------------------------------------------
@@ -307,7 +325,8 @@ def begin(
     """
     text = check_text(settings, text)
     chosen = _check_category(session, category)
-    names = live_model_names(settings, session)
+    ids = _eligible_ids(settings, session)
+    names = list(ids)
     if len(names) < 2:
         why = (
             "live battles are turned off"
@@ -320,7 +339,6 @@ def begin(
         raise LiveError("no_live_models", why)
     policy_name = settings.battle.sampler
     policy = sampling.get_policy(policy_name)
-    ids = _model_ids(session, names)
     a, b = policy([ids[n] for n in names], rng)
     left, right = (b, a) if rng.random() < 0.5 else (a, b)
     key = secrets.token_urlsafe(12)

@@ -2,8 +2,8 @@
 
 Why not rq: rq runs one job at a time per worker process (a forked work-horse per
 job), so 128 answers streaming at once would need 128 processes. Generation is
-I/O-bound: this worker is one asyncio event loop with an ``httpx.AsyncClient`` that
-holds up to ``[live] max_streams`` streams in one process.
+I/O-bound: this worker is one asyncio event loop with httpx clients
+(:mod:`workers.http_clients`) that hold up to ``[live] max_streams`` streams in one process.
 
 Requests come from the Redis Stream ``[live] request_stream`` (written by
 :func:`arena.live.request_generation`, one entry per side) through the consumer
@@ -51,6 +51,7 @@ from workers import chat_stream
 from workers import generate_store as store
 from workers.chat_stream import Outcome
 from workers.generate_request import EarlyStream, Request, confirm, decoded, parse_request
+from workers.http_clients import ClientShards
 from workers.stream_writer import StreamWriter
 
 GROUP = "generate"
@@ -119,7 +120,7 @@ class GenerationWorker:
         self._in_hand: dict[str, Request] = {}
         self.redis: aioredis.Redis | None = None
         self.writer: StreamWriter | None = None
-        self.client: httpx.AsyncClient | None = None
+        self.clients: ClientShards | None = None
         self.finished = 0  # answers finished (done or error), for tests and logs
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -136,18 +137,16 @@ class GenerationWorker:
         with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists
             # id 0: requests written before any worker ever ran are served too
             await self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
-        n = self.live.max_streams
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(None, connect=self.live.connect_timeout),
-            limits=httpx.Limits(max_connections=n + 8, max_keepalive_connections=n),
+        self.clients = ClientShards(
+            self.live.max_streams, httpx.Timeout(None, connect=self.live.connect_timeout)
         )
 
     async def _teardown(self) -> None:
         if self.writer is not None:
             with contextlib.suppress(RedisError, TimeoutError):
                 await asyncio.wait_for(self.writer.stop(), 10)
-        if self.client is not None:
-            await self.client.aclose()
+        if self.clients is not None:
+            await self.clients.aclose()
         if self.redis is not None:
             await self.redis.aclose()
             await self.redis.connection_pool.disconnect()
@@ -468,9 +467,9 @@ class GenerationWorker:
             self._append(job.battle_id, {**base, "text": text}, urgent=first)
             first = False
 
-        async with self._semaphores[job.model]:
+        async with self._semaphores[job.model], self.clients.lease() as client:
             await chat_stream.stream_chat(
-                self.client,
+                client,
                 endpoint,
                 job.conversation,
                 outcome,
