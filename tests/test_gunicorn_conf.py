@@ -5,12 +5,12 @@ from __future__ import annotations
 import gc
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 
 from arena.redis_server import free_port
-from bench.ingest import wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,6 +19,18 @@ def probe_app(environ, start_response):
     """A WSGI app that answers with its process's count of frozen objects."""
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [str(gc.get_freeze_count()).encode()]
+
+
+def _get(url: str, seconds: float = 30.0) -> str:
+    """The body at ``url`` once the server answers."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return httpx.get(url).text
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def test_gunicorn_workers_freeze_what_start_up_made():
@@ -30,8 +42,7 @@ def test_gunicorn_workers_freeze_what_start_up_made():
         cwd=ROOT,
     )
     try:
-        wait_http(f"http://127.0.0.1:{port}/")
-        frozen = int(httpx.get(f"http://127.0.0.1:{port}/").text)
+        frozen = int(_get(f"http://127.0.0.1:{port}/"))
     finally:
         proc.terminate()
         proc.wait(30)
