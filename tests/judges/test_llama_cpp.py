@@ -122,6 +122,10 @@ def llama_server(tmp_path_factory):
                 "2048",
                 "--n_threads",
                 "2",
+                # By default the server ends the request it is streaming (a role chunk, then
+                # [DONE]: an empty answer) when another arrives; a live battle sends two at once.
+                "--interrupt_requests",
+                "False",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
