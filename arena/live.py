@@ -144,43 +144,38 @@ def live_model_names(settings, session: Session) -> list[str]:
     A configured model with no row yet counts (:func:`start` adds its row). Empty
     when ``[live] enabled`` is false.
     """
-    if not settings.live.enabled:
-        return []
-    names = list(endpoints(settings))
+    names = _configured(settings)
+    found = _model_rows(session, names)
+    return [n for n in names if found.get(n, (None, "active"))[1] in sampling.ELIGIBLE_STATES]
+
+
+def _configured(settings) -> list[str]:
+    """The models with an endpoint, none when live battles are off."""
+    return list(endpoints(settings)) if settings.live.enabled else []
+
+
+def _model_rows(session: Session, names: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """``{name: (id, state)}`` of the rows ``names`` have (one query; none for no names)."""
     if not names:
-        return []
-    states = dict(
-        session.execute(select(Model.name, Model.state).where(Model.name.in_(names))).all()
-    )
-    return [n for n in names if states.get(n, "active") in sampling.ELIGIBLE_STATES]
+        return {}
+    query = select(Model.name, Model.id, Model.state).where(Model.name.in_(names))
+    return {name: (id_, state) for name, id_, state in session.execute(query).all()}
 
 
 def _eligible_ids(settings, session: Session) -> dict[str, int]:
     """The ids of the live models raters can meet (:func:`live_model_names`), inserting the
     rows of configured models that have none yet. One query when every row exists (every
     battle after the first): no write, which on SQLite would take the database's lock."""
-    names = list(endpoints(settings)) if settings.live.enabled else []
-    if not names:
-        return {}
-
-    def rows():
-        query = select(Model.name, Model.id, Model.state).where(Model.name.in_(names))
-        return {name: (id_, state) for name, id_, state in session.execute(query).all()}
-
-    found = rows()
+    names = _configured(settings)
+    found = _model_rows(session, names)
     if len(found) < len(names):
         insert = dialect_insert(session.get_bind())
         session.execute(
             insert(Model.__table__).on_conflict_do_nothing(index_elements=["name"]),
             [{"name": n, "state": "active"} for n in names if n not in found],
         )
-        found = rows()
-    return {
-        name: id_
-        for name in names
-        for id_, state in [found[name]]
-        if state in sampling.ELIGIBLE_STATES
-    }
+        found = _model_rows(session, names)
+    return {n: found[n][0] for n in names if found[n][1] in sampling.ELIGIBLE_STATES}
 
 
 # -- checks -----------------------------------------------------------------------------------

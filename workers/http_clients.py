@@ -6,7 +6,8 @@ The generation worker holds one streaming connection per answer in progress, up 
 closes, and, for each idle connection, all of them again (encode/httpcore#1035, open for
 httpcore 1.0.9): its bookkeeping grows with the square of the pool's size. With one pool of
 128 streams it was the largest single cost in the worker's profile (bench/live.py under
-cProfile, 2026-12-02: 1.1 million ``is_idle`` calls in one run; none with pools of 16).
+cProfile, 2026-12-02: 1.1 million ``is_idle`` calls and 1.34 s in the pool's assignment pass in
+one run; with pools of 16, 2,246 calls and 0.13 s).
 
 :class:`ClientShards` keeps that cost flat: it lends out one of several ``httpx.AsyncClient``,
 each with at most :data:`SHARD_CONNECTIONS` connections, choosing the one with the fewest
