@@ -140,6 +140,7 @@ class GenerationWorker:
         self.clients = ClientShards(
             self.live.max_streams, httpx.Timeout(None, connect=self.live.connect_timeout)
         )
+        await asyncio.to_thread(store.warm, self.engine)  # see there: a race on first compile
 
     async def _teardown(self) -> None:
         if self.writer is not None:

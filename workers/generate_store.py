@@ -16,11 +16,13 @@ event loop that holds the streams never waits on the database:
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 
 from arena import live
@@ -46,6 +48,20 @@ class Job:
 
 
 _Left, _Right = aliased(Model), aliased(Model)
+
+
+def warm(engine: Engine) -> None:
+    """Compile :func:`load_job`'s queries once, in one thread, before requests come.
+
+    The worker reads both sides of a new battle in two threads at once. Compiling its
+    two-alias join for the first time in both at once once failed in one of them with
+    SQLAlchemy's "Can't determine which FROM clause to join from" (SQLAlchemy 2.1.9, a
+    fresh-clone CI run of 2026-12-02, the demo's first battle), and both sides failed. Once
+    compiled, the statement comes from the engine's cache. A database that does not answer
+    yet is no error here: the first request reads it as before.
+    """
+    with contextlib.suppress(SQLAlchemyError):
+        load_job(engine, 0, 1, 0, SIDES[0])
 
 
 def load_job(engine: Engine, battle_id: int, turn: int, attempt: int, side: str) -> Job | None:

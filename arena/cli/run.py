@@ -10,6 +10,7 @@ did not start itself (``arena redis stop``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -46,6 +47,15 @@ def serve(host: str, port: int, rt) -> None:
 
 def serve_until_signal(server) -> None:
     """Serve until SIGTERM or SIGINT, then stop listening and return."""
+    with stopped_by_signal(server):
+        _serve(server)
+
+
+@contextlib.contextmanager
+def stopped_by_signal(server):
+    """Inside the block, SIGTERM or SIGINT make ``server.serve_forever`` return: at once
+    when it runs, as soon as it starts when it does not run yet (a signal that comes while
+    the demo starts its processes must stop the demo, not kill it and orphan them)."""
 
     def _stop(*_):
         # shutdown() waits for serve_forever to return, so it cannot run in this thread.
@@ -53,11 +63,17 @@ def serve_until_signal(server) -> None:
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve(server) -> None:
+    try:
         server.serve_forever()
     finally:
         server.server_close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def make_worker(rt, names: list[str], fork: bool, log_level: str):
@@ -340,31 +356,29 @@ def demo(host: str, port: int, n_workers: int, model_specs: tuple[str, ...], rt)
     config = child_config(rt.settings, rt.settings.instance_path)
     if config is not None:
         env["ARENA_CONFIG"] = str(config)
-    # The demo recomputes ratings after every few votes, so the leaderboard moves.
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-m", "arena", "worker", "--recompute-every", "3"], env=env
-        )
-        for _ in range(max(n_workers, 0))
-    ]
-    if rt.settings.models:
-        children.append(subprocess.Popen(GENERATE_COMMAND, env=env))
-        names = ", ".join(sorted(rt.settings.models))
-        kind = " (local stand-ins: STAND-IN MODEL, NOT A MODEL)" if standin else ""
-        click.echo(f"live models: {names}{kind}")
-    url = f"http://{host}:{server.server_port}/"
-    click.echo(f"Arena demo running at {url}  (Ctrl-C stops it)", err=False)
-    sys.stdout.flush()
-
-    try:
-        serve_until_signal(server)
-    finally:
-        stop_processes(children)
-        if standin is not None:
-            standin.stop()
-        if started_redis:
-            redis_server.stop(queue.embedded_folder(rt.settings))
-        click.echo("demo stopped")
+    children: list[subprocess.Popen] = []
+    with stopped_by_signal(server):  # from before the first child starts
+        try:
+            # The demo recomputes ratings after every few votes, so the leaderboard moves.
+            for _ in range(max(n_workers, 0)):
+                command = [sys.executable, "-m", "arena", "worker", "--recompute-every", "3"]
+                children.append(subprocess.Popen(command, env=env))
+            if rt.settings.models:
+                children.append(subprocess.Popen(GENERATE_COMMAND, env=env))
+                names = ", ".join(sorted(rt.settings.models))
+                kind = " (local stand-ins: STAND-IN MODEL, NOT A MODEL)" if standin else ""
+                click.echo(f"live models: {names}{kind}")
+            url = f"http://{host}:{server.server_port}/"
+            click.echo(f"Arena demo running at {url}  (Ctrl-C stops it)", err=False)
+            sys.stdout.flush()
+            _serve(server)
+        finally:
+            stop_processes(children)
+            if standin is not None:
+                standin.stop()
+            if started_redis:
+                redis_server.stop(queue.embedded_folder(rt.settings))
+            click.echo("demo stopped")
 
 
 COMMANDS = [serve, worker, demo]

@@ -355,7 +355,7 @@ def test_a_live_battle_survives_a_reload(page, live_server, rt, generating, stan
     assert page.locator("#turn-1 .pane-left .answer-text h2").count() >= 1
     # Coming back to the page anew (not a reload) starts a new battle.
     page.goto(live_server + "/")
-    page.wait_for_function("window.sessionStorage.getItem('arena.live.battle') === null")
+    page.wait_for_function("() => window.sessionStorage.getItem('arena.live.battle') === null")
     assert page.locator(".turn").count() == 0 and page.locator("#send").is_enabled()
     with Session(rt.engine) as s:
         assert len(s.execute(select(Vote)).all()) == 1
@@ -368,6 +368,6 @@ def test_a_stale_kept_battle_is_dropped(page, live_server, rt):
             {id: 424242, token: 'not-a-token', lastId: '1-0', turnFrom: ''}))"""
     )
     page.reload()
-    page.wait_for_function("window.sessionStorage.getItem('arena.live.battle') === null")
+    page.wait_for_function("() => window.sessionStorage.getItem('arena.live.battle') === null")
     assert page.locator(".turn").count() == 0
     assert page.locator("#send").is_enabled() and page.locator("#status").inner_text() == ""

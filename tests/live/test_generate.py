@@ -621,3 +621,18 @@ def test_a_follow_up_whose_hint_is_not_the_stored_conversation_is_answered_from_
     # 8 chunks a side (the writer may join an answer's chunks); the texts above are exactly the
     # stored answers, so nothing of the dropped early streams was written
     assert 2 <= len(deltas) <= 16
+
+
+def test_warm_compiles_the_job_query_and_never_raises(configure, tmp_path):
+    """store.warm runs load_job's battle query once (its statement then comes from the
+    engine's cache), and a database that is not there is no error."""
+    from sqlalchemy import create_engine
+
+    from workers import generate_store
+
+    rt = configure()
+    before = len(rt.engine._compiled_cache)
+    generate_store.warm(rt.engine)
+    assert len(rt.engine._compiled_cache) > before
+    gone = create_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+    generate_store.warm(gone)  # no such directory: OperationalError, suppressed
