@@ -631,8 +631,11 @@ def test_warm_compiles_the_job_query_and_never_raises(configure, tmp_path):
     from workers import generate_store
 
     rt = configure()
-    before = len(rt.engine._compiled_cache)
-    generate_store.warm(rt.engine)
-    assert len(rt.engine._compiled_cache) > before
+    fresh = create_engine(rt.engine.url.render_as_string(hide_password=False))  # empty cache
+    try:
+        generate_store.warm(fresh)
+        assert len(fresh._compiled_cache) > 0
+    finally:
+        fresh.dispose()
     gone = create_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
     generate_store.warm(gone)  # no such directory: OperationalError, suppressed
