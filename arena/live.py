@@ -38,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlmodel import Session
 
 from arena import sampling
@@ -229,23 +229,35 @@ def _model_names(session: Session, battle: Battle) -> tuple[str, str]:
     return (names.get(battle.left_model_id), names.get(battle.right_model_id))
 
 
-def _add_answers(
-    session: Session, settings, battle: Battle, turn: int, attempt: int, models: tuple[str, str]
-) -> None:
+def _answer_rows(
+    settings, battle_id: int, turn: int, attempt: int, models: tuple[str, str]
+) -> list[dict]:
     """The two "streaming" answer rows of a turn (the worker fills them); ``models`` are
     the (left, right) names."""
     eps = endpoints(settings)
-    for side, name in zip(SIDES, models, strict=True):
-        session.add(
-            BattleMessage(
-                battle_id=battle.id,
-                turn=turn,
-                side=side,
-                attempt=attempt,
-                status="streaming",
-                settings=_settings_json(eps.get(name)),
-            )
-        )
+    return [
+        {
+            "battle_id": battle_id,
+            "turn": turn,
+            "side": side,
+            "attempt": attempt,
+            "text": "",
+            "status": "streaming",
+            "settings": _settings_json(eps.get(name)),
+        }
+        for side, name in zip(SIDES, models, strict=True)
+    ]
+
+
+def _insert(session: Session, table, rows: list[dict]) -> None:
+    """``rows`` into ``table`` in one statement (Core: no ORM objects to build and flush;
+    the columns' defaults apply)."""
+    session.execute(insert(table), rows)
+
+
+def _insert_id(session: Session, table, values: dict) -> int:
+    """One row into ``table``; its new id."""
+    return session.execute(insert(table).values(**values).returning(table.c.id)).scalar_one()
 
 
 # -- starting and continuing --------------------------------------------------------------------
@@ -337,35 +349,45 @@ def begin(
     a, b = policy([ids[n] for n in names], rng)
     left, right = (b, a) if rng.random() < 0.5 else (a, b)
     key = secrets.token_urlsafe(12)
-    prompt = Prompt(
-        key=f"live:{key}",
-        text=text,
-        category=chosen or categorize(text),
-        prompt_set=PROMPT_SET,
+    # Core inserts, not ORM objects: this runs while the rater waits for the first token
+    # (about half the start request's CPU went to building and flushing five objects).
+    category_ = chosen or categorize(text)
+    prompt_id = _insert_id(
+        session,
+        Prompt.__table__,
+        {"key": f"live:{key}", "text": text, "category": category_, "prompt_set": PROMPT_SET},
     )
-    session.add(prompt)
-    session.flush()
     if rater_id:
         ensure_rater(session, rater_id)
-    battle = Battle(
-        prompt_id=prompt.id,
-        left_model_id=int(left),
-        right_model_id=int(right),
-        rater_id=rater_id,
-        origin=ORIGIN,
-        sampler=policy_name,
-        external_key=f"live:{key}",
-        status="open",
-        turns=1,
+    battle_id = _insert_id(
+        session,
+        Battle.__table__,
+        {
+            "prompt_id": prompt_id,
+            "left_model_id": int(left),
+            "right_model_id": int(right),
+            "rater_id": rater_id,
+            "origin": ORIGIN,
+            "sampler": policy_name,
+            "external_key": f"live:{key}",
+            "status": "open",
+            "turns": 1,
+        },
     )
-    session.add(battle)
-    session.flush()
-    session.add(BattleMessage(battle_id=battle.id, turn=1, side="user", text=text, status="done"))
     by_id = {v: k for k, v in ids.items()}
     models = (by_id[int(left)], by_id[int(right)])
-    _add_answers(session, settings, battle, 1, 0, models)
-    session.flush()
-    return Started(battle.id, models, text, prompt.category)
+    user = {
+        "battle_id": battle_id,
+        "turn": 1,
+        "side": "user",
+        "attempt": 0,
+        "text": text,
+        "status": "done",
+        "settings": None,
+    }
+    answers = _answer_rows(settings, battle_id, 1, 0, models)
+    _insert(session, BattleMessage.__table__, [user, *answers])
+    return Started(battle_id, models, text, category_)
 
 
 def live_battle(session: Session, battle_id: int) -> Battle:
@@ -473,8 +495,9 @@ def _continued(session: Session, settings, battle_id: int, turn: int, attempt: i
     turn, that side's answer that counts)."""
     battle = session.get(Battle, battle_id)
     models = _model_names(session, battle)
-    _add_answers(session, settings, battle, turn, attempt, models)
-    session.flush()
+    session.flush()  # the follow-up's user row, before the answers
+    answers = _answer_rows(settings, battle_id, turn, attempt, models)
+    _insert(session, BattleMessage.__table__, answers)
     messages = current_messages(session, battle_id)
     history = {side: conversation(messages, side, turn) for side in SIDES}
     return Continued(battle_id, turn, attempt, models, history)
