@@ -129,6 +129,10 @@ class WorkerSettings(Section):
     queues: tuple[str, ...] = ()
     vote_batch_size: int = field(default=200, metadata=_check(at_least(1)))
     vote_batch_wait_ms: int = field(default=100, metadata=_check(at_least(0)))
+    #: How much `arena worker` (rq and --generate) lowers its own CPU priority at start
+    #: (``os.nice``; 0 to 19). On a machine shared with the web app, the web's requests then
+    #: come first when the cores are busy (docs/operations.md).
+    nice: int = field(default=0, metadata=_check((lambda v: 0 <= v <= 19, "from 0 to 19")))
 
 
 RATING_METHODS = ("bt", "davidson", "elo")

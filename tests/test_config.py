@@ -73,6 +73,7 @@ def test_missing_config_file(tmp_path):
         ("[rank]\nmin_coverage = 2\n", "rank.min_coverage must be in [0, 1], got 2"),
         ("[worker]\nvote_batch_size = 0\n", "worker.vote_batch_size must be at least 1"),
         ("[worker]\nqueues = [1]\n", "worker.queues must be a list of strings"),
+        ("[worker]\nnice = 20\n", "worker.nice must be from 0 to 19, got 20"),
         ('[rank.weights]\narena = "half"\n', "rank.weights.arena must be a number"),
         ("[limits]\nenabled = 1\n", "limits.enabled must be true or false"),
         ('[worker]\nqueues = "votes"\n', "worker.queues must be a list"),

@@ -118,6 +118,7 @@ class GenerationWorker:
         self.endpoints = endpoints(settings)
         self._semaphores = {n: asyncio.Semaphore(e.concurrency) for n, e in self.endpoints.items()}
         self._in_hand: dict[str, Request] = {}
+        self._reads: dict[tuple[int, int, int], asyncio.Future] = {}  # see _load
         self.redis: aioredis.Redis | None = None
         self.writer: StreamWriter | None = None
         self.clients: ClientShards | None = None
@@ -333,12 +334,27 @@ class GenerationWorker:
             await self._ack(req)
 
     def _load(self, req: Request) -> asyncio.Future:
-        """The request's :class:`~workers.generate_store.Job`, read in a thread."""
-        return asyncio.ensure_future(
-            asyncio.to_thread(
-                store.load_job, self.engine, req.battle_id, req.turn, req.attempt, req.side
-            )
-        )
+        """The request's :class:`~workers.generate_store.Job`, from a database read in a
+        thread. Requests of one battle turn and attempt taken while a read of it is under
+        way share that read: both sides of a new turn come in one read from Redis, and
+        one read instead of two halves the work done while their first tokens are awaited."""
+        key = (req.battle_id, req.turn, req.attempt)
+        read = self._reads.get(key)
+        if read is None:
+            read = self._reads[key] = asyncio.ensure_future(self._read_turn(key))
+        return asyncio.ensure_future(self._job_of(read, req))
+
+    async def _read_turn(self, key: tuple[int, int, int]) -> store.TurnRows | None:
+        try:
+            return await asyncio.to_thread(store.read_turn, self.engine, key[0], key[1])
+        finally:
+            # Gone as soon as it is read: a request taken later reads afresh.
+            self._reads.pop(key, None)
+
+    async def _job_of(self, read: asyncio.Future, req: Request) -> store.Job | None:
+        # (shielded: a request cancelled while it waits must not cancel its partner's read)
+        rows = await asyncio.shield(read)
+        return store.job_of(rows, req.turn, req.attempt, req.side)
 
     async def _retrying(self, call, *args):
         """``await call(*args)``, again after 1 s while Redis is away (REDIS_RETRIES times)."""

@@ -5,7 +5,9 @@ event loop that holds the streams never waits on the database:
 
 * :func:`load_job`: the answer row one request fills, the model that answers,
   and the conversation to send (that side's own history: earlier turns' user
-  messages and that side's answers that count, then this turn's message);
+  messages and that side's answers that count, then this turn's message); it is
+  :func:`read_turn` (the database read, which both sides of a turn can share) then
+  :func:`job_of` (no database);
 * :func:`finish_answer`: the final row (text, finish reason, token counts, time
   to first token, latency, speed, the exact settings, the style counts, or the
   error), and the battle's ``identity_leak`` flag, in one transaction;
@@ -64,13 +66,21 @@ def warm(engine: Engine) -> None:
         load_job(engine, 0, 1, 0, SIDES[0])
 
 
-def load_job(engine: Engine, battle_id: int, turn: int, attempt: int, side: str) -> Job | None:
-    """The job of one request, or None when its battle or answer row does not exist.
+@dataclass(frozen=True)
+class TurnRows:
+    """What :func:`read_turn` read: a battle's models and its messages up to a turn (both
+    sides' requests of a turn are answered from one such read)."""
+
+    battle_id: int
+    models: tuple[str, str]  # (left, right) names
+    rows: tuple  # (id, turn, side, attempt, status, text), ordered by turn, side, attempt
+
+
+def read_turn(engine: Engine, battle_id: int, turn: int) -> TurnRows | None:
+    """The battle's models and its messages up to ``turn``; None when it does not exist.
 
     Two queries: the battle with its models' names, and the battle's messages.
     """
-    if side not in SIDES:
-        return None
     with engine.connect() as conn:
         battle = conn.execute(
             select(Battle.turns, _Left.name, _Right.name)
@@ -86,23 +96,40 @@ def load_job(engine: Engine, battle_id: int, turn: int, attempt: int, side: str)
             .where(t.c.battle_id == battle_id, t.c.turn <= turn)
             .order_by(t.c.turn, t.c.side, t.c.attempt)
         ).all()
+    _, left, right = battle
+    return TurnRows(battle_id, (left, right), tuple(rows))
+
+
+def job_of(read: TurnRows | None, turn: int, attempt: int, side: str) -> Job | None:
+    """The job of one request from :func:`read_turn`'s read, or None when its battle or
+    answer row does not exist."""
+    if read is None or side not in SIDES:
+        return None
+    rows = read.rows
     row = next((r for r in rows if (r.turn, r.side, r.attempt) == (turn, side, attempt)), None)
     if row is None:
         return None
     counted = {(r.turn, r.side): r for r in rows}  # the highest attempt of each turn and side
-    asked = live.conversation(counted, side, turn)
-    _, left, right = battle
+    left, right = read.models
     return Job(
-        battle_id=battle_id,
+        battle_id=read.battle_id,
         turn=turn,
         attempt=attempt,
         side=side,
         message_id=row.id,
         status=row.status,
         model=left if side == "left" else right,
-        models=(left, right),
-        conversation=asked,
+        models=read.models,
+        conversation=live.conversation(counted, side, turn),
     )
+
+
+def load_job(engine: Engine, battle_id: int, turn: int, attempt: int, side: str) -> Job | None:
+    """The job of one request (:func:`read_turn` then :func:`job_of`), or None when its
+    battle or answer row does not exist."""
+    if side not in SIDES:
+        return None
+    return job_of(read_turn(engine, battle_id, turn), turn, attempt, side)
 
 
 def finish_answer(engine: Engine, job: Job, outcome: Outcome) -> None:

@@ -157,6 +157,7 @@ def worker(
     asyncio process holding many streams; see docs/operations.md); SIGTERM or
     Ctrl-C lets the streams in hand finish (10 s at most).
     """
+    _lower_priority(rt.settings.worker.nice)
     if generate:
         if queues or burst or fork:
             raise click.UsageError("--generate takes no --queue, --burst or --fork")
@@ -179,6 +180,12 @@ def worker(
         with_scheduler=True,
         logging_level=log_level,
     )
+
+
+def _lower_priority(nice: int) -> None:
+    """``[worker] nice``: this process (and the children it forks) at a lower CPU priority."""
+    if nice:
+        os.nice(nice)
 
 
 def stop_processes(procs: list[subprocess.Popen], timeout: float = 10) -> None:

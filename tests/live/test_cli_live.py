@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
@@ -86,11 +87,21 @@ def test_a_bad_model_table_stops_the_command_with_one_line(tmp_path):
     assert "[models.m] has no key 'tmp'" in res.output
 
 
+def _niceness(pid: int) -> int:
+    """A process's nice value (field 19 of /proc/PID/stat, after the command's parentheses)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[16])
+
+
 def test_worker_generate_streams_and_stops_on_sigterm(tmp_path, sqlite_url, redis_url, redis_conn):
     with StandinModels({"alpha": Behaviour(chunks=5), "beta": Behaviour(chunks=5)}) as s:
         tables = {n: {"base_url": s.url} for n in ("alpha", "beta")}
         cfg = write_config(
-            tmp_path / "c.toml", models=tables, database_url=sqlite_url, redis_url=redis_url
+            tmp_path / "c.toml",
+            models=tables,
+            database_url=sqlite_url,
+            redis_url=redis_url,
+            worker={"nice": 3},
         )
         rt = runtime.configure(load(cfg, env={}))
         proc = subprocess.Popen(
@@ -114,6 +125,8 @@ def test_worker_generate_streams_and_stops_on_sigterm(tmp_path, sqlite_url, redi
                 with Session(rt.engine) as session:
                     status = session.get(Battle, battle_id).status
             assert status == "ready"
+            # [worker] nice: the worker lowered its own priority (this process's is unchanged)
+            assert _niceness(proc.pid) == os.nice(0) + 3
         finally:
             proc.send_signal(signal.SIGTERM)
             out, _ = proc.communicate(timeout=30)

@@ -307,6 +307,47 @@ def test_a_word_inside_another_is_no_leak(configure, worker, standin):
     assert b.status == "ready" and not b.identity_leak
 
 
+def test_both_sides_of_a_turn_share_one_database_read(configure, worker, standin):
+    """The two requests of a turn come in one read from Redis; the worker reads the battle's
+    messages once for both (counted on the engine the worker uses), over a new battle, a
+    follow-up and a regenerate, each answered correctly."""
+    from sqlalchemy import event
+
+    from arena import db
+
+    rt = configure()
+    engine = db.get_engine(rt.settings.database_url, rt.settings.database.echo)
+    reads = []
+
+    def counted(conn, cursor, statement, *args):
+        if "FROM battle_messages" in statement and "battle_messages.turn <=" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        worker(rt)
+        battle_id = begin(rt, "First")
+        wait_for(rt, battle_id)
+        follow_up(rt, battle_id, "Second")
+        wait_for(rt, battle_id)
+        answer_again(rt, battle_id)
+        wait_for(rt, battle_id)
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    assert len(reads) == 3  # one per turn or attempt, where each side read it before
+    shown = sides(rt, battle_id)
+    with Session(rt.engine) as s:
+        v = live_view.view(s, battle_id)
+    for side in ("left", "right"):
+        msgs = [
+            {"role": "user", "content": "First"},
+            {"role": "assistant", "content": v["turns"][0][side]["text"]},
+            {"role": "user", "content": "Second"},
+        ]
+        assert v["turns"][1][side]["attempt"] == 1
+        assert v["turns"][1][side]["text"] == default_answer(shown[side], msgs)
+
+
 def test_regenerate_streams_a_new_attempt(configure, worker, standin):
     rt = configure()
     worker(rt)
