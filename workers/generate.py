@@ -39,6 +39,7 @@ import socket
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 
 import httpx
 import redis.asyncio as aioredis
@@ -92,6 +93,20 @@ def _failed(reason: str) -> Outcome:
 
 def _num(value) -> str:
     return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+@dataclass
+class _InHand:
+    """One request while :meth:`GenerationWorker.handle` holds it (what its failure paths
+    need: the job once read, whether its answer is stored, the early stream to cancel)."""
+
+    req: Request
+    job: store.Job | None = None
+    first_claim: bool = False
+    early: EarlyStream | None = None
+    stored: bool = False
+    taken: float = field(default_factory=time.time)
+    asked: float = field(default_factory=time.time)
 
 
 class GenerationWorker:
@@ -261,65 +276,21 @@ class GenerationWorker:
         database or Redis stays away the request stays pending, and a worker takes it
         over after ``[live] reclaim_after_seconds``.
         """
-        job, stored, early = None, False, None
-        taken = asked = time.time()
+        hand = _InHand(req)
         try:
-            if req.model and req.conversation and not req.reclaimed:
-                # The claim, then the model's request on its way, then the database read
-                # (its thread would hold up the event loop in front of the request).
-                first_claim = await self._retrying(self._claim, req)
-                if first_claim:
-                    asked = time.time()
-                    early = EarlyStream(self.generate, req)
-                    await asyncio.sleep(0)
-                loading = self._load(req)
-                if early is not None:
-                    early.follow(loading)
-            else:  # the database read and the claim at once: both precede the model's request
-                loading = self._load(req)
-                first_claim = await self._retrying(self._claim, req)
-            job = await asyncio.shield(loading)
-            if job is None:
-                log.warning("request %s names no answer row; dropped", req.entry_id)
-            elif job.status != "streaming":
-                # finished before (a reclaimed or repeated request): make sure the turn is
-                await self._retrying(self._finish_turn, job)
-            elif not first_claim and not req.reclaimed:
-                log.warning("request %s is a repeat of one in hand; dropped", req.entry_id)
-            else:
-                outcome = None
-                if early is not None:
-                    outcome = await early.outcome(job, req)
-                    if outcome is not None:
-                        log.debug("request %s was answered from its hint", req.entry_id)
-                    else:
-                        log.warning("request %s does not match its answer row", req.entry_id)
-                    early = None
-                if (
-                    outcome is None
-                    and req.reclaimed
-                    and await self._retrying(self._has_deltas, req)
-                ):
-                    outcome = _failed("the generation worker stopped mid-answer")
-                if outcome is None:
-                    asked = time.time()
-                    outcome = await self.generate(job)
-                _log_timing(req, taken, asked, outcome)
-                outcome.identity_leak = live.leaks_identity(
-                    outcome.text, live.identity_names(self.settings, job.models)
-                )
-                await self._store(job, outcome)
-                stored = True
-                await self._retrying(self._finish_turn, job)
+            await self._take(hand)
+            await self._answer(hand)
         except asyncio.CancelledError:
-            if job is not None and job.status == "streaming" and not stored:
+            job = hand.job
+            if job is not None and job.status == "streaming" and not hand.stored:
                 with contextlib.suppress(Exception):
                     await self._store(job, _failed("the generation worker stopped"))
                     await self._finish_turn(job)
             raise
         except Exception:
             log.exception("request %s of battle %s failed", req.entry_id, req.battle_id)
-            if job is None or job.status != "streaming" or stored:
+            job = hand.job
+            if job is None or job.status != "streaming" or hand.stored:
                 return  # left pending: taken over later
             try:
                 await self._store(job, _failed("the generation worker failed"))
@@ -328,10 +299,61 @@ class GenerationWorker:
                 return
         finally:
             self._in_hand.pop(req.entry_id, None)
-            if early is not None:
-                await early.cancel()
+            if hand.early is not None:
+                await hand.early.cancel()
         with contextlib.suppress(RedisError):
             await self._ack(req)
+
+    async def _take(self, hand: _InHand) -> None:
+        """Claim the request and read its job; with a hint, the model is asked first."""
+        req = hand.req
+        if req.model and req.conversation and not req.reclaimed:
+            # The claim, then the model's request on its way, then the database read
+            # (its thread would hold up the event loop in front of the request).
+            hand.first_claim = await self._retrying(self._claim, req)
+            if hand.first_claim:
+                hand.asked = time.time()
+                hand.early = EarlyStream(self.generate, req)
+                await asyncio.sleep(0)
+            loading = self._load(req)
+            if hand.early is not None:
+                hand.early.follow(loading)
+        else:  # the database read and the claim at once: both precede the model's request
+            loading = self._load(req)
+            hand.first_claim = await self._retrying(self._claim, req)
+        hand.job = await asyncio.shield(loading)
+
+    async def _answer(self, hand: _InHand) -> None:
+        """Answer what :meth:`_take` found: stream, store and settle the turn, or drop it."""
+        req, job = hand.req, hand.job
+        if job is None:
+            log.warning("request %s names no answer row; dropped", req.entry_id)
+        elif job.status != "streaming":
+            # finished before (a reclaimed or repeated request): make sure the turn is
+            await self._retrying(self._finish_turn, job)
+        elif not hand.first_claim and not req.reclaimed:
+            log.warning("request %s is a repeat of one in hand; dropped", req.entry_id)
+        else:
+            outcome = None
+            if hand.early is not None:
+                outcome = await hand.early.outcome(job, req)
+                if outcome is not None:
+                    log.debug("request %s was answered from its hint", req.entry_id)
+                else:
+                    log.warning("request %s does not match its answer row", req.entry_id)
+                hand.early = None
+            if outcome is None and req.reclaimed and await self._retrying(self._has_deltas, req):
+                outcome = _failed("the generation worker stopped mid-answer")
+            if outcome is None:
+                hand.asked = time.time()
+                outcome = await self.generate(job)
+            _log_timing(req, hand.taken, hand.asked, outcome)
+            outcome.identity_leak = live.leaks_identity(
+                outcome.text, live.identity_names(self.settings, job.models)
+            )
+            await self._store(job, outcome)
+            hand.stored = True
+            await self._retrying(self._finish_turn, job)
 
     def _load(self, req: Request) -> asyncio.Future:
         """The request's :class:`~workers.generate_store.Job`, from a database read in a
