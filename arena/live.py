@@ -169,9 +169,9 @@ def _eligible_ids(settings, session: Session) -> dict[str, int]:
     names = _configured(settings)
     found = _model_rows(session, names)
     if len(found) < len(names):
-        insert = dialect_insert(session.get_bind())
+        upsert = dialect_insert(session.get_bind())
         session.execute(
-            insert(Model.__table__).on_conflict_do_nothing(index_elements=["name"]),
+            upsert(Model.__table__).on_conflict_do_nothing(index_elements=["name"]),
             [{"name": n, "state": "active"} for n in names if n not in found],
         )
         found = _model_rows(session, names)
@@ -247,12 +247,6 @@ def _answer_rows(
         }
         for side, name in zip(SIDES, models, strict=True)
     ]
-
-
-def _insert(session: Session, table, rows: list[dict]) -> None:
-    """``rows`` into ``table`` in one statement (Core: no ORM objects to build and flush;
-    the columns' defaults apply)."""
-    session.execute(insert(table), rows)
 
 
 def _insert_id(session: Session, table, values: dict) -> int:
@@ -349,8 +343,9 @@ def begin(
     a, b = policy([ids[n] for n in names], rng)
     left, right = (b, a) if rng.random() < 0.5 else (a, b)
     key = secrets.token_urlsafe(12)
-    # Core inserts, not ORM objects: this runs while the rater waits for the first token
-    # (about half the start request's CPU went to building and flushing five objects).
+    # Core inserts (the columns' defaults apply), not ORM objects: this runs while the rater
+    # waits for the first token, and building and flushing five ORM objects took about a fifth
+    # of the start request's CPU (6.2 -> 4.9 ms in-process, 2026-12-02).
     category_ = chosen or categorize(text)
     prompt_id = _insert_id(
         session,
@@ -386,7 +381,7 @@ def begin(
         "settings": None,
     }
     answers = _answer_rows(settings, battle_id, 1, 0, models)
-    _insert(session, BattleMessage.__table__, [user, *answers])
+    session.execute(insert(BattleMessage.__table__), [user, *answers])
     return Started(battle_id, models, text, category_)
 
 
@@ -497,7 +492,7 @@ def _continued(session: Session, settings, battle_id: int, turn: int, attempt: i
     models = _model_names(session, battle)
     session.flush()  # the follow-up's user row, before the answers
     answers = _answer_rows(settings, battle_id, turn, attempt, models)
-    _insert(session, BattleMessage.__table__, answers)
+    session.execute(insert(BattleMessage.__table__), answers)
     messages = current_messages(session, battle_id)
     history = {side: conversation(messages, side, turn) for side in SIDES}
     return Continued(battle_id, turn, attempt, models, history)
