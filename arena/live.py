@@ -345,7 +345,7 @@ def begin(
     key = secrets.token_urlsafe(12)
     # Core inserts (the columns' defaults apply), not ORM objects: this runs while the rater
     # waits for the first token, and building and flushing five ORM objects took about a fifth
-    # of the start request's CPU (6.2 -> 4.9 ms in-process, 2026-12-02).
+    # of the start request's CPU (5.9-6.5 -> 4.9 ms in-process, 2026-12-02).
     category_ = chosen or categorize(text)
     prompt_id = _insert_id(
         session,
