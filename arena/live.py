@@ -486,11 +486,11 @@ def answer_again(session: Session, settings, battle_id: int) -> Continued:
 def _continued(session: Session, settings, battle_id: int, turn: int, attempt: int) -> Continued:
     """Add the answer rows of ``turn``/``attempt`` to a reopened battle; each side's
     conversation for them, built as the generation worker builds it from the database
-    (:func:`workers.generate_store.load_job`: every turn's user text and, before this
+    (:func:`workers.generate_store.job_of`: every turn's user text and, before this
     turn, that side's answer that counts)."""
     battle = session.get(Battle, battle_id)
     models = _model_names(session, battle)
-    session.flush()  # the follow-up's user row, before the answers
+    session.flush()  # a follow-up's user row first (the Core insert below does not flush)
     answers = _answer_rows(settings, battle_id, turn, attempt, models)
     session.execute(insert(BattleMessage.__table__), answers)
     messages = current_messages(session, battle_id)

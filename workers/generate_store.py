@@ -3,11 +3,11 @@
 :mod:`workers.generate` runs these in threads (``asyncio.to_thread``), so the
 event loop that holds the streams never waits on the database:
 
-* :func:`load_job`: the answer row one request fills, the model that answers,
-  and the conversation to send (that side's own history: earlier turns' user
-  messages and that side's answers that count, then this turn's message); it is
-  :func:`read_turn` (the database read, which both sides of a turn can share) then
-  :func:`job_of` (no database);
+* :func:`read_turn` then :func:`job_of`: the answer row one request fills, the model
+  that answers, and the conversation to send (that side's own history: earlier turns'
+  user messages and that side's answers that count, then this turn's message); the
+  read (:func:`read_turn`) serves both sides of a turn, :func:`job_of` picks one side
+  from it without the database;
 * :func:`finish_answer`: the final row (text, finish reason, token counts, time
   to first token, latency, speed, the exact settings, the style counts, or the
   error), and the battle's ``identity_leak`` flag, in one transaction;
@@ -53,17 +53,18 @@ _Left, _Right = aliased(Model), aliased(Model)
 
 
 def warm(engine: Engine) -> None:
-    """Compile :func:`load_job`'s queries once, in one thread, before requests come.
+    """Compile :func:`read_turn`'s queries once, in one thread, before requests come.
 
-    The worker reads both sides of a new battle in two threads at once. Compiling its
-    two-alias join for the first time in both at once once failed in one of them with
-    SQLAlchemy's "Can't determine which FROM clause to join from" (SQLAlchemy 2.1.9, a
-    fresh-clone CI run of 2026-12-02, the demo's first battle), and both sides failed. Once
+    The worker reads battles in several threads at once (two battles started together;
+    before 2026-12-02 also the two sides of one battle). Compiling the two-alias join for
+    the first time in two threads at once once failed in one of them with SQLAlchemy's
+    "Can't determine which FROM clause to join from" (SQLAlchemy 2.1.9, a fresh-clone CI
+    run of 2026-12-02, the demo's first battle), and both sides failed. Once
     compiled, the statement comes from the engine's cache. A database that does not answer
     yet is no error here: the first request reads it as before.
     """
     with contextlib.suppress(SQLAlchemyError):
-        load_job(engine, 0, 1, 0, SIDES[0])
+        read_turn(engine, 0, 1)
 
 
 @dataclass(frozen=True)
@@ -122,14 +123,6 @@ def job_of(read: TurnRows | None, turn: int, attempt: int, side: str) -> Job | N
         models=read.models,
         conversation=live.conversation(counted, side, turn),
     )
-
-
-def load_job(engine: Engine, battle_id: int, turn: int, attempt: int, side: str) -> Job | None:
-    """The job of one request (:func:`read_turn` then :func:`job_of`), or None when its
-    battle or answer row does not exist."""
-    if side not in SIDES:
-        return None
-    return job_of(read_turn(engine, battle_id, turn), turn, attempt, side)
 
 
 def finish_answer(engine: Engine, job: Job, outcome: Outcome) -> None:

@@ -665,7 +665,7 @@ def test_a_follow_up_whose_hint_is_not_the_stored_conversation_is_answered_from_
 
 
 def test_warm_compiles_the_job_query_and_never_raises(configure, tmp_path):
-    """store.warm runs load_job's battle query once (its statement then comes from the
+    """store.warm runs read_turn's battle query once (its statement then comes from the
     engine's cache), and a database that is not there is no error."""
     from sqlalchemy import create_engine
 
