@@ -184,7 +184,7 @@ def direct_ttft(client: httpx.Client, url: str, prompt: str) -> float:
 # the standard library's http.client, not httpx: about 0.2 ms of CPU a request where httpx
 # took 0.9 ms (measured 2026-12-02), CPU the servers measured would otherwise lose to it.
 _HEALTH_CLIENT = """
-import sys, time, http.client, urllib.parse
+import signal, sys, time, http.client, urllib.parse
 url, n = urllib.parse.urlsplit(sys.argv[1]), int(sys.argv[2])
 conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
 
@@ -194,26 +194,39 @@ def get():
     res.read()
     return res.status
 
+def stop(*_):
+    raise SystemExit(0)
+
+signal.signal(signal.SIGTERM, stop)
 get()
 print("ready", flush=True)
 sys.stdin.readline()  # "go"
-for _ in range(n):
-    t0 = time.perf_counter()
-    try:
-        status = get()
-    except (OSError, http.client.HTTPException) as exc:
-        status = type(exc).__name__
-        conn.close()
-    print(t0, time.perf_counter() - t0, status, flush=True)
+with open(sys.argv[3], "w") as out:
+    for _ in range(n):
+        t0 = time.perf_counter()
+        try:
+            status = get()
+        except (OSError, http.client.HTTPException) as exc:
+            status = type(exc).__name__
+            conn.close()
+        out.write(f"{t0} {time.perf_counter() - t0} {status}\\n")
 """
 
 
 class HealthClient:
-    """``/healthz`` requests in a row from another process until :meth:`stop` or ``n``."""
+    """``/healthz`` requests in a row from another process until :meth:`stop` or ``n``.
+
+    Each request's start and seconds go to a file, which the benchmark reads at the end: a
+    pipe, read only then, would fill (64 KiB, about 1400 requests) and stop the requests
+    before the streams end (it did until 2026-12-02, so the last second of the streams,
+    when the answers finish, went unmeasured).
+    """
 
     def __init__(self, base: str, n: int):
+        self.out = tempfile.NamedTemporaryFile(prefix="arena-bench-healthz-", delete=False)
+        self.out.close()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _HEALTH_CLIENT, base + "/healthz", str(n)],
+            [sys.executable, "-c", _HEALTH_CLIENT, base + "/healthz", str(n), self.out.name],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -230,9 +243,12 @@ class HealthClient:
 
     def wait(self) -> list[float]:
         """Seconds of each request, once the client has made all ``n``."""
-        out, _ = self.proc.communicate()
+        self.proc.communicate()
+        out = Path(self.out.name)
+        text = out.read_text()
+        out.unlink()
         # (a line cut short by stop() is not a request)
-        rows = [line.split() for line in out.splitlines() if len(line.split()) == 3]
+        rows = [line.split() for line in text.splitlines() if len(line.split()) == 3]
         self.timeline = [(float(t), float(seconds)) for t, seconds, _ in rows]
         #: The answers other than 200 (a status, or the client's error), with their count.
         self.failures = Counter(status for _, _, status in rows if status != "200")
