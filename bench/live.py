@@ -223,10 +223,10 @@ class HealthClient:
     """
 
     def __init__(self, base: str, n: int):
-        self.out = tempfile.NamedTemporaryFile(prefix="arena-bench-healthz-", delete=False)
-        self.out.close()
+        fd, self.path = tempfile.mkstemp(prefix="arena-bench-healthz-")
+        os.close(fd)
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _HEALTH_CLIENT, base + "/healthz", str(n), self.out.name],
+            [sys.executable, "-c", _HEALTH_CLIENT, base + "/healthz", str(n), self.path],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -244,9 +244,8 @@ class HealthClient:
     def wait(self) -> list[float]:
         """Seconds of each request, once the client has made all ``n``."""
         self.proc.communicate()
-        out = Path(self.out.name)
-        text = out.read_text()
-        out.unlink()
+        text = Path(self.path).read_text()
+        os.unlink(self.path)
         # (a line cut short by stop() is not a request)
         rows = [line.split() for line in text.splitlines() if len(line.split()) == 3]
         self.timeline = [(float(t), float(seconds)) for t, seconds, _ in rows]
