@@ -23,7 +23,7 @@ cores. ``--nice 0 --worker-nice 0`` has every process compete as an equal.
 Usage::
 
     .venv/bin/python bench/live.py [--battles 64] [--chunks 200] [--delay 0.01]
-                                   [--ttft 50] [--health 1500] [--web-workers 2]
+                                   [--ttft 50] [--health 2000] [--web-workers 2]
                                    [--threads 64] [--nice 10] [--worker-nice 5]
                                    [--database-url URL]
 """
@@ -375,7 +375,7 @@ def main() -> int:
     )
     ap.add_argument("--ttft", type=int, default=50, help="battles, one at a time, for TTFT")
     ap.add_argument(
-        "--health", type=int, default=1500, help="/healthz requests while idle (module docstring)"
+        "--health", type=int, default=2000, help="/healthz requests while idle (module docstring)"
     )
     ap.add_argument(
         "--nice",

@@ -77,8 +77,12 @@ def xadd(redis, battle_id: int, **fields) -> str:
     return redis.xadd(live.stream_key(battle_id), {k: str(v) for k, v in fields.items()}).decode()
 
 
-def finish_turn(rt, redis, battle_id: int, texts: dict, turn=1, attempt=0, status="ready"):
-    """What the generation worker does for one turn: rows final, then done and status entries."""
+def finish_turn(
+    rt, redis, battle_id: int, texts: dict, turn=1, attempt=0, status="ready", html=None
+):
+    """What the generation worker does for one turn: rows final, then done and status entries
+    (each side's ``html`` in its done entry when ``html`` gives it, as the worker writes it;
+    without it, as a worker older than that did)."""
     with Session(rt.engine) as s:
         for side, text in texts.items():
             s.execute(
@@ -105,6 +109,7 @@ def finish_turn(rt, redis, battle_id: int, texts: dict, turn=1, attempt=0, statu
             ttft_ms=5,
             tokens_per_second=100,
             completion_tokens=3,
+            **({"html": html[side]} if html else {}),
         )
     xadd(redis, battle_id, kind="status", status=status, identity_leak=0)
 
@@ -317,6 +322,17 @@ def test_relay_is_byte_identical_and_resumes_after_last_event_id(client, rt, app
             assert text_of(seen, "left") == "".join(TRICKY)
             assert text_of(seen, "right") == "0123456"
             assert [e for e, _, _ in seen].count("status") == 1
+
+
+def test_relay_sends_the_html_the_worker_rendered(client, rt):
+    """The done entry's ``html`` goes out as is: the relay renders nothing (an entry without
+    it, from an older worker, is rendered from the database: the test above)."""
+    started = start(client)
+    battle_id, token = started["battle_id"], started["battle_token"]
+    html = {"left": "<p>left, from the worker</p>\n", "right": "<p>right</p>\n"}
+    finish_turn(rt, rt.redis, battle_id, {"left": "**stored**", "right": "r"}, html=html)
+    done = {d["side"]: d["html"] for e, _, d in events(client, battle_id, token) if e == "done"}
+    assert done == html
 
 
 def test_relay_bad_last_event_id_is_refused(client):

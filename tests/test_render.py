@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from arena.web.render import CSS_PATH, markdown, stylesheet
+from arena.markdown import markdown, stylesheet
+from arena.web.render import CSS_PATH
 
 
 def test_code_blocks_are_highlighted_with_token_classes():

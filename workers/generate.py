@@ -12,17 +12,17 @@ worker acknowledges it, and a request whose worker died is taken over by another
 (XAUTOCLAIM after ``[live] reclaim_after_seconds``; a live worker keeps its own
 requests fresh with XCLAIM while it streams them).
 
-For each request (:mod:`workers.generate_request`) the worker reads the conversation from
-the database (:mod:`workers.generate_store`), calls ``POST {base_url}/chat/completions`` with
+For each request (:mod:`workers.generate_request`) the worker reads the conversation from the
+database (:mod:`workers.generate_store`), calls ``POST {base_url}/chat/completions`` with
 ``stream: true`` under the model's ``concurrency`` semaphore (a request that carries the
 conversation as a hint calls the model first and checks the hint against the database
-meanwhile: :class:`~workers.generate_request.EarlyStream`), and appends every
-content chunk, exactly as received, to the battle's stream ``arena:live:<id>``
-(``kind`` "delta"). When the answer ends it stores the final row, then writes
-"done" (or "error" with a one-line reason). The worker that finishes the second
-side of a turn (decided in Redis, atomically) sets the battle "ready" or "failed"
-and writes the "status" entry. Each write refreshes the stream's expiry
-(``[live] stream_ttl_seconds``).
+meanwhile: :class:`~workers.generate_request.EarlyStream`), and appends every content chunk,
+exactly as received, to the battle's stream ``arena:live:<id>`` (``kind`` "delta"). When the
+answer ends it stores the final row, then writes "done" with the answer rendered as safe HTML
+(:func:`arena.markdown.markdown`: the web app relays it as is, and renders nothing while
+answers stream) or "error" with a one-line reason. The worker that finishes the second side of
+a turn (decided in Redis, atomically) sets the battle "ready" or "failed" and writes the
+"status" entry. Each write refreshes the stream's expiry (``[live] stream_ttl_seconds``).
 
 Run it with ``arena worker --generate`` or :func:`run` (``run(settings, stop_event)``
 in a thread or process of your own).
@@ -48,6 +48,7 @@ from redis.exceptions import RedisError, ResponseError
 from arena import db, live, queue
 from arena.config import ConfigError, Settings
 from arena.endpoints import endpoints
+from arena.markdown import markdown
 from workers import chat_stream
 from workers import generate_store as store
 from workers.chat_stream import Outcome
@@ -89,6 +90,13 @@ def _log_timing(req: Request, taken: float, asked: float, outcome: Outcome) -> N
 
 def _failed(reason: str) -> Outcome:
     return Outcome(status="error", error=reason)
+
+
+def _finish(engine, job: store.Job, outcome: Outcome) -> str:
+    """Store the answer; its HTML when it is done (rendered here, off the event loop: a few
+    milliseconds of CPU for a long answer, which the web app no longer spends)."""
+    store.finish_answer(engine, job, outcome)
+    return str(markdown(outcome.text)) if outcome.status == "done" else ""
 
 
 def _num(value) -> str:
@@ -411,13 +419,14 @@ class GenerationWorker:
         return False
 
     async def _store(self, job: store.Job, outcome: Outcome) -> None:
-        """Store the answer, then queue its "done" (or "error") entry."""
-        await asyncio.to_thread(store.finish_answer, self.engine, job, outcome)
+        """Store the answer, then queue its "done" (with its HTML) or "error" entry."""
+        html = await asyncio.to_thread(_finish, self.engine, job, outcome)
         base = {"side": job.side, "turn": str(job.turn), "attempt": str(job.attempt)}
         if outcome.status == "done":
             entry = {
                 "kind": "done",
                 **base,
+                "html": html,
                 "finish_reason": outcome.finish_reason or "",
                 "ttft_ms": _num(outcome.ttft_ms),
                 "tokens_per_second": _num(outcome.tokens_per_second),

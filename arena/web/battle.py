@@ -12,10 +12,10 @@ from flask import Blueprint, render_template, request
 from sqlmodel import Session
 
 from arena import live
+from arena.markdown import markdown
 from arena.web.common import issue_battle, rt
 from arena.web.errors import ApiError
 from arena.web.extensions import limit
-from arena.web.render import markdown
 
 bp = Blueprint("battle", __name__)
 

@@ -27,13 +27,13 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 from sqlmodel import Session
 
 from arena import battles, live, live_view
+from arena.markdown import markdown
 from arena.models import Battle
 from arena.web.common import rater_id, rt, tokens
 from arena.web.errors import ApiError
 from arena.web.extensions import limit
 from arena.web.inputs import json_body
 from arena.web.live_relay import HEARTBEAT_SECONDS, MAX_RELAY_SECONDS, relay
-from arena.web.render import markdown
 
 bp = Blueprint("live", __name__, url_prefix="/api/v1/live")
 log = logging.getLogger(__name__)

@@ -4,12 +4,15 @@
 :mod:`workers.generate`) from the entry after ``Last-Event-ID`` and yields each entry as an
 event named by its kind, its id the stream entry id, its data the entry's fields as JSON.
 Consecutive deltas of one side are sent as one event (their texts joined). A ``done`` event
-carries the answer rendered from Markdown and sanitized (``html``), read from the database row
-the worker finished before writing ``done``. The relay sends a comment every
-:data:`HEARTBEAT_SECONDS` while nothing happens, ends after a ``status`` entry that is the
-stream's last, and ends after :data:`MAX_RELAY_SECONDS` (the browser reconnects and resumes).
-When the stream is gone (expired, ``[live] stream_ttl_seconds``), it sends one ``view`` event
-built from the database and ends.
+carries the answer rendered from Markdown and sanitized (``html``): the generation worker
+renders it once and puts it in the ``done`` entry, so relaying 128 answers renders nothing here
+(the render took 2-3 ms of a web worker's CPU per answer, holding its GIL, just when the
+answers finished: ``bench/live.py``). A ``done`` entry without ``html`` (written by a worker
+older than this) is rendered from the database row the worker finished before writing it. The
+relay sends a comment every :data:`HEARTBEAT_SECONDS` while nothing happens, ends after a
+``status`` entry that is the stream's last, and ends after :data:`MAX_RELAY_SECONDS` (the
+browser reconnects and resumes). When the stream is gone (expired, ``[live]
+stream_ttl_seconds``), it sends one ``view`` event built from the database and ends.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from arena import live
+from arena.markdown import markdown
 from arena.models import BattleMessage
-from arena.web.render import markdown
 from arena.web.stream_hub import hub_for
 
 log = logging.getLogger(__name__)
@@ -94,7 +97,7 @@ def frames(engine, redis, battle_id: int, entries: list) -> tuple[list[str], boo
         if run is not None:
             out.append(_frame("delta", run_id, run))
             run = None
-        if kind == "done":
+        if kind == "done" and "html" not in fields:
             fields["html"] = _answer_html(engine, battle_id, fields)
         out.append(_frame(kind or "message", entry_id, fields))
     if run is not None:

@@ -7,10 +7,10 @@ from flask import Blueprint, render_template
 from markupsafe import Markup
 from werkzeug.exceptions import NotFound
 
+from arena.markdown import markdown
 from arena.web import composite_page, fragments, model_detail, model_signals, snapshots
 from arena.web.errors import ApiError
 from arena.web.extensions import limit
-from arena.web.render import markdown
 
 bp = Blueprint("models_page", __name__)
 

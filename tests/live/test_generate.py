@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from arena import live, live_view, votes
 from arena.demo_models import Behaviour, default_answer
+from arena.markdown import markdown
 from arena.models import Battle, BattleMessage, Model, PairCount, Vote
 from rating.style_features import answer_features
 from tests.conftest import count
@@ -166,6 +167,10 @@ def test_both_answers_stream_and_are_stored_exactly(configure, worker, standin):
     assert (last["status"], last["identity_leak"], last["turn"]) == ("ready", "0", "1")
     done = [e for e in entries(rt, battle_id) if e["kind"] == "done"]
     assert {d["completion_tokens"] for d in done} == {"8"} and all(d["ttft_ms"] for d in done)
+    # each answer rendered once, here, as the page shows it (the relay sends it as is)
+    for d in done:
+        assert d["html"] == str(markdown(stored[(1, d["side"])].text))
+        assert '<pre class="highlight">' in d["html"] and "<h" in d["html"]
     # what the endpoint got: the model's settings and the prompt, streamed with usage
     body = standin.requests_for(shown["left"])[0]["body"]
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
@@ -298,6 +303,17 @@ def test_a_leaked_identity_is_flagged_and_its_vote_not_counted(
     assert count(rt.engine, Vote) == 1 and count(rt.engine, PairCount) == 0
     with Session(rt.engine) as s:
         assert s.get(Battle, b.id).status == "voted"
+
+
+def test_the_done_entry_carries_the_answer_sanitized(configure, worker, standin):
+    rt = configure()
+    worker(rt)
+    hostile = 'Hi <script>alert(1)</script> <img src=x onerror="alert(2)"> [x](javascript:alert(3))'
+    b, beta = _scenario(rt, standin, Behaviour(text=hostile))
+    assert b.status == "ready" and beta["row"].text == hostile
+    done = next(e for e in beta["entries"] if e["kind"] == "done" and e["side"] == beta["side"])
+    assert "<script" not in done["html"] and "<img" not in done["html"]
+    assert "&lt;script&gt;" in done["html"] and "href" not in done["html"]  # no javascript: link
 
 
 def test_a_word_inside_another_is_no_leak(configure, worker, standin):
