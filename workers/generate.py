@@ -45,7 +45,7 @@ import httpx
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from arena import db, live, queue
+from arena import db, live, live_rules, queue
 from arena.config import ConfigError, Settings
 from arena.endpoints import endpoints
 from arena.markdown import markdown
@@ -356,8 +356,8 @@ class GenerationWorker:
                 hand.asked = time.time()
                 outcome = await self.generate(job)
             _log_timing(req, hand.taken, hand.asked, outcome)
-            outcome.identity_leak = live.leaks_identity(
-                outcome.text, live.identity_names(self.settings, job.models)
+            outcome.identity_leak = live_rules.leaks_identity(
+                outcome.text, live_rules.identity_names(self.settings, job.models)
             )
             await self._store(job, outcome)
             hand.stored = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from sqlmodel import Session
 
-from arena import live
+from arena import live, live_rules
 from arena.markdown import markdown
 from arena.web.common import issue_battle, rt
 from arena.web.errors import ApiError
@@ -39,7 +39,7 @@ def index():
             notice=cfg["notice"],
             max_turns=cfg["max_turns"],
             max_prompt_chars=cfg["max_prompt_chars"],
-            categories=live.CATEGORIES,
+            categories=live_rules.CATEGORIES,
         )
     category = request.args.get("category") or None
     try:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
-from arena import live, live_view, votes
+from arena import live, live_rules, live_view, votes
 from arena.models import Battle, BattleMessage, Model, Prompt, Vote
 from tests.conftest import count
 
@@ -63,7 +63,7 @@ def _finish(rt, battle_id, turn, attempt=0, status="ready", texts=("L", "R")):
     ],
 )
 def test_categorize(text, category):
-    assert live.categorize(text) == category
+    assert live_rules.categorize(text) == category
 
 
 def test_start_stores_prompt_battle_and_streaming_answers(configure):
