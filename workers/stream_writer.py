@@ -13,7 +13,7 @@ While answers stream, the writer gathers: after each write it waits up to
 :data:`GATHER_SECONDS` before the next, and in each write the consecutive deltas of one
 answer (same stream, side, turn and attempt, with no other kind of entry of that stream
 between them) become one entry, their texts joined. The relay to the browser gathers for
-50 ms anyway (:mod:`arena.web.live_relay`), so this costs the rater nothing, and it divides
+100 ms anyway (:mod:`arena.web.live_relay`), so this costs the rater nothing, and it divides
 the entries written, read and relayed by the chunks a model sends in that time (a model
 streaming a token every 10 ms: about 3 per entry). An *urgent* entry ends the wait at once:
 an answer's first chunk (the time to first token must not wait) and every entry that is not

@@ -377,7 +377,7 @@ def events(battle_id: int):
             `Last-Event-ID` or `last_event_id`) and its `data` a JSON object with
             `kind`, `side` ("left"/"right"), `turn` and `attempt` (strings). Event
             kinds: `turn` (a turn or attempt began), `delta` (`text`: the next chunk of
-            a side's answer, several chunks of 50 ms joined), `done` (the answer is
+            a side's answer, several chunks of up to 100 ms joined), `done` (the answer is
             stored: `finish_reason`, `ttft_ms`, `tokens_per_second`,
             `completion_tokens`, and `html`, the answer rendered and sanitized),
             `error` (`reason`: that side failed), `status` (both sides of the turn are

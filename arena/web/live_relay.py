@@ -36,9 +36,11 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
 MAX_RELAY_SECONDS = 300.0
 # After sending chunks the relay waits this long before reading again, so one event carries
-# the chunks of that time (the first chunk after a quiet spell goes out at once): ~20 events
-# a second per battle at most, whatever the models' chunk rate (bench/live.py).
-BATCH_SECONDS = 0.05
+# the chunks of that time (the first chunk after a quiet spell goes out at once): ~10 events
+# a second per battle at most, whatever the models' chunk rate. Each event wakes the relay's
+# thread, and those wakes queue for the process's GIL with every other request: against 50 ms,
+# /healthz p99 during 128 streams was lower in 6 paired runs of 6 (bench/live.py, 2026-12-02).
+BATCH_SECONDS = 0.1
 RETRY_MS = 2000  # the browser's wait before reconnecting
 BLOCK_SECONDS = 2.0  # longest wait for an entry before checking that the stream still exists
 
