@@ -39,7 +39,7 @@ MAX_RELAY_SECONDS = 300.0
 # the chunks of that time (the first chunk after a quiet spell goes out at once): ~10 events
 # a second per battle at most, whatever the models' chunk rate. Each event wakes the relay's
 # thread, and those wakes queue for the process's GIL with every other request: against 50 ms,
-# /healthz p99 during 128 streams was lower in 6 paired runs of 6 (bench/live.py, 2026-12-02).
+# /healthz p99 during 128 streams was lower in 8 paired runs of 9 (bench/live.py, 2026-12-02).
 BATCH_SECONDS = 0.1
 RETRY_MS = 2000  # the browser's wait before reconnecting
 BLOCK_SECONDS = 2.0  # longest wait for an entry before checking that the stream still exists
