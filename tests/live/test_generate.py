@@ -570,7 +570,10 @@ def test_a_request_whose_conversation_is_not_the_stored_one_streams_the_stored_o
     for side in ("left", "right"):
         text = answers(rt, battle_id)[(1, side)].text
         assert text == default_answer(shown[side], msgs) == streamed(rt, battle_id, side)
-        assert standin.requests_for(shown[side])[-1]["body"]["messages"] == msgs
+        # the dropped early call (the wrong hint) may reach the stand-in after this one
+        asked = [r["body"]["messages"] for r in standin.requests_for(shown[side])]
+        dropped = [{"role": "user", "content": "not what was stored"}]
+        assert asked.count(msgs) == 1 and all(m in (msgs, dropped) for m in asked), asked
     kinds = [e["kind"] for e in entries(rt, battle_id)]
     assert 2 <= kinds.count("delta") <= 16 and kinds.count("done") == 2
 
@@ -650,6 +653,7 @@ def test_a_follow_up_whose_hint_is_not_the_stored_conversation_is_answered_from_
     standin.set("alpha", Behaviour(chunks=8, delay=0.01))
     standin.set("beta", Behaviour(chunks=8, delay=0.01))
     hinted = said(caplog, HINTED)
+    before = {m: len(standin.requests_for(m)) for m in ("alpha", "beta")}
     with Session(rt.engine) as s:
         stored = live.follow_up(s, rt.settings, battle_id, "Second")
         s.commit()
@@ -671,7 +675,11 @@ def test_a_follow_up_whose_hint_is_not_the_stored_conversation_is_answered_from_
             {"role": "assistant", "content": f"{model} again"},
             {"role": "user", "content": "Second"},
         ]
-        assert standin.requests_for(model)[-1]["body"]["messages"] == msgs
+        # The early stream's call (the stale hint) may reach the model before or after the
+        # call with the stored conversation, or not at all when it is dropped first.
+        asked = [r["body"]["messages"] for r in standin.requests_for(model)[before[model] :]]
+        dropped = [{"role": r, "content": c} for r, c in stale[side]]
+        assert asked.count(msgs) == 1 and all(m in (msgs, dropped) for m in asked), asked
         text = answers(rt, battle_id)[(2, side)].text
         assert text == default_answer(model, msgs) == streamed(rt, battle_id, side, turn=2)
     deltas = [e for e in entries(rt, battle_id) if e["kind"] == "delta" and e["turn"] == "2"]
