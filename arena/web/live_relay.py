@@ -6,11 +6,11 @@ event named by its kind, its id the stream entry id, its data the entry's fields
 Consecutive deltas of one side are sent as one event (their texts joined). A ``done`` event
 carries the answer rendered from Markdown and sanitized (``html``): the generation worker
 renders it once and puts it in the ``done`` entry, so relaying 128 answers renders nothing here
-(the render took 2-3 ms of a web worker's CPU per answer, holding its GIL, just when the
-answers finished: ``bench/live.py``). A ``done`` entry without ``html`` (written by a worker
-older than this) is rendered from the database row the worker finished before writing it. The
-relay sends a comment every :data:`HEARTBEAT_SECONDS` while nothing happens, ends after a
-``status`` entry that is the stream's last, and ends after :data:`MAX_RELAY_SECONDS` (the
+(the render took 1.4-2.2 ms of a web worker's CPU per answer in-process, holding its GIL, just
+when the answers finished: ``bench/live.py``). A ``done`` entry without ``html`` (written by a
+worker older than this) is rendered from the database row the worker finished before writing
+it. The relay sends a comment every :data:`HEARTBEAT_SECONDS` while nothing happens, ends after
+a ``status`` entry that is the stream's last, and ends after :data:`MAX_RELAY_SECONDS` (the
 browser reconnects and resumes). When the stream is gone (expired, ``[live]
 stream_ttl_seconds``), it sends one ``view`` event built from the database and ends.
 """
