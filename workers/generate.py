@@ -88,6 +88,13 @@ def _log_timing(req: Request, taken: float, asked: float, outcome: Outcome) -> N
     )
 
 
+def _retrieved(future: asyncio.Future) -> None:
+    """A done callback that takes a future's outcome, so asyncio does not report an error
+    nobody awaits ("Task exception was never retrieved")."""
+    if not future.cancelled():
+        future.exception()
+
+
 def _failed(reason: str) -> Outcome:
     return Outcome(status="error", error=reason)
 
@@ -328,7 +335,11 @@ class GenerationWorker:
                 hand.early.follow(loading)
         else:  # the database read and the claim at once: both precede the model's request
             loading = self._load(req)
-            hand.first_claim = await self._retrying(self._claim, req)
+            try:
+                hand.first_claim = await self._retrying(self._claim, req)
+            except BaseException:
+                loading.cancel()  # the request stays pending (taken over later): no read
+                raise
         hand.job = await asyncio.shield(loading)
 
     async def _answer(self, hand: _InHand) -> None:
@@ -372,6 +383,9 @@ class GenerationWorker:
         read = self._reads.get(key)
         if read is None:
             read = self._reads[key] = asyncio.ensure_future(self._read_turn(key))
+            # Its error is marked retrieved even when every request waiting for it is gone
+            # (a claim failed for good, a stop): asyncio would log it as never retrieved.
+            read.add_done_callback(_retrieved)
         return asyncio.ensure_future(self._job_of(read, req))
 
     async def _read_turn(self, key: tuple[int, int, int]) -> store.TurnRows | None:

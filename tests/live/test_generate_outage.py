@@ -4,6 +4,9 @@ is settled once Redis is back."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import logging
 import time
 
 import pytest
@@ -14,6 +17,8 @@ from arena.redis_server import EmbeddedRedis
 from tests.conftest import make_settings
 from tests.live.test_generate import answers, begin, entries, streamed, wait_for
 from tests.live.test_generate import worker as worker
+from workers import generate
+from workers.generate_request import Request
 
 
 @pytest.fixture
@@ -57,3 +62,34 @@ def test_a_redis_outage_mid_stream_loses_nothing(tmp_path, sqlite_url, private_r
         assert 2 <= kinds.count("delta") <= 80 and kinds.count("done") == 2
         assert kinds.count("status") == 1 and kinds[-1] == "status"
         assert len(standin.requests) == 2
+
+
+def test_a_claim_that_fails_for_good_leaves_no_read_unretrieved(
+    tmp_path, private_redis, monkeypatch
+):
+    """The database read started next to the claim is still looked after when the claim
+    fails after every retry: its error is retrieved, not reported by asyncio as "Task
+    exception was never retrieved" when the task is collected."""
+    monkeypatch.setattr(generate, "REDIS_RETRIES", 1)
+    # (a logged traceback would keep the failed request's frames, and the tasks, alive)
+    monkeypatch.setattr(logging.getLogger("arena.generate"), "disabled", True)
+    empty = f"sqlite:///{tmp_path / 'no-tables.db'}"  # the read fails: no such table
+    settings = make_settings(tmp_path, empty, private_redis.url)
+    unretrieved: list[dict] = []
+
+    async def scenario() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: unretrieved.append(ctx))
+        gen = generate.GenerationWorker(settings)
+        await gen._setup()
+        private_redis.stop()  # the claim cannot be made
+        try:
+            await gen.handle(Request("1-0", battle_id=1, turn=1, attempt=0, side="left"))
+            await asyncio.sleep(0.5)  # the read's thread ends and fails
+            gc.collect()
+            await asyncio.sleep(0)
+        finally:
+            private_redis.start()
+            await gen._teardown()
+
+    asyncio.run(scenario())
+    assert [(c.get("message"), repr(c.get("exception"))) for c in unretrieved] == []
