@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event, text
+from sqlalchemy import Alias, Table, event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -61,6 +61,23 @@ def dialect_insert(conn):
     from sqlalchemy.dialects import postgresql, sqlite
 
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def shared_alias(table: Table, name: str) -> Alias:
+    """An alias of ``table`` that threads may share, such as one made at import for a
+    module's fixed queries.
+
+    SQLAlchemy builds an alias's column collection (``.c``) on first use. Two threads
+    building it at once can each see a different collection, and a join on the alias then
+    fails with "Can't determine which FROM clause to join from" (SQLAlchemy 2.1.9: a
+    generation worker's two first reads at once, in a CI run of 2026-12-02;
+    ``tests/test_shared_alias.py`` makes it happen). ORM aliases (``aliased(Model)``) race
+    the same way, and loading their columns early does not stop it. So the alias is a Core
+    one, and its columns are built here, in the one thread that makes it.
+    """
+    alias = table.alias(name)
+    alias.c  # noqa: B018 (built now, before any thread shares it)
+    return alias
 
 
 def dispose_all() -> None:

@@ -31,11 +31,10 @@ from rq.exceptions import DuplicateJobError
 from rq.utils import now
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from arena.battles import UnstoredBattle
-from arena.db import dialect_insert
+from arena.db import dialect_insert, shared_alias
 from arena.models import CHOICES, Battle, Model, Prompt, Rater, Vote, utcnow
 
 STORE_VOTE_JOB = "workers.ingest.store_vote"
@@ -82,28 +81,30 @@ def winner_of(choice: str, left: str, right: str) -> str:
     return {"left": left, "right": right}.get(choice, choice)
 
 
-_LeftModel, _RightModel = aliased(Model), aliased(Model)
-_BattleRater, _Voter = aliased(Rater), aliased(Rater)
+_LEFT = shared_alias(Model.__table__, "left_model")
+_RIGHT = shared_alias(Model.__table__, "right_model")
+_BATTLE_RATER = shared_alias(Rater.__table__, "battle_rater")
+_VOTER = shared_alias(Rater.__table__, "voter")
 _PAYLOAD_QUERY = (
     select(
         Battle.id,
         Battle.rater_id,
-        _LeftModel.id,
-        _LeftModel.name,
-        _RightModel.id,
-        _RightModel.name,
+        _LEFT.c.id,
+        _LEFT.c.name,
+        _RIGHT.c.id,
+        _RIGHT.c.name,
         Prompt.category,
-        _BattleRater.group,
-        _Voter.group,
+        _BATTLE_RATER.c.group,
+        _VOTER.c.group,
         Vote.id,
         Battle.status,
         Battle.identity_leak,
     )
-    .join(_LeftModel, _LeftModel.id == Battle.left_model_id)
-    .join(_RightModel, _RightModel.id == Battle.right_model_id)
+    .join(_LEFT, _LEFT.c.id == Battle.left_model_id)
+    .join(_RIGHT, _RIGHT.c.id == Battle.right_model_id)
     .outerjoin(Prompt, Prompt.id == Battle.prompt_id)
-    .outerjoin(_BattleRater, _BattleRater.id == Battle.rater_id)
-    .outerjoin(_Voter, _Voter.id == bindparam("rater_id", type_=Rater.__table__.c.id.type))
+    .outerjoin(_BATTLE_RATER, _BATTLE_RATER.c.id == Battle.rater_id)
+    .outerjoin(_VOTER, _VOTER.c.id == bindparam("rater_id", type_=Rater.__table__.c.id.type))
     .outerjoin(Vote, Vote.battle_id == Battle.id)
     .where(Battle.id == bindparam("battle_id"))
 )  # built once: a fixed statement skips SQLAlchemy's per-call cache-key work
@@ -181,15 +182,15 @@ def payload_for(
 _UNSTORED_QUERY = (
     select(
         Prompt.category,
-        _LeftModel.name,
-        _RightModel.name,
-        _Voter.group,
+        _LEFT.c.name,
+        _RIGHT.c.name,
+        _VOTER.c.group,
         Vote.id,
     )
     .select_from(Prompt)
-    .join(_LeftModel, _LeftModel.id == bindparam("left_id"))
-    .join(_RightModel, _RightModel.id == bindparam("right_id"))
-    .outerjoin(_Voter, _Voter.id == bindparam("rater_id", type_=Rater.__table__.c.id.type))
+    .join(_LEFT, _LEFT.c.id == bindparam("left_id"))
+    .join(_RIGHT, _RIGHT.c.id == bindparam("right_id"))
+    .outerjoin(_VOTER, _VOTER.c.id == bindparam("rater_id", type_=Rater.__table__.c.id.type))
     .outerjoin(Battle, Battle.external_key == bindparam("key"))
     .outerjoin(Vote, Vote.battle_id == Battle.id)
     .where(Prompt.id == bindparam("prompt_id"))

@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import aliased
 
 from arena import live
+from arena.db import shared_alias
 from arena.live import SIDES
 from arena.models import Battle, BattleMessage, Model
 from arena.style_store import style_columns
@@ -49,19 +49,22 @@ class Job:
     conversation: tuple[tuple[str, str], ...]  # (role, text): user / assistant, oldest first
 
 
-_Left, _Right = aliased(Model), aliased(Model)
+_LEFT = shared_alias(Model.__table__, "left_model")
+_RIGHT = shared_alias(Model.__table__, "right_model")
 
 
 def warm(engine: Engine) -> None:
     """Compile :func:`read_turn`'s queries once, in one thread, before requests come.
 
-    The worker reads battles in several threads at once (two battles started together;
-    before 2026-12-02 also the two sides of one battle). Compiling the two-alias join for
-    the first time in two threads at once once failed in one of them with SQLAlchemy's
-    "Can't determine which FROM clause to join from" (SQLAlchemy 2.1.9, a fresh-clone CI
-    run of 2026-12-02, the demo's first battle), and both sides failed. Once
-    compiled, the statement comes from the engine's cache. A database that does not answer
-    yet is no error here: the first request reads it as before.
+    The worker reads battles in several threads at once. Compiling the join of the two model
+    aliases for the first time in two threads at once once failed in one of them with
+    SQLAlchemy's "Can't determine which FROM clause to join from" (SQLAlchemy 2.1.9, a
+    fresh-clone CI run of 2026-12-02, the demo's first battle), and both sides failed. The
+    cause, the aliases' columns built lazily by whichever thread came first, is gone since
+    the aliases are made with :func:`arena.db.shared_alias`; compiling here still takes the
+    first compile off the first battle's time to first token (the statement then comes from
+    the engine's cache). A database that does not answer yet is no error here: the first
+    request reads it as before.
     """
     with contextlib.suppress(SQLAlchemyError):
         read_turn(engine, 0, 1)
@@ -84,9 +87,9 @@ def read_turn(engine: Engine, battle_id: int, turn: int) -> TurnRows | None:
     """
     with engine.connect() as conn:
         battle = conn.execute(
-            select(Battle.turns, _Left.name, _Right.name)
-            .join(_Left, _Left.id == Battle.left_model_id)
-            .join(_Right, _Right.id == Battle.right_model_id)
+            select(Battle.turns, _LEFT.c.name, _RIGHT.c.name)
+            .join(_LEFT, _LEFT.c.id == Battle.left_model_id)
+            .join(_RIGHT, _RIGHT.c.id == Battle.right_model_id)
             .where(Battle.id == battle_id)
         ).first()
         if battle is None:
