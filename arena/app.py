@@ -83,6 +83,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     extensions.csrf.exempt(maintainer_import.bp)
     extensions.csrf.exempt(live.bp)  # JSON bodies only, like the API (see api.create_vote)
     # Health probes come every few seconds from each load balancer: no rate limit to check.
-    extensions.limiter.exempt(health.bp)
+    extensions.limiter_of(app).exempt(health.bp)
 
     return app

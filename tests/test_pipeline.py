@@ -339,3 +339,25 @@ def test_claim_outlives_the_job(client, rt):
     assert token_ttl < ttl <= token_ttl + votes.CLAIM_MARGIN_SECONDS + 2
     assert client.post("/api/v1/votes", json=body).status_code == 409
     assert count(rt.engine, Vote) == 1
+
+
+def test_an_app_made_later_leaves_the_rate_limits_of_an_earlier_one(
+    tmp_path, sqlite_url, redis_url, redis_conn
+):
+    """Each app has its own limiter: one made later in the same process with ``[limits]
+    enabled = false`` does not turn off the limits of one made before (it did while they
+    shared flask-limiter's one ``Limiter``)."""
+    from tests.conftest import make_settings
+
+    limited = create_app(
+        make_settings(
+            tmp_path, sqlite_url, redis_url, limits={"enabled": True, "battles": "2 per minute"}
+        )
+    )
+    seed(limited.extensions["arena.runtime"].engine)
+    unlimited = create_app(make_settings(tmp_path / "other", sqlite_url, redis_url))
+    assert unlimited.config["RATELIMIT_ENABLED"] is False
+    client = limited.test_client()
+    assert [client.post("/api/v1/battles").status_code for _ in range(3)] == [201, 201, 429]
+    free = unlimited.test_client()
+    assert [free.post("/api/v1/battles").status_code for _ in range(3)] == [201, 201, 201]

@@ -1,9 +1,15 @@
-"""Flask extensions: CSRF protection and rate limits (stored in Redis)."""
+"""Flask extensions: CSRF protection and rate limits (stored in Redis).
+
+Each app has a flask-limiter ``Limiter`` of its own (:func:`limiter_of`): a ``Limiter`` keeps
+its on/off switch and its storage in itself, so one shared by every app of a process took
+them from the app made last (tests make many apps in one process; a server makes one).
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
+import threading
 
 from flask import Flask, current_app, g
 from flask_limiter import Limiter
@@ -17,7 +23,7 @@ from arena.web.errors import REDIS_DOWN
 log = logging.getLogger(__name__)
 
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+_DECORATING = threading.Lock()  # one limited wrapper per app and view (see limit)
 
 
 def _limits_uri(redis_url: str) -> str:
@@ -35,7 +41,15 @@ def init_app(app: Flask, rt) -> None:
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
     if limits["enabled"]:
         app.config["RATELIMIT_STORAGE_URI"] = _limits_uri(queue.resolve_redis_url(rt.settings))
+    limiter = Limiter(key_func=get_remote_address, default_limits=[])
     limiter.init_app(app)
+    app.extensions["arena.limiter"] = limiter
+    app.extensions["arena.limited"] = {}  # view -> the view behind this app's limiter
+
+
+def limiter_of(app: Flask) -> Limiter:
+    """The app's own flask-limiter ``Limiter`` (module docstring)."""
+    return app.extensions["arena.limiter"]
 
 
 #: Limits whose views stay up, unmetered, while Redis (where the counts live) is down:
@@ -63,12 +77,22 @@ def limit(name: str):
             g.arena_limit_passed = True
             return view(*args, **kwargs)
 
-        limited = limiter.shared_limit(value, scope=name)(counted_view)
+        def limited_here():
+            """``counted_view`` behind the current app's limiter, wrapped on first use."""
+            wrapped = current_app.extensions["arena.limited"]
+            if counted_view not in wrapped:
+                with _DECORATING:
+                    if counted_view not in wrapped:
+                        limiter = limiter_of(current_app)
+                        decorate = limiter.shared_limit(value, scope=name)
+                        wrapped[counted_view] = decorate(counted_view)
+            return wrapped[counted_view]
 
         @functools.wraps(view)
         def view_within_limit(*args, **kwargs):
             if not current_app.config.get("RATELIMIT_ENABLED"):
                 return view(*args, **kwargs)
+            limited = limited_here()
             if name not in FAIL_OPEN:
                 return limited(*args, **kwargs)
             g.arena_limit_passed = False
