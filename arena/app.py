@@ -84,5 +84,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     extensions.csrf.exempt(live.bp)  # JSON bodies only, like the API (see api.create_vote)
     # Health probes come every few seconds from each load balancer: no rate limit to check.
     extensions.limiter_of(app).exempt(health.bp)
-
+    health.init_app(app, rt)  # the plain probe is answered before Flask (arena.web.health)
     return app
