@@ -8,7 +8,7 @@ same JSON, with the security headers of every response and ``Cache-Control: no-s
 none of what a page or an API call needs (the request context, the session, CSRF, rate
 limits, compression, the URL map). In-process that is 0.33 ms of CPU a probe instead of
 0.62 ms; in ``bench/live.py`` (docs/benchmarks.md) the probe's p99 during 128 streams
-fell from 9.3-15.0 ms to 6.2-7.7 ms (four runs each, alternating, 2026-12-03).
+fell from 9.3-15.0 ms to 6.2-7.3 ms (four runs each, alternating, 2026-12-03).
 
 Any other request to ``/healthz`` (another method, a query string, a body) goes through
 Flask to :func:`healthz`, so it gets what every request gets there: JSON errors (405, 414,
