@@ -11,7 +11,11 @@ Measures, on loopback, against the stand-in (``arena.demo_models``, no model):
   relayed over SSE must be byte-identical to what the stand-in sent;
 * ``GET /healthz`` latency p99 while those streams run (from a client process of its own, in
   a loop), against idle: ``--health`` requests, about as many as during the streams, so that
-  both p99s rest on about as many samples (target: under 3x).
+  both p99s rest on about as many samples (target: under 3x);
+* the same ratio for a **reference server** (``bench/reference_app.py``: gunicorn with the
+  same settings answering a constant; no database, no Redis, no Arena code), idle and during
+  a second round of the same battles. It is no target: it says how much this machine alone
+  moves a web process's p99 while that load runs beside it (``--no-reference`` skips it).
 
 The web app runs under gunicorn with ``arena/web/gunicorn_conf.py`` (gthread workers) and
 ``--web-workers`` processes; one generation worker process at ``[worker] nice``
@@ -214,7 +218,8 @@ with open(sys.argv[3], "w", buffering=1) as out:  # line by line: a kill loses n
 
 
 class HealthClient:
-    """``/healthz`` requests in a row from another process until :meth:`stop` or ``n``.
+    """``GET url`` (``/healthz``, or the reference server) in a row from another process,
+    until :meth:`stop` or ``n`` requests.
 
     Each request's start and seconds go to a file, which the benchmark reads at the end: a
     pipe, read only then, would fill (64 KiB, about 1400 requests) and stop the requests
@@ -222,11 +227,11 @@ class HealthClient:
     when the answers finish, went unmeasured).
     """
 
-    def __init__(self, base: str, n: int):
+    def __init__(self, url: str, n: int):
         fd, self.path = tempfile.mkstemp(prefix="arena-bench-healthz-")
         os.close(fd)
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _HEALTH_CLIENT, base + "/healthz", str(n), self.path],
+            [sys.executable, "-c", _HEALTH_CLIENT, url, str(n), self.path],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -363,7 +368,13 @@ def start(tmp: Path, url: str, redis_url: str, standin_url: str, args) -> list[s
         generator = subprocess.Popen(
             GENERATE_COMMAND, env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT
         )
-    return [web, generator]
+    procs = [web, generator]
+    if args.reference_port:  # bench/reference_app.py, with the same gunicorn settings
+        reference = [gunicorn, "-c", "python:arena.web.gunicorn_conf", "-w", "1"]
+        reference += ["--pythonpath", str(ROOT), "-b", f"127.0.0.1:{args.reference_port}"]
+        reference += ["--log-level", "warning", "bench.reference_app:app"]
+        procs.append(subprocess.Popen(reference, env=env, cwd=tmp))
+    return procs
 
 
 GENERATE_COMMAND = [sys.executable, "-m", "arena", "worker", "--generate"]
@@ -401,9 +412,15 @@ def main() -> int:
     )
     ap.add_argument("--web-workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=64, help="gunicorn threads per worker")
+    ap.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="skip the reference server and its round of streams (module docstring)",
+    )
     ap.add_argument("--database-url", default=os.environ.get("ARENA_BENCH_DATABASE_URL", ""))
     args = ap.parse_args()
     args.port = free_port()
+    args.reference_port = 0 if args.no_reference else free_port()
     tmp = Path(tempfile.mkdtemp(prefix="arena-bench-live-"))
     try:
         with scratch_database(args.database_url or f"sqlite:///{tmp / 'arena.db'}") as url:
@@ -422,12 +439,18 @@ def run(args, tmp: Path, url: str) -> int:
             procs = start(tmp, url, redis_url, standin.url, args)
             base = f"http://127.0.0.1:{args.port}"
             wait_http(base + "/healthz")
+            args.reference_url = ""
+            if args.reference_port:
+                args.reference_url = f"http://127.0.0.1:{args.reference_port}/"
+                wait_http(args.reference_url)
             groups = {
                 "web": [procs[0].pid],
                 "generate": [procs[1].pid],
                 "redis": [redis_server.process.pid],
                 "stand-in": [standin.proc.pid],
             }
+            if args.reference_port:
+                groups["reference"] = [procs[2].pid]
             args.redis = redis.Redis.from_url(redis_url)
             code = measure(args, base, standin, groups)
             if code:
@@ -441,26 +464,10 @@ def run(args, tmp: Path, url: str) -> int:
             redis_server.stop()
 
 
-def measure(args, base: str, standin, groups: dict) -> int:
-    client = httpx.Client(timeout=120)
-    # Warm up: the web workers, the generation worker's connections.
-    for k in range(4):
-        run_battle(client, base, f"warm-up {k}")
-    idle_client = HealthClient(base, args.health).go()
-    idle = idle_client.wait()
-
-    arena, direct, posts, stored = [], [], [], []
-    for k in range(args.ttft):
-        prompt = f"ttft {k}"
-        direct.append(direct_ttft(client, standin.url, prompt))
-        result = run_battle(client, base, prompt)
-        arena += list(result["first"].values())
-        posts.append(result["post"])
-        stored += first_chunk_written(args.redis, result)
-
-    expected_mismatch = 0
+def concurrent_round(args, base: str, standin, groups: dict, probe_url: str, prefix: str) -> dict:
+    """``args.battles`` battles at once while a :class:`HealthClient` asks ``probe_url`` in a
+    loop; what the module docstring's second and third points measure."""
     results: list[dict | BaseException] = [None] * args.battles  # type: ignore[list-item]
-
     # Each battle's client is made and connected before the clock starts: making an
     # httpx.Client builds an SSL context, 22 ms of CPU here; made inside the measured window,
     # the 64 took CPU from the servers measured (the battle clients' CPU there: 2.2 s before,
@@ -471,17 +478,17 @@ def measure(args, base: str, standin, groups: dict) -> int:
 
     def one(k: int) -> None:
         try:
-            results[k] = read_battle(battle_clients[k], base, f"concurrent battle {k}")
+            results[k] = read_battle(battle_clients[k], base, f"{prefix} battle {k}")
         except BaseException as exc:  # reported below
             results[k] = exc
 
     threads = [threading.Thread(target=one, args=(k,)) for k in range(args.battles)]
-    checker = HealthClient(base, 10**9)
+    checker = HealthClient(probe_url, 10**9)
     if args.nice:
         # The battle clients and the stand-in, for the streams only (the time to first token
-        # above was measured with all at 0); not the servers, not the checker.
+        # was measured with all at 0); not the servers, not the checker.
         os.setpriority(os.PRIO_PROCESS, standin.proc.pid, args.nice)
-        os.nice(args.nice)
+        os.setpriority(os.PRIO_PROCESS, 0, args.nice)
     before = cputime.snapshot(groups) if cputime.available() else None
     t0 = time.perf_counter()
     for t in threads:
@@ -497,18 +504,60 @@ def measure(args, base: str, standin, groups: dict) -> int:
         c.close()
     keys = [k for k in args.redis.scan_iter("arena:live:*", count=1000) if k[11:].isdigit()]
     entries = sum(args.redis.xlen(k) for k in keys) / max(1, len(keys))
-    if os.environ.get("BENCH_TIMELINE"):
-        Path(os.environ["BENCH_TIMELINE"]).write_text(
-            json.dumps({"start": t0, "timeline": checker.timeline})
-        )
     wall = time.perf_counter() - t0
     cpu = cputime.used(before, cputime.snapshot(groups)) if before else {}
-    failures = [r for r in results if isinstance(r, BaseException)]
+    mismatch = 0
     for k, r in enumerate(results):
         if isinstance(r, dict):
-            want = answer_rule(MODELS[0], [{"role": "user", "content": f"concurrent battle {k}"}])
-            expected_mismatch += sum(r[side] != want for side in ("left", "right"))
+            want = answer_rule(MODELS[0], [{"role": "user", "content": f"{prefix} battle {k}"}])
+            mismatch += sum(r[side] != want for side in ("left", "right"))
+    return dict(
+        t0=t0,
+        checker=checker,
+        busy=busy,
+        wall=wall,
+        cpu=cpu,
+        clients=clients,
+        entries=entries,
+        mismatch=mismatch,
+        failures=[r for r in results if isinstance(r, BaseException)],
+    )
+
+
+def measure(args, base: str, standin, groups: dict) -> int:
+    client = httpx.Client(timeout=120)
+    # Warm up: the web workers, the generation worker's connections.
+    for k in range(4):
+        run_battle(client, base, f"warm-up {k}")
+    idle_client = HealthClient(base + "/healthz", args.health).go()
+    idle = idle_client.wait()
+    ref_idle_client, ref_idle = None, []
+    if args.reference_url:
+        ref_idle_client = HealthClient(args.reference_url, args.health).go()
+        ref_idle = ref_idle_client.wait()
+
+    arena, direct, posts, stored = [], [], [], []
+    for k in range(args.ttft):
+        prompt = f"ttft {k}"
+        direct.append(direct_ttft(client, standin.url, prompt))
+        result = run_battle(client, base, prompt)
+        arena += list(result["first"].values())
+        posts.append(result["post"])
+        stored += first_chunk_written(args.redis, result)
     client.close()
+
+    rounds = [concurrent_round(args, base, standin, groups, base + "/healthz", "concurrent")]
+    if args.reference_url:
+        rounds.append(concurrent_round(args, base, standin, groups, args.reference_url, "ref"))
+    main = rounds[0]
+    if os.environ.get("BENCH_TIMELINE"):
+        Path(os.environ["BENCH_TIMELINE"]).write_text(
+            json.dumps({"start": main["t0"], "timeline": main["checker"].timeline})
+        )
+    busy, wall, cpu = main["busy"], main["wall"], main["cpu"]
+    failures, expected_mismatch = main["failures"], main["mismatch"]
+    clients, entries = main["clients"], main["entries"]
+    checker = main["checker"]
 
     a50, a99 = percentiles(arena)
     d50, d99 = percentiles(direct)
@@ -540,7 +589,21 @@ def measure(args, base: str, standin, groups: dict) -> int:
         f"healthz during streams   p50 {b50:.1f} ms, p99 {b99:.1f} ms ({len(busy)} requests); "
         f"ratio p99 {b99 / i99:.2f} (target < 3)"
     )
-    for phase, client_ in (("idle", idle_client), ("during the streams", checker)):
+    probes = [("idle", idle_client), ("during the streams", checker)]
+    if ref_idle_client is not None:
+        ref = rounds[1]
+        _, r_idle = percentiles(ref_idle)
+        _, r_busy = percentiles(ref["busy"])
+        print(
+            f"reference server p99     idle {r_idle:.1f} ms, during streams {r_busy:.1f} ms "
+            f"(same load again, {ref['wall']:.2f} s, {len(ref['failures'])} failed, "
+            f"{ref['mismatch']} not byte-identical); ratio p99 {r_busy / r_idle:.2f}: "
+            "this machine's floor, no target"
+        )
+        probes += [("(reference, idle)", ref_idle_client), ("(reference, streams)", ref["checker"])]
+        failures = failures + ref["failures"]
+        expected_mismatch += ref["mismatch"]
+    for phase, client_ in probes:
         if client_.failures:
             print(f"healthz answers other than 200 {phase}: {dict(client_.failures)}")
     print(
@@ -556,7 +619,7 @@ def measure(args, base: str, standin, groups: dict) -> int:
     for failure in failures[:3]:
         print(f"failure: {failure!r}")
     ok = not failures and expected_mismatch == 0
-    ok = ok and not checker.failures and not idle_client.failures
+    ok = ok and not any(client_.failures for _, client_ in probes)
     return 0 if ok else 1
 
 
