@@ -29,7 +29,7 @@ Usage::
     .venv/bin/python bench/live.py [--battles 64] [--chunks 200] [--delay 0.01]
                                    [--ttft 50] [--health 2000] [--web-workers 2]
                                    [--threads 64] [--nice 10] [--worker-nice 5]
-                                   [--database-url URL]
+                                   [--no-reference] [--database-url URL]
 """
 
 from __future__ import annotations
