@@ -449,8 +449,6 @@ def run(args, tmp: Path, url: str) -> int:
                 "redis": [redis_server.process.pid],
                 "stand-in": [standin.proc.pid],
             }
-            if args.reference_port:
-                groups["reference"] = [procs[2].pid]
             args.redis = redis.Redis.from_url(redis_url)
             code = measure(args, base, standin, groups)
             if code:
