@@ -7,12 +7,14 @@ import threading
 
 import pytest
 from rq.job import Job
+from rq.timeouts import BaseDeathPenalty
 from sqlalchemy import select
 from sqlmodel import Session
 
 from arena.models import Battle, JudgeCall, Vote
 from tests.judges.conftest import count, seed, work
 from workers.judge import enqueue_jobs
+from workers.vote_batches import VoteBatchWorker
 from workers.judge_config import get_judge
 
 
@@ -203,6 +205,37 @@ def test_job_timed_out_by_rq_reuses_its_battle(configure, standin):
     # The timed-out attempts' calls still run in their threads (the job does not wait
     # for them); let them end here rather than write into the next test's database.
     for thread in threading.enumerate():
+        if thread.name.startswith("judge-"):
+            thread.join(timeout=30)
+
+
+class LostAlarm(BaseDeathPenalty):
+    """rq's job timeout whose ``SIGALRM`` exception never arrives, as when Python
+    drops it in a weakref callback (seen in CI on 2026-12-03)."""
+
+    def setup_death_penalty(self):
+        pass
+
+    def cancel_death_penalty(self):
+        pass
+
+
+class LostAlarmWorker(VoteBatchWorker):
+    death_penalty_class = LostAlarm
+
+
+def test_job_times_out_even_if_rqs_alarm_is_lost(configure, standin):
+    standin.stall = 2.5
+    standin.plan("stall", "stall")
+    rt = configure(format="judgelm", timeout=10.0, job_timeout=1, job_retries=2)
+    seed(rt.engine)
+    [job] = enqueue_jobs(rt.queue("judge"), get_judge(rt.settings, "j"), 1)
+    queues = [rt.queue("judge"), rt.queue("votes")]
+    LostAlarmWorker(queues, connection=rt.redis).work(burst=True)
+    job = Job.fetch(job.id, connection=rt.redis)
+    assert job.get_status() == "finished" and job.retries_left == 1
+    assert count(rt.engine, Battle) == 1 and len(votes_of(rt)) == 1
+    for thread in threading.enumerate():  # as in the test above
         if thread.name.startswith("judge-"):
             thread.join(timeout=30)
 
