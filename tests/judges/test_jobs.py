@@ -14,8 +14,8 @@ from sqlmodel import Session
 from arena.models import Battle, JudgeCall, Vote
 from tests.judges.conftest import count, seed, work
 from workers.judge import enqueue_jobs
-from workers.vote_batches import VoteBatchWorker
 from workers.judge_config import get_judge
+from workers.vote_batches import VoteBatchWorker
 
 
 def run(rt, n, name="j", category=None):
