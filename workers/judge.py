@@ -31,12 +31,6 @@
 
 HTTP failures that outlast the client's retries (see :mod:`workers.client`)
 are recorded and re-raised, so rq retries the job (``job_retries``).
-
-rq ends a job that outlasts its timeout with ``SIGALRM``. Python drops the
-exception that signal raises when it lands in a weakref callback or a
-finaliser, and the job would then run on past its timeout and never be
-retried. So the job also waits for its two calls against the same deadline
-(:func:`await_orders`) and raises rq's timeout exception itself.
 """
 
 from __future__ import annotations
@@ -45,15 +39,12 @@ import contextlib
 import hashlib
 import json
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 
 import numpy as np
 from rq import Retry, get_current_job
 from rq.exceptions import DuplicateJobError
-from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -342,34 +333,6 @@ def choice_of(judge: JudgeSettings, verdicts: dict[str, Verdict | None]) -> str 
     return combine(ab and ab.verdict, ba and ba.verdict, judge.on_disagreement)
 
 
-#: How long past its deadline :func:`await_orders` lets rq's own alarm come first.
-TIMEOUT_GRACE_SECONDS = 0.25
-
-
-def await_orders(futures: dict, deadline: float | None) -> dict[str, Verdict | None]:
-    """Each order's verdict from ``futures`` (order -> future of :func:`judge_order`).
-
-    Raises the first order's HTTP failure once both have ended, and rq's
-    :class:`~rq.timeouts.JobTimeoutException` when they have not both ended
-    by ``deadline`` (``time.monotonic()``; ``None``: no limit) plus
-    :data:`TIMEOUT_GRACE_SECONDS`, as rq's alarm would have (see the module doc).
-    """
-    if deadline is not None:
-        left = deadline + TIMEOUT_GRACE_SECONDS - time.monotonic()
-        _, pending = wait_futures(futures.values(), timeout=max(left, 0.0))
-        if pending:
-            raise JobTimeoutException("the judge's calls outlasted the job's timeout")
-    errors, verdicts = [], {}
-    for order, future in futures.items():
-        try:
-            verdicts[order] = future.result()
-        except (JudgeUnavailable, JudgeHTTPError) as exc:
-            errors.append(exc)
-    if errors:
-        raise errors[0]
-    return verdicts
-
-
 def judge_battle(
     judge_name: str, category: str | None = None, live_battle: int | None = None
 ) -> dict:
@@ -380,7 +343,6 @@ def judge_battle(
     rt = runtime.current()
     judge = get_judge(rt.settings, judge_name)
     job = get_current_job()
-    deadline = time.monotonic() + job.timeout if job is not None and job.timeout else None
     try:
         if live_battle is not None:
             view, fresh = judge_live.replay(rt.engine, judge, live_battle)
@@ -404,7 +366,14 @@ def judge_battle(
             order: pool.submit(judge_order, rt, judge, client, view, order, history[order])
             for order in ORDERS
         }
-        verdicts = await_orders(futures, deadline)
+        errors, verdicts = [], {}
+        for order, future in futures.items():
+            try:
+                verdicts[order] = future.result()
+            except (JudgeUnavailable, JudgeHTTPError) as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     choice = choice_of(judge, verdicts)

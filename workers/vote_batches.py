@@ -62,6 +62,7 @@ from rq.worker import WorkerStatus
 from arena import db, runtime, votes
 from workers import ingest, liveness, rq_internals
 from workers.rq_internals import JOB_FIELDS as FIELDS
+from workers.timeouts import RepeatingAlarm
 from workers.worker_loop import StopsOnSignal
 
 logger = logging.getLogger("arena.worker")
@@ -213,7 +214,12 @@ class VoteBatchWorker(StopsOnSignal, SimpleWorker):
         stops waiting when none came. A busy server's votes are so stored in
         batches of useful size rather than one or two at a time (never in burst
         mode, where the queue is final).
+
+    Job and batch timeouts hold even when Python drops the first alarm's
+    exception (:mod:`workers.timeouts`).
     """
+
+    death_penalty_class = RepeatingAlarm
 
     def __init__(
         self,

@@ -23,6 +23,8 @@ from collections.abc import Callable
 import redis
 from rq import Worker
 
+from workers.timeouts import RepeatingAlarm
+
 logger = logging.getLogger("arena.worker")
 
 BACKOFF = (0.5, 5.0)  # first and longest wait between looks for Redis
@@ -56,7 +58,10 @@ class StopsOnSignal:
 
 
 class ForkWorker(StopsOnSignal, Worker):
-    """rq's forking ``Worker`` (``arena worker --fork``), stopped for good by a signal."""
+    """rq's forking ``Worker`` (``arena worker --fork``), stopped for good by a signal,
+    whose job timeouts hold (:mod:`workers.timeouts`)."""
+
+    death_penalty_class = RepeatingAlarm
 
 
 class QuietRedisErrors(logging.Filter):

@@ -7,7 +7,6 @@ import threading
 
 import pytest
 from rq.job import Job
-from rq.timeouts import BaseDeathPenalty
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -15,7 +14,6 @@ from arena.models import Battle, JudgeCall, Vote
 from tests.judges.conftest import count, seed, work
 from workers.judge import enqueue_jobs
 from workers.judge_config import get_judge
-from workers.vote_batches import VoteBatchWorker
 
 
 def run(rt, n, name="j", category=None):
@@ -190,7 +188,8 @@ def test_stalled_reply_times_out_and_is_retried(configure, standin):
 
 
 def test_job_timed_out_by_rq_reuses_its_battle(configure, standin):
-    standin.stall = 2.5
+    # 3 s: room for rq's alarm at 1 s, or at 2 s should Python drop the first (workers/timeouts.py)
+    standin.stall = 3.0
     standin.plan("stall", "stall")
     rt = configure(format="judgelm", timeout=10.0, job_timeout=1, job_retries=2)
     seed(rt.engine)
@@ -205,37 +204,6 @@ def test_job_timed_out_by_rq_reuses_its_battle(configure, standin):
     # The timed-out attempts' calls still run in their threads (the job does not wait
     # for them); let them end here rather than write into the next test's database.
     for thread in threading.enumerate():
-        if thread.name.startswith("judge-"):
-            thread.join(timeout=30)
-
-
-class LostAlarm(BaseDeathPenalty):
-    """rq's job timeout whose ``SIGALRM`` exception never arrives, as when Python
-    drops it in a weakref callback (seen in CI on 2026-12-03)."""
-
-    def setup_death_penalty(self):
-        pass
-
-    def cancel_death_penalty(self):
-        pass
-
-
-class LostAlarmWorker(VoteBatchWorker):
-    death_penalty_class = LostAlarm
-
-
-def test_job_times_out_even_if_rqs_alarm_is_lost(configure, standin):
-    standin.stall = 2.5
-    standin.plan("stall", "stall")
-    rt = configure(format="judgelm", timeout=10.0, job_timeout=1, job_retries=2)
-    seed(rt.engine)
-    [job] = enqueue_jobs(rt.queue("judge"), get_judge(rt.settings, "j"), 1)
-    queues = [rt.queue("judge"), rt.queue("votes")]
-    LostAlarmWorker(queues, connection=rt.redis).work(burst=True)
-    job = Job.fetch(job.id, connection=rt.redis)
-    assert job.get_status() == "finished" and job.retries_left == 1
-    assert count(rt.engine, Battle) == 1 and len(votes_of(rt)) == 1
-    for thread in threading.enumerate():  # as in the test above
         if thread.name.startswith("judge-"):
             thread.join(timeout=30)
 
