@@ -12,7 +12,7 @@ from rq.job import Job
 
 from arena import runtime
 from tests.conftest import make_settings
-from workers.timeouts import REPEAT_SECONDS, RepeatingAlarm
+from workers.timeouts import REPEAT_SECONDS
 from workers.vote_batches import VoteBatchWorker
 from workers.worker_loop import ForkWorker
 
@@ -35,11 +35,6 @@ def outlives_its_timeout(seconds: float) -> str:
     sleep_in_weakref_callback(1.5)
     time.sleep(seconds)
     return "ran on"
-
-
-def test_arena_workers_use_the_repeating_alarm():
-    assert VoteBatchWorker.death_penalty_class is RepeatingAlarm
-    assert ForkWorker.death_penalty_class is RepeatingAlarm
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
