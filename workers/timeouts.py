@@ -5,7 +5,7 @@ rq ends a job that outlasts its timeout with ``SIGALRM``: the handler raises
 moment. When that is a weakref callback or a finaliser (garbage collection, the
 bookkeeping of a finished thread), Python prints "Exception ignored in ..." and drops
 the exception: the job runs on past its timeout, and rq never retries it. CI saw this
-once (2026-12-03), in a judge job that stalled for 4 s with a timeout of 1 s.
+once (2026-12-03): a judge job with a timeout of 1 s ran for 4 s and finished.
 
 :class:`RepeatingAlarm` raises the exception again every :data:`REPEAT_SECONDS` until
 the job has ended, so a dropped one only delays the timeout. Both of ``arena worker``'s
